@@ -1,0 +1,30 @@
+//! gridctl: run an OpenSimulator grid's Robust services as many small supervised
+//! instances, from one manifest (`grid.toml`).
+//!
+//! Pipeline (design.md §2): manifest → plan → rendered files → processes.
+//! Each instance runs under its own detached holder process that owns its PTY.
+
+// Manifest → plan → files.
+pub mod atomic;
+pub mod catalog;
+pub mod diagnostic;
+pub mod ini;
+pub mod manifest;
+pub mod nginx;
+pub mod plan;
+pub mod render;
+pub mod templates;
+
+// Processes: the holder side.
+pub mod console;
+pub mod holder;
+pub mod protocol;
+pub mod readiness;
+pub mod spec;
+pub mod spool;
+pub mod supervise;
+
+// Processes: the CLI side.
+pub mod attach;
+pub mod client;
+pub mod cli;
