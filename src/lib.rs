@@ -12,8 +12,10 @@ pub mod ini;
 pub mod manifest;
 pub mod nginx;
 pub mod plan;
+pub mod planner;
 pub mod render;
 pub mod templates;
+pub mod wiring;
 
 // Processes: the holder side.
 pub mod console;
@@ -25,6 +27,9 @@ pub mod spool;
 pub mod supervise;
 
 // Processes: the CLI side.
+pub mod app;
 pub mod attach;
-pub mod client;
+pub mod check;
 pub mod cli;
+pub mod client;
+pub mod docs;

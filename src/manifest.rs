@@ -1,1 +1,399 @@
-//! (to be written)
+//! `grid.toml`: the raw manifest, parsed with spans so every problem can point at its line.
+//!
+//! This is the "raw arguments" half of the ripgrep split: [`crate::plan`] resolves it
+//! into the validated, derived form every command works from.
+
+use crate::diagnostic::{did_you_mean, Diagnostic, Source};
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub grid: GridSection,
+    pub robust: RobustSection,
+    pub database: Option<Spanned<DatabaseSection>>,
+    pub nginx: Option<NginxSection>,
+    #[serde(default)]
+    pub supervise: SuperviseSection,
+    /// Machines roles can be placed on (design.md §7); without it everything is local.
+    #[serde(default)]
+    pub hosts: IndexMap<String, HostSection>,
+    pub roles: IndexMap<String, Spanned<RoleSection>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridSection {
+    pub name: String,
+    /// Short name viewers show (`gridnick`); defaults to a slug of `name`.
+    pub nick: Option<String>,
+    /// Public base domain: a public service's hostname defaults to `<service>.<domain>`.
+    pub domain: Spanned<String>,
+    /// Private base domain for private services, reached by Robust instances and simulators.
+    #[serde(default = "default_private_domain")]
+    pub private_domain: String,
+    /// Scheme of the public URLs (what viewers and other grids use): `http` or `https`.
+    #[serde(default = "default_scheme")]
+    pub public_scheme: Spanned<String>,
+    /// Port in public URLs; omitted from URLs when it is the scheme's default.
+    pub public_port: Option<u16>,
+    /// Per-service hostname overrides: `login = "login.example.org"`.
+    #[serde(default)]
+    pub hostnames: IndexMap<String, Spanned<String>>,
+    /// Extra `[GridInfoService]` keys (welcome, about, register, economy, ...). Never put secrets here:
+    /// every key is published by /get_grid_info.
+    #[serde(default)]
+    pub info: IndexMap<String, String>,
+    /// Where rendered trees, sockets and logs live; default `.gridctl` beside the manifest.
+    pub state_dir: Option<PathBuf>,
+    /// A directory whose files override the built-in templates file by file.
+    pub templates: Option<Spanned<PathBuf>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobustSection {
+    /// The Robust `bin/` directory: the cwd of every instance.
+    pub bin_dir: Spanned<PathBuf>,
+    /// Program and leading args; default `dotnet Robust.dll` when bin_dir has Robust.dll, else `mono Robust.exe`.
+    pub command: Option<Spanned<Vec<String>>>,
+    /// Extra arguments appended to every instance's command line.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment for every instance.
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// TERM for the console; Robust needs a real terminal type (`dumb` never shows a prompt).
+    #[serde(default = "default_term")]
+    pub term: String,
+    /// Console prompt text without the trailing `# ` (Robust's default `R.O.B.U.S.T.`).
+    #[serde(default = "default_prompt")]
+    pub prompt: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `mysql`, `pgsql` or `sqlite`.
+    pub provider: Spanned<String>,
+    /// The connection string, or `env:NAME` / `file:PATH` so grid.toml can be committed.
+    pub connection: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NginxSection {
+    /// Where `render-nginx`/`nginx reload` install the rendered config (an include file).
+    pub output: PathBuf,
+    #[serde(default = "default_nginx_test")]
+    pub test_command: Vec<String>,
+    #[serde(default = "default_nginx_reload")]
+    pub reload_command: Vec<String>,
+    /// Listener for public services (viewers, simulators, other grids).
+    #[serde(default = "default_public_listen")]
+    pub public_listen: String,
+    /// Listener for private services; must not be reachable from outside.
+    #[serde(default = "default_private_listen")]
+    pub private_listen: Spanned<String>,
+    #[serde(default = "default_max_fails")]
+    pub max_fails: u32,
+    #[serde(default = "default_fail_timeout", with = "duration")]
+    pub fail_timeout: Duration,
+    #[serde(default = "default_keepalive")]
+    pub keepalive: u32,
+    /// How long a copy stays marked `down` before it is stopped (scale down, rolling restart).
+    #[serde(default = "default_drain", with = "duration")]
+    pub drain: Duration,
+}
+
+/// Supervision policy; every field may be overridden per role.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuperviseSection {
+    /// Typed into the console to stop gracefully.
+    pub stop_command: Option<String>,
+    #[serde(default, with = "opt_duration")]
+    pub stop_timeout: Option<Duration>,
+    #[serde(default, with = "opt_duration")]
+    pub sigint_timeout: Option<Duration>,
+    #[serde(default, with = "opt_duration")]
+    pub sigterm_timeout: Option<Duration>,
+    #[serde(default, with = "opt_duration")]
+    pub ready_timeout: Option<Duration>,
+    #[serde(default, with = "opt_duration")]
+    pub backoff_initial: Option<Duration>,
+    #[serde(default, with = "opt_duration")]
+    pub backoff_max: Option<Duration>,
+    #[serde(default, with = "opt_duration")]
+    pub stable_after: Option<Duration>,
+    pub crash_loop_count: Option<u32>,
+    #[serde(default, with = "opt_duration")]
+    pub crash_loop_window: Option<Duration>,
+    pub scrollback_lines: Option<usize>,
+    pub log_max_bytes: Option<u64>,
+    pub log_keep: Option<u32>,
+    pub console_rows: Option<u16>,
+    pub console_cols: Option<u16>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSection {
+    /// Address other machines (nginx, other roles) use to reach this host's instances.
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSection {
+    /// Catalog names of the services this role's process hosts.
+    pub services: Vec<Spanned<String>>,
+    #[serde(default = "default_instances")]
+    pub instances: Spanned<i64>,
+    /// Private (main) port base: copy n listens on `port + n - 1`.
+    pub port: Spanned<i64>,
+    /// Public port base for roles with public services; default `port + 1000`.
+    pub public_port: Option<Spanned<i64>>,
+    /// Hostname for a role that hosts exactly one routed service.
+    pub hostname: Option<Spanned<String>>,
+    /// Host from `[hosts]` this role runs on (default: this machine).
+    pub host: Option<Spanned<String>>,
+    /// Loud override: run a single-copy service (presence, griduser, ...) as several copies anyway.
+    #[serde(default)]
+    pub allow_unsafe_copies: bool,
+    /// Raw INI keys per section, rendered last so they override everything: `[roles.core.settings.LoginService]`.
+    #[serde(default)]
+    pub settings: IndexMap<String, IndexMap<String, toml::Value>>,
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    #[serde(default)]
+    pub supervise: SuperviseSection,
+}
+
+fn default_private_domain() -> String {
+    "robust.internal".into()
+}
+fn default_scheme() -> Spanned<String> {
+    Spanned::new(0..0, "http".into())
+}
+fn default_term() -> String {
+    "xterm".into()
+}
+fn default_prompt() -> String {
+    "R.O.B.U.S.T.".into()
+}
+fn default_nginx_test() -> Vec<String> {
+    vec!["nginx".into(), "-t".into()]
+}
+fn default_nginx_reload() -> Vec<String> {
+    vec!["nginx".into(), "-s".into(), "reload".into()]
+}
+fn default_public_listen() -> String {
+    "80".into()
+}
+fn default_private_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8003".into())
+}
+fn default_max_fails() -> u32 {
+    3
+}
+fn default_fail_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_keepalive() -> u32 {
+    32
+}
+fn default_drain() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_instances() -> Spanned<i64> {
+    Spanned::new(0..0, 1)
+}
+
+/// Durations in grid.toml: `"500ms"`, `"30s"`, `"2m"`, `"1h"`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (try \"500ms\", \"30s\", \"2m\")"))?;
+    let secs = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` (use ms, s, m or h)"
+            ))
+        }
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+mod duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        match Raw::deserialize(d)? {
+            Raw::Secs(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(t) => super::parse_duration(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+mod opt_duration {
+    use serde::Deserializer;
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        super::duration::deserialize(d).map(Some)
+    }
+}
+
+/// A manifest read from disk, with its source kept for diagnostics.
+#[derive(Debug, Clone)]
+pub struct LoadedManifest {
+    pub manifest: Manifest,
+    pub source: Arc<Source>,
+    /// The directory relative paths in the manifest are resolved against.
+    pub dir: PathBuf,
+}
+
+impl LoadedManifest {
+    pub fn path(&self) -> &Path {
+        &self.source.path
+    }
+}
+
+/// Reads and parses `path`. Errors are diagnostics pointing into the file.
+pub fn load(path: &Path) -> Result<LoadedManifest, Diagnostic> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let d = Diagnostic::error(format!("cannot read manifest `{}`: {e}", path.display()));
+        if e.kind() == std::io::ErrorKind::NotFound {
+            d.help("create one with `gridctl init`, or name another with `-f FILE`")
+        } else {
+            d
+        }
+    })?;
+    parse(path, text)
+}
+
+pub fn parse(path: &Path, text: String) -> Result<LoadedManifest, Diagnostic> {
+    let source = Arc::new(Source {
+        path: path.to_path_buf(),
+        text,
+    });
+    let manifest: Manifest = toml::from_str(&source.text).map_err(|e| toml_error(&source, &e))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    Ok(LoadedManifest {
+        manifest,
+        source,
+        dir,
+    })
+}
+
+/// Turns a toml/serde error into a diagnostic, adding "did you mean" for unknown keys.
+fn toml_error(source: &Arc<Source>, e: &toml::de::Error) -> Diagnostic {
+    let message = e.message().trim().to_string();
+    let (headline, label, help) = explain_toml_message(&message);
+    let d = Diagnostic::error(headline);
+    let d = match e.span() {
+        Some(span) => d.at(source, span, label),
+        None => d,
+    };
+    match help {
+        Some(h) => d.help(h),
+        None => d,
+    }
+}
+
+/// Rewrites serde's wording into ours: `unknown field `x`, expected one of `a`, `b``.
+fn explain_toml_message(message: &str) -> (String, String, Option<String>) {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((field, tail)) = rest.split_once('`') {
+            let expected: Vec<&str> = tail
+                .split('`')
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 1)
+                .map(|(_, s)| s)
+                .collect();
+            let help = did_you_mean(field, expected.iter().copied()).or_else(|| {
+                (!expected.is_empty()).then(|| {
+                    format!(
+                        "expected one of {}",
+                        expected
+                            .iter()
+                            .map(|e| format!("`{e}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+            });
+            return (
+                format!("unknown key `{field}`"),
+                "not a known key here".into(),
+                help,
+            );
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        if let Some((field, _)) = rest.split_once('`') {
+            return (
+                format!("missing required key `{field}`"),
+                "in this table".into(),
+                None,
+            );
+        }
+    }
+    let first_line = message.lines().next().unwrap_or(message).to_string();
+    (
+        format!("invalid manifest: {first_line}"),
+        String::new(),
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("3 fortnights").is_err());
+    }
+
+    #[test]
+    fn unknown_field_gets_did_you_mean() {
+        let (h, _, help) = explain_toml_message(
+            "unknown field `instnces`, expected one of `services`, `instances`, `port`",
+        );
+        assert_eq!(h, "unknown key `instnces`");
+        assert_eq!(help.as_deref(), Some("did you mean `instances`?"));
+    }
+}

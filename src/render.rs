@@ -1,1 +1,505 @@
-//! (to be written)
+//! Rendering: plan → per-instance config trees, nginx config, simulator snippet.
+//!
+//! Everything is rendered in memory first; only when every template succeeded is
+//! anything written (each file atomically), so a failed render changes nothing.
+
+use crate::atomic;
+use crate::catalog::{self, Side};
+use crate::diagnostic::Diagnostic;
+use crate::plan::{InstancePlan, Plan, RolePlan, DB_ENV};
+use crate::templates::Templates;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One instance's rendered files, relative to its directory.
+#[derive(Debug, Clone)]
+pub struct RenderedInstance {
+    pub name: String,
+    pub dir: PathBuf,
+    pub files: Vec<(PathBuf, String)>,
+    /// Hash of the files and the command line: changes exactly when a restart is needed.
+    pub config_hash: String,
+}
+
+/// Files of the tree that gridctl owns (others in the instance dir are runtime state).
+const SPEC_FILE: &str = "holder.json";
+
+#[derive(Serialize)]
+struct GridCtx<'a> {
+    name: &'a str,
+    nick: &'a str,
+    domain: String,
+    base_url: &'a str,
+}
+
+#[derive(Serialize)]
+struct InstanceCtx<'a> {
+    name: &'a str,
+    index: u32,
+    private_port: u16,
+    public_port: Option<u16>,
+    dir: String,
+}
+
+#[derive(Serialize)]
+struct RoleCtx<'a> {
+    name: &'a str,
+    services: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Common<'a> {
+    manifest: String,
+    grid: GridCtx<'a>,
+    instance: InstanceCtx<'a>,
+    role: RoleCtx<'a>,
+    prompt: &'a str,
+    hypergrid: Option<&'a crate::plan::HypergridPlan>,
+    nginx: bool,
+    grid_info: &'a [(String, String)],
+    database: Option<DatabaseCtx<'a>>,
+    login_address: String,
+}
+
+#[derive(Serialize)]
+struct DatabaseCtx<'a> {
+    storage_provider: &'a str,
+    env: &'a str,
+}
+
+#[derive(Serialize)]
+struct ServiceListEntry {
+    label: String,
+    entry: String,
+}
+
+#[derive(Serialize)]
+struct Includes {
+    database: String,
+    local: String,
+    remote: String,
+    overrides: String,
+}
+
+fn common<'a>(plan: &'a Plan, role: &'a RolePlan, inst: &'a InstancePlan) -> Common<'a> {
+    Common {
+        manifest: plan.manifest_path.display().to_string(),
+        grid: GridCtx {
+            name: &plan.grid_name,
+            nick: &plan.grid_nick,
+            domain: domain_of(&plan.public_base_url),
+            base_url: &plan.public_base_url,
+        },
+        instance: InstanceCtx {
+            name: &inst.name,
+            index: inst.index,
+            private_port: inst.private_port,
+            public_port: inst.public_port,
+            dir: inst.dir.display().to_string(),
+        },
+        role: RoleCtx {
+            name: &role.name,
+            services: &role.services,
+        },
+        prompt: &plan.prompt,
+        hypergrid: plan.hypergrid.as_ref(),
+        nginx: plan.nginx.is_some(),
+        grid_info: &plan.grid_info,
+        database: plan.database.as_ref().map(|d| DatabaseCtx {
+            storage_provider: &d.storage_provider,
+            env: DB_ENV,
+        }),
+        login_address: plan
+            .routes
+            .iter()
+            .find(|r| r.service == "login")
+            .and_then(|r| plan.role(&r.role))
+            .map(|r| r.address.clone())
+            .unwrap_or_else(|| "127.0.0.1".into()),
+    }
+}
+
+fn domain_of(url: &str) -> String {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    rest.split([':', '/']).next().unwrap_or(rest).to_string()
+}
+
+/// Renders every instance of the plan (nothing is written).
+pub fn render_instances(plan: &Plan, t: &Templates) -> Result<Vec<RenderedInstance>, Diagnostic> {
+    plan.instances
+        .iter()
+        .map(|inst| render_instance(plan, t, inst))
+        .collect()
+}
+
+pub fn render_instance(
+    plan: &Plan,
+    t: &Templates,
+    inst: &InstancePlan,
+) -> Result<RenderedInstance, Diagnostic> {
+    let role = plan.role(&inst.role).ok_or_else(|| {
+        Diagnostic::error(format!("instance `{}` has no role in the plan", inst.name))
+    })?;
+    let base = common(plan, role, inst);
+    let dir = &inst.dir;
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+
+    let service_list = service_list(role);
+    let includes = Includes {
+        database: dir.join("includes/database.ini").display().to_string(),
+        local: dir.join("includes/local/*.ini").display().to_string(),
+        remote: dir.join("includes/remote/*.ini").display().to_string(),
+        overrides: dir.join("includes/overrides.ini").display().to_string(),
+    };
+    files.push((
+        "Robust.ini".into(),
+        t.render(
+            "Robust.ini",
+            &with(
+                &base,
+                [
+                    ("service_list", json(&service_list)),
+                    ("includes", json(&includes)),
+                ],
+            ),
+        )?,
+    ));
+    files.push(("log4net.xml".into(), t.render("log4net.xml", &base)?));
+    if base.database.is_some() {
+        files.push((
+            "includes/database.ini".into(),
+            t.render("database.ini", &base)?,
+        ));
+    } else {
+        files.push((
+            "includes/database.ini".into(),
+            "; no [database] in grid.toml\n".into(),
+        ));
+    }
+    for section in &role.wiring.local {
+        let Some(svc) = catalog::get(&section.service) else {
+            continue;
+        };
+        let name = format!("local/{}.ini", svc.name);
+        let template = if t.has(&name) {
+            name
+        } else {
+            "local/_service.ini".to_string()
+        };
+        let service = serde_json::json!({
+            "name": svc.name,
+            "summary": svc.summary,
+            "section": svc.section,
+            "local_module": svc.local_module,
+        });
+        let ctx = with(&base, [("service", service), ("section", json(section))]);
+        files.push((
+            format!("includes/local/{}.ini", svc.name).into(),
+            t.render(&template, &ctx)?,
+        ));
+    }
+    for remote in &role.wiring.remote {
+        let ctx = with(&base, [("remote", json(remote))]);
+        files.push((
+            format!("includes/remote/{}.ini", remote.service).into(),
+            t.render("remote/_connector.ini", &ctx)?,
+        ));
+    }
+    let ctx = with(&base, [("settings", json(&role.settings))]);
+    files.push((
+        "includes/overrides.ini".into(),
+        t.render("overrides.ini", &ctx)?,
+    ));
+
+    for (_, text) in files.iter_mut() {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    let config_hash = hash_files(&files, &inst.argv);
+    let spec = plan.spec(inst, &config_hash);
+    let spec_json = serde_json::to_string_pretty(&spec).map_err(|e| {
+        Diagnostic::error(format!("cannot encode the spec of `{}`: {e}", inst.name))
+    })?;
+    files.push((SPEC_FILE.into(), spec_json + "\n"));
+    Ok(RenderedInstance {
+        name: inst.name.clone(),
+        dir: dir.clone(),
+        files,
+        config_hash,
+    })
+}
+
+/// `[ServiceList]` entries: `[ConfigName@]${Const|Port}/Dll:Class`, labelled uniquely.
+fn service_list(role: &RolePlan) -> Vec<ServiceListEntry> {
+    let mut out: Vec<ServiceListEntry> = Vec::new();
+    for svc in role.services.iter().filter_map(|s| catalog::get(s)) {
+        for c in svc.connectors {
+            let port = match c.side {
+                Side::Public => "${Const|PublicPort}",
+                Side::Private => "${Const|PrivatePort}",
+            };
+            let prefix = c.config_name.map(|n| format!("{n}@")).unwrap_or_default();
+            let mut label = c
+                .config_name
+                .map(str::to_string)
+                .unwrap_or_else(|| c.class_name().to_string());
+            if out.iter().any(|e| e.label == label) {
+                label = format!("{}-{}", svc.name, label);
+            }
+            out.push(ServiceListEntry {
+                label,
+                entry: format!("{prefix}{port}/{}", c.class),
+            });
+        }
+    }
+    out
+}
+
+fn json<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// The common context plus extra top-level keys.
+fn with<const N: usize>(base: &Common, extra: [(&str, serde_json::Value); N]) -> serde_json::Value {
+    let mut v = json(base);
+    if let serde_json::Value::Object(map) = &mut v {
+        for (k, x) in extra {
+            map.insert(k.to_string(), x);
+        }
+    }
+    v
+}
+
+fn hash_files(files: &[(PathBuf, String)], argv: &[String]) -> String {
+    let mut h = Sha256::new();
+    for (path, text) in files {
+        h.update(path.to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+        h.update([0]);
+    }
+    for a in argv {
+        h.update(a.as_bytes());
+        h.update([0]);
+    }
+    let digest = h.finalize();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Which instances' trees changed on disk when written.
+#[derive(Debug, Default)]
+pub struct WriteReport {
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// Writes rendered trees: each file atomically; the instance dir 0700 (its spec carries
+/// the database secret); include files no longer rendered are removed.
+pub fn write_instances(rendered: &[RenderedInstance]) -> std::io::Result<WriteReport> {
+    let mut report = WriteReport::default();
+    for r in rendered {
+        let mut changed = false;
+        ensure_private_dir(&r.dir)?;
+        for (rel, text) in &r.files {
+            let path = r.dir.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            if std::fs::read(&path).ok().as_deref() == Some(text.as_bytes()) {
+                continue;
+            }
+            let mode = if rel == Path::new(SPEC_FILE) {
+                0o600
+            } else {
+                0o644
+            };
+            atomic::write_file(&path, text.as_bytes(), mode)?;
+            changed = true;
+        }
+        for sub in ["includes/local", "includes/remote"] {
+            let d = r.dir.join(sub);
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let rel = Path::new(sub).join(e.file_name());
+                if !r.files.iter().any(|(p, _)| *p == rel) {
+                    std::fs::remove_file(e.path())?;
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            report.changed.push(r.name.clone());
+        } else {
+            report.unchanged.push(r.name.clone());
+        }
+    }
+    Ok(report)
+}
+
+pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Where a copy stands in its upstream (design.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Membership {
+    In,
+    /// Marked `down`: nginx sends it nothing new while it drains.
+    Draining,
+    /// Not listed at all.
+    Out,
+}
+
+#[derive(Serialize)]
+struct UpstreamServer {
+    instance: String,
+    address: String,
+    port: u16,
+    down: bool,
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+struct Upstream {
+    name: String,
+    role: String,
+    servers: Vec<UpstreamServer>,
+}
+
+#[derive(Serialize)]
+struct NginxRoute {
+    service: String,
+    side: &'static str,
+    role: String,
+    hostname: String,
+    listen: String,
+    upstream: String,
+    tries: u32,
+}
+
+pub fn upstream_name(role: &str, side: Side) -> String {
+    match side {
+        Side::Public => format!("gridctl_{role}_public"),
+        Side::Private => format!("gridctl_{role}_private"),
+    }
+}
+
+/// The nginx config of the whole grid. `membership` marks copies draining or out
+/// (missing instances are `in`).
+pub fn render_nginx(
+    plan: &Plan,
+    t: &Templates,
+    membership: &BTreeMap<String, Membership>,
+) -> Result<String, Diagnostic> {
+    let Some(n) = &plan.nginx else {
+        return Err(Diagnostic::error("grid.toml has no [nginx] table")
+            .help("add [nginx] with at least output = \"nginx/gridctl.conf\""));
+    };
+    let mut upstreams = Vec::new();
+    for role in &plan.roles {
+        for side in [Side::Public, Side::Private] {
+            let serves_side = plan
+                .routes
+                .iter()
+                .any(|r| r.role == role.name && r.side == side);
+            if !serves_side {
+                continue;
+            }
+            let servers = plan
+                .instances
+                .iter()
+                .filter(|i| i.role == role.name)
+                .filter_map(|i| {
+                    let m = membership.get(&i.name).copied().unwrap_or(Membership::In);
+                    let port = match side {
+                        Side::Public => i.public_port?,
+                        Side::Private => i.private_port,
+                    };
+                    (m != Membership::Out).then(|| UpstreamServer {
+                        instance: i.name.clone(),
+                        address: i.address.clone(),
+                        port,
+                        down: m == Membership::Draining,
+                        state: if m == Membership::Draining {
+                            "draining"
+                        } else {
+                            "in"
+                        },
+                    })
+                })
+                .collect();
+            upstreams.push(Upstream {
+                name: upstream_name(&role.name, side),
+                role: role.name.clone(),
+                servers,
+            });
+        }
+    }
+    let routes: Vec<NginxRoute> = plan
+        .routes
+        .iter()
+        .map(|r| NginxRoute {
+            service: r.service.clone(),
+            side: match r.side {
+                Side::Public => "public",
+                Side::Private => "private",
+            },
+            role: r.role.clone(),
+            hostname: r.hostname.clone(),
+            listen: match r.side {
+                Side::Public => n.public_listen.clone(),
+                Side::Private => n.private_listen.clone(),
+            },
+            upstream: upstream_name(&r.role, r.side),
+            tries: plan
+                .role(&r.role)
+                .map(|x| x.instances.clamp(1, 3))
+                .unwrap_or(1),
+        })
+        .collect();
+    let ctx = serde_json::json!({
+        "manifest": plan.manifest_path.display().to_string(),
+        "grid": { "name": plan.grid_name },
+        "nginx": n,
+        "upstreams": upstreams,
+        "routes": routes,
+        "private_listen": plan.routes.iter().any(|r| r.side == Side::Private).then(|| n.private_listen.clone()),
+    });
+    t.render("nginx.conf", &ctx)
+}
+
+/// The GridCommon.ini-style snippet simulators use to reach this grid.
+pub fn render_simulator(plan: &Plan, t: &Templates) -> Result<String, Diagnostic> {
+    let mut entries = Vec::new();
+    for r in &plan.routes {
+        let Some(svc) = catalog::get(&r.service) else {
+            continue;
+        };
+        let key: Option<(&str, &str)> = match (svc.name, r.side) {
+            ("gridinfo", Side::Public) => Some(("GridInfo", "GridInfoURI")),
+            ("groups", Side::Private) => Some(("Groups", "GroupsServerURI")),
+            ("estate", Side::Private) => Some(("EstateService", "EstateServerURI")),
+            ("bakes", Side::Private) => Some(("XBakes", "URL")),
+            (_, Side::Private) => svc.remote.map(|rm| (rm.url_section, rm.url_key)),
+            _ => None,
+        };
+        if let Some((section, key)) = key {
+            entries.push(serde_json::json!({"section": section, "key": key, "url": r.url}));
+        }
+    }
+    let ctx = serde_json::json!({
+        "manifest": plan.manifest_path.display().to_string(),
+        "grid": { "name": plan.grid_name },
+        "hypergrid": plan.hypergrid,
+        "entries": entries,
+    });
+    t.render("simulator.ini", &ctx)
+}

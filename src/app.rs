@@ -1,0 +1,337 @@
+//! Command dispatch: each subcommand reads the manifest, builds the plan and acts.
+//! Errors surface as diagnostics with an exit code (documented in `gridctl --help`).
+
+use crate::cli::{Cli, Command, InitArgs};
+use crate::diagnostic::Diagnostic;
+use crate::plan::Plan;
+use crate::render;
+use crate::templates::Templates;
+use crate::{check, manifest, plan};
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_INVALID: i32 = 3;
+
+/// A command's failure: what to print, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub diagnostics: Vec<Diagnostic>,
+    pub code: i32,
+}
+
+impl Failure {
+    pub fn invalid(d: Vec<Diagnostic>) -> Failure {
+        Failure {
+            diagnostics: d,
+            code: EXIT_INVALID,
+        }
+    }
+    pub fn failed(d: Diagnostic) -> Failure {
+        Failure {
+            diagnostics: vec![d],
+            code: EXIT_FAILED,
+        }
+    }
+}
+
+impl From<Diagnostic> for Failure {
+    fn from(d: Diagnostic) -> Failure {
+        Failure::invalid(vec![d])
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+pub fn run(cli: Cli) -> i32 {
+    let result = match &cli.command {
+        Command::Init(args) => init(&cli.file, args),
+        Command::Check => cmd_check(&cli.file),
+        Command::Plan { json } => cmd_plan(&cli.file, *json),
+        Command::Render => cmd_render(&cli.file),
+        Command::RenderNginx { output } => cmd_render_nginx(&cli.file, output.as_deref()),
+        Command::RenderSimulator => cmd_render_simulator(&cli.file),
+        Command::GenDocs { out } => crate::docs::generate(out)
+            .map_err(|e| Failure::failed(Diagnostic::error(format!("cannot write docs: {e}")))),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(f) => {
+            print_diagnostics(&f.diagnostics);
+            f.code
+        }
+    }
+}
+
+pub fn print_diagnostics(ds: &[Diagnostic]) {
+    let mut err = std::io::stderr().lock();
+    for d in ds {
+        let _ = writeln!(err, "{d}\n");
+    }
+}
+
+/// Manifest → plan, or the diagnostics that stop it.
+pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
+    let loaded = manifest::load(file)?;
+    plan::build(&loaded).map_err(Failure::invalid)
+}
+
+pub fn templates(plan: &Plan) -> Result<Templates, Failure> {
+    Templates::load(plan.templates_dir.as_deref()).map_err(|d| Failure::invalid(vec![d]))
+}
+
+fn init(file: &Path, args: &InitArgs) -> Outcome {
+    if file.exists() && !args.force {
+        return Err(Failure::failed(
+            Diagnostic::error(format!("`{}` already exists", file.display()))
+                .help("pass --force to overwrite it, or -f to name another file"),
+        ));
+    }
+    let t = Templates::load(None)?;
+    let bin_dir = std::path::absolute(&args.bin_dir).unwrap_or_else(|_| args.bin_dir.clone());
+    let text = t.render(
+        "grid.toml",
+        &serde_json::json!({
+            "name": args.name,
+            "domain": args.domain,
+            "bin_dir": bin_dir.display().to_string(),
+        }),
+    )?;
+    // What init writes must itself be a valid manifest.
+    let loaded = manifest::parse(file, text.clone())?;
+    plan::build(&loaded).map_err(Failure::invalid)?;
+    crate::atomic::write_file(file, text.as_bytes(), 0o644).map_err(|e| {
+        Failure::failed(Diagnostic::error(format!(
+            "cannot write `{}`: {e}",
+            file.display()
+        )))
+    })?;
+    println!(
+        "wrote {} ({} roles); next: `gridctl check`, then `gridctl plan`",
+        file.display(),
+        loaded.manifest.roles.len()
+    );
+    Ok(())
+}
+
+fn cmd_check(file: &Path) -> Outcome {
+    let plan = load_plan(file)?;
+    let t = templates(&plan)?;
+    let rendered = render::render_instances(&plan, &t)?;
+    let mut ds = check::environment(&plan);
+    ds.extend(check::references(&plan, &rendered));
+    if plan.nginx.is_some() {
+        if let Err(d) = render::render_nginx(&plan, &t, &Default::default()) {
+            ds.push(d);
+        }
+    }
+    ds.extend(check::topology(&plan));
+    ds.extend(check::hostnames(&plan, Duration::from_secs(2)));
+    let errors = ds.iter().filter(|d| d.is_error()).count();
+    let warnings = ds.len() - errors;
+    print_diagnostics(&ds);
+    if errors > 0 {
+        return Err(Failure {
+            diagnostics: vec![Diagnostic::error(format!(
+                "`{}` has {errors} error(s) and {warnings} warning(s)",
+                file.display()
+            ))],
+            code: EXIT_INVALID,
+        });
+    }
+    println!(
+        "ok: {} ({} instance(s) in {} role(s), {warnings} warning(s))",
+        file.display(),
+        plan.instances.len(),
+        plan.roles.len()
+    );
+    Ok(())
+}
+
+fn cmd_plan(file: &Path, json: bool) -> Outcome {
+    let plan = load_plan(file)?;
+    if json {
+        let instances: Vec<serde_json::Value> = plan
+            .start_order()
+            .iter()
+            .map(|i| {
+                let spec = plan.spec(i, "");
+                let env: Vec<(String, String)> = spec
+                    .env
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            if k == plan::DB_ENV {
+                                "<secret>".to_string()
+                            } else {
+                                v.clone()
+                            },
+                        )
+                    })
+                    .collect();
+                serde_json::json!({
+                    "name": i.name, "role": i.role, "index": i.index,
+                    "private_port": i.private_port, "public_port": i.public_port,
+                    "address": i.address, "dir": i.dir, "cwd": spec.cwd,
+                    "argv": i.argv, "env": env, "socket": spec.socket,
+                    "expected_connectors": i.expected_connectors,
+                    "readiness_probe": spec.readiness.probe,
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "grid": plan.grid_name,
+            "manifest": plan.manifest_path,
+            "state_dir": plan.state_dir,
+            "bin_dir": plan.bin_dir,
+            "command": plan.command,
+            "database": plan.database,
+            "roles": plan.roles,
+            "instances": instances,
+            "routes": plan.routes,
+            "nginx": plan.nginx,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return Ok(());
+    }
+    println!("{}", plan_table(&plan));
+    Ok(())
+}
+
+/// The human table of `gridctl plan`, in start order. Long service and hostname
+/// lists wrap onto continuation lines so the table stays readable in 100 columns.
+pub fn plan_table(plan: &Plan) -> String {
+    let mut rows: Vec<[String; 5]> = vec![[
+        "INSTANCE".into(),
+        "ROLE".into(),
+        "PORTS".into(),
+        "SERVICES".into(),
+        "HOSTNAMES".into(),
+    ]];
+    for i in plan.start_order() {
+        let ports = match i.public_port {
+            Some(p) => format!("{} pub {p}", i.private_port),
+            None => i.private_port.to_string(),
+        };
+        let services: Vec<String> = plan
+            .role(&i.role)
+            .map(|r| r.services.clone())
+            .unwrap_or_default();
+        let hosts: Vec<String> = plan
+            .routes
+            .iter()
+            .filter(|r| r.role == i.role)
+            .map(|r| r.hostname.clone())
+            .collect();
+        let services = wrap_list(&services, 34);
+        let hosts = wrap_list(&hosts, 30);
+        for line in 0..services.len().max(hosts.len()).max(1) {
+            let first = line == 0;
+            rows.push([
+                if first { i.name.clone() } else { String::new() },
+                if first { i.role.clone() } else { String::new() },
+                if first { ports.clone() } else { String::new() },
+                services.get(line).cloned().unwrap_or_default(),
+                hosts.get(line).cloned().unwrap_or_default(),
+            ]);
+        }
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = (0..5)
+            .map(|c| format!("{:w$}", r[c], w = widths[c]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} instance(s), {} role(s); state in {}",
+        plan.instances.len(),
+        plan.roles.len(),
+        plan.state_dir.display()
+    ));
+    out
+}
+
+/// Joins items with `, ` into lines of at most `width` characters (an item longer than that gets its own line).
+fn wrap_list(items: &[String], width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for (n, item) in items.iter().enumerate() {
+        let piece = if n + 1 < items.len() {
+            format!("{item},")
+        } else {
+            item.clone()
+        };
+        if !cur.is_empty() && cur.len() + 1 + piece.len() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(&piece);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+fn cmd_render(file: &Path) -> Outcome {
+    let plan = load_plan(file)?;
+    let t = templates(&plan)?;
+    let rendered = render::render_instances(&plan, &t)?;
+    let report = render::write_instances(&rendered).map_err(|e| {
+        Failure::failed(Diagnostic::error(format!(
+            "cannot write the rendered tree: {e}"
+        )))
+    })?;
+    println!(
+        "rendered {} instance(s) into {} ({} changed, {} unchanged)",
+        rendered.len(),
+        plan.state_dir.join("instances").display(),
+        report.changed.len(),
+        report.unchanged.len()
+    );
+    Ok(())
+}
+
+fn cmd_render_nginx(file: &Path, output: Option<&Path>) -> Outcome {
+    let plan = load_plan(file)?;
+    let t = templates(&plan)?;
+    let text = render::render_nginx(&plan, &t, &Default::default())?;
+    match output {
+        None => print!("{text}"),
+        Some(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    Failure::failed(Diagnostic::error(format!(
+                        "cannot create `{}`: {e}",
+                        parent.display()
+                    )))
+                })?;
+            }
+            crate::atomic::write_file(path, text.as_bytes(), 0o644).map_err(|e| {
+                Failure::failed(Diagnostic::error(format!(
+                    "cannot write `{}`: {e}",
+                    path.display()
+                )))
+            })?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn cmd_render_simulator(file: &Path) -> Outcome {
+    let plan = load_plan(file)?;
+    let t = templates(&plan)?;
+    print!("{}", render::render_simulator(&plan, &t)?);
+    Ok(())
+}

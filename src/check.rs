@@ -1,0 +1,222 @@
+//! `gridctl check`: everything that can be known before starting anything.
+//!
+//! Structural problems come from the planner; this adds what depends on the machine
+//! (bin_dir, the Robust binary, secrets, hostname resolution) and on the rendered tree
+//! (every `${Section|Key}` must resolve, or Robust aborts at startup).
+
+use crate::diagnostic::Diagnostic;
+use crate::ini;
+use crate::plan::{Plan, DB_ENV};
+use crate::render::RenderedInstance;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Machine checks: bin_dir, program, DLLs, database secret.
+pub fn environment(plan: &Plan) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if !plan.bin_dir.is_dir() {
+        out.push(
+            Diagnostic::error(format!(
+                "bin_dir `{}` is not a directory",
+                plan.bin_dir.display()
+            ))
+            .help("point [robust] bin_dir at the bin/ directory of your OpenSim install"),
+        );
+        return out;
+    }
+    if let Some(program) = plan.command.first() {
+        if !program_exists(program) {
+            out.push(
+                Diagnostic::error(format!("the Robust command `{program}` was not found"))
+                    .help("install it, or set [robust] command (e.g. [\"dotnet\", \"Robust.dll\"] or [\"mono\", \"Robust.exe\"])"),
+            );
+        }
+        // `dotnet Robust.dll` / `mono Robust.exe`: the assembly is resolved in bin_dir (the cwd).
+        if let Some(assembly) = plan
+            .command
+            .get(1)
+            .filter(|a| a.ends_with(".dll") || a.ends_with(".exe"))
+        {
+            if !plan.bin_dir.join(assembly).exists() {
+                out.push(
+                    Diagnostic::error(format!(
+                        "`{assembly}` is not in bin_dir `{}`",
+                        plan.bin_dir.display()
+                    ))
+                    .help("bin_dir must be the directory that holds Robust's assemblies"),
+                );
+            }
+        }
+    }
+    if !plan.bin_dir.join(crate::catalog::HANDLERS_DLL).exists() {
+        out.push(Diagnostic::warning(format!(
+            "`{}` is not in bin_dir: every connector would fail to load",
+            crate::catalog::HANDLERS_DLL
+        )));
+    }
+    if let Some(db) = &plan.database {
+        if db.connection.0.is_none() {
+            let help = match db.source.strip_prefix("env:") {
+                Some(var) => format!("export {var}=... before running gridctl (it is passed to each instance as {DB_ENV})"),
+                None => "make the secret readable".to_string(),
+            };
+            out.push(
+                Diagnostic::error(format!(
+                    "the database connection string ({}) is not available",
+                    db.source
+                ))
+                .help(help),
+            );
+        }
+    }
+    out
+}
+
+fn program_exists(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// Loads each rendered instance like Robust would (includes, `[Environment]`, `${}`) and
+/// reports every reference that does not resolve. Works on a scratch copy: nothing is written
+/// to the state directory.
+pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let scratch = match tempfile_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            return vec![Diagnostic::error(format!(
+                "cannot create a scratch directory: {e}"
+            ))]
+        }
+    };
+    for r in rendered {
+        let root = scratch.join(&r.name);
+        let real = r.dir.display().to_string();
+        let fake = root.display().to_string();
+        let mut write_err = None;
+        for (rel, text) in &r.files {
+            let p = root.join(rel);
+            let res = p
+                .parent()
+                .map(std::fs::create_dir_all)
+                .unwrap_or(Ok(()))
+                .and_then(|_| std::fs::write(&p, text.replace(&real, &fake)));
+            if let Err(e) = res {
+                write_err = Some(e);
+            }
+        }
+        if let Some(e) = write_err {
+            out.push(Diagnostic::error(format!(
+                "cannot write a scratch copy of `{}`: {e}",
+                r.name
+            )));
+            continue;
+        }
+        let env: HashMap<String, String> = plan
+            .instance(&r.name)
+            .map(|i| plan.spec(i, "").env.into_iter().collect())
+            .unwrap_or_default();
+        match ini::load_with_includes(&root.join("Robust.ini"), &plan.bin_dir) {
+            Ok(mut loaded) => {
+                loaded
+                    .ini
+                    .merge_environment(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()));
+                for u in loaded.ini.unresolved_references() {
+                    out.push(
+                        Diagnostic::error(format!("`{}` of instance `{}` does not resolve: {u}", "${...}", r.name))
+                            .help("Robust aborts at startup on an unresolved reference; fix the template or the role's settings"),
+                    );
+                }
+            }
+            Err(e) => out.push(Diagnostic::error(format!(
+                "rendered config of `{}` does not parse: {e}",
+                r.name
+            ))),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    out
+}
+
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!("gridctl-check-{}", std::process::id()));
+    if d.exists() {
+        std::fs::remove_dir_all(&d)?;
+    }
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+/// Hostnames that do not resolve (warnings): Robust's asset, griduser and useraccount
+/// connectors resolve their URL's host at startup and fail to load when it does not.
+/// Lookups run in parallel with one overall deadline, so a dead resolver cannot hang `check`.
+pub fn hostnames(plan: &Plan, deadline: Duration) -> Vec<Diagnostic> {
+    let mut names: Vec<String> = plan.routes.iter().map(|r| r.hostname.clone()).collect();
+    names.sort();
+    names.dedup();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for name in &names {
+        let tx = tx.clone();
+        let name = name.clone();
+        std::thread::spawn(move || {
+            use std::net::ToSocketAddrs;
+            let ok = (name.as_str(), 80)
+                .to_socket_addrs()
+                .map(|mut a| a.next().is_some())
+                .unwrap_or(false);
+            let _ = tx.send((name, ok));
+        });
+    }
+    drop(tx);
+    let start = std::time::Instant::now();
+    let mut resolved: HashMap<String, bool> = HashMap::new();
+    while resolved.len() < names.len() {
+        let left = deadline.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left) {
+            Ok((n, ok)) => {
+                resolved.insert(n, ok);
+            }
+            Err(_) => break,
+        }
+    }
+    let bad: Vec<&String> = names
+        .iter()
+        .filter(|n| resolved.get(*n) != Some(&true))
+        .collect();
+    if bad.is_empty() {
+        return Vec::new();
+    }
+    vec![Diagnostic::warning(format!(
+        "{} hostname(s) do not resolve on this machine: {}",
+        bad.len(),
+        bad.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .help("add them to DNS or /etc/hosts (pointing at nginx) before starting Robust")]
+}
+
+/// A grid without nginx reaches only copy 1 of each role from other roles.
+pub fn topology(plan: &Plan) -> Vec<Diagnostic> {
+    if plan.nginx.is_some() {
+        return Vec::new();
+    }
+    plan.roles
+        .iter()
+        .filter(|r| r.instances > 1)
+        .map(|r| {
+            Diagnostic::warning(format!(
+                "role `{}` runs {} copies but grid.toml has no [nginx]: other roles reach only `{}-1`",
+                r.name, r.instances, r.name
+            ))
+            .help("add an [nginx] table so gridctl renders an upstream for the copies")
+        })
+        .collect()
+}

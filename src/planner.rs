@@ -1,0 +1,755 @@
+//! Builds a [`Plan`] from a parsed manifest, collecting every structural problem as a
+//! diagnostic that points into grid.toml (unknown services, port collisions, unsafe
+//! copies, missing dependencies, ...), instead of stopping at the first one.
+
+use crate::catalog::{self, Service, Side};
+use crate::diagnostic::{did_you_mean, Diagnostic, Source};
+use crate::manifest::{LoadedManifest, Manifest, RoleSection};
+use crate::plan::{
+    absolutize, copies_problem, slug, DatabasePlan, HypergridPlan, InstancePlan, NginxPlan, Plan,
+    RolePlan, Route, Secret, Supervise,
+};
+use crate::wiring::wire_role;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use toml::Spanned;
+
+pub struct Planner<'a> {
+    loaded: &'a LoadedManifest,
+    m: &'a Manifest,
+    src: Arc<Source>,
+    errors: Vec<Diagnostic>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(loaded: &'a LoadedManifest) -> Planner<'a> {
+        Planner {
+            loaded,
+            m: &loaded.manifest,
+            src: loaded.source.clone(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn err(&mut self, d: Diagnostic) {
+        self.errors.push(d);
+    }
+
+    fn at(
+        &self,
+        msg: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic::error(msg).at(&self.src, span, label)
+    }
+
+    pub fn build(mut self) -> Result<Plan, Vec<Diagnostic>> {
+        let dir = self.loaded.dir.clone();
+        let m = self.m;
+        let state_dir = absolutize(
+            &dir,
+            m.grid.state_dir.as_deref().unwrap_or(".gridctl".as_ref()),
+        );
+        let bin_dir = absolutize(&dir, m.robust.bin_dir.get_ref());
+        let templates_dir = m
+            .grid
+            .templates
+            .as_ref()
+            .map(|t| absolutize(&dir, t.get_ref()));
+        let command = self.command(&dir, &bin_dir);
+
+        // Which role hosts each service (a service lives in exactly one role).
+        let mut host_of: HashMap<&'static str, String> = HashMap::new();
+        let mut role_services: Vec<(String, Vec<&'static Service>)> = Vec::new();
+        for (role_name, role) in &m.roles {
+            let services = self.role_services(role_name, role, &mut host_of);
+            role_services.push((role_name.clone(), services));
+        }
+
+        let routes = self.routes(&role_services);
+        let url_of = |service: &str| -> Option<String> {
+            let private = routes
+                .iter()
+                .find(|r| r.service == service && r.side == Side::Private);
+            private.map(|r| r.url.clone())
+        };
+        let hosted_anywhere = |service: &str| host_of.contains_key(service);
+
+        let mut roles = Vec::new();
+        for (role_name, services) in &role_services {
+            let Some(role) = m.roles.get(role_name) else {
+                continue;
+            };
+            roles.push(self.role_plan(role_name, role, services, &hosted_anywhere, &url_of));
+        }
+        self.start_ranks(&mut roles, &host_of);
+        let instances = self.instances(&roles, &state_dir, &command);
+        self.check_ports(&roles, &instances);
+        let database = self.database(&dir, instances.len());
+        let nginx = self.nginx(&dir);
+
+        let public_base_url = public_url(m, m.grid.domain.get_ref());
+        let route_url = |svc: &str| {
+            routes
+                .iter()
+                .find(|r| r.service == svc && r.side == Side::Public)
+                .map(|r| r.url.clone())
+        };
+        let hypergrid = host_of
+            .keys()
+            .any(|s| catalog::get(s).is_some_and(|c| c.hypergrid))
+            .then(|| HypergridPlan {
+                home_uri: route_url("useragent").unwrap_or_else(|| public_base_url.clone()),
+                gatekeeper_uri: route_url("gatekeeper").unwrap_or_else(|| public_base_url.clone()),
+            });
+        let grid_nick = m.grid.nick.clone().unwrap_or_else(|| slug(&m.grid.name));
+        let mut grid_info = vec![
+            ("gridname".to_string(), m.grid.name.clone()),
+            ("gridnick".to_string(), grid_nick.clone()),
+        ];
+        if let Some(login) = route_url("login") {
+            grid_info.push(("login".into(), format!("{login}/")));
+        }
+        if let Some(hg) = &hypergrid {
+            grid_info.push(("gatekeeper".into(), format!("{}/", hg.gatekeeper_uri)));
+            grid_info.push(("uas".into(), format!("{}/", hg.home_uri)));
+        }
+        for (k, v) in &m.grid.info {
+            match grid_info.iter_mut().find(|(key, _)| key == k) {
+                Some(entry) => entry.1 = v.clone(),
+                None => grid_info.push((k.clone(), v.clone())),
+            }
+        }
+
+        if !self.errors.is_empty() {
+            return Err(self.errors);
+        }
+        Ok(Plan {
+            grid_name: m.grid.name.clone(),
+            grid_nick,
+            manifest_path: absolutize(
+                &dir,
+                self.loaded
+                    .path()
+                    .file_name()
+                    .map(PathBuf::from)
+                    .unwrap_or_default()
+                    .as_path(),
+            ),
+            state_dir,
+            bin_dir,
+            templates_dir,
+            command,
+            roles,
+            instances,
+            routes,
+            database,
+            nginx,
+            grid_info,
+            hypergrid,
+            public_base_url,
+            term: m.robust.term.clone(),
+            prompt: m.robust.prompt.clone(),
+            env: m
+                .robust
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        })
+    }
+
+    fn command(&mut self, dir: &std::path::Path, bin_dir: &std::path::Path) -> Vec<String> {
+        match &self.m.robust.command {
+            Some(c) if c.get_ref().is_empty() => {
+                let d = self.at("`command` is empty", c.span(), "needs at least a program");
+                self.err(d.help("e.g. command = [\"dotnet\", \"Robust.dll\"]"));
+                Vec::new()
+            }
+            Some(c) => {
+                let mut cmd = c.get_ref().clone();
+                // A relative program path with a slash is relative to the manifest, like every other path in it.
+                if cmd[0].contains('/') && !cmd[0].starts_with('/') {
+                    cmd[0] = absolutize(dir, cmd[0].as_ref()).display().to_string();
+                }
+                cmd
+            }
+            None if bin_dir.join("Robust.dll").exists() => {
+                vec!["dotnet".into(), "Robust.dll".into()]
+            }
+            None => vec!["mono".into(), "Robust.exe".into()],
+        }
+    }
+
+    fn role_services(
+        &mut self,
+        role_name: &str,
+        role: &Spanned<RoleSection>,
+        host_of: &mut HashMap<&'static str, String>,
+    ) -> Vec<&'static Service> {
+        let mut out: Vec<&'static Service> = Vec::new();
+        if !valid_name(role_name) {
+            let d = self.at(
+                format!("role name `{role_name}` is not usable in instance names"),
+                role.span(),
+                "this role",
+            );
+            self.err(
+                d.help("use lowercase letters, digits and `_` (instances are named `<role>-<n>`)"),
+            );
+        }
+        if role.get_ref().services.is_empty() {
+            let d = self.at(
+                format!("role `{role_name}` hosts no service"),
+                role.span(),
+                "this role",
+            );
+            self.err(d.help(format!(
+                "add services, e.g. services = [\"asset\"]; known: {}",
+                catalog::names().join(", ")
+            )));
+        }
+        for s in &role.get_ref().services {
+            let Some(svc) = catalog::get(s.get_ref()) else {
+                let mut d = self.at(
+                    format!("unknown service `{}`", s.get_ref()),
+                    s.span(),
+                    "not in the service catalog",
+                );
+                d = d.help(
+                    did_you_mean(s.get_ref(), catalog::names()).unwrap_or_else(|| {
+                        format!("known services: {}", catalog::names().join(", "))
+                    }),
+                );
+                self.err(d);
+                continue;
+            };
+            if let Some(other) = host_of.get(svc.name) {
+                let d = self.at(
+                    format!(
+                        "service `{}` is hosted by two roles, `{other}` and `{role_name}`",
+                        svc.name
+                    ),
+                    s.span(),
+                    "second role hosting it",
+                );
+                self.err(d.help(
+                    "a service lives in one role; raise that role's `instances` to run more copies",
+                ));
+                continue;
+            }
+            if let Some(c) = out.iter().find(|o| svc.conflicts.contains(&o.name)) {
+                let d = self.at(
+                    format!(
+                        "services `{}` and `{}` cannot share a process: both configure [{}]",
+                        c.name,
+                        svc.name,
+                        svc.section.unwrap_or("")
+                    ),
+                    s.span(),
+                    "conflicts with an earlier service of this role",
+                );
+                self.err(d.help("keep only one of them"));
+                continue;
+            }
+            host_of.insert(svc.name, role_name.to_string());
+            out.push(svc);
+        }
+        out
+    }
+
+    /// One route per hosted service and side, with its hostname and URL.
+    fn routes(&mut self, role_services: &[(String, Vec<&'static Service>)]) -> Vec<Route> {
+        let m = self.m;
+        let mut routes: Vec<Route> = Vec::new();
+        for (role_name, services) in role_services {
+            let role = &m.roles[role_name];
+            let routed = services.len();
+            if let Some(h) = &role.get_ref().hostname {
+                if routed != 1 {
+                    let d = self.at(
+                        format!(
+                            "role `{role_name}` hosts {routed} services but names one `hostname`"
+                        ),
+                        h.span(),
+                        "one hostname per service",
+                    );
+                    self.err(d.help("name hostnames per service in [grid.hostnames] instead"));
+                }
+            }
+            for svc in services {
+                for side in [Side::Public, Side::Private] {
+                    if !svc.has_side(side) {
+                        continue;
+                    }
+                    let default_domain = match side {
+                        Side::Public => m.grid.domain.get_ref().as_str(),
+                        Side::Private => m.grid.private_domain.as_str(),
+                    };
+                    let hostname = m
+                        .grid
+                        .hostnames
+                        .get(svc.name)
+                        .map(|h| h.get_ref().clone())
+                        .or_else(|| {
+                            role.get_ref()
+                                .hostname
+                                .as_ref()
+                                .map(|h| h.get_ref().clone())
+                        })
+                        .unwrap_or_else(|| format!("{}.{default_domain}", svc.name));
+                    if let Some(other) = routes
+                        .iter()
+                        .find(|r| r.hostname == hostname && r.side == side)
+                    {
+                        let msg = format!(
+                            "hostname `{hostname}` is used by services `{}` and `{}` on the {} listener",
+                            other.service,
+                            svc.name,
+                            side_name(side)
+                        );
+                        let d = match m.grid.hostnames.get(svc.name) {
+                            Some(h) => self.at(msg, h.span(), "duplicate hostname"),
+                            None => Diagnostic::error(msg),
+                        };
+                        self.err(d.help("Robust services that answer on `/` can only be told apart by hostname: give each its own"));
+                    }
+                    let url = self.service_url(role_name, side, &hostname);
+                    routes.push(Route {
+                        service: svc.name.into(),
+                        role: role_name.clone(),
+                        side,
+                        hostname,
+                        url,
+                    });
+                }
+            }
+        }
+        for (svc, h) in &m.grid.hostnames {
+            if catalog::get(svc).is_none() {
+                let d = self.at(
+                    format!("unknown service `{svc}` in [grid.hostnames]"),
+                    h.span(),
+                    "not in the service catalog",
+                );
+                let help = did_you_mean(svc, catalog::names())
+                    .unwrap_or_else(|| "use a catalog service name".into());
+                self.err(d.help(help));
+            }
+        }
+        routes
+    }
+
+    fn service_url(&self, role_name: &str, side: Side, hostname: &str) -> String {
+        let m = self.m;
+        match side {
+            Side::Public => public_url(m, hostname),
+            Side::Private => match &m.nginx {
+                Some(n) => {
+                    let port = listen_port(n.private_listen.get_ref()).unwrap_or(80);
+                    format!("http://{hostname}:{port}")
+                }
+                // Without nginx, other roles reach copy 1 directly.
+                None => {
+                    let role = m.roles[role_name].get_ref();
+                    format!("http://{}:{}", self.address(role), role.port.get_ref())
+                }
+            },
+        }
+    }
+
+    fn address(&self, role: &RoleSection) -> String {
+        role.host
+            .as_ref()
+            .and_then(|h| self.m.hosts.get(h.get_ref()))
+            .map(|h| h.address.clone())
+            .unwrap_or_else(|| "127.0.0.1".into())
+    }
+
+    fn role_plan(
+        &mut self,
+        name: &str,
+        role: &Spanned<RoleSection>,
+        services: &[&'static Service],
+        hosted_anywhere: &dyn Fn(&str) -> bool,
+        url_of: &dyn Fn(&str) -> Option<String>,
+    ) -> RolePlan {
+        let r = role.get_ref();
+        let instances = match u32::try_from(*r.instances.get_ref()) {
+            Ok(n) if n <= 1000 => n,
+            _ => {
+                let d = self.at(
+                    format!("`instances` of role `{name}` must be a whole number from 0 to 1000"),
+                    r.instances.span(),
+                    "out of range",
+                );
+                self.err(d);
+                1
+            }
+        };
+        if let Some((svc, why)) = copies_problem(services, instances) {
+            if r.allow_unsafe_copies {
+                eprintln!("warning: role `{name}` runs {instances} copies of single-copy service `{svc}` (allow_unsafe_copies): {why}");
+            } else {
+                let d = self.at(
+                    format!("service `{svc}` cannot run as {instances} copies (role `{name}`)"),
+                    r.instances.span(),
+                    "more than one copy",
+                );
+                self.err(d.help(format!(
+                    "{why}. Keep `{svc}` in a role with instances = 1, or set allow_unsafe_copies = true in [roles.{name}] to run it anyway"
+                )));
+            }
+        }
+        let port = self.port(name, "port", &r.port, instances);
+        let needs_public = services.iter().any(|s| s.has_side(Side::Public));
+        let public_port = match (&r.public_port, needs_public) {
+            (Some(p), _) => Some(self.port(name, "public_port", p, instances)),
+            (None, true) => Some(port.saturating_add(1000)),
+            (None, false) => None,
+        };
+        if let Some(h) = &r.host {
+            if !self.m.hosts.contains_key(h.get_ref()) {
+                let d = self.at(
+                    format!("unknown host `{}`", h.get_ref()),
+                    h.span(),
+                    "not declared in [hosts]",
+                );
+                let help = did_you_mean(h.get_ref(), self.m.hosts.keys().map(String::as_str))
+                    .unwrap_or_else(|| "declare it as [hosts.NAME] address = \"...\"".into());
+                self.err(d.help(help));
+            }
+        }
+        let wiring = wire_role(services, hosted_anywhere, url_of);
+        for (dependant, dep) in &wiring.missing {
+            let d = self.at(
+                format!("service `{dependant}` (role `{name}`) needs `{dep}`, which no role hosts"),
+                role.span(),
+                "in this role",
+            );
+            self.err(d.help(format!("add \"{dep}\" to the services of a role")));
+        }
+        let settings = r
+            .settings
+            .iter()
+            .map(|(section, keys)| {
+                let kv = keys
+                    .iter()
+                    .map(|(k, v)| (k.clone(), ini_value(v)))
+                    .collect();
+                (section.clone(), kv)
+            })
+            .collect();
+        RolePlan {
+            name: name.to_string(),
+            services: services.iter().map(|s| s.name.to_string()).collect(),
+            instances,
+            port,
+            public_port,
+            address: self.address(r),
+            host: r.host.as_ref().map(|h| h.get_ref().clone()),
+            start_rank: 0,
+            settings,
+            env: r.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            wiring,
+            supervise: Supervise::resolve(&self.m.supervise, &r.supervise),
+        }
+    }
+
+    fn port(&mut self, role: &str, key: &str, p: &Spanned<i64>, instances: u32) -> u16 {
+        let last = p.get_ref().saturating_add(i64::from(instances.max(1)) - 1);
+        if *p.get_ref() < 1 || last > 65535 {
+            let d = self.at(
+                format!(
+                    "`{key}` of role `{role}` gives ports {}..={last}, outside 1..=65535",
+                    p.get_ref()
+                ),
+                p.span(),
+                "port base",
+            );
+            self.err(d);
+            return 1;
+        }
+        *p.get_ref() as u16
+    }
+
+    /// Dependencies first: a role that calls another role's service starts after it.
+    fn start_ranks(&self, roles: &mut [RolePlan], host_of: &HashMap<&'static str, String>) {
+        let names: Vec<String> = roles.iter().map(|r| r.name.clone()).collect();
+        let mut needs: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for r in roles.iter() {
+            let deps: Vec<String> = r
+                .wiring
+                .remote
+                .iter()
+                .filter_map(|u| host_of.get(u.service.as_str()).cloned())
+                .filter(|d| d != &r.name)
+                .collect();
+            needs.insert(
+                names
+                    .iter()
+                    .find(|n| **n == r.name)
+                    .map(String::as_str)
+                    .unwrap_or(""),
+                deps,
+            );
+        }
+        let mut order: Vec<String> = Vec::new();
+        while order.len() < names.len() {
+            let next = names
+                .iter()
+                .find(|n| {
+                    !order.contains(n)
+                        && needs
+                            .get(n.as_str())
+                            .is_none_or(|d| d.iter().all(|x| order.contains(x)))
+                })
+                // A dependency cycle: fall back to declaration order.
+                .or_else(|| names.iter().find(|n| !order.contains(n)));
+            match next {
+                Some(n) => order.push(n.clone()),
+                None => break,
+            }
+        }
+        for r in roles.iter_mut() {
+            r.start_rank = order.iter().position(|n| *n == r.name).unwrap_or(0);
+        }
+    }
+
+    fn instances(
+        &self,
+        roles: &[RolePlan],
+        state_dir: &std::path::Path,
+        command: &[String],
+    ) -> Vec<InstancePlan> {
+        let mut out = Vec::new();
+        for r in roles {
+            let connectors: Vec<String> = role_connectors(r);
+            for n in 1..=r.instances {
+                let name = format!("{}-{n}", r.name);
+                let dir = state_dir.join("instances").join(&name);
+                let ini_path = dir.join("Robust.ini");
+                let logconfig_path = dir.join("log4net.xml");
+                let mut argv: Vec<String> = command.to_vec();
+                argv.push(format!("-inifile={}", ini_path.display()));
+                argv.push(format!("-logconfig={}", logconfig_path.display()));
+                argv.extend(self.m.robust.args.iter().cloned());
+                out.push(InstancePlan {
+                    private_port: r.port.saturating_add((n - 1) as u16),
+                    public_port: r.public_port.map(|p| p.saturating_add((n - 1) as u16)),
+                    address: r.address.clone(),
+                    log_path: dir.join("robust.log"),
+                    name,
+                    role: r.name.clone(),
+                    index: n,
+                    dir,
+                    ini_path,
+                    logconfig_path,
+                    argv,
+                    expected_connectors: connectors.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Any two instances (or an instance and an nginx listener) on one host sharing a port.
+    fn check_ports(&mut self, roles: &[RolePlan], instances: &[InstancePlan]) {
+        let mut used: HashMap<(String, u16), String> = HashMap::new();
+        if let Some(n) = &self.m.nginx {
+            for (what, listen) in [
+                ("nginx public_listen", n.public_listen.as_str()),
+                ("nginx private_listen", n.private_listen.get_ref().as_str()),
+            ] {
+                if let Some(p) = listen_port(listen) {
+                    used.insert(("127.0.0.1".into(), p), what.to_string());
+                }
+            }
+        }
+        for inst in instances {
+            for (kind, port) in [
+                ("port", Some(inst.private_port)),
+                ("public_port", inst.public_port),
+            ] {
+                let Some(port) = port else { continue };
+                let key = (inst.address.clone(), port);
+                let me = format!("{} ({kind})", inst.name);
+                if let Some(other) = used.get(&key) {
+                    let role = &self.m.roles[&inst.role];
+                    let span = match kind {
+                        "port" => role.get_ref().port.span(),
+                        _ => role
+                            .get_ref()
+                            .public_port
+                            .as_ref()
+                            .map(|p| p.span())
+                            .unwrap_or(role.span()),
+                    };
+                    let d = self.at(
+                        format!("port {port} is used by both {other} and {me}"),
+                        span,
+                        format!(
+                            "role `{}` derives port {port} for copy {}",
+                            inst.role, inst.index
+                        ),
+                    );
+                    self.err(d.help("give the roles port bases far enough apart for all their copies (copy n uses base + n - 1)"));
+                } else {
+                    used.insert(key, me);
+                }
+            }
+        }
+        let _ = roles;
+    }
+
+    fn database(&mut self, dir: &std::path::Path, instance_count: usize) -> Option<DatabasePlan> {
+        let Some(db) = &self.m.database else {
+            let d = Diagnostic::error("missing required table `[database]`")
+                .at(&self.src, 0..0, "")
+                .help(
+                    "add [database] with provider = \"mysql\" and connection = \"env:ROBUST_DB\"",
+                );
+            self.err(d);
+            return None;
+        };
+        let db = db.get_ref();
+        let provider = db.provider.get_ref().to_ascii_lowercase();
+        let storage = match provider.as_str() {
+            "mysql" => "OpenSim.Data.MySQL.dll",
+            "pgsql" | "postgres" | "postgresql" => "OpenSim.Data.PGSQL.dll",
+            "sqlite" => "OpenSim.Data.SQLite.dll",
+            _ => {
+                let d = self.at(
+                    format!("unknown database provider `{}`", db.provider.get_ref()),
+                    db.provider.span(),
+                    "not a provider",
+                );
+                self.err(d.help("use \"mysql\", \"pgsql\" or \"sqlite\""));
+                return None;
+            }
+        };
+        if provider == "sqlite" && instance_count > 1 {
+            let d = self.at(
+                format!("SQLite cannot serve {instance_count} Robust processes"),
+                db.provider.span(),
+                "sqlite",
+            );
+            self.err(d.help("several processes sharing SQLite files fail with UNIQUE constraint errors at start; use mysql or pgsql for a split grid"));
+        }
+        let raw = db.connection.get_ref();
+        let (source, value) = if let Some(var) = raw.strip_prefix("env:") {
+            (format!("env:{var}"), std::env::var(var).ok())
+        } else if let Some(path) = raw.strip_prefix("file:") {
+            let p = absolutize(dir, path.as_ref());
+            match std::fs::read_to_string(&p) {
+                Ok(s) => (
+                    format!("file:{}", p.display()),
+                    Some(s.trim_end_matches(['\n', '\r']).to_string()),
+                ),
+                Err(e) => {
+                    let d = self.at(
+                        format!(
+                            "cannot read the connection string from `{}`: {e}",
+                            p.display()
+                        ),
+                        db.connection.span(),
+                        "secret file",
+                    );
+                    self.err(d);
+                    (format!("file:{}", p.display()), None)
+                }
+            }
+        } else {
+            ("inline".to_string(), Some(raw.clone()))
+        };
+        Some(DatabasePlan {
+            provider,
+            storage_provider: storage.into(),
+            source,
+            connection: Secret(value),
+        })
+    }
+
+    fn nginx(&mut self, dir: &std::path::Path) -> Option<NginxPlan> {
+        let n = self.m.nginx.as_ref()?;
+        if listen_port(n.private_listen.get_ref()).is_none() {
+            let d = self.at(
+                format!(
+                    "cannot read a port from private_listen `{}`",
+                    n.private_listen.get_ref()
+                ),
+                n.private_listen.span(),
+                "expected ADDRESS:PORT or PORT",
+            );
+            self.err(d);
+        }
+        Some(NginxPlan {
+            output: absolutize(dir, &n.output),
+            test_command: n.test_command.clone(),
+            reload_command: n.reload_command.clone(),
+            public_listen: n.public_listen.clone(),
+            private_listen: n.private_listen.get_ref().clone(),
+            max_fails: n.max_fails,
+            fail_timeout_secs: n.fail_timeout.as_secs().max(1),
+            keepalive: n.keepalive,
+            drain_secs: n.drain.as_secs_f64(),
+        })
+    }
+}
+
+/// The connector class names of a role, in ServiceList order.
+pub fn role_connectors(r: &RolePlan) -> Vec<String> {
+    r.services
+        .iter()
+        .filter_map(|s| catalog::get(s))
+        .flat_map(|s| s.connectors.iter().map(|c| c.class_name().to_string()))
+        .collect()
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Public => "public",
+        Side::Private => "private",
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `http://login.example.org` (+ `:port` when it is not the scheme's default).
+fn public_url(m: &Manifest, hostname: &str) -> String {
+    let scheme = m.grid.public_scheme.get_ref();
+    match m.grid.public_port {
+        Some(p) if !((scheme == "http" && p == 80) || (scheme == "https" && p == 443)) => {
+            format!("{scheme}://{hostname}:{p}")
+        }
+        _ => format!("{scheme}://{hostname}"),
+    }
+}
+
+/// The port of an nginx `listen` value: `8003`, `127.0.0.1:8003`, `[::1]:8003`.
+pub fn listen_port(listen: &str) -> Option<u16> {
+    let first = listen.split_whitespace().next()?;
+    first.rsplit(':').next()?.parse().ok()
+}
+
+/// A TOML value as Robust expects it in an INI file.
+fn ini_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Boolean(b) => {
+            if *b {
+                "true".into()
+            } else {
+                "false".into()
+            }
+        }
+        other => other.to_string(),
+    }
+}
