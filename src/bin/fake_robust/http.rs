@@ -1,0 +1,256 @@
+//! HTTP/1.1 listeners: one thread per listener and per connection, keep-alive with
+//! `Content-Length` (or chunked) request bodies, `Connection: close` honoured.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::services;
+
+/// What every listener answers; connectors are added per port as they load.
+pub struct Routes {
+    pub instance: String,
+    /// `[GridInfoService]` keys, already `${}`-expanded.
+    pub grid_info: Vec<(String, String)>,
+    loaded: RwLock<HashMap<u16, Vec<String>>>,
+}
+
+impl Routes {
+    pub fn new(instance: String, grid_info: Vec<(String, String)>) -> Routes {
+        Routes {
+            instance,
+            grid_info,
+            loaded: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn add(&self, port: u16, class: &str) {
+        let mut map = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(port).or_default().push(class.to_string());
+    }
+
+    fn classes(&self, port: u16) -> Vec<String> {
+        let map = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&port).cloned().unwrap_or_default()
+    }
+}
+
+/// Binds `addr:port` and serves it on a background thread.
+pub fn listen(addr: &str, port: u16, routes: Arc<Routes>) -> io::Result<()> {
+    let listener = TcpListener::bind((addr, port))?;
+    std::thread::Builder::new()
+        .name(format!("http-{port}"))
+        .spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let routes = Arc::clone(&routes);
+                // Too many threads only fails this one connection.
+                let _ = std::thread::Builder::new().spawn(move || {
+                    let _ = serve(stream, port, &routes);
+                });
+            }
+        })?;
+    Ok(())
+}
+
+struct Request {
+    method: String,
+    path: String,
+    keep_alive: bool,
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+fn serve(stream: TcpStream, port: u16, routes: &Routes) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    while let Some(req) = read_request(&mut reader)? {
+        let resp = route(&req, port, routes);
+        write_response(&mut writer, &req, resp)?;
+        if !req.keep_alive {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn read_line(r: &mut impl BufRead) -> io::Result<Option<String>> {
+    let mut line = String::new();
+    // Cap a line so a garbage client cannot grow it without bound.
+    if r.take(16 * 1024).read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(line.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+fn bad(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
+}
+
+fn read_request(r: &mut impl BufRead) -> io::Result<Option<Request>> {
+    let line = loop {
+        match read_line(r)? {
+            None => return Ok(None),
+            // Stray CRLFs between requests are allowed.
+            Some(l) if l.is_empty() => continue,
+            Some(l) => break l,
+        }
+    };
+    let mut parts = line.split_whitespace();
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+        return Err(bad("bad request line"));
+    };
+    let version = parts.next().unwrap_or("HTTP/1.0");
+    let mut length = 0u64;
+    let mut chunked = false;
+    let mut connection = String::new();
+    loop {
+        let Some(h) = read_line(r)? else {
+            return Err(bad("eof in headers"));
+        };
+        if h.is_empty() {
+            break;
+        }
+        let Some((name, value)) = h.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => length = value.parse().map_err(|_| bad("bad length"))?,
+            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
+            "connection" => connection = value.to_ascii_lowercase(),
+            _ => {}
+        }
+    }
+    // The body is read and dropped: the fake answers by path only.
+    if chunked {
+        loop {
+            let size_line = read_line(r)?.ok_or_else(|| bad("eof in chunk"))?;
+            let size_hex = size_line.split(';').next().unwrap_or("").trim();
+            let size = u64::from_str_radix(size_hex, 16).map_err(|_| bad("bad chunk"))?;
+            io::copy(&mut r.take(size), &mut io::sink())?;
+            if size == 0 {
+                // Trailers until the empty line.
+                while read_line(r)?.is_some_and(|l| !l.is_empty()) {}
+                break;
+            }
+            read_line(r)?;
+        }
+    } else if io::copy(&mut r.take(length), &mut io::sink())? != length {
+        return Err(bad("short body"));
+    }
+    let keep_alive = if version == "HTTP/1.0" {
+        connection == "keep-alive"
+    } else {
+        connection != "close"
+    };
+    let path = target.split('?').next().unwrap_or("/").to_string();
+    Ok(Some(Request {
+        method: method.to_string(),
+        path,
+        keep_alive,
+    }))
+}
+
+fn route(req: &Request, port: u16, routes: &Routes) -> Response {
+    let classes = routes.classes(port);
+    let has = |c: &str| classes.iter().any(|x| x == c);
+    let method = if req.method == "HEAD" {
+        "GET"
+    } else {
+        req.method.as_str()
+    };
+    let mut resp = Response {
+        status: 200,
+        headers: vec![("X-Robust-Instance", routes.instance.clone())],
+        body: Vec::new(),
+    };
+    let grid_info = matches!(req.path.as_str(), "/get_grid_info" | "/json_grid_info");
+    if grid_info && has("GridInfoServerInConnector") {
+        if method != "GET" {
+            resp.status = 405;
+            return resp;
+        }
+        if req.path == "/get_grid_info" {
+            let mut xml =
+                String::from("<?xml version=\"1.0\"?>\n<gridinfo><platform>OpenSim</platform>");
+            for (k, v) in &routes.grid_info {
+                xml.push_str(&format!("<{k}>{}</{k}>", escape(v)));
+            }
+            xml.push_str("</gridinfo>\n");
+            resp.headers.push(("Content-Type", "text/xml".into()));
+            resp.body = xml.into_bytes();
+        } else {
+            let mut obj = serde_json::Map::new();
+            obj.insert("platform".into(), "OpenSim".into());
+            for (k, v) in &routes.grid_info {
+                obj.insert(k.clone(), v.clone().into());
+            }
+            resp.headers
+                .push(("Content-Type", "application/json".into()));
+            resp.body = serde_json::Value::Object(obj).to_string().into_bytes();
+        }
+        return resp;
+    }
+    if req.path == "/helo" && has("HeloServiceInConnector") {
+        resp.headers
+            .push(("X-Handlers-Provided", "opensim-robust".into()));
+        return resp;
+    }
+    if let Some(class) = classes
+        .iter()
+        .find(|c| services::serves(c, method, &req.path))
+    {
+        resp.headers.push(("X-Robust-Connector", class.clone()));
+        resp.headers.push(("Content-Type", "text/xml".into()));
+        resp.body = format!(
+            "<?xml version=\"1.0\"?><ServerResponse><RESULT>True</RESULT><INSTANCE>{}</INSTANCE><METHOD>{}</METHOD><PATH>{}</PATH><CONNECTOR>{class}</CONNECTOR></ServerResponse>",
+            escape(&routes.instance),
+            escape(&req.method),
+            escape(&req.path),
+        )
+        .into_bytes();
+        return resp;
+    }
+    resp.status = 404;
+    resp.headers.push(("Content-Type", "text/html".into()));
+    resp.body = b"<html><head><title>Page not found</title></head><body><p>We are very sorry, the page you requested was not found. (The knomes ate it.)</p></body></html>\n".to_vec();
+    resp
+}
+
+fn write_response(w: &mut impl Write, req: &Request, resp: Response) -> io::Result<()> {
+    let reason = match resp.status {
+        200 => "OK",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Error",
+    };
+    let mut head = format!("HTTP/1.1 {} {reason}\r\n", resp.status);
+    for (k, v) in &resp.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+    if !req.keep_alive {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    if req.method != "HEAD" {
+        out.extend_from_slice(&resp.body);
+    }
+    w.write_all(&out)?;
+    w.flush()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,123 @@
+//! Test knobs: each from an env var, overridden by a key in `[FakeRobust]` so a
+//! manifest can set them per role.
+
+use gridctl::ini::Ini;
+
+#[derive(Debug, Clone, Default)]
+pub struct Knobs {
+    /// Sleep before loading connectors.
+    pub start_delay_ms: u64,
+    /// Exit 1 with an ERROR line this long after start (a crash).
+    pub crash_after_ms: Option<u64>,
+    /// Connector classes that fail to load.
+    pub fail_connectors: Vec<String>,
+    /// Log an ERROR line during startup, then carry on.
+    pub error_at_start: bool,
+    /// `shutdown`/`quit`/SIGINT log "Quitting" but do not exit.
+    pub ignore_shutdown: bool,
+    /// SIGTERM does nothing.
+    pub ignore_sigterm: bool,
+    /// After the first prompt, write this many log lines to the console at full speed.
+    pub output_lines: u64,
+    /// Length of each of those lines (without the newline).
+    pub output_line_bytes: usize,
+    /// Do not send the cursor-position query before prompts.
+    pub no_cpr: bool,
+}
+
+/// `(ini key, env var)` for each knob.
+const NAMES: [(&str, &str); 9] = [
+    ("StartDelayMs", "FAKE_ROBUST_START_DELAY_MS"),
+    ("CrashAfterMs", "FAKE_ROBUST_CRASH_AFTER_MS"),
+    ("FailConnector", "FAKE_ROBUST_FAIL_CONNECTOR"),
+    ("ErrorAtStart", "FAKE_ROBUST_ERROR_AT_START"),
+    ("IgnoreShutdown", "FAKE_ROBUST_IGNORE_SHUTDOWN"),
+    ("IgnoreSigterm", "FAKE_ROBUST_IGNORE_SIGTERM"),
+    ("OutputLines", "FAKE_ROBUST_OUTPUT_LINES"),
+    ("OutputLineBytes", "FAKE_ROBUST_OUTPUT_LINE_BYTES"),
+    ("NoCpr", "FAKE_ROBUST_NO_CPR"),
+];
+
+impl Knobs {
+    /// Reads every knob; problems (a value that does not parse) are returned as
+    /// warnings to log, and the knob keeps its default.
+    pub fn load(ini: &Ini, env: impl Fn(&str) -> Option<String>) -> (Knobs, Vec<String>) {
+        let mut k = Knobs {
+            output_line_bytes: 100,
+            ..Knobs::default()
+        };
+        let mut warnings = Vec::new();
+        for (key, var) in NAMES {
+            let Some(raw) = ini
+                .get("FakeRobust", key)
+                .map(str::to_string)
+                .or_else(|| env(var))
+            else {
+                continue;
+            };
+            let raw = raw.trim();
+            let num = || raw.parse::<u64>().ok();
+            let flag = || parse_bool(raw);
+            let ok = match key {
+                "StartDelayMs" => num().map(|v| k.start_delay_ms = v),
+                "CrashAfterMs" => num().map(|v| k.crash_after_ms = Some(v)),
+                "FailConnector" => {
+                    k.fail_connectors = raw
+                        .split([',', ' '])
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    Some(())
+                }
+                "ErrorAtStart" => flag().map(|v| k.error_at_start = v),
+                "IgnoreShutdown" => flag().map(|v| k.ignore_shutdown = v),
+                "IgnoreSigterm" => flag().map(|v| k.ignore_sigterm = v),
+                "OutputLines" => num().map(|v| k.output_lines = v),
+                "OutputLineBytes" => num().map(|v| k.output_line_bytes = v as usize),
+                "NoCpr" => flag().map(|v| k.no_cpr = v),
+                _ => None,
+            }
+            .is_some();
+            if !ok {
+                warnings.push(format!(
+                    "[FAKE]: ignoring knob {key} / {var}: cannot read `{raw}`"
+                ));
+            }
+        }
+        (k, warnings)
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn ini_wins_over_env() {
+        let ini = gridctl::ini::parse(
+            "[FakeRobust]\nStartDelayMs = 5\nNoCpr = true\nOutputLines = x\n",
+            Path::new("t"),
+        )
+        .expect("parse");
+        let env = |v: &str| match v {
+            "FAKE_ROBUST_START_DELAY_MS" => Some("9".to_string()),
+            "FAKE_ROBUST_FAIL_CONNECTOR" => Some("A, B".to_string()),
+            _ => None,
+        };
+        let (k, warnings) = Knobs::load(&ini, env);
+        assert_eq!(k.start_delay_ms, 5);
+        assert!(k.no_cpr);
+        assert_eq!(k.fail_connectors, vec!["A", "B"]);
+        assert_eq!(k.output_lines, 0);
+        assert_eq!(warnings.len(), 1);
+    }
+}

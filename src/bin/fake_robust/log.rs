@@ -1,0 +1,203 @@
+//! Log lines to the console and the log file, in Robust's log4net formats (robust.md §6),
+//! and every other console write, so output never tears a prompt apart.
+//!
+//! Times are UTC: close enough for a test double, and it needs no time zone database.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+/// What the console shows at its bottom line, so a log line can be put above it.
+#[derive(Default)]
+struct View {
+    prompt: Option<String>,
+    input: String,
+}
+
+struct Logger {
+    file: Option<Mutex<File>>,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+static VIEW: Mutex<View> = Mutex::new(View {
+    prompt: None,
+    input: String::new(),
+});
+
+/// Opens (appends to) the log file; without one only the console gets lines.
+pub fn init(path: Option<&Path>) -> Result<(), String> {
+    let mut err = Ok(());
+    let file = path.and_then(|p| {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
+            Ok(f) => Some(Mutex::new(f)),
+            Err(e) => {
+                err = Err(format!("cannot open log file {}: {e}", p.display()));
+                None
+            }
+        }
+    });
+    let _ = LOGGER.set(Logger { file });
+    err
+}
+
+pub fn info(msg: &str) {
+    log(Level::Info, "OpenSim.Server.RobustServer", msg);
+}
+
+pub fn error(msg: &str) {
+    log(Level::Error, "OpenSim.Server.RobustServer", msg);
+}
+
+pub fn log(level: Level, logger: &str, msg: &str) {
+    let now = Clock::now();
+    if let Some(Logger { file: Some(f) }) = LOGGER.get() {
+        let lvl = match level {
+            Level::Info => "INFO ",
+            Level::Error => "ERROR",
+        };
+        let line = format!("{} {lvl} (1) - {logger} {msg}\n", now.file_stamp());
+        if let Ok(mut f) = f.lock() {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+    console_line(&format!("{} - {msg}", now.console_stamp()));
+}
+
+/// Writes one line to the console above the prompt (redrawing prompt and input).
+pub fn console_line(line: &str) {
+    let view = lock_view();
+    let mut out = String::new();
+    if view.prompt.is_some() {
+        out.push_str("\r\x1b[K");
+    }
+    out.push_str(line);
+    out.push('\n');
+    if let Some(p) = &view.prompt {
+        out.push_str(p);
+        out.push_str(&view.input);
+    }
+    write_stdout(out.as_bytes());
+}
+
+/// Raw console bytes (queries, echo) with nothing redrawn.
+pub fn console_raw(bytes: &[u8]) {
+    let _view = lock_view();
+    write_stdout(bytes);
+}
+
+/// Shows the prompt; typed input starts empty.
+pub fn show_prompt(prompt: &str) {
+    let mut view = lock_view();
+    view.prompt = Some(prompt.to_string());
+    view.input.clear();
+    write_stdout(prompt.as_bytes());
+}
+
+/// Records the typed line (for redraws) and echoes `echo`.
+pub fn set_input(input: &str, echo: &[u8]) {
+    let mut view = lock_view();
+    view.input = input.to_string();
+    write_stdout(echo);
+}
+
+/// The line was entered: the prompt is gone until the next `show_prompt`.
+pub fn end_input() {
+    let mut view = lock_view();
+    view.prompt = None;
+    view.input.clear();
+    write_stdout(b"\n");
+}
+
+fn lock_view() -> std::sync::MutexGuard<'static, View> {
+    // A panic while holding the lock leaves the view usable.
+    VIEW.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write_stdout(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    // A console that went away is not an error for a log line.
+    let _ = out.write_all(bytes);
+    let _ = out.flush();
+}
+
+/// A broken-down UTC time.
+pub struct Clock {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub min: u32,
+    pub sec: u32,
+    pub millis: u32,
+}
+
+impl Clock {
+    pub fn now() -> Clock {
+        Clock::at(SystemTime::now())
+    }
+
+    pub fn at(t: SystemTime) -> Clock {
+        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let secs = d.as_secs() as i64;
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Clock {
+            year,
+            month,
+            day,
+            hour: (rem / 3600) as u32,
+            min: (rem % 3600 / 60) as u32,
+            sec: (rem % 60) as u32,
+            millis: d.subsec_millis(),
+        }
+    }
+
+    pub fn console_stamp(&self) -> String {
+        format!("{:02}:{:02}:{:02}", self.hour, self.min, self.sec)
+    }
+
+    pub fn date_time(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.min, self.sec
+        )
+    }
+
+    pub fn file_stamp(&self) -> String {
+        format!("{},{:03}", self.date_time(), self.millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn civil_dates() {
+        let c = Clock::at(UNIX_EPOCH + Duration::from_millis(1_709_210_096_123));
+        assert_eq!(c.file_stamp(), "2024-02-29 12:34:56,123");
+        assert_eq!(Clock::at(UNIX_EPOCH).date_time(), "1970-01-01 00:00:00");
+    }
+}

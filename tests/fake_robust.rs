@@ -1,0 +1,841 @@
+//! Drives the real `fake-robust` binary, on a PTY (answering `ESC[6n` when asked to)
+//! and by plain spawn, against the behaviour robust.md describes.
+//!
+//! Every wait has a deadline; every child is killed by PID on drop, even when a test
+//! fails.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fake-robust");
+const PROMPT: &str = "R.O.B.U.S.T.# ";
+const DEADLINE: Duration = Duration::from_secs(5);
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// A scratch grid: `root/bin` made by `--make-bin-dir`.
+struct Grid {
+    dir: tempfile::TempDir,
+}
+
+impl Grid {
+    fn new() -> Grid {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new(BIN)
+            .arg("--make-bin-dir")
+            .arg(dir.path().join("bin"))
+            .status()
+            .expect("run make-bin-dir");
+        assert!(status.success());
+        Grid { dir }
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    /// A minimal valid instance ini at `rel` with a PID file next to it.
+    fn ini(&self, rel: &str, port: u16, extra: &str) -> PathBuf {
+        let pid = self.path(&format!("{rel}.pid"));
+        self.write(
+            rel,
+            &format!(
+                "[Startup]\nPIDFile = {}\n[Network]\nport = {port}\n{extra}",
+                pid.display()
+            ),
+        )
+    }
+}
+
+fn kill_by_pid(pid: u32, sig: Signal) {
+    let _ = kill(Pid::from_raw(pid as i32), sig);
+}
+
+/// A fake on a PTY; output collected by a reader thread that answers cursor queries.
+struct PtyFake {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    pid: u32,
+    out: Arc<Mutex<Vec<u8>>>,
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
+    queries: Arc<Mutex<Vec<Instant>>>,
+    exited: bool,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl PtyFake {
+    fn spawn(cwd: &Path, args: &[&str], env: &[(&str, &str)], answer_cpr: bool) -> PtyFake {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 40,
+                cols: 200,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
+        let mut cmd = CommandBuilder::new(BIN);
+        cmd.args(args);
+        cmd.cwd(cwd);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = pair.slave.spawn_command(cmd).expect("spawn");
+        // Without dropping the slave, EOF never arrives.
+        drop(pair.slave);
+        let pid = child.process_id().expect("pid");
+        let mut reader = pair.master.try_clone_reader().expect("reader");
+        let writer = Arc::new(Mutex::new(pair.master.take_writer().expect("writer")));
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let queries = Arc::new(Mutex::new(Vec::new()));
+        let answer = Arc::new(AtomicBool::new(answer_cpr));
+        {
+            let (out, writer, queries) = (out.clone(), writer.clone(), queries.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                let mut scanned = 0;
+                while let Ok(n) = reader.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut all = out.lock().expect("out");
+                    all.extend_from_slice(&buf[..n]);
+                    while let Some(i) = find(&all[scanned..], b"\x1b[6n") {
+                        scanned += i + 4;
+                        queries.lock().expect("q").push(Instant::now());
+                        if answer.load(Ordering::Relaxed) {
+                            let _ = writer.lock().expect("w").write_all(b"\x1b[12;1R");
+                        }
+                    }
+                    scanned = scanned.max(all.len().saturating_sub(3));
+                }
+            });
+        }
+        PtyFake {
+            child,
+            pid,
+            out,
+            writer,
+            queries,
+            exited: false,
+            _master: pair.master,
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().expect("out")).into_owned()
+    }
+
+    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if cond(&self.text()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("timed out waiting for {what}; output:\n{}", self.text());
+    }
+
+    fn wait_prompts(&self, n: usize) {
+        self.wait_for(&format!("{n} prompts"), |t| t.matches(PROMPT).count() >= n);
+    }
+
+    fn send(&self, bytes: &[u8]) {
+        let mut w = self.writer.lock().expect("w");
+        w.write_all(bytes).expect("write to pty");
+        w.flush().expect("flush");
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                self.exited = true;
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("fake did not exit; output:\n{}", self.text());
+    }
+}
+
+impl Drop for PtyFake {
+    fn drop(&mut self) {
+        if !self.exited {
+            kill_by_pid(self.pid, Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A fake spawned with plain pipes: stdin `/dev/null`, stdout collected.
+struct PipeFake {
+    child: std::process::Child,
+    out: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    exited: bool,
+}
+
+impl PipeFake {
+    fn spawn(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> PipeFake {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(cwd)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        for mut stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let out = out.clone();
+            readers.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut all = out.lock().expect("out");
+                    // Keep memory bounded when the console spins.
+                    if all.len() < 4 << 20 {
+                        all.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }));
+        }
+        PipeFake {
+            child,
+            out,
+            readers,
+            exited: false,
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().expect("out")).into_owned()
+    }
+
+    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if cond(&self.text()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("timed out waiting for {what}; output:\n{}", self.text());
+    }
+
+    fn wait_exit(&mut self) -> i32 {
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                self.exited = true;
+                return status.code().unwrap_or(-1);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("fake did not exit; output:\n{}", self.text());
+    }
+
+    fn signal(&self, sig: Signal) {
+        kill_by_pid(self.child.id(), sig);
+    }
+}
+
+impl Drop for PipeFake {
+    fn drop(&mut self) {
+        if !self.exited {
+            kill_by_pid(self.child.id(), Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs a fake that is expected to exit by itself; returns (code, output).
+fn run_to_exit(cwd: &Path, args: &[&str]) -> (i32, String) {
+    let mut f = PipeFake::spawn(cwd, args, &[]);
+    let code = f.wait_exit();
+    // The pipes reach EOF once the process is gone: all output is in.
+    for r in std::mem::take(&mut f.readers) {
+        let _ = r.join();
+    }
+    (code, f.text())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// One request with `Connection: close`; returns the whole response.
+fn http(port: u16, method: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let body = if method == "POST" { "<x/>" } else { "" };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+fn status_of(resp: &str) -> &str {
+    resp.split(' ').nth(1).unwrap_or("")
+}
+
+const GRID_SERVICES: &str = "[ServiceList]\n\
+    GridInfo = \"OpenSim.Server.Handlers.dll:GridInfoServerInConnector\"\n\
+    Helo = \"OpenSim.Server.Handlers.dll:HeloServiceInConnector\"\n\
+    Assets = \"${Const|Priv}/OpenSim.Server.Handlers.dll:AssetServiceConnector\"\n\
+    Broken = \"NotThere.dll:GhostConnector\"\n";
+
+#[test]
+fn make_bin_dir_creates_placeholder_dlls() {
+    let g = Grid::new();
+    for f in [
+        "Robust.dll",
+        "OpenSim.Server.Handlers.dll",
+        "OpenSim.Services.GridService.dll",
+    ] {
+        assert!(g.bin().join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn every_switch_form_reads_the_ini() {
+    let g = Grid::new();
+    let port = free_port();
+    let ini = g.ini("conf/a.ini", port, "[Startup]\nPrompt = form\n");
+    let abs = ini.display().to_string();
+    let forms: Vec<Vec<String>> = vec![
+        vec![format!("-inifile={abs}")],
+        vec![format!("--inifile={abs}")],
+        vec![format!("/inifile:{abs}")],
+        vec!["-i".into(), "../conf/a.ini".into()],
+        vec!["Robust.dll".into(), format!("-i={abs}")],
+    ];
+    for form in forms {
+        let args: Vec<&str> = form.iter().map(String::as_str).collect();
+        let mut f = PtyFake::spawn(&g.bin(), &args, &[], true);
+        f.wait_for("prompt", |t| t.contains("form# "));
+        f.send(b"quit\r");
+        assert_eq!(f.wait_exit().exit_code(), 0, "{form:?}");
+    }
+}
+
+#[test]
+fn inifile_with_space_before_absolute_path_breaks_like_robust() {
+    let g = Grid::new();
+    let ini = g.ini("a.ini", free_port(), "");
+    let abs = ini.display().to_string();
+    let (code, out) = run_to_exit(&g.bin(), &["-inifile", &abs]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Error reading from config source"), "{out}");
+}
+
+#[test]
+fn missing_default_ini_exits_1() {
+    let g = Grid::new();
+    let (code, out) = run_to_exit(&g.bin(), &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("Error reading from config source"), "{out}");
+}
+
+#[test]
+fn network_port_missing_or_zero_exits_1_and_missing_startup_crashes() {
+    let g = Grid::new();
+    for (name, text) in [
+        ("nonet.ini", "[Startup]\n"),
+        ("noport.ini", "[Startup]\n[Network]\nx = 1\n"),
+        ("zero.ini", "[Startup]\n[Network]\nport = 0\n"),
+    ] {
+        let p = g.write(name, text);
+        let (code, out) = run_to_exit(&g.bin(), &[&format!("-inifile={}", p.display())]);
+        assert_eq!(code, 1, "{name}: {out}");
+        assert!(out.contains("ERROR"), "{name}: {out}");
+    }
+    let p = g.write(
+        "nostartup.ini",
+        &format!("[Network]\nport = {}\n", free_port()),
+    );
+    let (code, out) = run_to_exit(&g.bin(), &[&format!("-inifile={}", p.display())]);
+    assert_ne!(code, 0);
+    assert!(out.contains("Startup config section missing"), "{out}");
+}
+
+#[test]
+fn includes_environment_and_argv_feed_the_config() {
+    let g = Grid::new();
+    let port = free_port();
+    // Relative include globs resolve against the cwd (bin/), not the ini's folder.
+    g.write(
+        "bin/robust-include/10-net.ini",
+        &format!("[Const]\nPub = {port}\n[Network]\nport = ${{Const|Pub}}\n"),
+    );
+    g.write(
+        "bin/robust-include/20-name.ini",
+        "[Const]\nInstanceName = ${Environment|FAKE_TEST_NAME}\n",
+    );
+    let main = g.write(
+        "etc/main.ini",
+        "[Startup]\nPrompt = fromini\n[Environment]\nFAKE_TEST_NAME = unset\n\
+         [Includes]\nInclude-All = robust-include/*.ini\nInclude-Gone = gone.ini\n\
+         [ServiceList]\nA = \"OpenSim.Server.Handlers.dll:AvatarServiceConnector\"\n",
+    );
+    let mut f = PtyFake::spawn(
+        &g.bin(),
+        &[&format!("-inifile={}", main.display()), "-prompt=fromargv"],
+        &[("FAKE_TEST_NAME", "avatar-7")],
+        true,
+    );
+    f.wait_for("prompt", |t| t.contains("fromargv# "));
+    assert!(f.text().contains("[CONFIG]: Could not find include file"));
+    let resp = http(port, "GET", "/avatar");
+    assert_eq!(status_of(&resp), "200", "{resp}");
+    assert!(resp.contains("X-Robust-Instance: avatar-7"), "{resp}");
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn unresolved_reference_aborts_before_the_pid_file() {
+    let g = Grid::new();
+    g.write(
+        "bin/inc/x.ini",
+        "[Const]\nBaseURL = http://${Const|NoSuchKey}\n",
+    );
+    let p = g.ini("a.ini", free_port(), "[X]\nInclude-X = inc/x.ini\n");
+    let (code, out) = run_to_exit(&g.bin(), &[&format!("-inifile={}", p.display())]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("${Const|NoSuchKey}") && out.contains("BaseURL"),
+        "{out}"
+    );
+    assert!(!g.path("a.ini.pid").exists());
+}
+
+#[test]
+fn loaded_and_failed_lines_and_the_log_file() {
+    let g = Grid::new();
+    let (port, priv_port) = (free_port(), free_port());
+    let log = g.path("logs/a.log");
+    std::fs::create_dir_all(log.parent().expect("parent")).expect("mkdir");
+    let p = g.ini(
+        "a.ini",
+        port,
+        &format!("[Const]\nPriv = {priv_port}\n{GRID_SERVICES}\nExtra = \"OpenSim.Server.Handlers.dll:GridServiceConnector\"\n"),
+    );
+    let mut f = PtyFake::spawn(
+        &g.bin(),
+        &[
+            &format!("-inifile={}", p.display()),
+            &format!("-logfile={}", log.display()),
+        ],
+        &[("FAKE_ROBUST_FAIL_CONNECTOR", "GridServiceConnector")],
+        true,
+    );
+    f.wait_prompts(1);
+    let out = f.text();
+    for line in [
+        "[SERVER]: GridInfoServerInConnector loaded successfully",
+        "[SERVER]: HeloServiceInConnector loaded successfully",
+        "[SERVER]: AssetServiceConnector loaded successfully",
+        "[SERVER]: Failed to load NotThere.dll:GhostConnector",
+        "[SERVER]: Failed to load OpenSim.Server.Handlers.dll:GridServiceConnector",
+        "[!] ",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    let logged = std::fs::read_to_string(&log).expect("log file");
+    let first = logged.lines().next().expect("a line");
+    // `YYYY-MM-DD HH:MM:SS,mmm INFO  (1) - Logger message`
+    assert_eq!(&first[4..5], "-");
+    assert_eq!(&first[19..20], ",");
+    assert!(first[23..].starts_with(" INFO  (1) - "), "{first}");
+    assert!(logged.contains("AssetServiceConnector loaded successfully"));
+    assert!(!g.bin().join("Robust.log").exists());
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn http_answers_per_port_and_connector() {
+    let g = Grid::new();
+    let (port, priv_port) = (free_port(), free_port());
+    let p = g.ini(
+        "asset-2.ini",
+        port,
+        &format!("[Const]\nPriv = {priv_port}\n[GridInfoService]\ngridname = \"Test <Grid>\"\n{GRID_SERVICES}"),
+    );
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+
+    let info = http(port, "GET", "/get_grid_info");
+    assert_eq!(status_of(&info), "200", "{info}");
+    assert!(info.contains("<gridinfo><platform>OpenSim</platform><gridname>Test &lt;Grid&gt;</gridname></gridinfo>"), "{info}");
+    let json = http(port, "GET", "/json_grid_info");
+    assert!(json.contains("\"gridname\":\"Test <Grid>\""), "{json}");
+
+    let asset = http(priv_port, "POST", "/assets/abc?x=1");
+    assert_eq!(status_of(&asset), "200", "{asset}");
+    assert!(asset.contains("X-Robust-Instance: asset-2"), "{asset}");
+    assert!(
+        asset.contains("<INSTANCE>asset-2</INSTANCE>") && asset.contains("/assets/abc"),
+        "{asset}"
+    );
+
+    // Connectors answer only on their own port.
+    assert_eq!(status_of(&http(port, "GET", "/assets/abc")), "404");
+    assert_eq!(status_of(&http(priv_port, "GET", "/get_grid_info")), "404");
+    assert_eq!(status_of(&http(port, "GET", "/nothing")), "404");
+    // The connector that failed to load serves nothing.
+    let helo = http(port, "HEAD", "/helo");
+    assert_eq!(status_of(&helo), "200");
+    assert!(
+        helo.contains("X-Handlers-Provided: opensim-robust"),
+        "{helo}"
+    );
+
+    // Keep-alive: two requests on one connection.
+    let mut s = TcpStream::connect(("127.0.0.1", priv_port)).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    s.write_all(b"POST /get_assets_exist HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /assets/1 HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut both = String::new();
+    s.read_to_string(&mut both).expect("read");
+    assert_eq!(both.matches("HTTP/1.1 200 OK").count(), 2, "{both}");
+
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn cursor_query_answered_is_fast_unanswered_stalls_a_second() {
+    let g = Grid::new();
+    for (answer, port) in [(true, free_port()), (false, free_port())] {
+        let p = g.ini(&format!("cpr-{answer}.ini"), port, "");
+        let mut f = PtyFake::spawn(
+            &g.bin(),
+            &[&format!("-inifile={}", p.display())],
+            &[],
+            answer,
+        );
+        f.wait_prompts(1);
+        // An empty line gives a new prompt, after a new query.
+        let sent = Instant::now();
+        f.send(b"\r");
+        f.wait_prompts(2);
+        let waited = sent.elapsed();
+        assert_eq!(
+            f.queries.lock().expect("q").len(),
+            2,
+            "one query per prompt"
+        );
+        if answer {
+            assert!(
+                waited < Duration::from_millis(500),
+                "answered took {waited:?}"
+            );
+        } else {
+            assert!(
+                waited >= Duration::from_millis(900),
+                "unanswered took {waited:?}"
+            );
+        }
+        f.send(b"shutdown\r");
+        assert_eq!(f.wait_exit().exit_code(), 0);
+    }
+}
+
+#[test]
+fn console_commands_echo_and_editing() {
+    let g = Grid::new();
+    let p = g.ini(
+        "a.ini",
+        free_port(),
+        "[ServiceList]\nL = \"OpenSim.Server.Handlers.dll:LLLoginServiceInConnector\"\n",
+    );
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    // Typo fixed with backspace; `\r\n` counts as one line end.
+    f.send(b"show infx\x7fo\r\n");
+    f.wait_for("info", |t| t.contains("Startup directory: "));
+    let bin = g.bin().canonicalize().expect("canon");
+    assert!(
+        f.text()
+            .contains(&format!("Startup directory: {}", bin.display())),
+        "{}",
+        f.text()
+    );
+    f.send(b"show version\r");
+    f.wait_for("version", |t| {
+        t.contains("Version: OpenSim 0.9.3.1 Nessie Dev fake (SIM-0.3/0.8)")
+    });
+    f.send(b"login level 200\n");
+    f.wait_for("login level", |t| t.contains("Login level set to 200"));
+    f.send(b"frobnicate\r");
+    f.wait_for("invalid", |t| t.contains("Invalid command \"frobnicate\""));
+    f.wait_prompts(5);
+    f.send(b"shutdown\r");
+    f.wait_for("quitting", |t| t.contains("[CONSOLE] Quitting"));
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn shutdown_exits_0_and_removes_pid_file() {
+    let g = Grid::new();
+    let p = g.ini("a.ini", free_port(), "");
+    let pid = g.path("a.ini.pid");
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    assert_eq!(
+        std::fs::read_to_string(&pid).expect("pid file"),
+        f.pid.to_string()
+    );
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+    assert!(!pid.exists());
+}
+
+#[test]
+fn sigterm_exits_143_and_keeps_pid_file() {
+    let g = Grid::new();
+    let p = g.ini("a.ini", free_port(), "");
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    kill_by_pid(f.pid, Signal::SIGTERM);
+    assert_eq!(f.wait_exit().exit_code(), 143);
+    assert!(g.path("a.ini.pid").exists());
+}
+
+#[test]
+fn sigint_and_ctrl_c_byte_shut_down_cleanly() {
+    let g = Grid::new();
+    for how in ["signal", "byte"] {
+        let p = g.ini(&format!("{how}.ini"), free_port(), "");
+        let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+        f.wait_prompts(1);
+        if how == "signal" {
+            kill_by_pid(f.pid, Signal::SIGINT);
+        } else {
+            f.send(b"\x03");
+        }
+        assert_eq!(f.wait_exit().exit_code(), 0, "{how}");
+        assert!(!g.path(&format!("{how}.ini.pid")).exists(), "{how}");
+    }
+}
+
+#[test]
+fn without_a_tty_the_console_spins_on_command_errors() {
+    let g = Grid::new();
+    let port = free_port();
+    let p = g.ini(
+        "a.ini",
+        port,
+        "[ServiceList]\nA = \"OpenSim.Server.Handlers.dll:AuthenticationServiceConnector\"\n",
+    );
+    let mut f = PipeFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[]);
+    f.wait_for("command errors", |t| {
+        t.matches("Command error: System.InvalidOperationException")
+            .count()
+            >= 20
+    });
+    assert!(f
+        .text()
+        .contains("AuthenticationServiceConnector loaded successfully"));
+    assert_eq!(status_of(&http(port, "GET", "/auth")), "200");
+    f.signal(Signal::SIGINT);
+    assert_eq!(f.wait_exit(), 0);
+}
+
+#[test]
+fn port_in_use_exits_1() {
+    let g = Grid::new();
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let p = g.ini("a.ini", port, "");
+    let (code, out) = run_to_exit(&g.bin(), &[&format!("-inifile={}", p.display())]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("in use"), "{out}");
+}
+
+#[test]
+fn knobs_crash_error_and_ignore_shutdown() {
+    let g = Grid::new();
+    let p = g.ini(
+        "crash.ini",
+        free_port(),
+        "[FakeRobust]\nCrashAfterMs = 300\nErrorAtStart = true\n",
+    );
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    assert!(f.text().contains("[FAKE]: simulated ERROR during startup"));
+    f.wait_for("crash line", |t| t.contains("[FAKE]: simulated crash"));
+    assert_eq!(f.wait_exit().exit_code(), 1);
+
+    // Ini wins over env: the env says "do not ignore".
+    let p = g.ini(
+        "stubborn.ini",
+        free_port(),
+        "[FakeRobust]\nIgnoreShutdown = true\n",
+    );
+    let mut f = PtyFake::spawn(
+        &g.bin(),
+        &[&format!("-inifile={}", p.display())],
+        &[("FAKE_ROBUST_IGNORE_SHUTDOWN", "false")],
+        true,
+    );
+    f.wait_prompts(1);
+    f.send(b"shutdown\r");
+    f.wait_for("quitting", |t| t.contains("[CONSOLE] Quitting"));
+    kill_by_pid(f.pid, Signal::SIGINT);
+    f.wait_for("second quitting", |t| {
+        t.matches("[CONSOLE] Quitting").count() == 2
+    });
+    f.send(b"\r");
+    f.wait_prompts(2);
+    assert!(
+        f.child.try_wait().expect("try_wait").is_none(),
+        "still running"
+    );
+    kill_by_pid(f.pid, Signal::SIGTERM);
+    assert_eq!(f.wait_exit().exit_code(), 143);
+}
+
+#[test]
+fn output_lines_knob_floods_then_prompts_again() {
+    let g = Grid::new();
+    let p = g.ini("a.ini", free_port(), "");
+    let mut f = PtyFake::spawn(
+        &g.bin(),
+        &[&format!("-inifile={}", p.display())],
+        &[
+            ("FAKE_ROBUST_OUTPUT_LINES", "2000"),
+            ("FAKE_ROBUST_OUTPUT_LINE_BYTES", "80"),
+            ("FAKE_ROBUST_NO_CPR", "1"),
+        ],
+        true,
+    );
+    f.wait_prompts(2);
+    assert_eq!(f.text().matches("[FAKE OUTPUT]: line ").count(), 2000);
+    assert!(
+        f.queries.lock().expect("q").is_empty(),
+        "NoCpr sends no query"
+    );
+    f.send(b"quit\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn logconfig_file_element_names_the_log_file() {
+    let g = Grid::new();
+    let log = g.path("inst/robust.log");
+    let xml = g.write(
+        "inst/log4net.xml",
+        &format!(
+            "<log4net>\n  <appender name=\"LogFileAppender\" type=\"log4net.Appender.FileAppender\">\n    <file value=\"{}\" />\n  </appender>\n</log4net>\n",
+            log.display()
+        ),
+    );
+    let p = g.ini("a.ini", free_port(), "");
+    let mut f = PtyFake::spawn(
+        &g.bin(),
+        &[
+            &format!("-inifile={}", p.display()),
+            &format!("-logconfig={}", xml.display()),
+        ],
+        &[],
+        true,
+    );
+    f.wait_prompts(1);
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+    let text = std::fs::read_to_string(&log).expect("log file from logconfig");
+    assert!(text.contains("[CONSOLE] Quitting"), "{text}");
+    assert!(!g.bin().join("Robust.log").exists());
+}
+
+#[test]
+fn basic_console_reads_lines_from_a_pipe() {
+    let g = Grid::new();
+    let p = g.ini("a.ini", free_port(), "");
+    let mut child = Command::new(BIN)
+        .args([&format!("-inifile={}", p.display()), "-console=basic"])
+        .current_dir(g.bin())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let guard = Watchdog::new(child.id());
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"show version\nshutdown\n").expect("write");
+    let out = child.wait_with_output().expect("wait");
+    drop(guard);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Version: OpenSim") && text.contains(PROMPT),
+        "{text}"
+    );
+}
+
+/// Kills a PID if the test has not finished with it within the deadline, so a
+/// blocking `wait_with_output` cannot hang the test.
+struct Watchdog {
+    done: Arc<AtomicBool>,
+}
+
+impl Watchdog {
+    fn new(pid: u32) -> Watchdog {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + DEADLINE;
+            while Instant::now() < deadline {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            kill_by_pid(pid, Signal::SIGKILL);
+        });
+        Watchdog { done }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
+}
