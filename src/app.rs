@@ -53,6 +53,21 @@ pub fn run(cli: Cli) -> i32 {
         Command::Render => cmd_render(&cli.file),
         Command::RenderNginx { output } => cmd_render_nginx(&cli.file, output.as_deref()),
         Command::RenderSimulator => cmd_render_simulator(&cli.file),
+        Command::Up { wait, names } => crate::operate::up(&cli.file, names, *wait),
+        Command::Down { names } => crate::operate::down(&cli.file, names),
+        Command::Status { json } => crate::operate::status(&cli.file, *json),
+        Command::Attach { instance, read_only, detach_key } => crate::operate::attach(&cli.file, instance, *read_only, detach_key),
+        Command::Send { instance, line, role, timeout } => {
+            // With --role, the first positional word belongs to the line, not an instance name.
+            let (instance, line) = match (role, instance) {
+                (Some(_), Some(first)) => (None, std::iter::once(first.clone()).chain(line.iter().cloned()).collect()),
+                _ => (instance.clone(), line.clone()),
+            };
+            crate::operate::send(&cli.file, instance.as_deref(), role.as_deref(), &line, *timeout)
+        }
+        Command::Logs { instance, follow, lines } => crate::operate::logs(&cli.file, instance, *follow, *lines),
+        Command::Restart { names } => crate::operate::restart(&cli.file, names),
+        Command::Holder { spec } => crate::holder::run_holder_command(spec),
         Command::GenDocs { out } => crate::docs::generate(out)
             .map_err(|e| Failure::failed(Diagnostic::error(format!("cannot write docs: {e}")))),
     };

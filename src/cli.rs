@@ -17,11 +17,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "gridctl", version, max_term_width = 100)]
 pub struct Cli {
-    /// The grid manifest.
+    /// The grid manifest (give it before the command: `gridctl -f grid.toml up`).
     #[arg(
         short = 'f',
         long = "file",
-        global = true,
         default_value = "grid.toml",
         env = "GRIDCTL_FILE"
     )]
@@ -53,6 +52,75 @@ pub enum Command {
     },
     /// Print the GridCommon.ini-style snippet simulators use to reach this grid.
     RenderSimulator,
+    /// Start what is missing, leave healthy instances alone, restart copies whose config changed.
+    ///
+    /// The first copy of every role starts alone and is waited for (dependencies first) before
+    /// its siblings, so copies never race on an empty database's migrations.
+    Up {
+        /// Wait until every started instance is ready; exit 1 naming those that are not.
+        #[arg(long)]
+        wait: bool,
+        /// Roles or instances (default: the whole grid, and undeclared instances are stopped).
+        names: Vec<String>,
+    },
+    /// Stop instances gracefully (console `shutdown`, then signals), dependants first.
+    Down {
+        /// Roles or instances (default: the whole grid).
+        names: Vec<String>,
+    },
+    /// Every instance: state, pid, ports, restarts, uptime, CPU%, RSS.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The live console of an instance; detach with the detach key, the instance keeps running.
+    Attach {
+        /// Instance name, e.g. inventory-3.
+        instance: String,
+        /// Watch only: typed keys are not sent to the console.
+        #[arg(long)]
+        read_only: bool,
+        /// Detach sequence: `ctrl-]` (default), `ctrl-a d`, `ctrl-X`; press it twice to send it.
+        #[arg(long, default_value = "ctrl-]", env = "GRIDCTL_DETACH_KEY")]
+        detach_key: String,
+    },
+    /// Type a line into a console and print what it answered.
+    Send {
+        /// Instance name (or use --role).
+        #[arg(required_unless_present = "role")]
+        instance: Option<String>,
+        /// The console line, e.g. "show uptime".
+        line: Vec<String>,
+        /// Send to every copy of this role (then every positional word is the line).
+        #[arg(long)]
+        role: Option<String>,
+        /// Give up waiting for the answer after this long.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Print an instance's console log (ANSI stripped); -f follows it.
+    Logs {
+        instance: String,
+        /// Keep printing new lines as they come.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Lines from the end to show first.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: usize,
+    },
+    /// Graceful stop + start of instances (re-reading their rendered config).
+    Restart {
+        /// Roles or instances.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Run one instance's holder (started by `up`; not for direct use).
+    #[command(hide = true)]
+    Holder {
+        #[arg(long)]
+        spec: PathBuf,
+    },
     /// Generate man pages and shell completions from these definitions.
     #[command(hide = true)]
     GenDocs {
@@ -76,4 +144,8 @@ pub struct InitArgs {
     /// Overwrite an existing manifest.
     #[arg(long)]
     pub force: bool,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::manifest::parse_duration(s)
 }

@@ -33,3 +33,8 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod docs;
+pub mod lock;
+pub mod operate;
+pub mod procstat;
+pub mod reconcile;
+pub mod status;

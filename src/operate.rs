@@ -1,0 +1,341 @@
+//! The commands that operate the running grid: up, down, status, attach, send, logs,
+//! restart. Each reads the manifest, asks the holders, and reports.
+
+use crate::app::{load_plan, templates, Failure, Outcome};
+use crate::attach::{self, AttachEnd, AttachOptions};
+use crate::client::{HolderClient, HolderPresence};
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::plan::{InstancePlan, Plan};
+use crate::protocol::InstanceState;
+use crate::reconcile::{self, Action, Progress, Settled};
+use crate::{lock, render, status};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const LOCK_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn failed(msg: impl Into<String>) -> Failure {
+    Failure::failed(Diagnostic::error(msg))
+}
+
+fn take_lock(plan: &Plan) -> Result<lock::GridLock, Failure> {
+    lock::acquire(&plan.state_dir, LOCK_TIMEOUT).map_err(|e| failed(format!("cannot lock the grid: {e}")))
+}
+
+fn select<'p>(plan: &'p Plan, names: &[String]) -> Result<Vec<&'p InstancePlan>, Failure> {
+    plan.select(names).map_err(|e| Failure {
+        diagnostics: vec![Diagnostic::error(e)],
+        code: crate::app::EXIT_USAGE,
+    })
+}
+
+/// The instance named `name`, or an error listing the known ones.
+fn instance<'p>(plan: &'p Plan, name: &str) -> Result<&'p InstancePlan, Failure> {
+    plan.instance(name).ok_or_else(|| {
+        let names: Vec<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
+        let mut d = Diagnostic::error(format!("no instance named `{name}`"));
+        d = d.help(match did_you_mean(name, names.iter().copied()) {
+            Some(h) => format!("{h} (known: {})", names.join(", ")),
+            None => format!("known instances: {}", names.join(", ")),
+        });
+        Failure {
+            diagnostics: vec![d],
+            code: crate::app::EXIT_USAGE,
+        }
+    })
+}
+
+/// Prints progress lines; time since the command started on each.
+struct Printer {
+    start: Instant,
+}
+
+impl Progress for Printer {
+    fn action(&mut self, name: &str, action: &Action) {
+        let t = self.start.elapsed().as_secs_f64();
+        match action {
+            Action::Started => println!("[{t:6.2}s] {name}: started"),
+            Action::Unchanged => println!("[{t:6.2}s] {name}: unchanged"),
+            Action::Restarted => println!("[{t:6.2}s] {name}: restarting (config changed)"),
+            Action::Stopped => println!("[{t:6.2}s] {name}: stopped"),
+            Action::Failed(e) => println!("[{t:6.2}s] {name}: FAILED: {e}"),
+        }
+    }
+    fn settled(&mut self, s: &Settled) {
+        let t = self.start.elapsed().as_secs_f64();
+        let detail = if s.detail.is_empty() { String::new() } else { format!(" ({})", s.detail) };
+        println!(
+            "[{t:6.2}s] {}: {} {} after {:.2}s{detail}",
+            s.name,
+            status::symbol(s.state.as_str()),
+            s.state.as_str(),
+            s.took.as_secs_f64()
+        );
+    }
+}
+
+pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
+    let plan = load_plan(file)?;
+    let t = templates(&plan)?;
+    let mut env_errors: Vec<Diagnostic> = crate::check::environment(&plan).into_iter().filter(|d| d.is_error()).collect();
+    if !env_errors.is_empty() {
+        env_errors.push(Diagnostic::error("nothing was started").help("`gridctl check` shows every problem"));
+        return Err(Failure::invalid(env_errors));
+    }
+    let rendered = render::render_instances(&plan, &t)?;
+    let _lock = take_lock(&plan)?;
+    render::write_instances(&rendered).map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
+    render::ensure_private_dir(&plan.sockets_dir()).map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
+    let selected = select(&plan, names)?;
+    let mut printer = Printer { start: Instant::now() };
+    if names.is_empty() {
+        for (name, socket) in reconcile::undeclared(&plan) {
+            match reconcile::stop_socket(&socket) {
+                Ok(()) => printer.action(&name, &Action::Stopped),
+                Err(e) => printer.action(&name, &Action::Failed(e)),
+            }
+        }
+    }
+    let failures = reconcile::up(&plan, &rendered, &selected, wait, &mut printer);
+    if failures.is_empty() {
+        println!("{} instance(s) up in {:.2}s", selected.len(), printer.start.elapsed().as_secs_f64());
+        return Ok(());
+    }
+    let list: Vec<String> = failures
+        .iter()
+        .map(|f| format!("{} ({}{})", f.name, f.state.as_str(), if f.detail.is_empty() { String::new() } else { format!(": {}", f.detail) }))
+        .collect();
+    Err(failed(format!("{} instance(s) not ready: {}", failures.len(), list.join(", "))).help("see `gridctl status` and `gridctl logs INSTANCE`"))
+}
+
+trait WithHelp {
+    fn help(self, h: &str) -> Failure;
+}
+
+impl WithHelp for Failure {
+    fn help(mut self, h: &str) -> Failure {
+        if let Some(d) = self.diagnostics.pop() {
+            self.diagnostics.push(d.help(h));
+        }
+        self
+    }
+}
+
+pub fn down(file: &Path, names: &[String]) -> Outcome {
+    let plan = load_plan(file)?;
+    let _lock = take_lock(&plan)?;
+    let selected = select(&plan, names)?;
+    let mut printer = Printer { start: Instant::now() };
+    let failures = reconcile::down(&plan, &selected, &mut printer);
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = failures.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+    Err(failed(format!("could not stop: {}", list.join("; "))))
+}
+
+pub fn restart(file: &Path, names: &[String]) -> Outcome {
+    let plan = load_plan(file)?;
+    let t = templates(&plan)?;
+    let rendered = render::render_instances(&plan, &t)?;
+    let _lock = take_lock(&plan)?;
+    render::write_instances(&rendered).map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
+    render::ensure_private_dir(&plan.sockets_dir()).map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
+    let selected = select(&plan, names)?;
+    let mut printer = Printer { start: Instant::now() };
+    let mut bad = Vec::new();
+    for inst in selected {
+        let a = reconcile::restart(&plan, inst);
+        let a = if a == Action::Restarted { Action::Started } else { a };
+        printer.action(&inst.name, &a);
+        if let Action::Failed(e) = a {
+            bad.push(format!("{}: {e}", inst.name));
+            continue;
+        }
+        let deadline = plan.role(&inst.role).map(|r| r.supervise.ready_timeout).unwrap_or(Duration::from_secs(120));
+        let s = reconcile::wait_settled(&plan, inst, deadline + Duration::from_secs(2));
+        printer.settled(&s);
+        if s.state != InstanceState::Ready {
+            bad.push(format!("{}: {}", inst.name, s.state.as_str()));
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(failed(format!("restart incomplete: {}", bad.join("; "))))
+    }
+}
+
+pub fn status(file: &Path, json: bool) -> Outcome {
+    let plan = load_plan(file)?;
+    let statuses = reconcile::statuses(&plan);
+    let rows = status::rows(&plan, &statuses);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+    } else {
+        print!("{}", status::table(&rows));
+    }
+    Ok(())
+}
+
+fn connect(plan: &Plan, inst: &InstancePlan) -> Result<HolderClient, Failure> {
+    match reconcile::presence(plan, inst) {
+        HolderPresence::Alive(_) => HolderClient::connect(&reconcile::socket_of(plan, inst), Duration::from_secs(5))
+            .map_err(|e| failed(format!("failed to {e}"))),
+        HolderPresence::Unresponsive => Err(failed(format!("the holder of `{}` does not answer", inst.name))),
+        _ => Err(Failure::failed(
+            Diagnostic::error(format!("`{}` is not running", inst.name)).help(format!("start it with `gridctl up {}`", inst.name)),
+        )),
+    }
+}
+
+pub fn attach(file: &Path, name: &str, read_only: bool, detach_key: &str) -> Outcome {
+    let plan = load_plan(file)?;
+    let inst = instance(&plan, name)?;
+    let detach = attach::parse_detach_key(detach_key).map_err(|e| Failure {
+        diagnostics: vec![Diagnostic::error(format!("bad --detach-key: {e}"))],
+        code: crate::app::EXIT_USAGE,
+    })?;
+    // Fail before touching the terminal when the instance is not running.
+    drop(connect(&plan, inst)?);
+    let opts = AttachOptions { read_only, detach };
+    match attach::attach(&reconcile::socket_of(&plan, inst), name, &opts) {
+        Ok(AttachEnd::Detached) => Ok(()),
+        Ok(AttachEnd::HolderClosed) => {
+            eprintln!("[gridctl] {name} stopped; connection closed");
+            Ok(())
+        }
+        Ok(AttachEnd::Disconnected(why)) => Err(failed(format!("the holder of `{name}` disconnected this viewer: {why}"))),
+        Err(e) => Err(failed(format!("failed to {e}"))),
+    }
+}
+
+pub fn send(file: &Path, instance_name: Option<&str>, role: Option<&str>, line: &[String], timeout: Duration) -> Outcome {
+    let plan = load_plan(file)?;
+    let text = line.join(" ");
+    let targets: Vec<&InstancePlan> = match (instance_name, role) {
+        (Some(n), _) => vec![instance(&plan, n)?],
+        (None, Some(r)) => {
+            if plan.role(r).is_none() {
+                let roles: Vec<&str> = plan.roles.iter().map(|r| r.name.as_str()).collect();
+                return Err(Failure {
+                    diagnostics: vec![Diagnostic::error(format!("no role named `{r}`")).help(format!("known roles: {}", roles.join(", ")))],
+                    code: crate::app::EXIT_USAGE,
+                });
+            }
+            plan.instances.iter().filter(|i| i.role == r).collect()
+        }
+        (None, None) => return Err(failed("name an instance or --role")),
+    };
+    let many = targets.len() > 1;
+    let mut bad = Vec::new();
+    for inst in targets {
+        let result = connect(&plan, inst).and_then(|mut c| {
+            c.send_line(&text, Duration::from_millis(300), timeout)
+                .map_err(|e| failed(format!("failed to {e}")))
+        });
+        match result {
+            Ok(out) => {
+                if many {
+                    println!("== {} ==", inst.name);
+                }
+                print!("{out}");
+                if !out.is_empty() && !out.ends_with('\n') {
+                    println!();
+                }
+            }
+            Err(f) => {
+                crate::app::print_diagnostics(&f.diagnostics);
+                bad.push(inst.name.clone());
+            }
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(failed(format!("not sent to: {}", bad.join(", "))))
+    }
+}
+
+pub fn logs(file: &Path, name: &str, follow: bool, lines: usize) -> Outcome {
+    let plan = load_plan(file)?;
+    let inst = instance(&plan, name)?;
+    let path = inst.dir.join("console.log");
+    let mut f = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && follow => wait_for_file(&path)?,
+        Err(e) => return Err(failed(format!("cannot read `{}`: {e}", path.display()))),
+    };
+    let tail = last_lines(&mut f, lines).map_err(|e| failed(format!("cannot read `{}`: {e}", path.display())))?;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(tail.as_bytes());
+    let _ = out.flush();
+    if !follow {
+        return Ok(());
+    }
+    follow_file(&path, f)
+}
+
+fn wait_for_file(path: &Path) -> Result<std::fs::File, Failure> {
+    loop {
+        if let Ok(f) = std::fs::File::open(path) {
+            return Ok(f);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The last `n` lines of a file, reading backwards in blocks (logs can be large).
+fn last_lines(f: &mut std::fs::File, n: usize) -> std::io::Result<String> {
+    let len = f.seek(SeekFrom::End(0))?;
+    let mut pos = len;
+    let mut buf: Vec<u8> = Vec::new();
+    while pos > 0 && buf.iter().filter(|b| **b == b'\n').count() <= n {
+        let step = pos.min(64 * 1024);
+        pos -= step;
+        f.seek(SeekFrom::Start(pos))?;
+        let mut block = vec![0u8; step as usize];
+        f.read_exact(&mut block)?;
+        block.extend_from_slice(&buf);
+        buf = block;
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let all: Vec<&str> = text.split_inclusive('\n').collect();
+    let skip = all.len().saturating_sub(n);
+    f.seek(SeekFrom::End(0))?;
+    Ok(all[skip..].concat())
+}
+
+/// `tail -F`: follows appends, and reopens the file when the holder rotates it.
+fn follow_file(path: &Path, f: std::fs::File) -> Outcome {
+    use std::os::unix::fs::MetadataExt;
+    let mut reader = std::io::BufReader::new(f);
+    let mut ino = reader.get_ref().metadata().map(|m| m.ino()).unwrap_or(0);
+    let mut out = std::io::stdout();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => {
+                if let Ok(m) = std::fs::metadata(path) {
+                    let pos = reader.stream_position().unwrap_or(0);
+                    if m.ino() != ino || m.len() < pos {
+                        if let Ok(f) = std::fs::File::open(path) {
+                            ino = m.ino();
+                            reader = std::io::BufReader::new(f);
+                            continue;
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(_) => {
+                if out.write_all(line.as_bytes()).and_then(|_| out.flush()).is_err() {
+                    return Ok(()); // stdout closed (e.g. piped into head)
+                }
+            }
+            Err(e) => return Err(failed(format!("cannot read `{}`: {e}", path.display()))),
+        }
+    }
+}

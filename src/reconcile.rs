@@ -1,0 +1,319 @@
+//! `up`, `down` and `restart`: bring the running grid to what the plan says.
+//!
+//! `up` is idempotent: it starts what is missing, leaves healthy instances alone,
+//! restarts copies whose rendered config changed (one at a time), and stops instances
+//! no longer declared. It is safe to re-run after any interruption: instances are
+//! found through their holders' sockets, never through memory of a previous run.
+
+use crate::client::{clean_stale, probe_holder, HolderClient, HolderPresence};
+use crate::holder;
+use crate::plan::{InstancePlan, Plan};
+use crate::protocol::{InstanceState, InstanceStatus};
+use crate::render::RenderedInstance;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What happened to one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Started,
+    Unchanged,
+    Restarted,
+    Stopped,
+    Failed(String),
+}
+
+/// The result of waiting for an instance.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    pub name: String,
+    pub state: InstanceState,
+    pub detail: String,
+    pub took: Duration,
+}
+
+pub fn socket_of(plan: &Plan, inst: &InstancePlan) -> PathBuf {
+    plan.sockets_dir().join(&inst.name)
+}
+
+pub fn spec_path(inst: &InstancePlan) -> PathBuf {
+    inst.dir.join("holder.json")
+}
+
+fn holder_pid_file(inst: &InstancePlan) -> PathBuf {
+    inst.dir.join("holder.pid")
+}
+
+/// The presence of an instance's holder (socket + pid file), cleaning a dead one's files.
+pub fn presence(plan: &Plan, inst: &InstancePlan) -> HolderPresence {
+    let socket = socket_of(plan, inst);
+    let pid = holder_pid_file(inst);
+    match probe_holder(&socket, &pid) {
+        HolderPresence::Stale => {
+            let _ = clean_stale(&socket, &pid);
+            HolderPresence::Absent
+        }
+        other => other,
+    }
+}
+
+/// Starts a holder for `inst` (its spec must be rendered).
+pub fn start(inst: &InstancePlan) -> Result<u32, String> {
+    holder::launch(&spec_path(inst)).map_err(|e| format!("failed to {e}"))
+}
+
+/// Polls the holder until the instance leaves `starting` (or `deadline` passes).
+pub fn wait_settled(plan: &Plan, inst: &InstancePlan, deadline: Duration) -> Settled {
+    let socket = socket_of(plan, inst);
+    let start = Instant::now();
+    let mut last = (InstanceState::Starting, String::new());
+    while start.elapsed() < deadline {
+        if let Ok(mut c) = HolderClient::connect(&socket, Duration::from_secs(2)) {
+            if let Ok(s) = c.status() {
+                last = (s.state, s.detail.clone());
+                if !matches!(s.state, InstanceState::Starting | InstanceState::Backoff | InstanceState::Stopping) {
+                    break;
+                }
+            }
+        } else if !socket.exists() {
+            last = (InstanceState::Stopped, "holder exited".into());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if last.0 == InstanceState::Starting && start.elapsed() >= deadline {
+        last.1 = format!("not ready after {} s", deadline.as_secs());
+    }
+    Settled {
+        name: inst.name.clone(),
+        state: last.0,
+        detail: last.1,
+        took: start.elapsed(),
+    }
+}
+
+/// Stops one instance gracefully (console `shutdown`, then signals); the holder exits.
+pub fn stop(plan: &Plan, inst: &InstancePlan) -> Action {
+    match presence(plan, inst) {
+        HolderPresence::Absent => Action::Unchanged,
+        HolderPresence::Unresponsive => Action::Failed("holder does not answer on its socket".into()),
+        HolderPresence::Alive(_) | HolderPresence::Stale => {
+            match HolderClient::connect(&socket_of(plan, inst), Duration::from_secs(5)).and_then(|c| c.stop()) {
+                Ok(_) => Action::Stopped,
+                Err(e) => Action::Failed(format!("failed to {e}")),
+            }
+        }
+    }
+}
+
+/// Restarts one instance through its holder (re-reading its spec), or starts it.
+pub fn restart(plan: &Plan, inst: &InstancePlan) -> Action {
+    match presence(plan, inst) {
+        HolderPresence::Absent => match start(inst) {
+            Ok(_) => Action::Started,
+            Err(e) => Action::Failed(e),
+        },
+        HolderPresence::Unresponsive => Action::Failed("holder does not answer on its socket".into()),
+        HolderPresence::Alive(_) | HolderPresence::Stale => {
+            match HolderClient::connect(&socket_of(plan, inst), Duration::from_secs(5)).and_then(|mut c| c.restart()) {
+                Ok(_) => Action::Restarted,
+                Err(e) => Action::Failed(format!("failed to {e}")),
+            }
+        }
+    }
+}
+
+/// Reports of `up`, printed as they happen.
+pub trait Progress {
+    fn action(&mut self, name: &str, action: &Action);
+    fn settled(&mut self, s: &Settled);
+}
+
+/// Reconciles the selected instances. Returns the instances that did not end ready
+/// (when `wait`) or that failed to start.
+pub fn up(
+    plan: &Plan,
+    rendered: &[RenderedInstance],
+    selected: &[&InstancePlan],
+    wait: bool,
+    progress: &mut dyn Progress,
+) -> Vec<Settled> {
+    let hashes: HashMap<&str, &str> = rendered.iter().map(|r| (r.name.as_str(), r.config_hash.as_str())).collect();
+    let mut failures = Vec::new();
+    let mut to_start: Vec<&InstancePlan> = Vec::new();
+    let mut to_restart: Vec<&InstancePlan> = Vec::new();
+    for inst in selected {
+        match presence(plan, inst) {
+            HolderPresence::Alive(status) => {
+                let wanted = hashes.get(inst.name.as_str()).copied().unwrap_or("");
+                if status.config_hash != wanted {
+                    to_restart.push(inst);
+                } else {
+                    progress.action(&inst.name, &Action::Unchanged);
+                }
+            }
+            HolderPresence::Absent | HolderPresence::Stale => to_start.push(inst),
+            HolderPresence::Unresponsive => {
+                let a = Action::Failed("holder does not answer on its socket".into());
+                progress.action(&inst.name, &a);
+                failures.push(failed(inst, "holder does not answer on its socket"));
+            }
+        }
+    }
+    let deadline = |inst: &InstancePlan| {
+        plan.role(&inst.role)
+            .map(|r| r.supervise.ready_timeout)
+            .unwrap_or(Duration::from_secs(120))
+            + Duration::from_secs(2)
+    };
+
+    // Phase 1: first copies alone, dependencies first — copies racing on an empty database
+    // corrupt their migrations (robust.md §0c). Each is waited for before the next starts.
+    let (firsts, rest): (Vec<&InstancePlan>, Vec<&InstancePlan>) = to_start.iter().partition(|i| i.index == 1);
+    for inst in firsts {
+        match start(inst) {
+            Ok(_) => {
+                progress.action(&inst.name, &Action::Started);
+                let s = wait_settled(plan, inst, deadline(inst));
+                progress.settled(&s);
+                if s.state != InstanceState::Ready {
+                    failures.push(s);
+                }
+            }
+            Err(e) => {
+                progress.action(&inst.name, &Action::Failed(e.clone()));
+                failures.push(failed(inst, &e));
+            }
+        }
+    }
+    // Phase 2: the other copies together (their role's migrations have run).
+    let mut started = Vec::new();
+    for inst in rest {
+        match start(inst) {
+            Ok(_) => {
+                progress.action(&inst.name, &Action::Started);
+                started.push(inst);
+            }
+            Err(e) => {
+                progress.action(&inst.name, &Action::Failed(e.clone()));
+                failures.push(failed(inst, &e));
+            }
+        }
+    }
+    if wait {
+        for inst in started {
+            let s = wait_settled(plan, inst, deadline(inst));
+            progress.settled(&s);
+            if s.state != InstanceState::Ready {
+                failures.push(s);
+            }
+        }
+    }
+    // Config changed: one copy at a time, each back to ready before the next.
+    for inst in to_restart {
+        let a = restart(plan, inst);
+        progress.action(&inst.name, &a);
+        if let Action::Failed(e) = &a {
+            failures.push(failed(inst, e));
+            continue;
+        }
+        let s = wait_settled(plan, inst, deadline(inst));
+        progress.settled(&s);
+        if s.state != InstanceState::Ready {
+            failures.push(s);
+            break;
+        }
+    }
+    failures
+}
+
+fn failed(inst: &InstancePlan, why: &str) -> Settled {
+    Settled {
+        name: inst.name.clone(),
+        state: InstanceState::Stopped,
+        detail: why.to_string(),
+        took: Duration::ZERO,
+    }
+}
+
+/// Stops the selected instances in reverse start order: dependants first; the copies of
+/// one role in parallel.
+pub fn down(plan: &Plan, selected: &[&InstancePlan], progress: &mut dyn Progress) -> Vec<(String, String)> {
+    let mut failures = Vec::new();
+    let mut by_rank: Vec<(usize, Vec<&InstancePlan>)> = Vec::new();
+    for inst in selected.iter().rev() {
+        let rank = plan.role(&inst.role).map(|r| r.start_rank).unwrap_or(0);
+        match by_rank.iter_mut().find(|(r, _)| *r == rank) {
+            Some((_, v)) => v.push(inst),
+            None => by_rank.push((rank, vec![inst])),
+        }
+    }
+    by_rank.sort_by_key(|(r, _)| std::cmp::Reverse(*r));
+    for (_, group) in by_rank {
+        let results: Vec<(String, Action)> = std::thread::scope(|s| {
+            let handles: Vec<_> = group
+                .iter()
+                .map(|inst| s.spawn(move || (inst.name.clone(), stop(plan, inst))))
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        for (name, a) in results {
+            progress.action(&name, &a);
+            if let Action::Failed(e) = a {
+                failures.push((name, e));
+            }
+        }
+    }
+    failures
+}
+
+/// Instances with a holder in the state dir that the plan no longer declares.
+pub fn undeclared(plan: &Plan) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(plan.state_dir.join("instances")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if plan.instance(&name).is_some() {
+            continue;
+        }
+        let socket = plan.sockets_dir().join(&name);
+        if let HolderPresence::Alive(_) = probe_holder(&socket, &e.path().join("holder.pid")) {
+            out.push((name, socket));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Stops a holder by socket (for instances no longer in the plan).
+pub fn stop_socket(socket: &Path) -> Result<(), String> {
+    HolderClient::connect(socket, Duration::from_secs(5))
+        .and_then(|c| c.stop())
+        .map(|_| ())
+        .map_err(|e| format!("failed to {e}"))
+}
+
+/// Status of every instance: the holder's answer, or `stopped` when there is none.
+pub fn statuses(plan: &Plan) -> Vec<(String, Option<InstanceStatus>, Option<String>)> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = plan
+            .start_order()
+            .into_iter()
+            .map(|inst| {
+                s.spawn(move || {
+                    let socket = socket_of(plan, inst);
+                    match probe_holder(&socket, &holder_pid_file(inst)) {
+                        HolderPresence::Alive(st) => (inst.name.clone(), Some(st), None),
+                        HolderPresence::Absent => (inst.name.clone(), None, None),
+                        HolderPresence::Stale => (inst.name.clone(), None, Some("holder gone (stale files)".to_string())),
+                        HolderPresence::Unresponsive => (inst.name.clone(), None, Some("holder does not answer".to_string())),
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}

@@ -1,0 +1,137 @@
+//! `gridctl status`: one row per instance, from its holder plus /proc.
+
+use crate::plan::Plan;
+use crate::procstat;
+use crate::protocol::{InstanceState, InstanceStatus};
+use serde::Serialize;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub name: String,
+    pub role: String,
+    pub state: String,
+    pub detail: String,
+    pub pid: Option<u32>,
+    pub holder_pid: Option<u32>,
+    pub ports: Vec<u16>,
+    pub restarts: u32,
+    pub uptime_secs: Option<u64>,
+    pub cpu_percent: Option<f64>,
+    pub rss_bytes: Option<u64>,
+    pub holder_rss_bytes: Option<u64>,
+    pub last_exit: Option<String>,
+    pub viewers: u32,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Builds the rows from holder answers (`None` = no holder).
+pub fn rows(plan: &Plan, statuses: &[(String, Option<InstanceStatus>, Option<String>)]) -> Vec<Row> {
+    statuses
+        .iter()
+        .filter_map(|(name, st, note)| {
+            let inst = plan.instance(name)?;
+            let ports: Vec<u16> = std::iter::once(inst.private_port).chain(inst.public_port).collect();
+            Some(match st {
+                Some(s) => {
+                    let proc_ = s.pid.and_then(procstat::sample);
+                    Row {
+                        name: name.clone(),
+                        role: inst.role.clone(),
+                        state: s.state.as_str().to_string(),
+                        detail: s.detail.clone(),
+                        pid: s.pid,
+                        holder_pid: Some(s.holder_pid),
+                        ports,
+                        restarts: s.restarts,
+                        uptime_secs: s
+                            .started_at_ms
+                            .filter(|_| s.pid.is_some())
+                            .map(|t| now_ms().saturating_sub(t) / 1000),
+                        cpu_percent: proc_.as_ref().and_then(procstat::lifetime_cpu_percent),
+                        rss_bytes: proc_.map(|p| p.rss_bytes),
+                        holder_rss_bytes: procstat::sample(s.holder_pid).map(|p| p.rss_bytes),
+                        last_exit: s.last_exit.clone(),
+                        viewers: s.viewers,
+                    }
+                }
+                None => Row {
+                    name: name.clone(),
+                    role: inst.role.clone(),
+                    state: InstanceState::Stopped.as_str().to_string(),
+                    detail: note.clone().unwrap_or_default(),
+                    pid: None,
+                    holder_pid: None,
+                    ports,
+                    restarts: 0,
+                    uptime_secs: None,
+                    cpu_percent: None,
+                    rss_bytes: None,
+                    holder_rss_bytes: None,
+                    last_exit: None,
+                    viewers: 0,
+                },
+            })
+        })
+        .collect()
+}
+
+/// A symbol per state so the table reads without colour too.
+pub fn symbol(state: &str) -> &'static str {
+    match state {
+        "ready" => "●",
+        "starting" => "◐",
+        "degraded" => "▲",
+        "stopping" => "◑",
+        "backoff" => "↻",
+        "crash-loop" => "✖",
+        _ => "○",
+    }
+}
+
+pub fn table(rows: &[Row]) -> String {
+    let mut lines = vec![[
+        "INSTANCE", "STATE", "PID", "PORTS", "RESTARTS", "UPTIME", "CPU%", "RSS", "DETAIL",
+    ]
+    .map(String::from)];
+    for r in rows {
+        lines.push([
+            r.name.clone(),
+            format!("{} {}", symbol(&r.state), r.state),
+            r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            r.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
+            r.restarts.to_string(),
+            r.uptime_secs
+                .map(|s| procstat::format_uptime(Duration::from_secs(s)))
+                .unwrap_or_else(|| "-".into()),
+            r.cpu_percent.map(|c| format!("{c:.1}")).unwrap_or_else(|| "-".into()),
+            r.rss_bytes.map(procstat::format_bytes).unwrap_or_else(|| "-".into()),
+            match (&r.detail, &r.last_exit) {
+                (d, _) if !d.is_empty() => d.clone(),
+                (_, Some(e)) => format!("last exit: {e}"),
+                _ => String::new(),
+            },
+        ]);
+    }
+    let widths: Vec<usize> = (0..9)
+        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for l in &lines {
+        let cells: Vec<String> = (0..9)
+            .map(|c| {
+                let pad = widths[c].saturating_sub(l[c].chars().count());
+                format!("{}{}", l[c], " ".repeat(pad))
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
