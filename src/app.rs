@@ -66,7 +66,11 @@ pub fn run(cli: Cli) -> i32 {
             crate::operate::send(&cli.file, instance.as_deref(), role.as_deref(), &line, *timeout)
         }
         Command::Logs { instance, follow, lines } => crate::operate::logs(&cli.file, instance, *follow, *lines),
-        Command::Restart { names } => crate::operate::restart(&cli.file, names),
+        Command::Restart { rolling: false, names } => crate::operate::restart(&cli.file, names),
+        Command::Restart { rolling: true, names } => crate::live::rolling_restart(&cli.file, names),
+        Command::Top => crate::dashboard::run(&cli.file),
+        Command::Scale { requests } => crate::live::scale(&cli.file, requests),
+        Command::Nginx { action: crate::cli::NginxAction::Reload } => crate::live::nginx_reload(&cli.file),
         Command::Holder { spec } => crate::holder::run_holder_command(spec),
         Command::GenDocs { out } => crate::docs::generate(out)
             .map_err(|e| Failure::failed(Diagnostic::error(format!("cannot write docs: {e}")))),

@@ -111,9 +111,29 @@ pub enum Command {
     },
     /// Graceful stop + start of instances (re-reading their rendered config).
     Restart {
+        /// One copy at a time: out of its upstream, drain, restart, ready, back in; the role keeps serving.
+        #[arg(long)]
+        rolling: bool,
         /// Roles or instances.
         #[arg(required = true)]
         names: Vec<String>,
+    },
+    /// Set how many copies roles run (written into grid.toml, comments kept); start or stop only those copies.
+    ///
+    /// Scale up: start the copy, wait ready, add it to the upstream, reload nginx.
+    /// Scale down: mark it down, reload, drain, stop it gracefully, remove it. Copies are
+    /// never renumbered: 4 -> 2 removes the copies 4 and 3.
+    Scale {
+        /// ROLE=COUNT, e.g. asset=4 inventory=2.
+        #[arg(required = true)]
+        requests: Vec<String>,
+    },
+    /// Live dashboard: every instance by role, its console, keys to restart, stop, start, scale.
+    Top,
+    /// Drive the nginx front.
+    Nginx {
+        #[command(subcommand)]
+        action: NginxAction,
     },
     /// Run one instance's holder (started by `up`; not for direct use).
     #[command(hide = true)]
@@ -128,6 +148,12 @@ pub enum Command {
         #[arg(long, default_value = "man")]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NginxAction {
+    /// Render the nginx config, test it, install it atomically (keeping the previous one) and reload.
+    Reload,
 }
 
 #[derive(Debug, Args)]

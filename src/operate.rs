@@ -47,8 +47,20 @@ fn instance<'p>(plan: &'p Plan, name: &str) -> Result<&'p InstancePlan, Failure>
 }
 
 /// Prints progress lines; time since the command started on each.
-struct Printer {
+pub struct Printer {
     start: Instant,
+}
+
+impl Printer {
+    pub fn new() -> Printer {
+        Printer { start: Instant::now() }
+    }
+}
+
+impl Default for Printer {
+    fn default() -> Printer {
+        Printer::new()
+    }
 }
 
 impl Progress for Printer {
@@ -57,7 +69,7 @@ impl Progress for Printer {
         match action {
             Action::Started => println!("[{t:6.2}s] {name}: started"),
             Action::Unchanged => println!("[{t:6.2}s] {name}: unchanged"),
-            Action::Restarted => println!("[{t:6.2}s] {name}: restarting (config changed)"),
+            Action::Restarted => println!("[{t:6.2}s] {name}: restarted"),
             Action::Stopped => println!("[{t:6.2}s] {name}: stopped"),
             Action::Failed(e) => println!("[{t:6.2}s] {name}: FAILED: {e}"),
         }
