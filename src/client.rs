@@ -1,1 +1,230 @@
-//! (to be written)
+//! The CLI's side of a holder's socket: connect with a version check, then ask.
+
+use crate::protocol::{
+    decode_control, read_frame, write_control, ClientMessage, HolderMessage, InstanceStatus,
+    KIND_CONTROL, PROTOCOL_VERSION,
+};
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `stop` and `restart` wait for the whole stop sequence; this bounds a hung holder.
+const LONG_REQUEST: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("connect to holder socket {}: {source}", socket.display())]
+    Connect { socket: PathBuf, source: io::Error },
+    #[error("talk to the holder at {}: {source}", socket.display())]
+    Io { socket: PathBuf, source: io::Error },
+    #[error("talk to the holder at {}: it closed the connection", socket.display())]
+    Closed { socket: PathBuf },
+    /// The holder refused or failed the request; `message` is its own words.
+    #[error("{message}")]
+    Holder { message: String },
+    #[error("understand the holder at {}: unexpected reply {got}", socket.display())]
+    Unexpected { socket: PathBuf, got: String },
+    #[error("set up the terminal: {0}")]
+    Terminal(io::Error),
+}
+
+/// A greeted connection to one holder. Requests run one after another.
+pub struct HolderClient {
+    stream: UnixStream,
+    socket: PathBuf,
+    holder_pid: u32,
+    timeout: Duration,
+}
+
+impl HolderClient {
+    /// Connects and exchanges `Hello`/`Welcome`; `timeout` bounds every read and write.
+    pub fn connect(socket: &Path, timeout: Duration) -> Result<HolderClient, ClientError> {
+        let stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
+            socket: socket.into(),
+            source,
+        })?;
+        let mut client = HolderClient {
+            stream,
+            socket: socket.into(),
+            holder_pid: 0,
+            timeout,
+        };
+        client.set_timeout(Some(timeout))?;
+        client.send(&ClientMessage::Hello {
+            version: PROTOCOL_VERSION,
+        })?;
+        match client.receive()? {
+            HolderMessage::Welcome { holder_pid, .. } => client.holder_pid = holder_pid,
+            other => return Err(client.unexpected(other)),
+        }
+        Ok(client)
+    }
+
+    pub fn holder_pid(&self) -> u32 {
+        self.holder_pid
+    }
+
+    pub fn status(&mut self) -> Result<InstanceStatus, ClientError> {
+        self.send(&ClientMessage::Status)?;
+        match self.receive()? {
+            HolderMessage::Status(s) => Ok(s),
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    /// Types `line` into the console; returns what it printed (ANSI stripped).
+    pub fn send_line(
+        &mut self,
+        line: &str,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<String, ClientError> {
+        self.set_timeout(Some(timeout + self.timeout))?;
+        self.send(&ClientMessage::SendLine {
+            line: line.to_string(),
+            quiet_ms: quiet.as_millis() as u64,
+            timeout_ms: timeout.as_millis() as u64,
+        })?;
+        let reply = self.receive();
+        self.set_timeout(Some(self.timeout))?;
+        match reply? {
+            HolderMessage::Output { text } => Ok(text),
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    /// Graceful stop; returns once the child is stopped and reaped (the holder then exits).
+    pub fn stop(mut self) -> Result<String, ClientError> {
+        self.long_request(ClientMessage::Stop)
+    }
+
+    /// Re-reads the spec, stops the child gracefully and starts it again.
+    pub fn restart(&mut self) -> Result<String, ClientError> {
+        let r = self.long_request(ClientMessage::Restart);
+        self.set_timeout(Some(self.timeout))?;
+        r
+    }
+
+    fn long_request(&mut self, msg: ClientMessage) -> Result<String, ClientError> {
+        self.set_timeout(Some(LONG_REQUEST))?;
+        self.send(&msg)?;
+        match self.receive()? {
+            HolderMessage::Done { message } => Ok(message),
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    /// The raw connection, for `attach`.
+    pub(crate) fn into_stream(self) -> (UnixStream, PathBuf) {
+        (self.stream, self.socket)
+    }
+
+    pub(crate) fn send(&mut self, msg: &ClientMessage) -> Result<(), ClientError> {
+        write_control(&mut self.stream, msg).map_err(|source| self.io(source))
+    }
+
+    pub(crate) fn receive(&mut self) -> Result<HolderMessage, ClientError> {
+        match read_frame(&mut self.stream) {
+            Ok(Some((KIND_CONTROL, payload))) => {
+                let msg: HolderMessage =
+                    decode_control(&payload).map_err(|source| self.io(source))?;
+                match msg {
+                    HolderMessage::Error { message } => Err(ClientError::Holder { message }),
+                    other => Ok(other),
+                }
+            }
+            Ok(Some((kind, _))) => Err(ClientError::Unexpected {
+                socket: self.socket.clone(),
+                got: format!("a frame of kind {kind}"),
+            }),
+            Ok(None) => Err(ClientError::Closed {
+                socket: self.socket.clone(),
+            }),
+            Err(source) => Err(self.io(source)),
+        }
+    }
+
+    fn set_timeout(&self, t: Option<Duration>) -> Result<(), ClientError> {
+        self.stream
+            .set_read_timeout(t)
+            .and_then(|()| self.stream.set_write_timeout(t))
+            .map_err(|source| self.io(source))
+    }
+
+    fn io(&self, source: io::Error) -> ClientError {
+        ClientError::Io {
+            socket: self.socket.clone(),
+            source,
+        }
+    }
+
+    fn unexpected(&self, got: HolderMessage) -> ClientError {
+        ClientError::Unexpected {
+            socket: self.socket.clone(),
+            got: format!("{got:?}"),
+        }
+    }
+}
+
+/// Whether a holder serves an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HolderPresence {
+    Alive(InstanceStatus),
+    /// Neither socket nor pid file: the instance is not running.
+    Absent,
+    /// Socket and/or pid file left by a holder that is gone (killed, crashed).
+    Stale,
+    /// Something accepts connections on the socket but does not answer; never
+    /// cleaned up automatically.
+    Unresponsive,
+}
+
+/// Asks the holder for its status; tells a dead holder's leftovers from a live one.
+pub fn probe_holder(socket: &Path, holder_pid_file: &Path) -> HolderPresence {
+    let socket_exists = socket.symlink_metadata().is_ok();
+    let pid_exists = holder_pid_file.exists();
+    if !socket_exists && !pid_exists {
+        return HolderPresence::Absent;
+    }
+    if socket_exists {
+        match HolderClient::connect(socket, Duration::from_secs(3)) {
+            Ok(mut c) => {
+                return match c.status() {
+                    Ok(status) => HolderPresence::Alive(status),
+                    Err(_) => HolderPresence::Unresponsive,
+                }
+            }
+            // Accepted but no greeting in time: alive but stuck.
+            Err(ClientError::Io { source, .. })
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return HolderPresence::Unresponsive
+            }
+            // Refused (nobody listens) or closed: the holder is gone.
+            Err(_) => {}
+        }
+    }
+    // A holder binds its socket before writing its pid file and removes the socket
+    // first when it exits, so without a listening socket the pid file is a leftover.
+    HolderPresence::Stale
+}
+
+/// Removes a dead holder's socket and pid file. Returns whether anything was stale;
+/// does nothing when a holder answers (or is stuck) on the socket.
+pub fn clean_stale(socket: &Path, holder_pid_file: &Path) -> io::Result<bool> {
+    if probe_holder(socket, holder_pid_file) != HolderPresence::Stale {
+        return Ok(false);
+    }
+    for path in [socket, holder_pid_file] {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}

@@ -1,1 +1,158 @@
-//! (to be written)
+//! The terminal model of one console (vt100), and the terminal's side of the
+//! conversation: Robust's .NET console asks for the cursor position (`ESC[6n`)
+//! around every prompt and waits about a second for the answer (robust.md §5).
+//! The holder plays the terminal, so it answers from the model's cursor.
+
+/// Collects the answers the model owes the program (cursor position reports).
+#[derive(Debug, Default)]
+struct Responder {
+    replies: Vec<u8>,
+}
+
+impl vt100::Callbacks for Responder {
+    fn unhandled_csi(
+        &mut self,
+        screen: &mut vt100::Screen,
+        i1: Option<u8>,
+        _i2: Option<u8>,
+        params: &[&[u16]],
+        c: char,
+    ) {
+        if c != 'n' || i1.is_some() {
+            return;
+        }
+        match params.first().and_then(|p| p.first()) {
+            // Device status report: "terminal OK".
+            Some(5) => self.replies.extend_from_slice(b"\x1b[0n"),
+            // Cursor position report, 1-based.
+            Some(6) => {
+                let (row, col) = screen.cursor_position();
+                let answer = format!("\x1b[{};{}R", u32::from(row) + 1, u32::from(col) + 1);
+                self.replies.extend_from_slice(answer.as_bytes());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A console's screen as a terminal would show it.
+pub struct Console {
+    parser: vt100::Parser<Responder>,
+}
+
+impl Console {
+    /// A zero size is raised to 1: Robust's console misbehaves on 0x0 (robust.md §0b).
+    pub fn new(rows: u16, cols: u16) -> Console {
+        Console {
+            parser: vt100::Parser::new_with_callbacks(
+                rows.max(1),
+                cols.max(1),
+                0,
+                Responder::default(),
+            ),
+        }
+    }
+
+    /// Feeds output bytes. The model keeps the state of a sequence split across calls,
+    /// so a query split between two reads is still answered.
+    pub fn process(&mut self, bytes: &[u8]) {
+        self.parser.process(bytes);
+    }
+
+    /// Answers owed to the program (`ESC[<row>;<col>R`), to be written to the PTY master.
+    pub fn take_replies(&mut self) -> Option<Vec<u8>> {
+        let replies = &mut self.parser.callbacks_mut().replies;
+        (!replies.is_empty()).then(|| std::mem::take(replies))
+    }
+
+    pub fn resize(&mut self, rows: u16, cols: u16) {
+        self.parser.screen_mut().set_size(rows.max(1), cols.max(1));
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        self.parser.screen().size()
+    }
+
+    /// Bytes that redraw the current screen on a fresh terminal: clear, contents with
+    /// attributes, input modes, then the cursor where the program left it.
+    pub fn replay(&self) -> Vec<u8> {
+        let screen = self.parser.screen();
+        let mut out = screen.state_formatted();
+        out.extend_from_slice(&screen.cursor_state_formatted());
+        out
+    }
+
+    /// Whether the line under the cursor shows `prompt` (trailing spaces ignored).
+    pub fn prompt_visible(&self, prompt: &str) -> bool {
+        let prompt = prompt.trim_end();
+        if prompt.is_empty() {
+            return true;
+        }
+        let screen = self.parser.screen();
+        let (row, _) = screen.cursor_position();
+        let (_, cols) = screen.size();
+        screen
+            .rows(0, cols)
+            .nth(usize::from(row))
+            .is_some_and(|text| text.contains(prompt))
+    }
+
+    /// The visible screen as plain text (for tests and diagnostics).
+    pub fn contents(&self) -> String {
+        self.parser.screen().contents()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_cursor_position_query_one_based() {
+        let mut c = Console::new(24, 80);
+        c.process(b"hello\r\nR.O.B.U.S.T.# \x1b[6n");
+        assert_eq!(c.take_replies().unwrap(), b"\x1b[2;15R");
+        assert!(c.take_replies().is_none());
+    }
+
+    #[test]
+    fn answers_query_split_across_reads() {
+        let mut c = Console::new(24, 80);
+        c.process(b"ab\x1b[");
+        assert!(c.take_replies().is_none());
+        c.process(b"6");
+        c.process(b"n");
+        assert_eq!(c.take_replies().unwrap(), b"\x1b[1;3R");
+    }
+
+    #[test]
+    fn each_query_is_answered_at_its_own_position() {
+        let mut c = Console::new(24, 80);
+        c.process(b"\x1b[6nxy\x1b[6n");
+        assert_eq!(c.take_replies().unwrap(), b"\x1b[1;1R\x1b[1;3R");
+    }
+
+    #[test]
+    fn prompt_visible_on_cursor_line() {
+        let mut c = Console::new(5, 40);
+        c.process(b"loading\r\n");
+        assert!(!c.prompt_visible("R.O.B.U.S.T.# "));
+        c.process(b"R.O.B.U.S.T.# ");
+        assert!(c.prompt_visible("R.O.B.U.S.T.# "));
+    }
+
+    #[test]
+    fn replay_redraws_screen() {
+        let mut c = Console::new(5, 40);
+        c.process(b"\x1b[31mred\x1b[0m line\r\nsecond");
+        let mut other = vt100::Parser::new(5, 40, 0);
+        other.process(&c.replay());
+        assert_eq!(other.screen().contents(), "red line\nsecond");
+        assert_eq!(other.screen().cursor_position(), (1, 6));
+    }
+
+    #[test]
+    fn zero_size_is_raised() {
+        assert_eq!(Console::new(0, 0).size(), (1, 1));
+    }
+}

@@ -1,1 +1,425 @@
-//! (to be written)
+//! The holder: one detached process per instance that owns the instance's PTY and
+//! child, like a `screen` session per instance (design.md §3).
+//!
+//! Life of a holder:
+//! 1. [`launch`] (in the CLI) starts `gridctl holder --spec <path>` with a pipe;
+//! 2. [`run_holder_command`] detaches (fork, setsid, fork, stdio to `/dev/null`)
+//!    **before** any tokio runtime exists, binds the socket, writes its pid file,
+//!    spawns the child, and reports `ok <pid>` (or `error <why>`) on the pipe;
+//! 3. it serves its socket until a `Stop`, then removes socket and pid file and exits.
+//!
+//! Killing or upgrading the CLI never touches a running holder. If the holder itself
+//! is killed, its PTY master closes and the child gets SIGHUP — like Robust in a
+//! closed terminal; [`crate::client::probe_holder`] then reports the files as stale.
+
+pub(crate) mod hub;
+mod server;
+
+use crate::protocol::{self, ClientMessage, HolderMessage, PROTOCOL_VERSION};
+use crate::spec::InstanceSpec;
+use crate::supervise::{self, Control, Ended, READY_FD_ENV};
+use hub::{HolderLog, Hub};
+use nix::unistd::{fork, setsid, ForkResult};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long [`launch`] waits for the holder's report.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HolderError {
+    #[error("read instance spec {}: {source}", path.display())]
+    Spec { path: PathBuf, source: io::Error },
+    #[error("start holder process {}: {source}", program.display())]
+    Spawn { program: PathBuf, source: io::Error },
+    #[error("create the holder's report pipe: {0}")]
+    Pipe(io::Error),
+    #[error("start holder: {0}")]
+    Reported(String),
+    #[error("start holder: it exited without reporting (see {})", log.display())]
+    NoReport { log: PathBuf },
+    #[error("start holder: no report within {} s", .0.as_secs())]
+    Timeout(Duration),
+}
+
+/// Starts the holder for the spec at `spec_path` as `<current exe> holder --spec <path>`
+/// and returns its pid once its socket is served and its child spawned.
+pub fn launch(spec_path: &Path) -> Result<u32, HolderError> {
+    let exe = std::env::current_exe().map_err(|source| HolderError::Spawn {
+        program: "gridctl".into(),
+        source,
+    })?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("holder").arg("--spec").arg(spec_path);
+    launch_command(cmd, spec_path)
+}
+
+/// Like [`launch`], with the command that runs [`run_holder_command`] given by the
+/// caller (tests run the holder from their own binary).
+pub fn launch_command(mut cmd: Command, spec_path: &Path) -> Result<u32, HolderError> {
+    let spec = InstanceSpec::load(spec_path).map_err(|source| HolderError::Spec {
+        path: spec_path.into(),
+        source,
+    })?;
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| HolderError::Pipe(e.into()))?;
+    let write_fd: RawFd = write_end.as_raw_fd();
+    cmd.env(READY_FD_ENV, write_fd.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: between fork and exec only fcntl (async-signal-safe) is called, on an
+    // fd this process owns, to let exactly the report pipe survive the exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(write_fd, libc::F_SETFD, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let program = PathBuf::from(cmd.get_program());
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| HolderError::Spawn { program, source })?;
+    // Our copy must be closed, or the pipe never reaches EOF.
+    drop(write_end);
+
+    let report = read_report(&read_end, LAUNCH_TIMEOUT);
+    // The intermediate process exits right after forking; reap it (no zombie).
+    if report.is_err() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    match report? {
+        Some(line) => match line.strip_prefix("ok ") {
+            Some(pid) => pid
+                .trim()
+                .parse()
+                .map_err(|_| HolderError::Reported(format!("bad report `{line}`"))),
+            None => Err(HolderError::Reported(
+                line.strip_prefix("error ").unwrap_or(&line).to_string(),
+            )),
+        },
+        None => Err(HolderError::NoReport {
+            log: HolderLog::path_for(&spec),
+        }),
+    }
+}
+
+/// Reads one line from the report pipe; `None` on EOF without a line.
+fn read_report(fd: &OwnedFd, limit: Duration) -> Result<Option<String>, HolderError> {
+    let deadline = Instant::now() + limit;
+    let mut file = File::from(fd.try_clone().map_err(HolderError::Pipe)?);
+    let mut buf = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(HolderError::Timeout(limit));
+        }
+        let mut fds = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(HolderError::Pipe(e.into())),
+        }
+        let mut chunk = [0u8; 1024];
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(None),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+                    return Ok(Some(String::from_utf8_lossy(&buf[..nl]).into_owned()));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(HolderError::Pipe(e)),
+        }
+    }
+}
+
+/// The launcher's pipe, as seen by the holder.
+struct Reporter(Option<File>);
+
+impl Reporter {
+    fn from_env() -> Reporter {
+        let fd = std::env::var(READY_FD_ENV)
+            .ok()
+            .and_then(|v| v.parse::<RawFd>().ok());
+        // Only adopt an fd that is really open and not stdio.
+        // SAFETY: F_GETFD on any integer is harmless; ownership is taken only when the
+        // launcher documented that it passed us this fd.
+        let file = fd
+            .filter(|&fd| fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1)
+            .map(|fd| unsafe { File::from_raw_fd(fd) });
+        if let Some(f) = &file {
+            // Robust must not inherit it (the launcher would wait for its EOF).
+            let _ = nix::fcntl::fcntl(
+                f,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            );
+        }
+        Reporter(file)
+    }
+
+    fn send(&mut self, line: &str) {
+        if let Some(mut f) = self.0.take() {
+            let _ = f.write_all(format!("{}\n", line.replace('\n', " ")).as_bytes());
+        }
+    }
+}
+
+/// The body of `gridctl holder --spec <path>`: detaches, then runs the holder until
+/// it is stopped. Never returns.
+pub fn run_holder_command(spec_path: &Path) -> ! {
+    let mut reporter = Reporter::from_env();
+    let spec_path = std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_path_buf());
+    let spec = match InstanceSpec::load(&spec_path) {
+        Ok(spec) => spec,
+        Err(e) => {
+            reporter.send(&format!(
+                "error read instance spec {}: {e}",
+                spec_path.display()
+            ));
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = daemonize() {
+        reporter.send(&format!("error detach from the terminal: {e}"));
+        std::process::exit(1);
+    }
+    let code = serve(spec, spec_path, reporter);
+    std::process::exit(code)
+}
+
+/// fork → setsid → fork, stdio to /dev/null, cwd `/`. Must run while the process
+/// is still single-threaded (before any runtime).
+fn daemonize() -> io::Result<()> {
+    // SAFETY: called before any thread is started by this module; the parent side
+    // only calls `_exit`.
+    match unsafe { fork() }? {
+        ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
+        ForkResult::Child => {}
+    }
+    setsid()?;
+    // The second fork makes sure the holder is not a session leader, so opening a
+    // terminal can never make it the holder's controlling terminal.
+    // SAFETY: as above.
+    match unsafe { fork() }? {
+        ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
+        ForkResult::Child => {}
+    }
+    std::env::set_current_dir("/")?;
+    let null = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    nix::unistd::dup2_stdin(&null)?;
+    nix::unistd::dup2_stdout(&null)?;
+    nix::unistd::dup2_stderr(&null)?;
+    Ok(())
+}
+
+fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 {
+    let log_path = HolderLog::path_for(&spec);
+    if let Some(dir) = log_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = fs::create_dir_all(dir);
+    }
+    let holder_log = HolderLog::open(&log_path);
+    holder_log.log(&format!(
+        "holder {} starting for `{}`",
+        std::process::id(),
+        spec.name
+    ));
+
+    let fail = |reporter: &mut Reporter, log: &HolderLog, msg: String| {
+        log.log(&msg);
+        reporter.send(&format!("error {msg}"));
+        1
+    };
+    let listener = match bind_socket(&spec.socket) {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(
+                &mut reporter,
+                &holder_log,
+                format!("serve socket {}: {e}", spec.socket.display()),
+            )
+        }
+    };
+    if let Err(e) = write_pid_file(&spec.holder_pid_file) {
+        let _ = fs::remove_file(&spec.socket);
+        return fail(
+            &mut reporter,
+            &holder_log,
+            format!("write pid file {}: {e}", spec.holder_pid_file.display()),
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(
+                &mut reporter,
+                &holder_log,
+                format!("build the runtime: {e}"),
+            )
+        }
+    };
+    let hub = Arc::new(Hub::new(spec, spec_path, holder_log));
+    runtime.block_on(async move {
+        let first = match supervise::start_child(&hub) {
+            Ok(child) => child,
+            Err(e) => {
+                remove_runtime_files(&hub);
+                return fail(
+                    &mut reporter,
+                    &hub.holder_log,
+                    format!("start the child: {e}"),
+                );
+            }
+        };
+        reporter.send(&format!("ok {}", std::process::id()));
+        let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
+        let listener = match tokio::net::UnixListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                hub.holder_log.log(&format!("socket: {e}"));
+                return 1;
+            }
+        };
+        tokio::spawn(server::accept_loop(
+            hub.clone(),
+            listener,
+            control_tx.clone(),
+        ));
+        tokio::spawn(stop_on_signals(hub.clone(), control_tx));
+        match supervise::supervise(hub.clone(), first, control_rx).await {
+            Ended::ByRequest => {
+                // Let the connection write `Done` before the process goes away.
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), hub.stop_replied.notified()).await;
+            }
+            Ended::BySignal => {}
+        }
+        hub.holder_log.log("holder exiting");
+        0
+    })
+}
+
+/// SIGTERM/SIGINT to the holder stop the child gracefully first; SIGHUP is ignored.
+async fn stop_on_signals(hub: Arc<Hub>, control: tokio::sync::mpsc::Sender<Control>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        hub.holder_log.log("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = hup.recv() => continue,
+        }
+        hub.holder_log.log("signalled: stopping");
+        let _ = control.send(Control::Stop { reply: None }).await;
+    }
+}
+
+/// Binds the control socket: directory 0700, socket 0600, and a leftover socket file
+/// is removed only when no live holder answers on it.
+fn bind_socket(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        fs::create_dir_all(dir)?;
+    }
+    let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    if fs::symlink_metadata(path).is_ok() {
+        match holder_answers(path) {
+            Some(pid) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("another holder (pid {pid}) is serving it"),
+                ))
+            }
+            None => fs::remove_file(path)?,
+        }
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// The pid of a live holder answering on `path`, if any. A listener that accepts but
+/// does not answer counts as alive too (its pid unknown, reported as 0).
+fn holder_answers(path: &Path) -> Option<u32> {
+    let mut stream = UnixStream::connect(path).ok()?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+    if protocol::write_control(
+        &mut stream,
+        &ClientMessage::Hello {
+            version: PROTOCOL_VERSION,
+        },
+    )
+    .is_err()
+    {
+        return None;
+    }
+    match protocol::read_frame(&mut stream) {
+        Ok(Some((_, payload))) => match protocol::decode_control::<HolderMessage>(&payload) {
+            Ok(HolderMessage::Welcome { holder_pid, .. }) => Some(holder_pid),
+            _ => Some(0),
+        },
+        Ok(None) => None,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Some(0)
+        }
+        Err(_) => None,
+    }
+}
+
+fn write_pid_file(path: &Path) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    crate::atomic::write_file(path, format!("{}\n", std::process::id()).as_bytes(), 0o644)
+}
+
+/// Removes the socket and pid file (before the final reply, so a client that got
+/// `Done` finds them gone).
+pub(crate) fn remove_runtime_files(hub: &Hub) {
+    let spec = hub.spec();
+    let _ = fs::remove_file(&spec.socket);
+    let _ = fs::remove_file(&spec.holder_pid_file);
+}

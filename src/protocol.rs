@@ -51,17 +51,30 @@ pub enum ClientMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HolderMessage {
-    Welcome { version: u32, holder_pid: u32 },
+    Welcome {
+        version: u32,
+        holder_pid: u32,
+    },
     Status(InstanceStatus),
     /// Answer to `SendLine`: console output with ANSI sequences stripped.
-    Output { text: String },
+    Output {
+        text: String,
+    },
     /// The request was carried out (`Stop`: the child is stopped and reaped).
-    Done { message: String },
-    Error { message: String },
+    Done {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
     /// Attach accepted; data frames follow. The replay (screen + scrollback) comes first.
-    Attached { detach_hint: String },
+    Attached {
+        detach_hint: String,
+    },
     /// The child exited while a viewer was attached (the holder may restart it).
-    ChildExited { description: String },
+    ChildExited {
+        description: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

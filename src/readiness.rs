@@ -1,1 +1,326 @@
-//! (to be written)
+//! When a Robust copy counts as ready (robust.md §0c, §6): every expected connector
+//! logged `loaded successfully`, nothing `Failed to load` or `ERROR` during startup,
+//! the prompt is on the screen, and (if configured) a real request answers.
+//! A process that is merely alive, or a port that is merely bound, proves nothing.
+//!
+//! The line matching is a pure function ([`classify_line`]) fed by the drain; the
+//! probe is a tiny blocking HTTP/1.1 client ([`probe_once`]).
+
+use crate::spec::{Probe, ReadinessSpec};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// What one console line (ANSI stripped) says about startup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind<'a> {
+    /// `[SERVER]: <Class> loaded successfully`: the class name.
+    Loaded(&'a str),
+    /// `[SERVER]: Failed to load ...`: the instance runs without that connector.
+    FailedToLoad,
+    /// A line logged at ERROR level (`ERROR` as a word, `[ERROR]`).
+    Error,
+    Other,
+}
+
+pub fn classify_line(line: &str) -> LineKind<'_> {
+    if line.contains("Failed to load") {
+        return LineKind::FailedToLoad;
+    }
+    if let Some(idx) = line.find(" loaded successfully") {
+        if let Some(word) = line[..idx].split_whitespace().last() {
+            // Robust logs the class; accept `Dll:Class` too.
+            let class = word.rsplit(':').next().unwrap_or(word);
+            return LineKind::Loaded(class);
+        }
+    }
+    if has_error_word(line) {
+        return LineKind::Error;
+    }
+    LineKind::Other
+}
+
+/// `ERROR` as a whole word: `[ERROR]`, ` ERROR `, `ERROR:`, but not `ERRORS` or `NO_ERROR`.
+fn has_error_word(line: &str) -> bool {
+    let word_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    line.match_indices("ERROR").any(|(i, m)| {
+        let before = line[..i].chars().next_back();
+        let after = line[i + m.len()..].chars().next();
+        !before.is_some_and(word_char) && !after.is_some_and(word_char)
+    })
+}
+
+/// Where startup stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Still waiting for connectors and/or the prompt.
+    Pending,
+    /// A startup line proves the instance is degraded (the line is the detail).
+    Failed(String),
+    /// Console says ready; the probe (if any) decides.
+    ConsoleReady,
+}
+
+/// Tracks one child's startup from its console lines.
+#[derive(Debug, Clone)]
+pub struct ReadinessTracker {
+    expected: Vec<String>,
+    seen: Vec<bool>,
+    prompt: String,
+    prompt_seen: bool,
+    failure: Option<String>,
+}
+
+impl ReadinessTracker {
+    pub fn new(spec: &ReadinessSpec) -> Self {
+        ReadinessTracker {
+            expected: spec.expected_connectors.clone(),
+            seen: vec![false; spec.expected_connectors.len()],
+            prompt: spec.prompt.clone(),
+            prompt_seen: spec.prompt.trim().is_empty(),
+            failure: None,
+        }
+    }
+
+    /// Whether the verdict can still change (the drain stops feeding lines after that).
+    pub fn is_pending(&self) -> bool {
+        self.verdict() == Verdict::Pending
+    }
+
+    pub fn prompt(&self) -> &str {
+        &self.prompt
+    }
+
+    pub fn feed_line(&mut self, line: &str) {
+        if self.failure.is_some() {
+            return;
+        }
+        match classify_line(line) {
+            LineKind::Loaded(class) => {
+                for (name, seen) in self.expected.iter().zip(self.seen.iter_mut()) {
+                    if name == class || name.rsplit(':').next() == Some(class) {
+                        *seen = true;
+                    }
+                }
+            }
+            LineKind::FailedToLoad | LineKind::Error => {
+                self.failure = Some(line.trim().to_string())
+            }
+            LineKind::Other => {}
+        }
+    }
+
+    pub fn set_prompt_seen(&mut self) {
+        self.prompt_seen = true;
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        if let Some(line) = &self.failure {
+            return Verdict::Failed(line.clone());
+        }
+        if self.prompt_seen && self.seen.iter().all(|s| *s) {
+            Verdict::ConsoleReady
+        } else {
+            Verdict::Pending
+        }
+    }
+
+    /// What is still missing, for the timeout message.
+    pub fn missing(&self) -> String {
+        let mut parts = Vec::new();
+        let missing: Vec<&str> = self
+            .expected
+            .iter()
+            .zip(&self.seen)
+            .filter(|(_, s)| !**s)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !missing.is_empty() {
+            parts.push(format!("connectors not loaded: {}", missing.join(", ")));
+        }
+        if !self.prompt_seen {
+            parts.push(format!("prompt `{}` not seen", self.prompt.trim_end()));
+        }
+        parts.join("; ")
+    }
+}
+
+/// One HTTP request to `127.0.0.1:<port>`; `Ok` when the answer counts as healthy.
+pub fn probe_once(probe: &Probe, timeout: Duration) -> Result<(), String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, probe.port));
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    let method = if probe.method.is_empty() {
+        "GET"
+    } else {
+        probe.method.as_str()
+    };
+    let mut request = format!(
+        "{method} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nUser-Agent: gridctl\r\n",
+        if probe.path.is_empty() { "/" } else { probe.path.as_str() },
+        probe.port
+    );
+    if method.eq_ignore_ascii_case("POST") || !probe.body.is_empty() {
+        request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        request.push_str(&format!("Content-Length: {}\r\n", probe.body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(&probe.body);
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("send request: {e}"))?;
+
+    // Read until the server closes (Connection: close), capped: we only need the
+    // status line and enough body to look for `reject_body`.
+    let mut response = Vec::new();
+    let _ = stream.take(1024 * 1024).read_to_end(&mut response);
+    judge_response(probe, &response)
+}
+
+/// Pure judgement of a raw HTTP response (status line, headers, body).
+pub fn judge_response(probe: &Probe, response: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(response);
+    let status_line = text.lines().next().unwrap_or_default();
+    let status: u16 = status_line
+        .strip_prefix("HTTP/")
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| {
+            if text.is_empty() {
+                "no answer".to_string()
+            } else {
+                format!(
+                    "not an HTTP answer: `{}`",
+                    status_line.chars().take(80).collect::<String>()
+                )
+            }
+        })?;
+    let ok_status = match probe.expect_status {
+        Some(want) => status == want,
+        None => status < 500,
+    };
+    if !ok_status {
+        return Err(format!("{} {} answered {status}", probe.method, probe.path));
+    }
+    if let Some(reject) = probe.reject_body.as_deref().filter(|r| !r.is_empty()) {
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        if body.contains(reject) {
+            return Err(format!(
+                "{} {} answered `{reject}`",
+                probe.method, probe.path
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(connectors: &[&str]) -> ReadinessSpec {
+        ReadinessSpec {
+            expected_connectors: connectors.iter().map(|s| s.to_string()).collect(),
+            prompt: "R.O.B.U.S.T.# ".into(),
+            probe: None,
+            timeout_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn classifies_robust_lines() {
+        assert_eq!(
+            classify_line("12:00:01 - [SERVER]: AssetServiceConnector loaded successfully"),
+            LineKind::Loaded("AssetServiceConnector")
+        );
+        assert_eq!(
+            classify_line(
+                "[SERVER]: OpenSim.Server.Handlers.dll:XInventoryInConnector loaded successfully"
+            ),
+            LineKind::Loaded("XInventoryInConnector")
+        );
+        assert_eq!(
+            classify_line("12:00:01 - [SERVER]: Failed to load OpenSim.Server.Handlers.dll:GridInfoServerInConnector"),
+            LineKind::FailedToLoad
+        );
+        assert_eq!(
+            classify_line("2024-01-01 12:00:01 ERROR (1) - Migration failed"),
+            LineKind::Error
+        );
+        assert_eq!(classify_line("[ERROR]: boom"), LineKind::Error);
+        assert_eq!(
+            classify_line("no ERRORS here, NO_ERROR either"),
+            LineKind::Other
+        );
+        assert_eq!(
+            classify_line("[SERVER]: Loading AssetServiceConnector on port 8003"),
+            LineKind::Other
+        );
+    }
+
+    #[test]
+    fn ready_needs_every_connector_and_the_prompt() {
+        let mut t = ReadinessTracker::new(&spec(&["A", "B"]));
+        t.feed_line("[SERVER]: A loaded successfully");
+        t.set_prompt_seen();
+        assert_eq!(t.verdict(), Verdict::Pending);
+        assert_eq!(t.missing(), "connectors not loaded: B");
+        t.feed_line("[SERVER]: B loaded successfully");
+        assert_eq!(t.verdict(), Verdict::ConsoleReady);
+    }
+
+    #[test]
+    fn failed_connector_or_error_degrades() {
+        let mut t = ReadinessTracker::new(&spec(&["A"]));
+        t.feed_line("[SERVER]: Failed to load x.dll:A");
+        t.feed_line("[SERVER]: A loaded successfully");
+        t.set_prompt_seen();
+        assert_eq!(
+            t.verdict(),
+            Verdict::Failed("[SERVER]: Failed to load x.dll:A".into())
+        );
+        let mut t = ReadinessTracker::new(&spec(&[]));
+        t.feed_line("12:00 - [ERROR] table migrations exists");
+        assert!(matches!(t.verdict(), Verdict::Failed(_)));
+    }
+
+    #[test]
+    fn missing_mentions_prompt() {
+        let t = ReadinessTracker::new(&spec(&[]));
+        assert_eq!(t.missing(), "prompt `R.O.B.U.S.T.#` not seen");
+    }
+
+    fn probe(expect: Option<u16>, reject: Option<&str>) -> Probe {
+        Probe {
+            port: 1,
+            method: "GET".into(),
+            path: "/get_grid_info".into(),
+            body: String::new(),
+            expect_status: expect,
+            reject_body: reject.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn judges_responses() {
+        let ok = b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno";
+        assert!(judge_response(&probe(None, None), ok).is_ok());
+        assert!(judge_response(&probe(Some(200), None), ok).is_err());
+        let broken = b"HTTP/1.1 200 OK\r\n\r\n<RESULT>False</RESULT>";
+        assert!(judge_response(&probe(None, Some("<RESULT>False</RESULT>")), broken).is_err());
+        assert!(judge_response(&probe(None, None), b"HTTP/1.0 503 Busy\r\n\r\n").is_err());
+        assert_eq!(
+            judge_response(&probe(None, None), b"").unwrap_err(),
+            "no answer"
+        );
+    }
+}

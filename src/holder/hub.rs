@@ -1,0 +1,602 @@
+//! The holder's shared state: the console model, scrollback, viewers, `send`
+//! captures and the instance status, behind one mutex.
+//!
+//! The drain thread takes the lock once per read chunk and only for in-memory work
+//! (model, scrollback, `try_send` to viewers); no file or socket I/O ever happens
+//! under it, so status requests and attaches never wait on a disk or a viewer.
+
+use crate::console::Console;
+use crate::protocol::{InstanceState, InstanceStatus};
+use crate::readiness::{ReadinessTracker, Verdict};
+use crate::spec::InstanceSpec;
+use crate::spool::{ConsoleLog, Scrollback};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, Notify};
+
+/// Events queued per viewer. The queue is bounded (see [`VIEWER_QUEUE`]).
+#[derive(Debug)]
+pub(crate) enum ViewerEvent {
+    Data(Arc<[u8]>),
+    ChildExited(String),
+}
+
+/// Chunks a viewer may lag behind before it is disconnected. Output is never held
+/// for a viewer: a viewer whose queue is full is dropped (disconnected) rather than
+/// silently losing bytes, which would corrupt its screen.
+pub(crate) const VIEWER_QUEUE: usize = 512;
+
+/// Text a `send` capture keeps: the last this-many bytes (the end holds the prompt).
+const CAPTURE_MAX: usize = 4 * 1024 * 1024;
+
+/// How many lines of scrollback precede the screen in an attach replay.
+const REPLAY_LINES: usize = 200;
+
+struct Viewer {
+    id: u64,
+    tx: mpsc::Sender<ViewerEvent>,
+    kick: Arc<Notify>,
+    read_only: bool,
+    size: Option<(u16, u16)>,
+}
+
+struct Capture {
+    id: u64,
+    text: Vec<u8>,
+    dropped: usize,
+    /// End of the first line (the echo of the command), once seen.
+    echo_end: Option<usize>,
+    last_output: Instant,
+}
+
+/// The running child, as the hub knows it.
+pub(crate) struct ChildSlot {
+    pub generation: u64,
+    pub pid: Pid,
+    pub input: mpsc::Sender<Vec<u8>>,
+    pub master: Arc<OwnedFd>,
+    /// Set (under the lock) before the pid is reaped: from then on it is never signalled.
+    pub exited: bool,
+}
+
+struct Readiness {
+    generation: u64,
+    tracker: ReadinessTracker,
+    notify: Arc<Notify>,
+}
+
+pub(crate) struct Inner {
+    pub spec: InstanceSpec,
+    console: Console,
+    scrollback: Scrollback,
+    viewers: Vec<Viewer>,
+    captures: Vec<Capture>,
+    next_id: u64,
+    readiness: Option<Readiness>,
+    pub state: InstanceState,
+    pub detail: String,
+    pub restarts: u32,
+    pub started_at_ms: Option<u64>,
+    pub last_exit: Option<String>,
+    pub last_lines: Vec<String>,
+    pub child: Option<ChildSlot>,
+    pub generation: u64,
+    size_owner: Option<u64>,
+}
+
+/// Errors and lifecycle events of the holder itself, beside the console log.
+pub(crate) struct HolderLog {
+    file: Option<File>,
+}
+
+impl HolderLog {
+    pub fn open(path: &Path) -> HolderLog {
+        let file = OpenOptions::new().create(true).append(true).open(path).ok();
+        HolderLog { file }
+    }
+
+    pub fn path_for(spec: &InstanceSpec) -> PathBuf {
+        match spec.console_log.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join("holder.log"),
+            _ => PathBuf::from("holder.log"),
+        }
+    }
+
+    pub fn log(&self, msg: &str) {
+        if let Some(mut f) = self.file.as_ref() {
+            // One write per line: O_APPEND keeps lines whole without a lock.
+            let _ = f.write_all(format!("{} {msg}\n", utc_timestamp(SystemTime::now())).as_bytes());
+        }
+    }
+}
+
+/// `2026-05-01T12:00:00.123Z` without a date crate.
+pub(crate) fn utc_timestamp(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+pub(crate) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+pub(crate) struct Hub {
+    inner: Mutex<Inner>,
+    /// Only drain threads take this lock (one per child, one child at a time), so
+    /// log I/O under it never delays status, attach or `send`.
+    pub log: Mutex<Option<ConsoleLog>>,
+    pub holder_log: HolderLog,
+    pub holder_pid: u32,
+    pub spec_path: PathBuf,
+    /// Signalled once the reply to `Stop` has been written, so the holder can exit.
+    pub stop_replied: Notify,
+}
+
+impl Hub {
+    pub fn new(spec: InstanceSpec, spec_path: PathBuf, holder_log: HolderLog) -> Hub {
+        let log = match ConsoleLog::open(&spec.console_log, spec.log_max_bytes, spec.log_keep) {
+            Ok(log) => Some(log),
+            Err(e) => {
+                holder_log.log(&format!(
+                    "cannot open console log {}: {e}",
+                    spec.console_log.display()
+                ));
+                None
+            }
+        };
+        let inner = Inner {
+            console: Console::new(spec.rows, spec.cols),
+            scrollback: Scrollback::new(spec.scrollback_lines),
+            viewers: Vec::new(),
+            captures: Vec::new(),
+            next_id: 1,
+            readiness: None,
+            state: InstanceState::Starting,
+            detail: String::new(),
+            restarts: 0,
+            started_at_ms: None,
+            last_exit: None,
+            last_lines: Vec::new(),
+            child: None,
+            generation: 0,
+            size_owner: None,
+            spec,
+        };
+        Hub {
+            inner: Mutex::new(inner),
+            log: Mutex::new(log),
+            holder_log,
+            holder_pid: std::process::id(),
+            spec_path,
+            stop_replied: Notify::new(),
+        }
+    }
+
+    /// A panic elsewhere must not take the holder down with a poisoned lock.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn spec(&self) -> InstanceSpec {
+        self.lock().spec.clone()
+    }
+
+    /// One chunk of console output. Returns the answers owed to the program.
+    pub fn drain(&self, generation: u64, chunk: &[u8], stripped: &[u8]) -> Option<Vec<u8>> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        inner.console.process(chunk);
+        let replies = inner.console.take_replies();
+
+        match inner
+            .readiness
+            .as_mut()
+            .filter(|r| r.generation == generation && r.tracker.is_pending())
+        {
+            Some(r) => {
+                let tracker = &mut r.tracker;
+                inner
+                    .scrollback
+                    .push(stripped, |line| tracker.feed_line(line));
+                if tracker.is_pending() && inner.console.prompt_visible(tracker.prompt()) {
+                    tracker.set_prompt_seen();
+                }
+                if !tracker.is_pending() {
+                    r.notify.notify_one();
+                }
+            }
+            None => inner.scrollback.push(stripped, |_| {}),
+        }
+
+        if !inner.captures.is_empty() {
+            let now = Instant::now();
+            for c in &mut inner.captures {
+                if c.echo_end.is_none() {
+                    c.echo_end = stripped
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map(|i| c.text.len() + i + 1);
+                }
+                c.text.extend_from_slice(stripped);
+                // Trim the front in big steps so the copy is amortized.
+                if c.text.len() > 2 * CAPTURE_MAX {
+                    let cut = c.text.len() - CAPTURE_MAX;
+                    c.text.drain(..cut);
+                    c.dropped += cut;
+                    c.echo_end = Some(c.echo_end.map_or(0, |e| e.saturating_sub(cut)));
+                }
+                c.last_output = now;
+            }
+        }
+
+        if !inner.viewers.is_empty() {
+            // One allocation per chunk, shared by every viewer.
+            let data: Arc<[u8]> = Arc::from(chunk);
+            inner
+                .viewers
+                .retain(|v| match v.tx.try_send(ViewerEvent::Data(data.clone())) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        v.kick.notify_one();
+                        false
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                });
+        }
+        replies
+    }
+
+    // --- child lifecycle -------------------------------------------------------
+
+    /// Records a freshly spawned child and resets readiness for it.
+    pub fn child_started(&self, slot: ChildSlot) -> Arc<Notify> {
+        let mut g = self.lock();
+        let notify = Arc::new(Notify::new());
+        g.readiness = Some(Readiness {
+            generation: slot.generation,
+            tracker: ReadinessTracker::new(&g.spec.readiness),
+            notify: notify.clone(),
+        });
+        g.state = InstanceState::Starting;
+        g.detail = String::new();
+        g.started_at_ms = Some(unix_ms());
+        // The PTY was opened at the current size (the latest viewer's, or the spec's).
+        g.child = Some(slot);
+        notify
+    }
+
+    /// The size a new PTY should have: the latest read-write viewer's, else the spec's.
+    pub fn pty_size(&self) -> (u16, u16) {
+        let g = self.lock();
+        g.console.size()
+    }
+
+    /// Called by the waiter thread just before it reaps `pid`: from now on the pid
+    /// must never be signalled.
+    pub fn mark_exited(&self, generation: u64) -> MutexGuard<'_, Inner> {
+        let mut g = self.lock();
+        if let Some(c) = g.child.as_mut().filter(|c| c.generation == generation) {
+            c.exited = true;
+        }
+        g
+    }
+
+    /// Signals the child's process group unless the child has already exited.
+    pub fn signal_child(&self, generation: u64, signal: Signal) -> bool {
+        let g = self.lock();
+        match g
+            .child
+            .as_ref()
+            .filter(|c| c.generation == generation && !c.exited)
+        {
+            Some(c) => killpg(c.pid, signal).is_ok(),
+            None => false,
+        }
+    }
+
+    /// The child is gone and its PTY closed: record how it ended, tell viewers.
+    pub fn child_finished(&self, generation: u64, description: &str) {
+        let mut g = self.lock();
+        if g.child.as_ref().is_some_and(|c| c.generation == generation) {
+            g.child = None;
+        }
+        g.last_exit = Some(description.to_string());
+        g.last_lines = g.scrollback.last_lines(20);
+        g.viewers.retain(|v| {
+            v.tx.try_send(ViewerEvent::ChildExited(description.to_string()))
+                .is_ok()
+                || {
+                    v.kick.notify_one();
+                    false
+                }
+        });
+    }
+
+    pub fn set_state(&self, state: InstanceState, detail: impl Into<String>) {
+        let mut g = self.lock();
+        g.state = state;
+        g.detail = detail.into();
+    }
+
+    /// Changes state only while `generation` is the current child and still starting.
+    pub fn settle_startup(&self, generation: u64, state: InstanceState, detail: String) {
+        let mut g = self.lock();
+        let current = g.child.as_ref().is_some_and(|c| c.generation == generation);
+        if current && g.state == InstanceState::Starting {
+            g.state = state;
+            g.detail = detail;
+        }
+    }
+
+    /// The startup verdict for `generation`, or `None` once that child is gone.
+    pub fn readiness_verdict(&self, generation: u64) -> Option<(Verdict, String)> {
+        let g = self.lock();
+        if g.child.as_ref().is_none_or(|c| c.generation != generation) {
+            return None;
+        }
+        g.readiness
+            .as_ref()
+            .filter(|r| r.generation == generation)
+            .map(|r| (r.tracker.verdict(), r.tracker.missing()))
+    }
+
+    pub fn input_sender(&self) -> Option<mpsc::Sender<Vec<u8>>> {
+        self.lock().child.as_ref().map(|c| c.input.clone())
+    }
+
+    pub fn status(&self) -> InstanceStatus {
+        let g = self.lock();
+        InstanceStatus {
+            name: g.spec.name.clone(),
+            role: g.spec.role.clone(),
+            state: g.state,
+            detail: g.detail.clone(),
+            holder_pid: self.holder_pid,
+            pid: g
+                .child
+                .as_ref()
+                .filter(|c| !c.exited)
+                .map(|c| c.pid.as_raw() as u32),
+            restarts: g.restarts,
+            started_at_ms: g.started_at_ms,
+            last_exit: g.last_exit.clone(),
+            last_lines: g.last_lines.clone(),
+            config_hash: g.spec.config_hash.clone(),
+            viewers: g.viewers.len() as u32,
+        }
+    }
+
+    // --- send captures ---------------------------------------------------------
+
+    pub fn begin_capture(&self) -> Result<(u64, mpsc::Sender<Vec<u8>>, u64), String> {
+        let mut g = self.lock();
+        let Some((input, generation)) = g
+            .child
+            .as_ref()
+            .filter(|c| !c.exited)
+            .map(|c| (c.input.clone(), c.generation))
+        else {
+            return Err(format!(
+                "`{}` is not running ({})",
+                g.spec.name,
+                g.state.as_str()
+            ));
+        };
+        let id = g.next_id;
+        g.next_id += 1;
+        g.captures.push(Capture {
+            id,
+            text: Vec::new(),
+            dropped: 0,
+            echo_end: None,
+            last_output: Instant::now(),
+        });
+        Ok((id, input, generation))
+    }
+
+    /// (prompt back after the echo, time since the last output, whether the child that
+    /// got the line is gone). Looks only at the tail: cheap under the lock.
+    pub fn peek_capture(&self, id: u64, generation: u64, prompt: &str) -> (bool, Duration, bool) {
+        let g = self.lock();
+        let gone = !g
+            .child
+            .as_ref()
+            .is_some_and(|c| c.generation == generation && !c.exited);
+        match g.captures.iter().find(|c| c.id == id) {
+            Some(c) => (
+                prompt_back(&c.text, c.echo_end, prompt),
+                c.last_output.elapsed(),
+                gone,
+            ),
+            None => (false, Duration::ZERO, true),
+        }
+    }
+
+    /// The captured text and how many bytes were dropped from its front.
+    pub fn end_capture(&self, id: u64) -> (String, usize) {
+        let mut g = self.lock();
+        match g.captures.iter().position(|c| c.id == id) {
+            Some(i) => {
+                let c = g.captures.swap_remove(i);
+                (String::from_utf8_lossy(&c.text).into_owned(), c.dropped)
+            }
+            None => (String::new(), 0),
+        }
+    }
+
+    // --- viewers -----------------------------------------------------------------
+
+    /// Registers a viewer and returns its queue and the replay, atomically with
+    /// respect to the drain: no output is lost or duplicated between the two.
+    pub fn add_viewer(
+        &self,
+        read_only: bool,
+        rows: u16,
+        cols: u16,
+    ) -> (u64, mpsc::Receiver<ViewerEvent>, Arc<Notify>, Vec<u8>) {
+        let mut g = self.lock();
+        let id = g.next_id;
+        g.next_id += 1;
+        let size = (rows > 0 && cols > 0).then_some((rows, cols));
+        if let (false, Some((r, c))) = (read_only, size) {
+            g.size_owner = Some(id);
+            apply_size(&mut g, r, c);
+        }
+        let (tx, rx) = mpsc::channel(VIEWER_QUEUE);
+        let kick = Arc::new(Notify::new());
+        g.viewers.push(Viewer {
+            id,
+            tx,
+            kick: kick.clone(),
+            read_only,
+            size,
+        });
+
+        let mut replay = Vec::new();
+        let lines = g.scrollback.last_lines(REPLAY_LINES + 1);
+        // The unfinished line is on the screen already.
+        let complete = lines
+            .len()
+            .saturating_sub(usize::from(!g.scrollback.partial().trim().is_empty()));
+        for line in &lines[..complete] {
+            replay.extend_from_slice(line.as_bytes());
+            replay.extend_from_slice(b"\r\n");
+        }
+        replay.extend_from_slice(&g.console.replay());
+        (id, rx, kick, replay)
+    }
+
+    /// Resize policy: the most recent read-write viewer's size wins (its attach or its
+    /// latest resize); read-only viewers never change the size; when the owner
+    /// leaves, the previous read-write viewer's size applies, else the spec's.
+    pub fn viewer_resized(&self, id: u64, rows: u16, cols: u16) {
+        let mut g = self.lock();
+        let Some(v) = g.viewers.iter_mut().find(|v| v.id == id) else {
+            return;
+        };
+        if v.read_only || rows == 0 || cols == 0 {
+            return;
+        }
+        v.size = Some((rows, cols));
+        g.size_owner = Some(id);
+        apply_size(&mut g, rows, cols);
+    }
+
+    pub fn remove_viewer(&self, id: u64) {
+        let mut g = self.lock();
+        g.viewers.retain(|v| v.id != id);
+        if g.size_owner == Some(id) {
+            let next = g
+                .viewers
+                .iter()
+                .rev()
+                .find(|v| !v.read_only)
+                .and_then(|v| v.size.map(|s| (v.id, s)));
+            let (owner, (rows, cols)) = match next {
+                Some((vid, s)) => (Some(vid), s),
+                None => (None, (g.spec.rows, g.spec.cols)),
+            };
+            g.size_owner = owner;
+            apply_size(&mut g, rows, cols);
+        }
+    }
+
+    /// Back to the spec's size (a restart may have changed it).
+    pub fn reset_size_to_spec(&self) {
+        let mut g = self.lock();
+        if g.size_owner.is_none() {
+            let (rows, cols) = (g.spec.rows, g.spec.cols);
+            apply_size(&mut g, rows, cols);
+        }
+    }
+}
+
+/// Whether the text after the echo line ends with the prompt (trailing spaces
+/// ignored); with no prompt configured, whether anything followed the echo.
+pub(crate) fn prompt_back(text: &[u8], echo_end: Option<usize>, prompt: &str) -> bool {
+    let Some(start) = echo_end else { return false };
+    let body = text.get(start..).unwrap_or_default();
+    let prompt = prompt.trim_end().as_bytes();
+    if prompt.is_empty() {
+        return !body.is_empty();
+    }
+    let end = body
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    body[..end].ends_with(prompt)
+}
+
+fn apply_size(g: &mut Inner, rows: u16, cols: u16) {
+    let (rows, cols) = (rows.max(1), cols.max(1));
+    g.console.resize(rows, cols);
+    if let Some(c) = g.child.as_ref() {
+        // The kernel delivers SIGWINCH to the child's foreground group.
+        let _ = set_winsize(&c.master, rows, cols);
+    }
+}
+
+pub(crate) fn set_winsize(fd: &impl AsRawFd, rows: u16, cols: u16) -> std::io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a `winsize` from the pointer, which is valid for the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    if rc == -1 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_must_follow_the_echo() {
+        let p = "R.O.B.U.S.T.# ";
+        assert!(!prompt_back(b"show uptime", None, p));
+        let t = b"show uptime\nok\nR.O.B.U.S.T.# ";
+        assert!(prompt_back(t, Some(12), p));
+        assert!(!prompt_back(b"show uptime\nok\n", Some(12), p));
+        assert!(prompt_back(b"x\ny", Some(2), ""));
+    }
+
+    #[test]
+    fn timestamps_are_utc_iso() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        assert_eq!(utc_timestamp(t), "2023-11-14T22:13:20.123Z");
+        assert_eq!(utc_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,396 @@
+//! The holder's socket: one task per connection, `Hello`/`Welcome`, then requests.
+//! Nothing a client does can end the holder: every error ends that connection only.
+
+use super::hub::{Hub, ViewerEvent};
+use crate::protocol::{
+    decode_control, ClientMessage, HolderMessage, KIND_CONTROL, KIND_DATA, MAX_FRAME,
+    PROTOCOL_VERSION,
+};
+use crate::supervise::Control;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) async fn accept_loop(
+    hub: Arc<Hub>,
+    listener: UnixListener,
+    control: mpsc::Sender<Control>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let hub = hub.clone();
+                let control = control.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = handle(hub.clone(), stream, control).await {
+                        if !matches!(
+                            e.kind(),
+                            io::ErrorKind::BrokenPipe
+                                | io::ErrorKind::ConnectionReset
+                                | io::ErrorKind::UnexpectedEof
+                        ) {
+                            hub.holder_log.log(&format!("connection: {e}"));
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                hub.holder_log.log(&format!("accept: {e}"));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn read_frame(r: &mut (impl AsyncRead + Unpin)) -> io::Result<Option<(u8, Vec<u8>)>> {
+    let mut header = [0u8; 5];
+    match r.read_exact(&mut header).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes is too large"),
+        ));
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).await?;
+    Ok(Some((header[0], payload)))
+}
+
+async fn write_frame(
+    w: &mut (impl AsyncWrite + Unpin),
+    kind: u8,
+    payload: &[u8],
+) -> io::Result<()> {
+    let len = u32::try_from(payload.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    let mut header = [0u8; 5];
+    header[0] = kind;
+    header[1..].copy_from_slice(&len.to_be_bytes());
+    w.write_all(&header).await?;
+    w.write_all(payload).await?;
+    w.flush().await
+}
+
+async fn send(w: &mut (impl AsyncWrite + Unpin), msg: &HolderMessage) -> io::Result<()> {
+    let json = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    write_frame(w, KIND_CONTROL, &json).await
+}
+
+fn error(message: impl Into<String>) -> HolderMessage {
+    HolderMessage::Error {
+        message: message.into(),
+    }
+}
+
+async fn handle(
+    hub: Arc<Hub>,
+    stream: UnixStream,
+    control: mpsc::Sender<Control>,
+) -> io::Result<()> {
+    let (mut rd, mut wr) = stream.into_split();
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut rd)).await {
+        Ok(r) => r?,
+        Err(_) => return Ok(()),
+    };
+    let Some((KIND_CONTROL, payload)) = hello else {
+        return send(&mut wr, &error("expected `hello` first")).await;
+    };
+    match decode_control::<ClientMessage>(&payload) {
+        Ok(ClientMessage::Hello { version }) if version == PROTOCOL_VERSION => {
+            send(
+                &mut wr,
+                &HolderMessage::Welcome {
+                    version: PROTOCOL_VERSION,
+                    holder_pid: hub.holder_pid,
+                },
+            )
+            .await?;
+        }
+        Ok(ClientMessage::Hello { version }) => {
+            let msg = format!(
+                "protocol version mismatch: the client speaks version {version}, this holder speaks version {PROTOCOL_VERSION}"
+            );
+            return send(&mut wr, &error(msg)).await;
+        }
+        Ok(_) => return send(&mut wr, &error("expected `hello` first")).await,
+        Err(e) => return send(&mut wr, &error(format!("bad request: {e}"))).await,
+    }
+
+    // Several requests may follow on one connection; `attach` and `stop` end it.
+    while let Some((kind, payload)) = read_frame(&mut rd).await? {
+        if kind != KIND_CONTROL {
+            send(
+                &mut wr,
+                &error("expected a request, got console data (attach first)"),
+            )
+            .await?;
+            continue;
+        }
+        let msg = match decode_control::<ClientMessage>(&payload) {
+            Ok(m) => m,
+            Err(e) => {
+                send(&mut wr, &error(format!("bad request: {e}"))).await?;
+                continue;
+            }
+        };
+        match msg {
+            ClientMessage::Hello { .. } => send(&mut wr, &error("already greeted")).await?,
+            ClientMessage::Status => send(&mut wr, &HolderMessage::Status(hub.status())).await?,
+            ClientMessage::SendLine {
+                line,
+                quiet_ms,
+                timeout_ms,
+            } => {
+                let reply = match send_line(&hub, &line, quiet_ms, timeout_ms).await {
+                    Ok(text) => HolderMessage::Output { text },
+                    Err(e) => error(e),
+                };
+                send(&mut wr, &reply).await?;
+            }
+            ClientMessage::Stop => {
+                let (tx, rx) = oneshot::channel();
+                let reply = if control
+                    .send(Control::Stop { reply: Some(tx) })
+                    .await
+                    .is_err()
+                {
+                    error("the holder is already stopping")
+                } else {
+                    match rx.await {
+                        Ok(Ok(message)) => HolderMessage::Done { message },
+                        Ok(Err(e)) => error(e),
+                        Err(_) => error("the holder is already stopping"),
+                    }
+                };
+                let done = matches!(reply, HolderMessage::Done { .. });
+                let res = send(&mut wr, &reply).await;
+                if done {
+                    hub.stop_replied.notify_one();
+                    return res;
+                }
+                res?;
+            }
+            ClientMessage::Restart => {
+                let (tx, rx) = oneshot::channel();
+                let reply = if control.send(Control::Restart { reply: tx }).await.is_err() {
+                    error("the holder is stopping")
+                } else {
+                    match rx.await {
+                        Ok(Ok(message)) => HolderMessage::Done { message },
+                        Ok(Err(e)) => error(e),
+                        Err(_) => error("the holder is stopping"),
+                    }
+                };
+                send(&mut wr, &reply).await?;
+            }
+            ClientMessage::Attach {
+                read_only,
+                rows,
+                cols,
+            } => {
+                return attach(&hub, rd, wr, read_only, rows, cols).await;
+            }
+            ClientMessage::Resize { .. } => {
+                send(&mut wr, &error("`resize` is only valid while attached")).await?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Types `line` + `\r` and collects what the console prints until the prompt is back
+/// and output has been quiet for `quiet_ms` (or the child went away), or `timeout_ms`.
+async fn send_line(
+    hub: &Hub,
+    line: &str,
+    quiet_ms: u64,
+    timeout_ms: u64,
+) -> Result<String, String> {
+    if line.contains(['\r', '\n']) {
+        return Err("the line must not contain a line break".into());
+    }
+    let (id, input, generation) = hub.begin_capture()?;
+    let prompt = hub.spec().readiness.prompt;
+    let quiet = Duration::from_millis(quiet_ms);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
+    let sent =
+        tokio::time::timeout_at(deadline, input.send(format!("{line}\r").into_bytes())).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        hub.end_capture(id);
+        return Err("the console does not take input".into());
+    }
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10).min(deadline - now)).await;
+        let (prompt_back, since_output, gone) = hub.peek_capture(id, generation, &prompt);
+        if since_output >= quiet && (gone || prompt_back) {
+            break;
+        }
+    }
+    let (text, dropped) = hub.end_capture(id);
+    let text = clean_output(&text, line, &prompt);
+    Ok(if dropped > 0 {
+        format!("[gridctl: {dropped} bytes of earlier output not kept]\n{text}")
+    } else {
+        text
+    })
+}
+
+/// Drops the echo of the command line and the trailing prompt; trims blank lines.
+fn clean_output(text: &str, line: &str, prompt: &str) -> String {
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    if !lines.is_empty()
+        && (lines[0].trim_end().ends_with(line.trim()) || lines[0].trim().is_empty())
+    {
+        lines.remove(0);
+    }
+    let prompt = prompt.trim_end();
+    if let Some(last) = lines.last_mut() {
+        if !prompt.is_empty() {
+            if let Some(rest) = last.trim_end().strip_suffix(prompt) {
+                *last = rest;
+            }
+        }
+    }
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    while lines.first().is_some_and(|l| l.trim().is_empty()) {
+        lines.remove(0);
+    }
+    lines
+        .iter()
+        .map(|l| l.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An attached viewer: replay, then console output out and keystrokes in, until
+/// either side closes or the viewer falls too far behind.
+async fn attach(
+    hub: &Arc<Hub>,
+    mut rd: OwnedReadHalf,
+    mut wr: OwnedWriteHalf,
+    read_only: bool,
+    rows: u16,
+    cols: u16,
+) -> io::Result<()> {
+    let (id, rx, kick, replay) = hub.add_viewer(read_only, rows, cols);
+    let result = async {
+        send(
+            &mut wr,
+            &HolderMessage::Attached {
+                detach_hint: String::new(),
+            },
+        )
+        .await?;
+        write_frame(&mut wr, KIND_DATA, &replay).await?;
+        tokio::select! {
+            r = viewer_output(&mut wr, rx, &kick) => r,
+            r = viewer_input(hub, id, &mut rd, read_only) => r,
+        }
+    }
+    .await;
+    hub.remove_viewer(id);
+    result
+}
+
+async fn viewer_output(
+    wr: &mut OwnedWriteHalf,
+    mut rx: mpsc::Receiver<ViewerEvent>,
+    kick: &Notify,
+) -> io::Result<()> {
+    loop {
+        let event = tokio::select! {
+            biased;
+            _ = kick.notified() => break,
+            ev = rx.recv() => ev,
+        };
+        let write = async {
+            match event {
+                Some(ViewerEvent::Data(bytes)) => write_frame(wr, KIND_DATA, &bytes).await,
+                Some(ViewerEvent::ChildExited(description)) => {
+                    send(wr, &HolderMessage::ChildExited { description }).await
+                }
+                None => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = kick.notified() => break,
+            r = write => r?,
+        }
+    }
+    // Too slow: tell the viewer if its socket still takes a frame, then disconnect.
+    let msg = error("viewer fell too far behind the console output and was disconnected");
+    let _ = tokio::time::timeout(Duration::from_millis(100), send(wr, &msg)).await;
+    Ok(())
+}
+
+async fn viewer_input(
+    hub: &Hub,
+    id: u64,
+    rd: &mut OwnedReadHalf,
+    read_only: bool,
+) -> io::Result<()> {
+    while let Some((kind, payload)) = read_frame(rd).await? {
+        match kind {
+            KIND_DATA if !read_only => {
+                // Backpressure lands on this viewer only; the drain never waits for input.
+                if let Some(input) = hub.input_sender() {
+                    let _ = input.send(payload).await;
+                }
+            }
+            KIND_CONTROL => {
+                if let Ok(ClientMessage::Resize { rows, cols }) =
+                    decode_control::<ClientMessage>(&payload)
+                {
+                    hub.viewer_resized(id, rows, cols);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "R.O.B.U.S.T.# ";
+
+    #[test]
+    fn cleans_echo_and_prompt() {
+        let text =
+            "show uptime\nTime now is 12:00\nServer has been running since x\nR.O.B.U.S.T.# ";
+        assert_eq!(
+            clean_output(text, "show uptime", P),
+            "Time now is 12:00\nServer has been running since x"
+        );
+        assert_eq!(
+            clean_output(
+                "R.O.B.U.S.T.# show uptime\nok\n\nR.O.B.U.S.T.# ",
+                "show uptime",
+                P
+            ),
+            "ok"
+        );
+        assert_eq!(clean_output("x\n", "x", P), "");
+    }
+}
