@@ -65,8 +65,20 @@ impl Console {
         (!replies.is_empty()).then(|| std::mem::take(replies))
     }
 
+    /// Shrinking keeps the cursor's line visible, as xterm does: the top lines scroll
+    /// away first (vt100 alone would cut the bottom rows, prompt included).
     pub fn resize(&mut self, rows: u16, cols: u16) {
-        self.parser.screen_mut().set_size(rows.max(1), cols.max(1));
+        let (rows, cols) = (rows.max(1), cols.max(1));
+        let (old_rows, _) = self.parser.screen().size();
+        let (row, col) = self.parser.screen().cursor_position();
+        if rows < old_rows && row >= rows {
+            let scroll = row + 1 - rows;
+            let mut seq = format!("\x1b[{old_rows};1H").into_bytes();
+            seq.extend(std::iter::repeat_n(b'\n', usize::from(scroll)));
+            seq.extend(format!("\x1b[{};{}H", row - scroll + 1, col + 1).into_bytes());
+            self.parser.process(&seq);
+        }
+        self.parser.screen_mut().set_size(rows, cols);
     }
 
     pub fn size(&self) -> (u16, u16) {
@@ -149,6 +161,21 @@ mod tests {
         other.process(&c.replay());
         assert_eq!(other.screen().contents(), "red line\nsecond");
         assert_eq!(other.screen().cursor_position(), (1, 6));
+    }
+
+    #[test]
+    fn shrinking_keeps_the_prompt_line() {
+        let mut c = Console::new(10, 40);
+        for i in 0..9 {
+            c.process(format!("line {i}\r\n").as_bytes());
+        }
+        c.process(b"R.O.B.U.S.T.# ");
+        c.resize(4, 40);
+        assert_eq!(c.contents(), "line 6\nline 7\nline 8\nR.O.B.U.S.T.# ");
+        assert_eq!(c.size(), (4, 40));
+        assert!(c.prompt_visible("R.O.B.U.S.T.# "));
+        c.process(b"\x1b[6n");
+        assert_eq!(c.take_replies().unwrap(), b"\x1b[4;15R");
     }
 
     #[test]
