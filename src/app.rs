@@ -56,21 +56,53 @@ pub fn run(cli: Cli) -> i32 {
         Command::Up { wait, names } => crate::operate::up(&cli.file, names, *wait),
         Command::Down { names } => crate::operate::down(&cli.file, names),
         Command::Status { json } => crate::operate::status(&cli.file, *json),
-        Command::Attach { instance, read_only, detach_key } => crate::operate::attach(&cli.file, instance, *read_only, detach_key),
-        Command::Send { instance, line, role, timeout } => {
+        Command::Attach {
+            instance,
+            read_only,
+            detach_key,
+        } => crate::operate::attach(&cli.file, instance, *read_only, detach_key),
+        Command::Send {
+            instance,
+            line,
+            role,
+            timeout,
+        } => {
             // With --role, the first positional word belongs to the line, not an instance name.
             let (instance, line) = match (role, instance) {
-                (Some(_), Some(first)) => (None, std::iter::once(first.clone()).chain(line.iter().cloned()).collect()),
+                (Some(_), Some(first)) => (
+                    None,
+                    std::iter::once(first.clone())
+                        .chain(line.iter().cloned())
+                        .collect(),
+                ),
                 _ => (instance.clone(), line.clone()),
             };
-            crate::operate::send(&cli.file, instance.as_deref(), role.as_deref(), &line, *timeout)
+            crate::operate::send(
+                &cli.file,
+                instance.as_deref(),
+                role.as_deref(),
+                &line,
+                *timeout,
+            )
         }
-        Command::Logs { instance, follow, lines } => crate::operate::logs(&cli.file, instance, *follow, *lines),
-        Command::Restart { rolling: false, names } => crate::operate::restart(&cli.file, names),
-        Command::Restart { rolling: true, names } => crate::live::rolling_restart(&cli.file, names),
+        Command::Logs {
+            instance,
+            follow,
+            lines,
+        } => crate::operate::logs(&cli.file, instance, *follow, *lines),
+        Command::Restart {
+            rolling: false,
+            names,
+        } => crate::operate::restart(&cli.file, names),
+        Command::Restart {
+            rolling: true,
+            names,
+        } => crate::live::rolling_restart(&cli.file, names),
         Command::Top => crate::dashboard::run(&cli.file),
         Command::Scale { requests } => crate::live::scale(&cli.file, requests),
-        Command::Nginx { action: crate::cli::NginxAction::Reload } => crate::live::nginx_reload(&cli.file),
+        Command::Nginx {
+            action: crate::cli::NginxAction::Reload,
+        } => crate::live::nginx_reload(&cli.file),
         Command::Holder { spec } => crate::holder::run_holder_command(spec),
         Command::GenDocs { out } => crate::docs::generate(out)
             .map_err(|e| Failure::failed(Diagnostic::error(format!("cannot write docs: {e}")))),

@@ -15,20 +15,34 @@ use std::time::Duration;
 /// Machine checks: bin_dir, program, DLLs, database secret.
 pub fn environment(plan: &Plan) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let origin = &plan.origin;
     if !plan.bin_dir.is_dir() {
+        let d = Diagnostic::error(format!(
+            "bin_dir `{}` is not a directory",
+            plan.bin_dir.display()
+        ));
         out.push(
-            Diagnostic::error(format!(
-                "bin_dir `{}` is not a directory",
-                plan.bin_dir.display()
-            ))
-            .help("point [robust] bin_dir at the bin/ directory of your OpenSim install"),
+            origin
+                .locate(
+                    d,
+                    &origin.bin_dir,
+                    "relative paths start at grid.toml's directory",
+                )
+                .help("point [robust] bin_dir at the bin/ directory of your OpenSim install"),
         );
         return out;
     }
     if let Some(program) = plan.command.first() {
         if !program_exists(program) {
+            let d = Diagnostic::error(format!("the Robust command `{program}` was not found"));
+            let label = if program.contains('/') {
+                "no such file"
+            } else {
+                "not found in PATH"
+            };
             out.push(
-                Diagnostic::error(format!("the Robust command `{program}` was not found"))
+                origin
+                    .locate(d, &origin.program, label)
                     .help("install it, or set [robust] command (e.g. [\"dotnet\", \"Robust.dll\"] or [\"mono\", \"Robust.exe\"])"),
             );
         }
@@ -61,13 +75,11 @@ pub fn environment(plan: &Plan) -> Vec<Diagnostic> {
                 Some(var) => format!("export {var}=... before running gridctl (it is passed to each instance as {DB_ENV})"),
                 None => "make the secret readable".to_string(),
             };
-            out.push(
-                Diagnostic::error(format!(
-                    "the database connection string ({}) is not available",
-                    db.source
-                ))
-                .help(help),
-            );
+            let d = Diagnostic::error(format!(
+                "the database connection string ({}) is not available",
+                db.source
+            ));
+            out.push(origin.locate(d, &origin.connection, "not set").help(help));
         }
     }
     out

@@ -31,7 +31,8 @@ pub struct Diagnostic {
     pub severity: Severity,
     pub message: String,
     /// The file the problem is in (with a label), when there is one.
-    pub location: Option<(std::sync::Arc<Source>, Label)>,
+    /// Boxed: diagnostics travel in `Result::Err`, which should stay small.
+    pub location: Option<Box<(std::sync::Arc<Source>, Label)>>,
     /// Extra located notes (e.g. "the other instance is declared here").
     pub notes: Vec<(std::sync::Arc<Source>, Label)>,
     pub help: Option<String>,
@@ -61,13 +62,13 @@ impl Diagnostic {
         span: Range<usize>,
         label: impl Into<String>,
     ) -> Diagnostic {
-        self.location = Some((
+        self.location = Some(Box::new((
             source.clone(),
             Label {
                 span,
                 text: label.into(),
             },
-        ));
+        )));
         self
     }
 
@@ -160,7 +161,8 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         let _ = writeln!(out, "{kind}: {}", self.message);
-        if let Some((source, label)) = &self.location {
+        if let Some(loc) = &self.location {
+            let (source, label) = &**loc;
             write_snippet(&mut out, source, label, "-->");
         }
         for (source, label) in &self.notes {

@@ -96,7 +96,7 @@ pub struct NginxSection {
     pub reload_command: Vec<String>,
     /// Listener for public services (viewers, simulators, other grids).
     #[serde(default = "default_public_listen")]
-    pub public_listen: String,
+    pub public_listen: Spanned<String>,
     /// Listener for private services; must not be reachable from outside.
     #[serde(default = "default_private_listen")]
     pub private_listen: Spanned<String>,
@@ -193,8 +193,8 @@ fn default_nginx_test() -> Vec<String> {
 fn default_nginx_reload() -> Vec<String> {
     vec!["nginx".into(), "-s".into(), "reload".into()]
 }
-fn default_public_listen() -> String {
-    "80".into()
+fn default_public_listen() -> Spanned<String> {
+    Spanned::new(0..0, "80".into())
 }
 fn default_private_listen() -> Spanned<String> {
     Spanned::new(0..0, "127.0.0.1:8003".into())

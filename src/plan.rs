@@ -44,6 +44,34 @@ pub struct Plan {
     pub prompt: String,
     /// `[robust] env`, for every instance.
     pub env: Vec<(String, String)>,
+    /// Where a few values were written in grid.toml, so `check`'s machine checks can point there.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// Spans in grid.toml of the values `check` verifies against the machine.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub source: Option<std::sync::Arc<crate::diagnostic::Source>>,
+    pub bin_dir: Option<std::ops::Range<usize>>,
+    /// The program (first element of `[robust] command`), when given.
+    pub program: Option<std::ops::Range<usize>>,
+    pub connection: Option<std::ops::Range<usize>>,
+}
+
+impl Origin {
+    /// `d` pointing at `span` when both the source and the span are known.
+    pub fn locate(
+        &self,
+        d: Diagnostic,
+        span: &Option<std::ops::Range<usize>>,
+        label: &str,
+    ) -> Diagnostic {
+        match (&self.source, span) {
+            (Some(src), Some(span)) => d.at(src, span.clone(), label),
+            _ => d,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

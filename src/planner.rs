@@ -6,8 +6,8 @@ use crate::catalog::{self, Service, Side};
 use crate::diagnostic::{did_you_mean, Diagnostic, Source};
 use crate::manifest::{LoadedManifest, Manifest, RoleSection};
 use crate::plan::{
-    absolutize, copies_problem, slug, DatabasePlan, HypergridPlan, InstancePlan, NginxPlan, Plan,
-    RolePlan, Route, Secret, Supervise,
+    absolutize, copies_problem, slug, DatabasePlan, HypergridPlan, InstancePlan, NginxPlan, Origin,
+    Plan, RolePlan, Route, Secret, Supervise,
 };
 use crate::wiring::wire_role;
 use std::collections::{BTreeMap, HashMap};
@@ -159,6 +159,20 @@ impl<'a> Planner<'a> {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            origin: Origin {
+                source: Some(self.src.clone()),
+                bin_dir: Some(m.robust.bin_dir.span()),
+                program: m.robust.command.as_ref().and_then(|c| {
+                    // The span of the first array element: find its quoted text in the array.
+                    let span = c.span();
+                    let text = self.src.text.get(span.clone())?;
+                    let first = c.get_ref().first()?;
+                    let quoted = format!("{first:?}");
+                    text.find(&quoted)
+                        .map(|i| span.start + i..span.start + i + quoted.len())
+                }),
+                connection: m.database.as_ref().map(|d| d.get_ref().connection.span()),
+            },
         })
     }
 
@@ -228,7 +242,7 @@ impl<'a> Planner<'a> {
                 continue;
             };
             if let Some(other) = host_of.get(svc.name) {
-                let d = self.at(
+                let mut d = self.at(
                     format!(
                         "service `{}` is hosted by two roles, `{other}` and `{role_name}`",
                         svc.name
@@ -236,6 +250,16 @@ impl<'a> Planner<'a> {
                     s.span(),
                     "second role hosting it",
                 );
+                let first = self.m.roles.get(other).and_then(|r| {
+                    r.get_ref()
+                        .services
+                        .iter()
+                        .find(|x| x.get_ref() == svc.name)
+                        .map(|x| x.span())
+                });
+                if let Some(span) = first {
+                    d = d.note_at(&self.src, span, format!("first hosted by role `{other}`"));
+                }
                 self.err(d.help(
                     "a service lives in one role; raise that role's `instances` to run more copies",
                 ));
@@ -311,10 +335,26 @@ impl<'a> Planner<'a> {
                             svc.name,
                             side_name(side)
                         );
-                        let d = match m.grid.hostnames.get(svc.name) {
-                            Some(h) => self.at(msg, h.span(), "duplicate hostname"),
+                        // Point at whatever named the hostname: [grid.hostnames], else the role's `hostname`.
+                        let named_at = |service: &str, role: &str| {
+                            m.grid.hostnames.get(service).map(|h| h.span()).or_else(|| {
+                                m.roles
+                                    .get(role)
+                                    .and_then(|r| r.get_ref().hostname.as_ref())
+                                    .map(|h| h.span())
+                            })
+                        };
+                        let mut d = match named_at(svc.name, role_name) {
+                            Some(span) => self.at(msg, span, "duplicate hostname"),
                             None => Diagnostic::error(msg),
                         };
+                        if let Some(span) = named_at(&other.service, &other.role) {
+                            d = d.note_at(
+                                &self.src,
+                                span,
+                                format!("already used by `{}`", other.service),
+                            );
+                        }
                         self.err(d.help("Robust services that answer on `/` can only be told apart by hostname: give each its own"));
                     }
                     let url = self.service_url(role_name, side, &hostname);
@@ -346,7 +386,27 @@ impl<'a> Planner<'a> {
     fn service_url(&self, role_name: &str, side: Side, hostname: &str) -> String {
         let m = self.m;
         match side {
-            Side::Public => public_url(m, hostname),
+            Side::Public if m.nginx.is_some() || m.grid.public_port.is_some() => {
+                public_url(m, hostname)
+            }
+            // Without a front, viewers reach the role's public port on the grid's domain
+            // (like the stock Robust.ini's ${Const|BaseURL}:${Const|PublicPort}).
+            Side::Public => {
+                let role = m.roles[role_name].get_ref();
+                let port = role
+                    .public_port
+                    .as_ref()
+                    .map(|p| *p.get_ref())
+                    .unwrap_or(role.port.get_ref().saturating_add(1000));
+                let host = m
+                    .grid
+                    .hostnames
+                    .values()
+                    .find(|h| h.get_ref() == hostname)
+                    .map(|h| h.get_ref().as_str())
+                    .unwrap_or(m.grid.domain.get_ref().as_str());
+                format!("{}://{host}:{port}", m.grid.public_scheme.get_ref())
+            }
             Side::Private => match &m.nginx {
                 Some(n) => {
                     let port = listen_port(n.private_listen.get_ref()).unwrap_or(80);
@@ -392,7 +452,13 @@ impl<'a> Planner<'a> {
         };
         if let Some((svc, why)) = copies_problem(services, instances) {
             if r.allow_unsafe_copies {
-                eprintln!("warning: role `{name}` runs {instances} copies of single-copy service `{svc}` (allow_unsafe_copies): {why}");
+                // The plan has no channel for warnings yet, and this one must never be silent.
+                let w = Diagnostic::warning(format!(
+                    "role `{name}` runs {instances} copies of single-copy service `{svc}` (allow_unsafe_copies)"
+                ))
+                .at(&self.src, r.instances.span(), "more than one copy")
+                .help(why);
+                eprintln!("{w}\n");
             } else {
                 let d = self.at(
                     format!("service `{svc}` cannot run as {instances} copies (role `{name}`)"),
@@ -425,10 +491,16 @@ impl<'a> Planner<'a> {
         }
         let wiring = wire_role(services, hosted_anywhere, url_of);
         for (dependant, dep) in &wiring.missing {
+            let span = r
+                .services
+                .iter()
+                .find(|s| s.get_ref() == dependant)
+                .map(|s| s.span())
+                .unwrap_or(role.span());
             let d = self.at(
                 format!("service `{dependant}` (role `{name}`) needs `{dep}`, which no role hosts"),
-                role.span(),
-                "in this role",
+                span,
+                format!("`{dependant}` needs `{dep}`"),
             );
             self.err(d.help(format!("add \"{dep}\" to the services of a role")));
         }
@@ -558,14 +630,24 @@ impl<'a> Planner<'a> {
 
     /// Any two instances (or an instance and an nginx listener) on one host sharing a port.
     fn check_ports(&mut self, roles: &[RolePlan], instances: &[InstancePlan]) {
-        let mut used: HashMap<(String, u16), String> = HashMap::new();
+        let mut used: HashMap<(String, u16), PortUser> = HashMap::new();
         if let Some(n) = &self.m.nginx {
-            for (what, listen) in [
-                ("nginx public_listen", n.public_listen.as_str()),
-                ("nginx private_listen", n.private_listen.get_ref().as_str()),
+            for (what, listen, span) in [
+                (
+                    "nginx public_listen",
+                    n.public_listen.get_ref().as_str(),
+                    n.public_listen.span(),
+                ),
+                (
+                    "nginx private_listen",
+                    n.private_listen.get_ref().as_str(),
+                    n.private_listen.span(),
+                ),
             ] {
                 if let Some(p) = listen_port(listen) {
-                    used.insert(("127.0.0.1".into(), p), what.to_string());
+                    let span = (!span.is_empty()).then_some(span);
+                    used.entry(("127.0.0.1".into(), p))
+                        .or_insert((what.to_string(), span));
                 }
             }
         }
@@ -577,28 +659,31 @@ impl<'a> Planner<'a> {
                 let Some(port) = port else { continue };
                 let key = (inst.address.clone(), port);
                 let me = format!("{} ({kind})", inst.name);
-                if let Some(other) = used.get(&key) {
-                    let role = &self.m.roles[&inst.role];
-                    let span = match kind {
-                        "port" => role.get_ref().port.span(),
-                        _ => role
-                            .get_ref()
-                            .public_port
-                            .as_ref()
-                            .map(|p| p.span())
-                            .unwrap_or(role.span()),
-                    };
-                    let d = self.at(
+                let role = &self.m.roles[&inst.role];
+                let span = match kind {
+                    "port" => role.get_ref().port.span(),
+                    _ => role
+                        .get_ref()
+                        .public_port
+                        .as_ref()
+                        .map(|p| p.span())
+                        .unwrap_or(role.get_ref().port.span()),
+                };
+                if let Some((other, other_span)) = used.get(&key) {
+                    let mut d = self.at(
                         format!("port {port} is used by both {other} and {me}"),
-                        span,
+                        span.clone(),
                         format!(
                             "role `{}` derives port {port} for copy {}",
                             inst.role, inst.index
                         ),
                     );
+                    if let Some(s) = other_span.clone().filter(|s| *s != span) {
+                        d = d.note_at(&self.src, s, format!("{other} is derived from here"));
+                    }
                     self.err(d.help("give the roles port bases far enough apart for all their copies (copy n uses base + n - 1)"));
                 } else {
-                    used.insert(key, me);
+                    used.insert(key, (me, Some(span)));
                 }
             }
         }
@@ -607,11 +692,15 @@ impl<'a> Planner<'a> {
 
     fn database(&mut self, dir: &std::path::Path, instance_count: usize) -> Option<DatabasePlan> {
         let Some(db) = &self.m.database else {
-            let d = Diagnostic::error("missing required table `[database]`")
-                .at(&self.src, 0..0, "")
-                .help(
-                    "add [database] with provider = \"mysql\" and connection = \"env:ROBUST_DB\"",
-                );
+            let d = Diagnostic::error("missing required table `[database]`");
+            // No span for something absent: point at `[robust]`, after which it usually goes.
+            let d = match table_header(&self.src.text, "robust") {
+                Some(span) => d.at(&self.src, span, "add `[database]` after this table"),
+                None => d,
+            };
+            let d = d.help(
+                "add [database] with provider = \"mysql\" and connection = \"env:ROBUST_DB\" (or \"sqlite\" for a single instance)",
+            );
             self.err(d);
             return None;
         };
@@ -675,6 +764,30 @@ impl<'a> Planner<'a> {
 
     fn nginx(&mut self, dir: &std::path::Path) -> Option<NginxPlan> {
         let n = self.m.nginx.as_ref()?;
+        if let (Some(public), Some(private)) = (
+            listen_addr(n.public_listen.get_ref()),
+            listen_addr(n.private_listen.get_ref()),
+        ) {
+            let overlap = public.1 == private.1
+                && (public.0 == private.0 || is_wildcard(&public.0) || is_wildcard(&private.0));
+            if overlap {
+                let d = self.at(
+                    format!(
+                        "nginx `private_listen` ({}) overlaps `public_listen` ({})",
+                        n.private_listen.get_ref(),
+                        n.public_listen.get_ref()
+                    ),
+                    n.private_listen.span(),
+                    "private services would be published on the public listener",
+                );
+                let d = if n.public_listen.span().is_empty() {
+                    d
+                } else {
+                    d.note_at(&self.src, n.public_listen.span(), "public listener")
+                };
+                self.err(d.help("give the private listener its own port, on an address not reachable from outside (e.g. 127.0.0.1:8003)"));
+            }
+        }
         if listen_port(n.private_listen.get_ref()).is_none() {
             let d = self.at(
                 format!(
@@ -690,7 +803,7 @@ impl<'a> Planner<'a> {
             output: absolutize(dir, &n.output),
             test_command: n.test_command.clone(),
             reload_command: n.reload_command.clone(),
-            public_listen: n.public_listen.clone(),
+            public_listen: n.public_listen.get_ref().clone(),
             private_listen: n.private_listen.get_ref().clone(),
             max_fails: n.max_fails,
             fail_timeout_secs: n.fail_timeout.as_secs().max(1),
@@ -699,6 +812,9 @@ impl<'a> Planner<'a> {
         })
     }
 }
+
+/// Who uses a port, and where in grid.toml it is declared.
+type PortUser = (String, Option<Range<usize>>);
 
 /// The connector class names of a role, in ServiceList order.
 pub fn role_connectors(r: &RolePlan) -> Vec<String> {
@@ -735,8 +851,35 @@ fn public_url(m: &Manifest, hostname: &str) -> String {
 
 /// The port of an nginx `listen` value: `8003`, `127.0.0.1:8003`, `[::1]:8003`.
 pub fn listen_port(listen: &str) -> Option<u16> {
+    listen_addr(listen).map(|(_, p)| p)
+}
+
+/// Address (`*` when none is given) and port of an nginx `listen` value.
+fn listen_addr(listen: &str) -> Option<(String, u16)> {
     let first = listen.split_whitespace().next()?;
-    first.rsplit(':').next()?.parse().ok()
+    match first.rsplit_once(':') {
+        Some((addr, port)) => Some((addr.to_string(), port.parse().ok()?)),
+        None => Some(("*".to_string(), first.parse().ok()?)),
+    }
+}
+
+fn is_wildcard(addr: &str) -> bool {
+    matches!(addr, "*" | "0.0.0.0" | "[::]")
+}
+
+/// The span of a `[name]` table header line in the manifest text.
+fn table_header(text: &str, name: &str) -> Option<Range<usize>> {
+    let header = format!("[{name}]");
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(&header) {
+            let start = offset + (line.len() - trimmed.len());
+            return Some(start..start + header.len());
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// A TOML value as Robust expects it in an INI file.

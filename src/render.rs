@@ -348,7 +348,7 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Where a copy stands in its upstream (design.md §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Membership {
     In,
@@ -473,7 +473,7 @@ pub fn render_nginx(
         "routes": routes,
         "private_listen": plan.routes.iter().any(|r| r.side == Side::Private).then(|| n.private_listen.clone()),
     });
-    t.render("nginx.conf", &ctx)
+    t.render("nginx.conf", &ctx).map(with_final_newline)
 }
 
 /// The GridCommon.ini-style snippet simulators use to reach this grid.
@@ -501,5 +501,17 @@ pub fn render_simulator(plan: &Plan, t: &Templates) -> Result<String, Diagnostic
         "hypergrid": plan.hypergrid,
         "entries": entries,
     });
-    t.render("simulator.ini", &ctx)
+    t.render("simulator.ini", &ctx).map(with_final_newline)
+}
+
+/// Tera drops the template's last newline; a text file (and a terminal prompt after
+/// `render-simulator`) wants exactly one.
+fn with_final_newline(mut text: String) -> String {
+    while text.ends_with("\n\n") {
+        text.pop();
+    }
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }

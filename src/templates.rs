@@ -4,7 +4,7 @@
 //! Tera 2 (its errors carry template line and column), autoescape off (these are INI,
 //! XML and nginx files, not HTML), undefined variables are errors.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Source};
 use std::path::{Path, PathBuf};
 
 macro_rules! embedded {
@@ -44,36 +44,49 @@ pub static EMBEDDED: &[(&str, &str)] = embedded![
 
 pub struct Templates {
     tera: tera::Tera,
-    /// Where each template came from (for error messages): `None` = built in.
-    origin: Vec<(String, Option<PathBuf>)>,
+    /// Every template: name, text, and where it came from (`None` = built in), so an
+    /// error can show the failing line of the right file.
+    sources: Vec<TemplateSource>,
+}
+
+struct TemplateSource {
+    name: String,
+    text: String,
+    path: Option<PathBuf>,
 }
 
 impl Templates {
     /// The built-in set, overridden file by file by `dir` when given.
     pub fn load(dir: Option<&Path>) -> Result<Templates, Diagnostic> {
-        let mut sources: Vec<(String, String, Option<PathBuf>)> = EMBEDDED
+        let mut sources: Vec<TemplateSource> = EMBEDDED
             .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string(), None))
+            .map(|(n, t)| TemplateSource {
+                name: n.to_string(),
+                text: t.to_string(),
+                path: None,
+            })
             .collect();
         if let Some(dir) = dir {
             for (name, path) in user_files(dir)? {
                 let text = std::fs::read_to_string(&path).map_err(|e| {
                     Diagnostic::error(format!("cannot read template `{}`: {e}", path.display()))
                 })?;
-                match sources.iter_mut().find(|(n, _, _)| *n == name) {
-                    Some(entry) => *entry = (name, text, Some(path)),
-                    None => sources.push((name, text, Some(path))),
+                let entry = TemplateSource {
+                    name: name.clone(),
+                    text,
+                    path: Some(path),
+                };
+                match sources.iter_mut().find(|s| s.name == name) {
+                    Some(existing) => *existing = entry,
+                    None => sources.push(entry),
                 }
             }
         }
         let mut tera = tera::Tera::new();
         tera.autoescape_on(Vec::<&str>::new());
-        tera.add_raw_templates(sources.iter().map(|(n, t, _)| (n.as_str(), t.as_str())))
-            .map_err(|e| template_error(&e, &sources_origin(&sources)))?;
-        Ok(Templates {
-            tera,
-            origin: sources_origin(&sources),
-        })
+        tera.add_raw_templates(sources.iter().map(|s| (s.name.as_str(), s.text.as_str())))
+            .map_err(|e| template_error(&e, &sources))?;
+        Ok(Templates { tera, sources })
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -88,15 +101,8 @@ impl Templates {
         })?;
         self.tera
             .render(name, &context)
-            .map_err(|e| template_error(&e, &self.origin))
+            .map_err(|e| template_error(&e, &self.sources))
     }
-}
-
-fn sources_origin(sources: &[(String, String, Option<PathBuf>)]) -> Vec<(String, Option<PathBuf>)> {
-    sources
-        .iter()
-        .map(|(n, _, p)| (n.clone(), p.clone()))
-        .collect()
 }
 
 /// Files under the user's templates directory, named by their relative path.
@@ -126,29 +132,41 @@ fn user_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, Diagnostic> {
     Ok(out)
 }
 
-/// Tera's report already names the template, line and column; say where the template lives.
-fn template_error(e: &tera::Error, origin: &[(String, Option<PathBuf>)]) -> Diagnostic {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(&format!("\n{s}"));
-        source = s.source();
-    }
-    let overridden: Vec<String> = origin
-        .iter()
-        .filter_map(|(n, p)| {
-            p.as_ref()
-                .filter(|_| text.contains(n.as_str()))
-                .map(|p| p.display().to_string())
-        })
-        .collect();
-    let d = Diagnostic::error(format!("template failed: {}", text.trim_end()));
-    if overridden.is_empty() {
-        d
-    } else {
-        d.help(format!(
-            "the template comes from your templates directory: {}",
-            overridden.join(", ")
-        ))
+/// A template error as a diagnostic pointing at the failing line of the template file
+/// (the user's file when it was overridden), instead of Tera's own report.
+fn template_error(e: &tera::Error, sources: &[TemplateSource]) -> Diagnostic {
+    let report = match e.kind() {
+        tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => Some(r),
+        _ => None,
+    };
+    let Some(report) = report else {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        return Diagnostic::error(format!("template failed: {}", text.trim_end()));
+    };
+    let name = report.filename();
+    let message = report.message().trim_end();
+    let d = Diagnostic::error(format!("template `{name}` failed: {message}"));
+    let Some(t) = sources.iter().find(|s| s.name == name) else {
+        return d;
+    };
+    let path = t
+        .path
+        .clone()
+        .unwrap_or_else(|| Path::new("(built-in templates)").join(name));
+    let source = std::sync::Arc::new(Source {
+        path,
+        text: t.text.clone(),
+    });
+    let d = d.at(&source, report.span().range.clone(), "");
+    match &t.path {
+        Some(_) => d.help(format!(
+            "`{name}` comes from your templates directory ([grid] templates); fix it or delete it to use the built-in one"
+        )),
+        None => d,
     }
 }

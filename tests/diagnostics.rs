@@ -1,0 +1,546 @@
+//! Bad manifests and what gridctl says about them: the exact text (file:line:column,
+//! carets, help) and exit code 3. Each manifest is written inline into a scratch dir.
+
+mod common;
+
+use common::{code, manifest, stderr, stdout, Grid};
+
+/// Lines 1–8 of every manifest below (so line numbers in the expectations are stable).
+const HEAD: &str = "[grid]
+name = \"Test Grid\"
+domain = \"grid.test\"
+
+[robust]
+bin_dir = \"@BIN@\"
+command = [\"@ROBUST@\", \"Robust.dll\"]
+
+";
+
+/// Lines 9–12.
+const DB: &str = "[database]
+provider = \"mysql\"
+connection = \"env:ROBUST_DB\"
+
+";
+
+fn grid(text: &str) -> Grid {
+    manifest(
+        &text
+            .replace("@BIN@", &common::fake_bin_dir().display().to_string())
+            .replace("@ROBUST@", &common::fake_robust_bin().display().to_string()),
+    )
+}
+
+/// Runs `gridctl ARGS` on `text`; asserts exit code 3 and nothing on stdout; returns the
+/// normalised stderr.
+fn fails(text: &str, args: &[&str]) -> String {
+    let g = grid(text);
+    let a = g.gridctl(args);
+    assert_eq!(code(&a), Some(3), "stderr: {}", stderr(&a));
+    assert_eq!(stdout(&a), "");
+    g.normalize(&stderr(&a))
+}
+
+fn plan_fails(text: &str) -> String {
+    fails(text, &["plan"])
+}
+
+#[test]
+fn toml_syntax_error() {
+    assert_eq!(
+        plan_fails("[grid\nname = \"x\"\n"),
+        "error: invalid manifest: unclosed table, expected `]`
+ --> grid.toml:1:6
+  |
+1 | [grid
+  |      ^
+
+"
+    );
+}
+
+#[test]
+fn unknown_top_level_key_suggests_the_close_one() {
+    let text = format!("{HEAD}{DB}[databse]\nprovider = \"mysql\"\n\n[roles.core]\nservices = [\"asset\"]\nport = 18100\n");
+    assert_eq!(
+        plan_fails(&text),
+        "error: unknown key `databse`
+  --> grid.toml:13:2
+   |
+13 | [databse]
+   |  ^^^^^^^ not a known key here
+help: did you mean `database`?
+
+"
+    );
+}
+
+#[test]
+fn unknown_role_key() {
+    let text =
+        format!("{HEAD}{DB}[roles.core]\nservices = [\"asset\"]\ninstnces = 2\nport = 18100\n");
+    assert_eq!(
+        plan_fails(&text),
+        "error: unknown key `instnces`
+  --> grid.toml:15:1
+   |
+15 | instnces = 2
+   | ^^^^^^^^ not a known key here
+help: did you mean `instances`?
+
+"
+    );
+}
+
+#[test]
+fn unknown_service_suggests_the_close_one() {
+    let text =
+        format!("{HEAD}{DB}[roles.core]\nservices = [\"asset\", \"presense\"]\nport = 18100\n");
+    assert_eq!(
+        plan_fails(&text),
+        "error: unknown service `presense`
+  --> grid.toml:14:22
+   |
+14 | services = [\"asset\", \"presense\"]
+   |                      ^^^^^^^^^^ not in the service catalog
+help: did you mean `presence`?
+
+"
+    );
+}
+
+#[test]
+fn port_collision_names_both_instances() {
+    let text = format!(
+        "{HEAD}{DB}[roles.asset]\nservices = [\"asset\"]\ninstances = 3\nport = 18300\n\n\
+         [roles.inventory]\nservices = [\"inventory\"]\nport = 18302\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: port 18302 is used by both asset-3 (port) and inventory-1 (port)
+  --> grid.toml:20:8
+   |
+20 | port = 18302
+   |        ^^^^^ role `inventory` derives port 18302 for copy 1
+  ::: grid.toml:16:8
+   |
+16 | port = 18300
+   |        ^^^^^ asset-3 (port) is derived from here
+help: give the roles port bases far enough apart for all their copies (copy n uses base + n - 1)
+
+"
+    );
+}
+
+const PRESENCE_WHY: &str = "PresenceService keeps process-wide session caches (300 s sliding TTL) \
+    with no off switch: a second copy serves stale online/region state";
+
+#[test]
+fn single_copy_service_with_two_instances() {
+    let text =
+        format!("{HEAD}{DB}[roles.core]\nservices = [\"presence\"]\ninstances = 2\nport = 18100\n");
+    assert_eq!(
+        plan_fails(&text),
+        format!(
+            "error: service `presence` cannot run as 2 copies (role `core`)
+  --> grid.toml:15:13
+   |
+15 | instances = 2
+   |             ^ more than one copy
+help: {PRESENCE_WHY}. Keep `presence` in a role with instances = 1, or set allow_unsafe_copies = true in [roles.core] to run it anyway
+
+"
+        )
+    );
+}
+
+#[test]
+fn allow_unsafe_copies_turns_it_into_a_loud_success() {
+    let g = grid(&format!(
+        "{HEAD}{DB}[roles.core]\nservices = [\"presence\"]\ninstances = 2\nport = 18100\nallow_unsafe_copies = true\n"
+    ));
+    let a = g.gridctl(&["plan"]);
+    assert_eq!(code(&a), Some(0), "{}", stderr(&a));
+    assert!(stdout(&a).contains("core-2"));
+    assert_eq!(
+        stderr(&a),
+        format!(
+            "warning: role `core` runs 2 copies of single-copy service `presence` (allow_unsafe_copies)
+  --> grid.toml:15:13
+   |
+15 | instances = 2
+   |             ^ more than one copy
+help: {PRESENCE_WHY}
+
+"
+        )
+    );
+}
+
+#[test]
+fn required_dependency_hosted_nowhere() {
+    let text = format!(
+        "{HEAD}{DB}[roles.core]\nservices = [\"grid\", \"auth\", \"useraccount\", \"avatar\", \"griduser\", \"inventory\", \"login\"]\nport = 18100\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: service `login` (role `core`) needs `presence`, which no role hosts
+  --> grid.toml:14:79
+   |
+14 | services = [\"grid\", \"auth\", \"useraccount\", \"avatar\", \"griduser\", \"inventory\", \"login\"]
+   |                                                                               ^^^^^^^ `login` needs `presence`
+help: add \"presence\" to the services of a role
+
+"
+    );
+}
+
+#[test]
+fn same_service_in_two_roles() {
+    let text = format!(
+        "{HEAD}{DB}[roles.core]\nservices = [\"asset\", \"auth\"]\nport = 18100\n\n\
+         [roles.asset]\nservices = [\"asset\"]\nport = 18300\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: service `asset` is hosted by two roles, `core` and `asset`
+  --> grid.toml:18:13
+   |
+18 | services = [\"asset\"]
+   |             ^^^^^^^ second role hosting it
+  ::: grid.toml:14:13
+   |
+14 | services = [\"asset\", \"auth\"]
+   |             ^^^^^^^ first hosted by role `core`
+help: a service lives in one role; raise that role's `instances` to run more copies
+
+"
+    );
+}
+
+#[test]
+fn conflicting_services_in_one_role() {
+    let text =
+        format!("{HEAD}{DB}[roles.store]\nservices = [\"asset\", \"fsasset\"]\nport = 18300\n");
+    assert_eq!(
+        plan_fails(&text),
+        "error: services `asset` and `fsasset` cannot share a process: both configure [AssetService]
+  --> grid.toml:14:22
+   |
+14 | services = [\"asset\", \"fsasset\"]
+   |                      ^^^^^^^^^ conflicts with an earlier service of this role
+help: keep only one of them
+
+"
+    );
+}
+
+#[test]
+fn sqlite_with_several_instances() {
+    let text = format!(
+        "{HEAD}[database]\nprovider = \"sqlite\"\nconnection = \"URI=file:robust.db\"\n\n\
+         [roles.asset]\nservices = [\"asset\"]\ninstances = 2\nport = 18300\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: SQLite cannot serve 2 Robust processes
+  --> grid.toml:10:12
+   |
+10 | provider = \"sqlite\"
+   |            ^^^^^^^^ sqlite
+help: several processes sharing SQLite files fail with UNIQUE constraint errors at start; use mysql or pgsql for a split grid
+
+"
+    );
+}
+
+#[test]
+fn bad_database_provider() {
+    let text = format!(
+        "{HEAD}[database]\nprovider = \"oracle\"\nconnection = \"env:ROBUST_DB\"\n\n\
+         [roles.asset]\nservices = [\"asset\"]\nport = 18300\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: unknown database provider `oracle`
+  --> grid.toml:10:12
+   |
+10 | provider = \"oracle\"
+   |            ^^^^^^^^ not a provider
+help: use \"mysql\", \"pgsql\" or \"sqlite\"
+
+"
+    );
+}
+
+#[test]
+fn unknown_host() {
+    let text = format!(
+        "{HEAD}{DB}[hosts.node-b]\naddress = \"10.0.0.2\"\n\n\
+         [roles.asset]\nservices = [\"asset\"]\nport = 18300\nhost = \"node_b\"\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: unknown host `node_b`
+  --> grid.toml:19:8
+   |
+19 | host = \"node_b\"
+   |        ^^^^^^^^ not declared in [hosts]
+help: did you mean `node-b`?
+
+"
+    );
+}
+
+#[test]
+fn invalid_role_name() {
+    let text = format!("{HEAD}{DB}[roles.Asset-Store]\nservices = [\"asset\"]\nport = 18300\n");
+    assert_eq!(
+        plan_fails(&text),
+        "error: role name `Asset-Store` is not usable in instance names
+  --> grid.toml:13:1
+   |
+13 | [roles.Asset-Store]
+   | ^^^^^^^^^^^^^^^^^^^ this role
+help: use lowercase letters, digits and `_` (instances are named `<role>-<n>`)
+
+"
+    );
+}
+
+#[test]
+fn hostname_collision_in_grid_hostnames() {
+    let text = format!(
+        "{HEAD}[grid.hostnames]\nlogin = \"www.grid.test\"\ngridinfo = \"www.grid.test\"\n\n{DB}\
+         [roles.core]\nservices = [\"grid\", \"gridinfo\", \"auth\", \"useraccount\", \"avatar\", \
+         \"griduser\", \"presence\", \"inventory\", \"login\"]\nport = 18100\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: hostname `www.grid.test` is used by services `gridinfo` and `login` on the public listener
+  --> grid.toml:10:9
+   |
+10 | login = \"www.grid.test\"
+   |         ^^^^^^^^^^^^^^^ duplicate hostname
+  ::: grid.toml:11:12
+   |
+11 | gridinfo = \"www.grid.test\"
+   |            ^^^^^^^^^^^^^^^ already used by `gridinfo`
+help: Robust services that answer on `/` can only be told apart by hostname: give each its own
+
+"
+    );
+}
+
+#[test]
+fn hostname_collision_between_role_hostnames() {
+    let text = format!(
+        "{HEAD}{DB}[roles.asset]\nservices = [\"asset\"]\nport = 18300\nhostname = \"store.robust.internal\"\n\n\
+         [roles.inventory]\nservices = [\"inventory\"]\nport = 18400\nhostname = \"store.robust.internal\"\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: hostname `store.robust.internal` is used by services `asset` and `inventory` on the private listener
+  --> grid.toml:21:12
+   |
+21 | hostname = \"store.robust.internal\"
+   |            ^^^^^^^^^^^^^^^^^^^^^^^ duplicate hostname
+  ::: grid.toml:16:12
+   |
+16 | hostname = \"store.robust.internal\"
+   |            ^^^^^^^^^^^^^^^^^^^^^^^ already used by `asset`
+help: Robust services that answer on `/` can only be told apart by hostname: give each its own
+
+"
+    );
+}
+
+#[test]
+fn missing_database_table() {
+    let text = format!("{HEAD}[roles.asset]\nservices = [\"asset\"]\nport = 18300\n");
+    assert_eq!(
+        plan_fails(&text),
+        "error: missing required table `[database]`
+ --> grid.toml:5:1
+  |
+5 | [robust]
+  | ^^^^^^^^ add `[database]` after this table
+help: add [database] with provider = \"mysql\" and connection = \"env:ROBUST_DB\" (or \"sqlite\" for a single instance)
+
+"
+    );
+}
+
+#[test]
+fn negative_instances() {
+    let text =
+        format!("{HEAD}{DB}[roles.asset]\nservices = [\"asset\"]\ninstances = -1\nport = 18300\n");
+    assert_eq!(
+        plan_fails(&text),
+        "error: `instances` of role `asset` must be a whole number from 0 to 1000
+  --> grid.toml:15:13
+   |
+15 | instances = -1
+   |             ^^ out of range
+
+"
+    );
+}
+
+#[test]
+fn port_out_of_range() {
+    let text =
+        format!("{HEAD}{DB}[roles.asset]\nservices = [\"asset\"]\ninstances = 2\nport = 65535\n");
+    assert_eq!(
+        plan_fails(&text),
+        "error: `port` of role `asset` gives ports 65535..=65536, outside 1..=65535
+  --> grid.toml:16:8
+   |
+16 | port = 65535
+   |        ^^^^^ port base
+
+"
+    );
+}
+
+#[test]
+fn private_listener_on_the_public_one() {
+    let text = format!(
+        "{HEAD}{DB}[nginx]\noutput = \"nginx.conf\"\npublic_listen = \"8080\"\nprivate_listen = \"127.0.0.1:8080\"\n\n\
+         [roles.asset]\nservices = [\"asset\"]\nport = 18300\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: nginx `private_listen` (127.0.0.1:8080) overlaps `public_listen` (8080)
+  --> grid.toml:16:18
+   |
+16 | private_listen = \"127.0.0.1:8080\"
+   |                  ^^^^^^^^^^^^^^^^ private services would be published on the public listener
+  ::: grid.toml:15:17
+   |
+15 | public_listen = \"8080\"
+   |                 ^^^^^^ public listener
+help: give the private listener its own port, on an address not reachable from outside (e.g. 127.0.0.1:8003)
+
+"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = format!(
+        "{HEAD}{DB}[roles.core]\nservices = [\"presense\"]\nport = 18100\n\n\
+         [roles.asset]\nservices = [\"asset\"]\ninstances = -1\nport = 18300\n"
+    );
+    let err = plan_fails(&text);
+    assert_eq!(err.matches("error: ").count(), 2, "{err}");
+    assert!(err.contains("error: unknown service `presense`"));
+    assert!(err.contains("error: `instances` of role `asset`"));
+}
+
+// ---------------------------------------------------------------- `check`: the machine
+
+/// A valid manifest whose only hostname (`localhost`) resolves everywhere, so `check` adds
+/// no machine-dependent warning.
+fn checkable(robust: &str) -> String {
+    format!(
+        "[grid]\nname = \"Test Grid\"\ndomain = \"grid.test\"\n\n[grid.hostnames]\nasset = \"localhost\"\n\n\
+         {robust}\n{DB}[roles.asset]\nservices = [\"asset\"]\nport = 18300\n"
+    )
+}
+
+#[test]
+fn check_passes_on_a_good_manifest() {
+    let g = grid(&checkable(
+        "[robust]\nbin_dir = \"@BIN@\"\ncommand = [\"@ROBUST@\", \"Robust.dll\"]\n",
+    ));
+    let a = g.gridctl(&["check"]);
+    assert_eq!(code(&a), Some(0), "{}", stderr(&a));
+    assert_eq!(stderr(&a), "");
+    assert_eq!(
+        stdout(&a),
+        "ok: grid.toml (1 instance(s) in 1 role(s), 0 warning(s))\n"
+    );
+}
+
+#[test]
+fn check_missing_bin_dir() {
+    let err = fails(
+        &checkable(
+            "[robust]\nbin_dir = \"no-such-bin\"\ncommand = [\"@ROBUST@\", \"Robust.dll\"]\n",
+        ),
+        &["check"],
+    );
+    assert_eq!(
+        err,
+        "error: bin_dir `$DIR/grid/no-such-bin` is not a directory
+ --> grid.toml:9:11
+  |
+9 | bin_dir = \"no-such-bin\"
+  |           ^^^^^^^^^^^^^ relative paths start at grid.toml's directory
+help: point [robust] bin_dir at the bin/ directory of your OpenSim install
+
+error: `grid.toml` has 1 error(s) and 0 warning(s)
+
+"
+    );
+}
+
+#[test]
+fn check_missing_command_program() {
+    let err = fails(
+        &checkable(
+            "[robust]\nbin_dir = \"@BIN@\"\ncommand = [\"./no-such-robust\", \"Robust.dll\"]\n",
+        ),
+        &["check"],
+    );
+    assert_eq!(
+        err,
+        "error: the Robust command `$DIR/grid/no-such-robust` was not found
+  --> grid.toml:10:12
+   |
+10 | command = [\"./no-such-robust\", \"Robust.dll\"]
+   |            ^^^^^^^^^^^^^^^^^^ no such file
+help: install it, or set [robust] command (e.g. [\"dotnet\", \"Robust.dll\"] or [\"mono\", \"Robust.exe\"])
+
+error: `grid.toml` has 1 error(s) and 0 warning(s)
+
+"
+    );
+}
+
+#[test]
+fn check_unset_database_secret() {
+    let g = grid(&checkable(
+        "[robust]\nbin_dir = \"@BIN@\"\ncommand = [\"@ROBUST@\", \"Robust.dll\"]\n",
+    ));
+    let a = common::gridctl_without_db(&g.dir, &["check"]);
+    assert_eq!(code(&a), Some(3));
+    assert_eq!(
+        stderr(&a),
+        "error: the database connection string (env:ROBUST_DB) is not available
+  --> grid.toml:14:14
+   |
+14 | connection = \"env:ROBUST_DB\"
+   |              ^^^^^^^^^^^^^^^ not set
+help: export ROBUST_DB=... before running gridctl (it is passed to each instance as GRIDCTL_DATABASE_CONNECTION)
+
+error: `grid.toml` has 1 error(s) and 0 warning(s)
+
+"
+    );
+}
+
+#[test]
+fn missing_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = common::gridctl(tmp.path(), &["plan"]);
+    assert_eq!(code(&a), Some(3));
+    assert_eq!(
+        stderr(&a),
+        "error: cannot read manifest `grid.toml`: No such file or directory (os error 2)
+help: create one with `gridctl init`, or name another with `-f FILE`
+
+"
+    );
+}
