@@ -125,6 +125,13 @@ pub fn print_diagnostics(ds: &[Diagnostic]) {
 
 /// Manifest → plan, or the diagnostics that stop it.
 pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
+    let plan = build_plan(file)?;
+    print_diagnostics(&plan.warnings);
+    Ok(plan)
+}
+
+/// Like [`load_plan`], leaving the plan's warnings to the caller.
+fn build_plan(file: &Path) -> Result<Plan, Failure> {
     let loaded = manifest::load(file)?;
     plan::build(&loaded).map_err(Failure::invalid)
 }
@@ -168,10 +175,11 @@ fn init(file: &Path, args: &InitArgs) -> Outcome {
 }
 
 fn cmd_check(file: &Path) -> Outcome {
-    let plan = load_plan(file)?;
+    let plan = build_plan(file)?;
     let t = templates(&plan)?;
     let rendered = render::render_instances(&plan, &t)?;
-    let mut ds = check::environment(&plan);
+    let mut ds = plan.warnings.clone();
+    ds.extend(check::environment(&plan));
     ds.extend(check::references(&plan, &rendered));
     if plan.nginx.is_some() {
         if let Err(d) = render::render_nginx(&plan, &t, &Default::default()) {

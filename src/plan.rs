@@ -47,6 +47,9 @@ pub struct Plan {
     /// Where a few values were written in grid.toml, so `check`'s machine checks can point there.
     #[serde(skip)]
     pub origin: Origin,
+    /// Problems that do not stop anything (e.g. `allow_unsafe_copies`); every command shows them.
+    #[serde(skip)]
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Spans in grid.toml of the values `check` verifies against the machine.

@@ -21,6 +21,7 @@ pub struct Planner<'a> {
     m: &'a Manifest,
     src: Arc<Source>,
     errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Planner<'a> {
@@ -30,6 +31,7 @@ impl<'a> Planner<'a> {
             m: &loaded.manifest,
             src: loaded.source.clone(),
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -128,6 +130,7 @@ impl<'a> Planner<'a> {
             return Err(self.errors);
         }
         Ok(Plan {
+            warnings: std::mem::take(&mut self.warnings),
             grid_name: m.grid.name.clone(),
             grid_nick,
             manifest_path: absolutize(
@@ -452,13 +455,12 @@ impl<'a> Planner<'a> {
         };
         if let Some((svc, why)) = copies_problem(services, instances) {
             if r.allow_unsafe_copies {
-                // The plan has no channel for warnings yet, and this one must never be silent.
                 let w = Diagnostic::warning(format!(
                     "role `{name}` runs {instances} copies of single-copy service `{svc}` (allow_unsafe_copies)"
                 ))
                 .at(&self.src, r.instances.span(), "more than one copy")
                 .help(why);
-                eprintln!("{w}\n");
+                self.warnings.push(w);
             } else {
                 let d = self.at(
                     format!("service `{svc}` cannot run as {instances} copies (role `{name}`)"),
