@@ -17,18 +17,30 @@ pub fn acquire(state_dir: &Path, timeout: Duration) -> io::Result<GridLock> {
     crate::render::ensure_private_dir(state_dir)?;
     let path = state_dir.join("lock");
     // Rust opens files O_CLOEXEC: holders started by this command never inherit the lock.
-    let mut file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path)?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)?;
     let start = Instant::now();
     let mut told = false;
     loop {
         match file.try_lock_exclusive() {
             Ok(()) => break,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == Some(libc::EWOULDBLOCK) =>
+            {
                 if start.elapsed() >= timeout {
                     let holder = std::fs::read_to_string(&path).unwrap_or_default();
                     return Err(io::Error::new(
                         io::ErrorKind::WouldBlock,
-                        format!("another gridctl command holds {} ({})", path.display(), holder.trim()),
+                        format!(
+                            "another gridctl command holds {} ({})",
+                            path.display(),
+                            holder.trim()
+                        ),
                     ));
                 }
                 if !told {

@@ -20,7 +20,8 @@ fn failed(msg: impl Into<String>) -> Failure {
 }
 
 fn take_lock(plan: &Plan) -> Result<lock::GridLock, Failure> {
-    lock::acquire(&plan.state_dir, LOCK_TIMEOUT).map_err(|e| failed(format!("cannot lock the grid: {e}")))
+    lock::acquire(&plan.state_dir, LOCK_TIMEOUT)
+        .map_err(|e| failed(format!("cannot lock the grid: {e}")))
 }
 
 fn select<'p>(plan: &'p Plan, names: &[String]) -> Result<Vec<&'p InstancePlan>, Failure> {
@@ -53,7 +54,9 @@ pub struct Printer {
 
 impl Printer {
     pub fn new() -> Printer {
-        Printer { start: Instant::now() }
+        Printer {
+            start: Instant::now(),
+        }
     }
 }
 
@@ -76,7 +79,11 @@ impl Progress for Printer {
     }
     fn settled(&mut self, s: &Settled) {
         let t = self.start.elapsed().as_secs_f64();
-        let detail = if s.detail.is_empty() { String::new() } else { format!(" ({})", s.detail) };
+        let detail = if s.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", s.detail)
+        };
         println!(
             "[{t:6.2}s] {}: {} {} after {:.2}s{detail}",
             s.name,
@@ -90,17 +97,26 @@ impl Progress for Printer {
 pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
     let plan = load_plan(file)?;
     let t = templates(&plan)?;
-    let mut env_errors: Vec<Diagnostic> = crate::check::environment(&plan).into_iter().filter(|d| d.is_error()).collect();
+    let mut env_errors: Vec<Diagnostic> = crate::check::environment(&plan)
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect();
     if !env_errors.is_empty() {
-        env_errors.push(Diagnostic::error("nothing was started").help("`gridctl check` shows every problem"));
+        env_errors.push(
+            Diagnostic::error("nothing was started").help("`gridctl check` shows every problem"),
+        );
         return Err(Failure::invalid(env_errors));
     }
     let rendered = render::render_instances(&plan, &t)?;
     let _lock = take_lock(&plan)?;
-    render::write_instances(&rendered).map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
-    render::ensure_private_dir(&plan.sockets_dir()).map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
+    render::write_instances(&rendered)
+        .map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
+    render::ensure_private_dir(&plan.sockets_dir())
+        .map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
     let selected = select(&plan, names)?;
-    let mut printer = Printer { start: Instant::now() };
+    let mut printer = Printer {
+        start: Instant::now(),
+    };
     if names.is_empty() {
         for (name, socket) in reconcile::undeclared(&plan) {
             match reconcile::stop_socket(&socket) {
@@ -111,14 +127,34 @@ pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
     }
     let failures = reconcile::up(&plan, &rendered, &selected, wait, &mut printer);
     if failures.is_empty() {
-        println!("{} instance(s) up in {:.2}s", selected.len(), printer.start.elapsed().as_secs_f64());
+        println!(
+            "{} instance(s) up in {:.2}s",
+            selected.len(),
+            printer.start.elapsed().as_secs_f64()
+        );
         return Ok(());
     }
     let list: Vec<String> = failures
         .iter()
-        .map(|f| format!("{} ({}{})", f.name, f.state.as_str(), if f.detail.is_empty() { String::new() } else { format!(": {}", f.detail) }))
+        .map(|f| {
+            format!(
+                "{} ({}{})",
+                f.name,
+                f.state.as_str(),
+                if f.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", f.detail)
+                }
+            )
+        })
         .collect();
-    Err(failed(format!("{} instance(s) not ready: {}", failures.len(), list.join(", "))).help("see `gridctl status` and `gridctl logs INSTANCE`"))
+    Err(failed(format!(
+        "{} instance(s) not ready: {}",
+        failures.len(),
+        list.join(", ")
+    ))
+    .help("see `gridctl status` and `gridctl logs INSTANCE`"))
 }
 
 trait WithHelp {
@@ -138,7 +174,9 @@ pub fn down(file: &Path, names: &[String]) -> Outcome {
     let plan = load_plan(file)?;
     let _lock = take_lock(&plan)?;
     let selected = select(&plan, names)?;
-    let mut printer = Printer { start: Instant::now() };
+    let mut printer = Printer {
+        start: Instant::now(),
+    };
     let failures = reconcile::down(&plan, &selected, &mut printer);
     if failures.is_empty() {
         return Ok(());
@@ -152,20 +190,31 @@ pub fn restart(file: &Path, names: &[String]) -> Outcome {
     let t = templates(&plan)?;
     let rendered = render::render_instances(&plan, &t)?;
     let _lock = take_lock(&plan)?;
-    render::write_instances(&rendered).map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
-    render::ensure_private_dir(&plan.sockets_dir()).map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
+    render::write_instances(&rendered)
+        .map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
+    render::ensure_private_dir(&plan.sockets_dir())
+        .map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
     let selected = select(&plan, names)?;
-    let mut printer = Printer { start: Instant::now() };
+    let mut printer = Printer {
+        start: Instant::now(),
+    };
     let mut bad = Vec::new();
     for inst in selected {
         let a = reconcile::restart(&plan, inst);
-        let a = if a == Action::Restarted { Action::Started } else { a };
+        let a = if a == Action::Restarted {
+            Action::Started
+        } else {
+            a
+        };
         printer.action(&inst.name, &a);
         if let Action::Failed(e) = a {
             bad.push(format!("{}: {e}", inst.name));
             continue;
         }
-        let deadline = plan.role(&inst.role).map(|r| r.supervise.ready_timeout).unwrap_or(Duration::from_secs(120));
+        let deadline = plan
+            .role(&inst.role)
+            .map(|r| r.supervise.ready_timeout)
+            .unwrap_or(Duration::from_secs(120));
         let s = reconcile::wait_settled(&plan, inst, deadline + Duration::from_secs(2));
         printer.settled(&s);
         if s.state != InstanceState::Ready {
@@ -184,7 +233,10 @@ pub fn status(file: &Path, json: bool) -> Outcome {
     let statuses = reconcile::statuses(&plan);
     let rows = status::rows(&plan, &statuses);
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
     } else {
         print!("{}", status::table(&rows));
     }
@@ -193,11 +245,17 @@ pub fn status(file: &Path, json: bool) -> Outcome {
 
 fn connect(plan: &Plan, inst: &InstancePlan) -> Result<HolderClient, Failure> {
     match reconcile::presence(plan, inst) {
-        HolderPresence::Alive(_) => HolderClient::connect(&reconcile::socket_of(plan, inst), Duration::from_secs(5))
-            .map_err(|e| failed(format!("failed to {e}"))),
-        HolderPresence::Unresponsive => Err(failed(format!("the holder of `{}` does not answer", inst.name))),
+        HolderPresence::Alive(_) => {
+            HolderClient::connect(&reconcile::socket_of(plan, inst), Duration::from_secs(5))
+                .map_err(|e| failed(format!("failed to {e}")))
+        }
+        HolderPresence::Unresponsive => Err(failed(format!(
+            "the holder of `{}` does not answer",
+            inst.name
+        ))),
         _ => Err(Failure::failed(
-            Diagnostic::error(format!("`{}` is not running", inst.name)).help(format!("start it with `gridctl up {}`", inst.name)),
+            Diagnostic::error(format!("`{}` is not running", inst.name))
+                .help(format!("start it with `gridctl up {}`", inst.name)),
         )),
     }
 }
@@ -218,12 +276,20 @@ pub fn attach(file: &Path, name: &str, read_only: bool, detach_key: &str) -> Out
             eprintln!("[gridctl] {name} stopped; connection closed");
             Ok(())
         }
-        Ok(AttachEnd::Disconnected(why)) => Err(failed(format!("the holder of `{name}` disconnected this viewer: {why}"))),
+        Ok(AttachEnd::Disconnected(why)) => Err(failed(format!(
+            "the holder of `{name}` disconnected this viewer: {why}"
+        ))),
         Err(e) => Err(failed(format!("failed to {e}"))),
     }
 }
 
-pub fn send(file: &Path, instance_name: Option<&str>, role: Option<&str>, line: &[String], timeout: Duration) -> Outcome {
+pub fn send(
+    file: &Path,
+    instance_name: Option<&str>,
+    role: Option<&str>,
+    line: &[String],
+    timeout: Duration,
+) -> Outcome {
     let plan = load_plan(file)?;
     let text = line.join(" ");
     let targets: Vec<&InstancePlan> = match (instance_name, role) {
@@ -232,7 +298,8 @@ pub fn send(file: &Path, instance_name: Option<&str>, role: Option<&str>, line: 
             if plan.role(r).is_none() {
                 let roles: Vec<&str> = plan.roles.iter().map(|r| r.name.as_str()).collect();
                 return Err(Failure {
-                    diagnostics: vec![Diagnostic::error(format!("no role named `{r}`")).help(format!("known roles: {}", roles.join(", ")))],
+                    diagnostics: vec![Diagnostic::error(format!("no role named `{r}`"))
+                        .help(format!("known roles: {}", roles.join(", ")))],
                     code: crate::app::EXIT_USAGE,
                 });
             }
@@ -279,7 +346,8 @@ pub fn logs(file: &Path, name: &str, follow: bool, lines: usize) -> Outcome {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && follow => wait_for_file(&path)?,
         Err(e) => return Err(failed(format!("cannot read `{}`: {e}", path.display()))),
     };
-    let tail = last_lines(&mut f, lines).map_err(|e| failed(format!("cannot read `{}`: {e}", path.display())))?;
+    let tail = last_lines(&mut f, lines)
+        .map_err(|e| failed(format!("cannot read `{}`: {e}", path.display())))?;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(tail.as_bytes());
     let _ = out.flush();
@@ -343,7 +411,11 @@ fn follow_file(path: &Path, f: std::fs::File) -> Outcome {
                 std::thread::sleep(Duration::from_millis(100));
             }
             Ok(_) => {
-                if out.write_all(line.as_bytes()).and_then(|_| out.flush()).is_err() {
+                if out
+                    .write_all(line.as_bytes())
+                    .and_then(|_| out.flush())
+                    .is_err()
+                {
                     return Ok(()); // stdout closed (e.g. piped into head)
                 }
             }

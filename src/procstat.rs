@@ -62,7 +62,12 @@ pub fn cpu_percent(before: &ProcSample, after: &ProcSample, elapsed: Duration) -
 
 /// Average CPU% over the process's lifetime (what `ps` shows), for one-shot `status`.
 pub fn lifetime_cpu_percent(s: &ProcSample) -> Option<f64> {
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     let age = uptime - s.start_ticks as f64 / ticks_per_second() as f64;
     (age > 0.0).then(|| s.cpu_ticks as f64 / ticks_per_second() as f64 / age * 100.0)
 }

@@ -72,7 +72,10 @@ pub fn wait_settled(plan: &Plan, inst: &InstancePlan, deadline: Duration) -> Set
         if let Ok(mut c) = HolderClient::connect(&socket, Duration::from_secs(2)) {
             if let Ok(s) = c.status() {
                 last = (s.state, s.detail.clone());
-                if !matches!(s.state, InstanceState::Starting | InstanceState::Backoff | InstanceState::Stopping) {
+                if !matches!(
+                    s.state,
+                    InstanceState::Starting | InstanceState::Backoff | InstanceState::Stopping
+                ) {
                     break;
                 }
             }
@@ -97,9 +100,13 @@ pub fn wait_settled(plan: &Plan, inst: &InstancePlan, deadline: Duration) -> Set
 pub fn stop(plan: &Plan, inst: &InstancePlan) -> Action {
     match presence(plan, inst) {
         HolderPresence::Absent => Action::Unchanged,
-        HolderPresence::Unresponsive => Action::Failed("holder does not answer on its socket".into()),
+        HolderPresence::Unresponsive => {
+            Action::Failed("holder does not answer on its socket".into())
+        }
         HolderPresence::Alive(_) | HolderPresence::Stale => {
-            match HolderClient::connect(&socket_of(plan, inst), Duration::from_secs(5)).and_then(|c| c.stop()) {
+            match HolderClient::connect(&socket_of(plan, inst), Duration::from_secs(5))
+                .and_then(|c| c.stop())
+            {
                 Ok(_) => Action::Stopped,
                 Err(e) => Action::Failed(format!("failed to {e}")),
             }
@@ -114,9 +121,13 @@ pub fn restart(plan: &Plan, inst: &InstancePlan) -> Action {
             Ok(_) => Action::Started,
             Err(e) => Action::Failed(e),
         },
-        HolderPresence::Unresponsive => Action::Failed("holder does not answer on its socket".into()),
+        HolderPresence::Unresponsive => {
+            Action::Failed("holder does not answer on its socket".into())
+        }
         HolderPresence::Alive(_) | HolderPresence::Stale => {
-            match HolderClient::connect(&socket_of(plan, inst), Duration::from_secs(5)).and_then(|mut c| c.restart()) {
+            match HolderClient::connect(&socket_of(plan, inst), Duration::from_secs(5))
+                .and_then(|mut c| c.restart())
+            {
                 Ok(_) => Action::Restarted,
                 Err(e) => Action::Failed(format!("failed to {e}")),
             }
@@ -139,10 +150,16 @@ pub fn up(
     wait: bool,
     progress: &mut dyn Progress,
 ) -> Vec<Settled> {
-    let hashes: HashMap<&str, &str> = rendered.iter().map(|r| (r.name.as_str(), r.config_hash.as_str())).collect();
+    let hashes: HashMap<&str, &str> = rendered
+        .iter()
+        .map(|r| (r.name.as_str(), r.config_hash.as_str()))
+        .collect();
     let mut failures = Vec::new();
     let mut to_start: Vec<&InstancePlan> = Vec::new();
     let mut to_restart: Vec<&InstancePlan> = Vec::new();
+    // Running with the wanted config but not ready (still starting after an interrupted
+    // `up`, in backoff, degraded, crash-loop): left alone, but not taken for ready.
+    let mut adopted: Vec<&InstancePlan> = Vec::new();
     for inst in selected {
         match presence(plan, inst) {
             HolderPresence::Alive(status) => {
@@ -151,6 +168,9 @@ pub fn up(
                     to_restart.push(inst);
                 } else {
                     progress.action(&inst.name, &Action::Unchanged);
+                    if status.state != InstanceState::Ready {
+                        adopted.push(inst);
+                    }
                 }
             }
             HolderPresence::Absent | HolderPresence::Stale => to_start.push(inst),
@@ -168,9 +188,23 @@ pub fn up(
             + Duration::from_secs(2)
     };
 
+    // Instances an earlier, interrupted `up` left starting are waited for first, as that
+    // `up` would have: a first copy may still be running its role's migrations, so its
+    // siblings must not start before it settles. With `--wait`, all of them count.
+    for inst in adopted {
+        if inst.index == 1 || wait {
+            let s = wait_settled(plan, inst, deadline(inst));
+            progress.settled(&s);
+            if s.state != InstanceState::Ready {
+                failures.push(s);
+            }
+        }
+    }
+
     // Phase 1: first copies alone, dependencies first — copies racing on an empty database
     // corrupt their migrations (robust.md §0c). Each is waited for before the next starts.
-    let (firsts, rest): (Vec<&InstancePlan>, Vec<&InstancePlan>) = to_start.iter().partition(|i| i.index == 1);
+    let (firsts, rest): (Vec<&InstancePlan>, Vec<&InstancePlan>) =
+        to_start.iter().partition(|i| i.index == 1);
     for inst in firsts {
         match start(inst) {
             Ok(_) => {
@@ -239,7 +273,11 @@ fn failed(inst: &InstancePlan, why: &str) -> Settled {
 
 /// Stops the selected instances in reverse start order: dependants first; the copies of
 /// one role in parallel.
-pub fn down(plan: &Plan, selected: &[&InstancePlan], progress: &mut dyn Progress) -> Vec<(String, String)> {
+pub fn down(
+    plan: &Plan,
+    selected: &[&InstancePlan],
+    progress: &mut dyn Progress,
+) -> Vec<(String, String)> {
     let mut failures = Vec::new();
     let mut by_rank: Vec<(usize, Vec<&InstancePlan>)> = Vec::new();
     for inst in selected.iter().rev() {
@@ -308,8 +346,16 @@ pub fn statuses(plan: &Plan) -> Vec<(String, Option<InstanceStatus>, Option<Stri
                     match probe_holder(&socket, &holder_pid_file(inst)) {
                         HolderPresence::Alive(st) => (inst.name.clone(), Some(st), None),
                         HolderPresence::Absent => (inst.name.clone(), None, None),
-                        HolderPresence::Stale => (inst.name.clone(), None, Some("holder gone (stale files)".to_string())),
-                        HolderPresence::Unresponsive => (inst.name.clone(), None, Some("holder does not answer".to_string())),
+                        HolderPresence::Stale => (
+                            inst.name.clone(),
+                            None,
+                            Some("holder gone (stale files)".to_string()),
+                        ),
+                        HolderPresence::Unresponsive => (
+                            inst.name.clone(),
+                            None,
+                            Some("holder does not answer".to_string()),
+                        ),
                     }
                 })
             })

@@ -32,12 +32,17 @@ pub fn now_ms() -> u64 {
 }
 
 /// Builds the rows from holder answers (`None` = no holder).
-pub fn rows(plan: &Plan, statuses: &[(String, Option<InstanceStatus>, Option<String>)]) -> Vec<Row> {
+pub fn rows(
+    plan: &Plan,
+    statuses: &[(String, Option<InstanceStatus>, Option<String>)],
+) -> Vec<Row> {
     statuses
         .iter()
         .filter_map(|(name, st, note)| {
             let inst = plan.instance(name)?;
-            let ports: Vec<u16> = std::iter::once(inst.private_port).chain(inst.public_port).collect();
+            let ports: Vec<u16> = std::iter::once(inst.private_port)
+                .chain(inst.public_port)
+                .collect();
             Some(match st {
                 Some(s) => {
                     let proc_ = s.pid.and_then(procstat::sample);
@@ -105,13 +110,21 @@ pub fn table(rows: &[Row]) -> String {
             r.name.clone(),
             format!("{} {}", symbol(&r.state), r.state),
             r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            r.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
+            r.ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
             r.restarts.to_string(),
             r.uptime_secs
                 .map(|s| procstat::format_uptime(Duration::from_secs(s)))
                 .unwrap_or_else(|| "-".into()),
-            r.cpu_percent.map(|c| format!("{c:.1}")).unwrap_or_else(|| "-".into()),
-            r.rss_bytes.map(procstat::format_bytes).unwrap_or_else(|| "-".into()),
+            r.cpu_percent
+                .map(|c| format!("{c:.1}"))
+                .unwrap_or_else(|| "-".into()),
+            r.rss_bytes
+                .map(procstat::format_bytes)
+                .unwrap_or_else(|| "-".into()),
             match (&r.detail, &r.last_exit) {
                 (d, _) if !d.is_empty() => d.clone(),
                 (_, Some(e)) => format!("last exit: {e}"),
@@ -120,7 +133,13 @@ pub fn table(rows: &[Row]) -> String {
         ]);
     }
     let widths: Vec<usize> = (0..9)
-        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for l in &lines {
