@@ -131,7 +131,7 @@ pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
 }
 
 /// Like [`load_plan`], leaving the plan's warnings to the caller.
-fn build_plan(file: &Path) -> Result<Plan, Failure> {
+pub fn build_plan(file: &Path) -> Result<Plan, Failure> {
     let loaded = manifest::load(file)?;
     plan::build(&loaded).map_err(Failure::invalid)
 }

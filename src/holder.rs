@@ -53,11 +53,27 @@ pub enum HolderError {
 /// Starts the holder for the spec at `spec_path` as `<current exe> holder --spec <path>`
 /// and returns its pid once its socket is served and its child spawned.
 pub fn launch(spec_path: &Path) -> Result<u32, HolderError> {
-    let exe = std::env::current_exe().map_err(|source| HolderError::Spawn {
-        program: "gridctl".into(),
-        source,
-    })?;
+    // `/proc/self/exe` still runs this very binary after it was replaced on disk (an
+    // upgrade mid-`up`), where `current_exe()` would name a deleted file; it also keeps
+    // holder and CLI the same version.
+    let proc_exe = Path::new("/proc/self/exe");
+    let exe = if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe().map_err(|source| HolderError::Spawn {
+            program: "gridctl".into(),
+            source,
+        })?
+    };
     let mut cmd = Command::new(exe);
+    // argv[0] = the real name, so `ps` shows `gridctl holder --spec ...`.
+    if let Ok(name) = std::env::current_exe() {
+        let name = name
+            .to_string_lossy()
+            .trim_end_matches(" (deleted)")
+            .to_string();
+        cmd.arg0(name);
+    }
     cmd.arg("holder").arg("--spec").arg(spec_path);
     launch_command(cmd, spec_path)
 }

@@ -8,7 +8,8 @@ use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::plan::{InstancePlan, Plan};
 use crate::protocol::InstanceState;
 use crate::reconcile::{self, Action, Progress, Settled};
-use crate::{lock, render, status};
+use crate::render::Membership;
+use crate::{lock, nginx, render, roll, status};
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -117,15 +118,55 @@ pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
     let mut printer = Printer {
         start: Instant::now(),
     };
-    if names.is_empty() {
-        for (name, socket) in reconcile::undeclared(&plan) {
-            match reconcile::stop_socket(&socket) {
-                Ok(()) => printer.action(&name, &Action::Stopped),
-                Err(e) => printer.action(&name, &Action::Failed(e)),
-            }
+    let undeclared = if names.is_empty() {
+        reconcile::undeclared(&plan)
+    } else {
+        Vec::new()
+    };
+    // With nginx in front, a copy joins its upstream only once ready: always wait.
+    let managed = plan.nginx.is_some();
+    let report = reconcile::up(&plan, &rendered, &selected, wait || managed, &mut printer);
+    let mut failures = report.failures;
+    let mut applied = nginx::Applied::NotManaged;
+    if managed {
+        let changes: Vec<(&str, Membership)> = selected
+            .iter()
+            .filter(|i| !report.changed.iter().any(|c| c.name == i.name))
+            .map(|i| {
+                let ready = !failures.iter().any(|f| f.name == i.name);
+                (
+                    i.name.as_str(),
+                    if ready {
+                        Membership::In
+                    } else {
+                        Membership::Out
+                    },
+                )
+            })
+            .collect();
+        applied = nginx::set_membership(&plan, &t, &changes)
+            .map_err(|e| failed(format!("nginx: {e}")))?;
+        roll::note_nginx(&applied, "upstreams updated");
+    }
+    // Instances no longer declared are out of the upstreams rendered above: drain, stop.
+    if !undeclared.is_empty() && applied == nginx::Applied::Reloaded {
+        roll::drain(&plan);
+    }
+    for (name, socket) in undeclared {
+        match reconcile::stop_socket(&socket) {
+            Ok(()) => printer.action(&name, &Action::Stopped),
+            Err(e) => printer.action(&name, &Action::Failed(e)),
         }
     }
-    let failures = reconcile::up(&plan, &rendered, &selected, wait, &mut printer);
+    // Copies whose config changed: rolled one at a time, drained through nginx when managed.
+    if let Err(e) = roll::rolling_restart(&plan, &t, &report.changed, &mut printer) {
+        failures.push(Settled {
+            name: "rolling restart".into(),
+            state: InstanceState::Stopped,
+            detail: e.to_string(),
+            took: Duration::ZERO,
+        });
+    }
     if failures.is_empty() {
         println!(
             "{} instance(s) up in {:.2}s",

@@ -68,10 +68,17 @@ pub fn wait_settled(plan: &Plan, inst: &InstancePlan, deadline: Duration) -> Set
     let socket = socket_of(plan, inst);
     let start = Instant::now();
     let mut last = (InstanceState::Starting, String::new());
+    let mut started_at_ms = None;
+    // One connection for all the polls (a holder serves many requests after one Hello).
+    let mut conn: Option<HolderClient> = None;
     while start.elapsed() < deadline {
-        if let Ok(mut c) = HolderClient::connect(&socket, Duration::from_secs(2)) {
-            if let Ok(s) = c.status() {
+        if conn.is_none() {
+            conn = HolderClient::connect(&socket, Duration::from_secs(2)).ok();
+        }
+        match conn.as_mut().map(|c| c.status()) {
+            Some(Ok(s)) => {
                 last = (s.state, s.detail.clone());
+                started_at_ms = s.started_at_ms;
                 if !matches!(
                     s.state,
                     InstanceState::Starting | InstanceState::Backoff | InstanceState::Stopping
@@ -79,20 +86,28 @@ pub fn wait_settled(plan: &Plan, inst: &InstancePlan, deadline: Duration) -> Set
                     break;
                 }
             }
-        } else if !socket.exists() {
-            last = (InstanceState::Stopped, "holder exited".into());
-            break;
+            Some(Err(_)) => conn = None,
+            None if !socket.exists() => {
+                last = (InstanceState::Stopped, "holder exited".into());
+                break;
+            }
+            None => {}
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Readiness is a state of the holder, not an event it pushes: poll briefly.
+        std::thread::sleep(Duration::from_millis(20));
     }
     if last.0 == InstanceState::Starting && start.elapsed() >= deadline {
         last.1 = format!("not ready after {} s", deadline.as_secs());
     }
+    // Report the child's own start-to-settled time when the holder knows its start.
+    let took = started_at_ms
+        .map(|t| Duration::from_millis(crate::status::now_ms().saturating_sub(t)))
+        .unwrap_or_else(|| start.elapsed());
     Settled {
         name: inst.name.clone(),
         state: last.0,
         detail: last.1,
-        took: start.elapsed(),
+        took,
     }
 }
 
@@ -143,20 +158,20 @@ pub trait Progress {
 
 /// Reconciles the selected instances. Returns the instances that did not end ready
 /// (when `wait`) or that failed to start.
-pub fn up(
+pub fn up<'p>(
     plan: &Plan,
     rendered: &[RenderedInstance],
-    selected: &[&InstancePlan],
+    selected: &[&'p InstancePlan],
     wait: bool,
     progress: &mut dyn Progress,
-) -> Vec<Settled> {
+) -> UpReport<'p> {
     let hashes: HashMap<&str, &str> = rendered
         .iter()
         .map(|r| (r.name.as_str(), r.config_hash.as_str()))
         .collect();
     let mut failures = Vec::new();
     let mut to_start: Vec<&InstancePlan> = Vec::new();
-    let mut to_restart: Vec<&InstancePlan> = Vec::new();
+    let mut to_restart: Vec<&'p InstancePlan> = Vec::new();
     // Running with the wanted config but not ready (still starting after an interrupted
     // `up`, in backoff, degraded, crash-loop): left alone, but not taken for ready.
     let mut adopted: Vec<&InstancePlan> = Vec::new();
@@ -244,22 +259,17 @@ pub fn up(
             }
         }
     }
-    // Config changed: one copy at a time, each back to ready before the next.
-    for inst in to_restart {
-        let a = restart(plan, inst);
-        progress.action(&inst.name, &a);
-        if let Action::Failed(e) = &a {
-            failures.push(failed(inst, e));
-            continue;
-        }
-        let s = wait_settled(plan, inst, deadline(inst));
-        progress.settled(&s);
-        if s.state != InstanceState::Ready {
-            failures.push(s);
-            break;
-        }
+    UpReport {
+        failures,
+        changed: to_restart,
     }
-    failures
+}
+
+/// What `up` found and did; copies whose config changed are left to the caller, which
+/// rolls them one at a time (through nginx when it is managed).
+pub struct UpReport<'p> {
+    pub failures: Vec<Settled>,
+    pub changed: Vec<&'p InstancePlan>,
 }
 
 fn failed(inst: &InstancePlan, why: &str) -> Settled {

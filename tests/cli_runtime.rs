@@ -861,6 +861,15 @@ fn socket_permissions_and_concurrent_ups_are_serialized() {
 fn logs_tail_and_follow() {
     let g = Grid::standard("", "");
     g.up();
+    // The holder flushes its console log once output pauses (~200 ms): wait for the lines.
+    let deadline = std::time::Instant::now() + SECS(5);
+    while g.console_log("asset-1").lines().count() < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "console.log of asset-1 stayed short"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let out = g.ok(&["logs", "-n", "5", "asset-1"]);
     assert_eq!(out.stdout.lines().count(), 5, "{out}");
     let log = g.console_log("asset-1");
