@@ -221,17 +221,18 @@ pub fn attach(socket: &Path, name: &str, opts: &AttachOptions) -> Result<AttachE
             let _ = end_tx.send(End::Holder(end));
         });
     }
-    // Keystrokes → console. This thread may stay blocked in `read` after the end;
-    // it holds nothing but stdin.
-    {
+    // Keystrokes → console. The wake pipe stops this thread when the session ends
+    // otherwise, so it never swallows a key meant for whoever reads stdin next (the dashboard).
+    let (wake_rx, wake_tx) = nix::unistd::pipe().map_err(|e| io_err(e.into()))?;
+    let input_thread = {
         let writer = writer.clone();
         let end_tx = end_tx.clone();
         let key = opts.detach.bytes.clone();
         std::thread::spawn(move || {
-            pump_input(&writer, &key);
+            pump_input(&writer, &key, &wake_rx);
             let _ = end_tx.send(End::Detach);
-        });
-    }
+        })
+    };
     // Window size → holder.
     let signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGWINCH]).ok();
     let signals_handle = signals.as_ref().map(|s| s.handle());
@@ -254,6 +255,8 @@ pub fn attach(socket: &Path, name: &str, opts: &AttachOptions) -> Result<AttachE
         h.close();
     }
     let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = nix::unistd::write(&wake_tx, b"x");
+    let _ = input_thread.join();
     drop(guard);
     let _ = io::stdout().flush();
     Ok(match end {
@@ -300,24 +303,31 @@ fn pump_output(reader: &mut UnixStream, name: &str) -> AttachEnd {
 
 /// Reads stdin and forwards it, watching for the detach sequence. Returns on detach,
 /// end of input, or a dead connection.
-fn pump_input(writer: &Mutex<UnixStream>, key: &[u8]) {
+fn pump_input(writer: &Mutex<UnixStream>, key: &[u8], wake: &std::os::fd::OwnedFd) {
     let stdin = io::stdin();
     let mut input = stdin.lock();
     let mut buf = [0u8; 4096];
     let mut det = Detacher::new(key);
     loop {
-        if det.waiting_single() {
-            let mut fds = [nix::poll::PollFd::new(
-                stdin.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            let ms = SINGLE_KEY_WAIT.as_millis() as u16;
-            if matches!(
-                nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)),
-                Ok(0)
-            ) {
-                return; // no second press: detach
+        // Wait for a key or for the session to end (the wake pipe).
+        let ms: nix::poll::PollTimeout = if det.waiting_single() {
+            nix::poll::PollTimeout::from(SINGLE_KEY_WAIT.as_millis() as u16)
+        } else {
+            nix::poll::PollTimeout::NONE
+        };
+        let mut fds = [
+            nix::poll::PollFd::new(stdin.as_fd(), nix::poll::PollFlags::POLLIN),
+            nix::poll::PollFd::new(wake.as_fd(), nix::poll::PollFlags::POLLIN),
+        ];
+        match nix::poll::poll(&mut fds, ms) {
+            Ok(0) => return, // a single detach key and no second press: detach
+            Ok(_) => {
+                if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+                    return; // the session ended elsewhere
+                }
             }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
         }
         let n = match input.read(&mut buf) {
             Ok(0) => return,
