@@ -8,12 +8,14 @@
 //! Section and key lookups are case-insensitive, as in Nini; the spelling first seen is
 //! kept for display.
 
-use std::collections::HashSet;
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-/// The prefix that makes a key an include (case-sensitive, any section).
-const INCLUDE_PREFIX: &str = "Include-";
+mod include;
+mod references;
+
+pub use include::{load_with_includes, Loaded};
+pub use references::{UnresolvedReason, UnresolvedReference};
 
 /// What went wrong reading an INI file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,48 +61,6 @@ impl IniError {
         } else {
             format!("{}:{}: {}", self.file.display(), self.line, self.message)
         }
-    }
-}
-
-/// Why a `${...}` reference could not be expanded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UnresolvedReason {
-    /// `${Section|Key}` names a section that does not exist.
-    MissingSection(String),
-    /// The referenced key does not exist in the (existing) section.
-    MissingKey { section: String, key: String },
-    /// The reference leads back to a key that is being expanded.
-    Cycle(Vec<String>),
-}
-
-/// A `${...}` reference that cannot be expanded; real Robust aborts at startup on this.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.render())]
-pub struct UnresolvedReference {
-    /// Section of the value that contains the reference.
-    pub section: String,
-    /// Key of the value that contains the reference.
-    pub key: String,
-    /// The reference text, e.g. `${Const|BaseURL}`.
-    pub reference: String,
-    pub reason: UnresolvedReason,
-}
-
-impl UnresolvedReference {
-    fn render(&self) -> String {
-        let why = match &self.reason {
-            UnresolvedReason::MissingSection(s) => format!("section `[{s}]` does not exist"),
-            UnresolvedReason::MissingKey { section, key } => {
-                format!("key `{key}` does not exist in section `[{section}]`")
-            }
-            UnresolvedReason::Cycle(chain) => {
-                format!("reference cycle: {}", chain.join(" -> "))
-            }
-        };
-        format!(
-            "[{}] {}: cannot expand `{}`: {}",
-            self.section, self.key, self.reference, why
-        )
     }
 }
 
@@ -211,132 +171,6 @@ impl Ini {
             }
         }
     }
-
-    /// Expands every `${Section|Key}` and `${Key}` (same section) in place, as Nini's
-    /// `ReplaceKeyValues` does after all sources are merged. Stops at the first value
-    /// that cannot be expanded, which is where Robust aborts.
-    ///
-    /// Difference from Nini, on purpose: a short `${Key}` found inside a referenced
-    /// value resolves in that value's own section (Nini re-reads it in the section of
-    /// the outer key), and every cycle is reported instead of looping.
-    pub fn resolve_references(&mut self) -> Result<(), UnresolvedReference> {
-        let mut resolver = Resolver::new(self);
-        let mut resolved = Vec::new();
-        for (si, s) in self.sections.iter().enumerate() {
-            for ki in 0..s.entries.len() {
-                resolved.push((si, ki, resolver.resolve(si, ki)?));
-            }
-        }
-        for (si, ki, v) in resolved {
-            self.sections[si].entries[ki].1 = v;
-        }
-        Ok(())
-    }
-
-    /// Every reference that cannot be expanded (each root cause once), for diagnostics.
-    pub fn unresolved_references(&self) -> Vec<UnresolvedReference> {
-        let mut resolver = Resolver::new(self);
-        let mut out: Vec<UnresolvedReference> = Vec::new();
-        for (si, s) in self.sections.iter().enumerate() {
-            for ki in 0..s.entries.len() {
-                if let Err(e) = resolver.resolve(si, ki) {
-                    if !out.contains(&e) {
-                        out.push(e);
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Memoizing `${}` expander; `stack` holds the keys being expanded, to find cycles.
-struct Resolver<'a> {
-    ini: &'a Ini,
-    memo: Vec<Vec<Option<Result<String, UnresolvedReference>>>>,
-    stack: Vec<(usize, usize)>,
-}
-
-impl<'a> Resolver<'a> {
-    fn new(ini: &'a Ini) -> Self {
-        let memo = ini
-            .sections
-            .iter()
-            .map(|s| vec![None; s.entries.len()])
-            .collect();
-        Resolver {
-            ini,
-            memo,
-            stack: Vec::new(),
-        }
-    }
-
-    fn name(&self, si: usize, ki: usize) -> String {
-        let s = &self.ini.sections[si];
-        format!("[{}] {}", s.name, s.entries[ki].0)
-    }
-
-    fn resolve(&mut self, si: usize, ki: usize) -> Result<String, UnresolvedReference> {
-        if let Some(done) = &self.memo[si][ki] {
-            return done.clone();
-        }
-        self.stack.push((si, ki));
-        let result = self.expand(si, ki);
-        self.stack.pop();
-        self.memo[si][ki] = Some(result.clone());
-        result
-    }
-
-    fn expand(&mut self, si: usize, ki: usize) -> Result<String, UnresolvedReference> {
-        // Copy the `&'a Ini` out so borrows of it do not hold `self`.
-        let ini = self.ini;
-        let section = &ini.sections[si];
-        let (key, value) = &section.entries[ki];
-        let mut out = String::new();
-        let mut rest = value.as_str();
-        // Like Nini: a reference is `${` up to the first `}`; an unclosed `${` is literal.
-        while let Some(start) = rest.find("${") {
-            let Some(len) = rest[start + 2..].find('}') else {
-                break;
-            };
-            let inner = &rest[start + 2..start + 2 + len];
-            let reference = format!("${{{inner}}}");
-            let fail = |reason| UnresolvedReference {
-                section: section.name.clone(),
-                key: key.clone(),
-                reference: reference.clone(),
-                reason,
-            };
-            let (tsec, tkey) = match inner.split_once('|') {
-                // Nini ignores anything after a second `|`.
-                Some((s, k)) => (s, k.split('|').next().unwrap_or(k)),
-                None => (section.name.as_str(), inner),
-            };
-            let Some(tsi) = ini.section_index(tsec) else {
-                return Err(fail(UnresolvedReason::MissingSection(tsec.to_string())));
-            };
-            let Some(tki) = ini.sections[tsi].position(tkey) else {
-                return Err(fail(UnresolvedReason::MissingKey {
-                    section: ini.sections[tsi].name.clone(),
-                    key: tkey.to_string(),
-                }));
-            };
-            if let Some(pos) = self.stack.iter().position(|&p| p == (tsi, tki)) {
-                let mut chain: Vec<String> = self.stack[pos..]
-                    .iter()
-                    .map(|&(a, b)| self.name(a, b))
-                    .collect();
-                chain.push(self.name(tsi, tki));
-                return Err(fail(UnresolvedReason::Cycle(chain)));
-            }
-            let replacement = self.resolve(tsi, tki)?;
-            out.push_str(&rest[..start]);
-            out.push_str(&replacement);
-            rest = &rest[start + 2 + len + 1..];
-        }
-        out.push_str(rest);
-        Ok(out)
-    }
 }
 
 /// Parses one INI text. `origin` is only used in error messages.
@@ -410,117 +244,6 @@ fn parse_value(v: &str) -> Result<String, String> {
     Ok(v.trim().to_string())
 }
 
-/// A config tree read with includes.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    /// Everything merged, in read order (later files override).
-    pub ini: Ini,
-    /// Every file read, main first, in read order.
-    pub files: Vec<PathBuf>,
-    /// Non-fatal problems, worded as Robust prints them.
-    pub warnings: Vec<String>,
-}
-
-/// Reads `main` and its includes like Robust's `ServicesServerBase` (robust.md §2).
-///
-/// `main` and relative include paths are resolved against `cwd` (Robust's bin/).
-/// An error is returned only for an unreadable or invalid file that was found; a
-/// missing include is a warning, as in Robust.
-pub fn load_with_includes(main: &Path, cwd: &Path) -> Result<Loaded, IniError> {
-    let mut sources = vec![absolute(cwd, main)];
-    let mut seen_urls: HashSet<String> = HashSet::new();
-    let mut warnings = Vec::new();
-    let mut ini = Ini::new();
-    let mut i = 0;
-    while i < sources.len() {
-        let path = sources[i].clone();
-        let text = std::fs::read_to_string(&path).map_err(|e| IniError::io(&path, &e))?;
-        ini.merge(&parse(&text, &path)?);
-        // Robust rescans the whole merged config after every file, so an include seen
-        // earlier is not added again and new ones are appended in config order.
-        for s in &ini.sections {
-            for (k, v) in &s.entries {
-                if !k.starts_with(INCLUDE_PREFIX) {
-                    continue;
-                }
-                let lower = v.to_ascii_lowercase();
-                if lower.starts_with("http://") || lower.starts_with("https://") {
-                    if seen_urls.insert(v.clone()) {
-                        warnings.push(format!(
-                            "[CONFIG]: include {v} is a URL; http(s) includes are not supported here"
-                        ));
-                    }
-                    continue;
-                }
-                let (found, pattern, has_wildcard) = expand_include(cwd, v);
-                if !has_wildcard && found.is_empty() {
-                    warnings.push(format!(
-                        "[CONFIG]: Could not find include file {}",
-                        pattern.display()
-                    ));
-                }
-                for f in found {
-                    if !sources.contains(&f) {
-                        sources.push(f);
-                    }
-                }
-            }
-        }
-        i += 1;
-    }
-    Ok(Loaded {
-        ini,
-        files: sources,
-        warnings,
-    })
-}
-
-/// Expands one include value to existing files, sorted; also returns the absolute
-/// pattern (for the warning) and whether it had a wildcard.
-fn expand_include(cwd: &Path, value: &str) -> (Vec<PathBuf>, PathBuf, bool) {
-    let pattern = absolute(cwd, Path::new(value));
-    let has_wildcard = value.contains(['*', '?']);
-    if !has_wildcard {
-        let found = if pattern.is_file() {
-            vec![pattern.clone()]
-        } else {
-            Vec::new()
-        };
-        return (found, pattern, false);
-    }
-    let text = pattern.to_string_lossy().into_owned();
-    // Only `*` and `?` are wildcards in Robust's Util.Glob; escape `[` so a literal
-    // bracket in a path cannot start a glob class.
-    let escaped = text.replace('[', "[[]");
-    let mut found: Vec<PathBuf> = match glob::glob(&escaped) {
-        Ok(paths) => paths.flatten().filter(|p| p.is_file()).collect(),
-        Err(_) => Vec::new(),
-    };
-    found.sort();
-    (found, pattern, true)
-}
-
-/// `p` made absolute against `cwd`, with `.` and `..` folded lexically (like .NET's
-/// `Path.GetFullPath`), so the same file reached two ways is read once.
-fn absolute(cwd: &Path, p: &Path) -> PathBuf {
-    let joined = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        cwd.join(p)
-    };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
 impl fmt::Display for Ini {
     /// Writes the document back as INI text (values quoted when they need it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -542,17 +265,9 @@ impl fmt::Display for Ini {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
 
     fn p(text: &str) -> Ini {
         parse(text, Path::new("t.ini")).expect("parse")
-    }
-
-    fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
-        let path = dir.join(rel);
-        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        fs::write(&path, text).expect("write");
-        path
     }
 
     #[test]
@@ -617,187 +332,6 @@ mod tests {
         ini.merge_environment(|_| Some("pw".into()));
         ini.resolve_references().expect("resolves");
         assert_eq!(ini.get("Const", "x"), Some("pw"));
-    }
-
-    #[test]
-    fn references_expand_long_short_and_nested() {
-        let mut ini = p(concat!(
-            "[Const]\nBaseHostname = grid.example\nBaseURL = http://${Const|BaseHostname}\n",
-            "PublicPort = 8002\n",
-            "[GridInfoService]\nlogin = ${Const|BaseURL}:${Const|PublicPort}/\n",
-            "a = ${b}\nb = x${const|publicport}\n",
-        ));
-        ini.resolve_references().expect("resolves");
-        assert_eq!(
-            ini.get("GridInfoService", "login"),
-            Some("http://grid.example:8002/")
-        );
-        assert_eq!(ini.get("GridInfoService", "a"), Some("x8002"));
-        assert!(ini.unresolved_references().is_empty());
-    }
-
-    #[test]
-    fn unclosed_reference_is_literal() {
-        let mut ini = p("[A]\nk = ${oops\n");
-        ini.resolve_references().expect("literal");
-        assert_eq!(ini.get("A", "k"), Some("${oops"));
-    }
-
-    #[test]
-    fn missing_section_and_key_are_named() {
-        let mut ini = p("[A]\nk = ${Nope|x}\n[B]\nm = ${A|missing}\nn = ${alsomissing}\n");
-        let e = ini.clone().resolve_references().unwrap_err();
-        assert_eq!(e.section, "A");
-        assert_eq!(e.key, "k");
-        assert_eq!(e.reference, "${Nope|x}");
-        assert_eq!(e.reason, UnresolvedReason::MissingSection("Nope".into()));
-        assert_eq!(
-            e.to_string(),
-            "[A] k: cannot expand `${Nope|x}`: section `[Nope]` does not exist"
-        );
-        let all = ini.unresolved_references();
-        assert_eq!(all.len(), 3);
-        assert_eq!(
-            all[1].reason,
-            UnresolvedReason::MissingKey {
-                section: "A".into(),
-                key: "missing".into()
-            }
-        );
-        assert_eq!(all[2].reference, "${alsomissing}");
-        // Nothing is changed on failure.
-        assert!(ini.resolve_references().is_err());
-        assert_eq!(ini.get("A", "k"), Some("${Nope|x}"));
-    }
-
-    #[test]
-    fn nested_failure_reports_the_root_cause_once() {
-        let ini = p("[A]\nx = ${y}\ny = ${z}\n");
-        let all = ini.unresolved_references();
-        assert_eq!(all.len(), 1);
-        assert_eq!(
-            (all[0].key.as_str(), all[0].reference.as_str()),
-            ("y", "${z}")
-        );
-    }
-
-    #[test]
-    fn self_and_cyclic_references_are_errors() {
-        let mut ini = p("[A]\nself = ${self}\n");
-        let e = ini.resolve_references().unwrap_err();
-        assert!(matches!(e.reason, UnresolvedReason::Cycle(_)));
-        let ini = p("[A]\nx = ${B|y}\n[B]\ny = ${A|x}\nz = ${y}\n");
-        let all = ini.unresolved_references();
-        assert!(!all.is_empty());
-        assert!(all
-            .iter()
-            .all(|e| matches!(e.reason, UnresolvedReason::Cycle(_))));
-        let msg = all[0].to_string();
-        assert!(msg.contains("[A] x -> [B] y -> [A] x"), "{msg}");
-    }
-
-    #[test]
-    fn includes_relative_to_cwd_with_globs_nested_and_deduped() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let bin = dir.path().join("bin");
-        let main = write(
-            &bin,
-            "Robust.ini",
-            "[Startup]\nv = main\nonly_main = 1\n[Includes]\nInclude-Parts = parts/*.ini\nInclude-Again = parts/b.ini\n",
-        );
-        // Globs expand sorted; b includes c (nested) and a again (deduped).
-        write(
-            &bin,
-            "parts/b.ini",
-            "[Startup]\nv = b\n[X]\nInclude-Nested = ../extra/c.ini\nInclude-A = ./parts/a.ini\n",
-        );
-        write(&bin, "parts/a.ini", "[Startup]\nv = a\nfrom_a = 1\n");
-        write(&bin, "parts/skip.txt", "not ini\n");
-        write(&dir.path().join("extra"), "c.ini", "[Startup]\nv = c\n");
-        let loaded = load_with_includes(Path::new("Robust.ini"), &bin).expect("load");
-        let names: Vec<_> = loaded
-            .files
-            .iter()
-            .map(|f| f.strip_prefix(dir.path()).expect("inside").to_path_buf())
-            .collect();
-        assert_eq!(
-            names,
-            vec![
-                PathBuf::from("bin/Robust.ini"),
-                PathBuf::from("bin/parts/a.ini"),
-                PathBuf::from("bin/parts/b.ini"),
-                PathBuf::from("extra/c.ini"),
-            ]
-        );
-        assert_eq!(loaded.files[0], main);
-        // Later files override earlier values.
-        assert_eq!(loaded.ini.get("Startup", "v"), Some("c"));
-        assert_eq!(loaded.ini.get("Startup", "from_a"), Some("1"));
-        assert_eq!(loaded.ini.get("Startup", "only_main"), Some("1"));
-        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-    }
-
-    #[test]
-    fn include_prefix_is_case_sensitive_and_any_section_counts() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        write(
-            dir.path(),
-            "Robust.ini",
-            "[Z]\ninclude-lower = x.ini\n[Y]\nInclude-ok = y.ini\n",
-        );
-        write(dir.path(), "x.ini", "[A]\nx = 1\n");
-        write(dir.path(), "y.ini", "[A]\ny = 1\n");
-        let loaded = load_with_includes(Path::new("Robust.ini"), dir.path()).expect("load");
-        assert_eq!(loaded.ini.get("A", "x"), None);
-        assert_eq!(loaded.ini.get("A", "y"), Some("1"));
-    }
-
-    #[test]
-    fn missing_include_warns_and_empty_glob_is_silent() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        write(
-            dir.path(),
-            "Robust.ini",
-            "[S]\nInclude-Gone = gone.ini\nInclude-None = none/*.ini\nInclude-Web = https://example.org/x.xml\n",
-        );
-        let loaded = load_with_includes(Path::new("Robust.ini"), dir.path()).expect("load");
-        assert_eq!(loaded.files.len(), 1);
-        assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
-        assert_eq!(
-            loaded.warnings[0],
-            format!(
-                "[CONFIG]: Could not find include file {}",
-                dir.path().join("gone.ini").display()
-            )
-        );
-        assert!(loaded.warnings[1].contains("not supported"));
-    }
-
-    #[test]
-    fn missing_main_and_bad_include_are_errors() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let e = load_with_includes(Path::new("Robust.ini"), dir.path()).unwrap_err();
-        assert_eq!(e.kind, IniErrorKind::Io);
-        write(dir.path(), "Robust.ini", "[S]\nInclude-Bad = bad.ini\n");
-        write(dir.path(), "bad.ini", "[S]\n\nbroken\n");
-        let e = load_with_includes(Path::new("Robust.ini"), dir.path()).unwrap_err();
-        assert_eq!(e.kind, IniErrorKind::Syntax);
-        assert_eq!(e.file, dir.path().join("bad.ini"));
-        assert_eq!(e.line, 3);
-    }
-
-    #[test]
-    fn includes_are_not_expanded_before_loading() {
-        // Robust expands ${} only after all includes are read.
-        let dir = tempfile::tempdir().expect("tempdir");
-        write(
-            dir.path(),
-            "Robust.ini",
-            "[Const]\nd = sub\n[S]\nInclude-X = ${Const|d}/x.ini\n",
-        );
-        let loaded = load_with_includes(Path::new("Robust.ini"), dir.path()).expect("load");
-        assert_eq!(loaded.files.len(), 1);
-        assert!(loaded.warnings[0].contains("${Const|d}/x.ini"));
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Builds a [`Plan`] from a parsed manifest, collecting every structural problem as a
 //! diagnostic that points into grid.toml (unknown services, port collisions, unsafe
 //! copies, missing dependencies, ...), instead of stopping at the first one.
+//!
+//! The role, instance and grid-wide parts are here; hostnames and URLs are derived in
+//! `planner/routes.rs`, ports checked in `planner/ports.rs`, and the `[database]` and
+//! `[nginx]` tables read in `planner/sections.rs`.
 
 use crate::catalog::{self, Service, Side};
 use crate::diagnostic::{did_you_mean, Diagnostic, Source};
 use crate::manifest::{LoadedManifest, Manifest, RoleSection};
 use crate::plan::{
-    absolutize, copies_problem, slug, DatabasePlan, HypergridPlan, InstancePlan, NginxPlan, Origin,
-    Plan, RolePlan, Route, Secret, Supervise,
+    absolutize, copies_problem, slug, HypergridPlan, InstancePlan, Origin, Plan, RolePlan,
+    Supervise,
 };
 use crate::wiring::wire_role;
 use std::collections::{BTreeMap, HashMap};
@@ -15,6 +19,13 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 use toml::Spanned;
+
+mod ports;
+mod routes;
+mod sections;
+
+pub use ports::listen_port;
+use routes::public_url;
 
 pub struct Planner<'a> {
     loaded: &'a LoadedManifest,
@@ -288,142 +299,6 @@ impl<'a> Planner<'a> {
         out
     }
 
-    /// One route per hosted service and side, with its hostname and URL.
-    fn routes(&mut self, role_services: &[(String, Vec<&'static Service>)]) -> Vec<Route> {
-        let m = self.m;
-        let mut routes: Vec<Route> = Vec::new();
-        for (role_name, services) in role_services {
-            let role = &m.roles[role_name];
-            let routed = services.len();
-            if let Some(h) = &role.get_ref().hostname {
-                if routed != 1 {
-                    let d = self.at(
-                        format!(
-                            "role `{role_name}` hosts {routed} services but names one `hostname`"
-                        ),
-                        h.span(),
-                        "one hostname per service",
-                    );
-                    self.err(d.help("name hostnames per service in [grid.hostnames] instead"));
-                }
-            }
-            for svc in services {
-                for side in [Side::Public, Side::Private] {
-                    if !svc.has_side(side) {
-                        continue;
-                    }
-                    let default_domain = match side {
-                        Side::Public => m.grid.domain.get_ref().as_str(),
-                        Side::Private => m.grid.private_domain.as_str(),
-                    };
-                    let hostname = m
-                        .grid
-                        .hostnames
-                        .get(svc.name)
-                        .map(|h| h.get_ref().clone())
-                        .or_else(|| {
-                            role.get_ref()
-                                .hostname
-                                .as_ref()
-                                .map(|h| h.get_ref().clone())
-                        })
-                        .unwrap_or_else(|| format!("{}.{default_domain}", svc.name));
-                    if let Some(other) = routes
-                        .iter()
-                        .find(|r| r.hostname == hostname && r.side == side)
-                    {
-                        let msg = format!(
-                            "hostname `{hostname}` is used by services `{}` and `{}` on the {} listener",
-                            other.service,
-                            svc.name,
-                            side_name(side)
-                        );
-                        // Point at whatever named the hostname: [grid.hostnames], else the role's `hostname`.
-                        let named_at = |service: &str, role: &str| {
-                            m.grid.hostnames.get(service).map(|h| h.span()).or_else(|| {
-                                m.roles
-                                    .get(role)
-                                    .and_then(|r| r.get_ref().hostname.as_ref())
-                                    .map(|h| h.span())
-                            })
-                        };
-                        let mut d = match named_at(svc.name, role_name) {
-                            Some(span) => self.at(msg, span, "duplicate hostname"),
-                            None => Diagnostic::error(msg),
-                        };
-                        if let Some(span) = named_at(&other.service, &other.role) {
-                            d = d.note_at(
-                                &self.src,
-                                span,
-                                format!("already used by `{}`", other.service),
-                            );
-                        }
-                        self.err(d.help("Robust services that answer on `/` can only be told apart by hostname: give each its own"));
-                    }
-                    let url = self.service_url(role_name, side, &hostname);
-                    routes.push(Route {
-                        service: svc.name.into(),
-                        role: role_name.clone(),
-                        side,
-                        hostname,
-                        url,
-                    });
-                }
-            }
-        }
-        for (svc, h) in &m.grid.hostnames {
-            if catalog::get(svc).is_none() {
-                let d = self.at(
-                    format!("unknown service `{svc}` in [grid.hostnames]"),
-                    h.span(),
-                    "not in the service catalog",
-                );
-                let help = did_you_mean(svc, catalog::names())
-                    .unwrap_or_else(|| "use a catalog service name".into());
-                self.err(d.help(help));
-            }
-        }
-        routes
-    }
-
-    fn service_url(&self, role_name: &str, side: Side, hostname: &str) -> String {
-        let m = self.m;
-        match side {
-            Side::Public if m.nginx.is_some() || m.grid.public_port.is_some() => {
-                public_url(m, hostname)
-            }
-            // Without a front, viewers reach the role's public port on the grid's domain
-            // (like the stock Robust.ini's ${Const|BaseURL}:${Const|PublicPort}).
-            Side::Public => {
-                let role = m.roles[role_name].get_ref();
-                let port = role
-                    .public_port
-                    .as_ref()
-                    .map(|p| *p.get_ref())
-                    .unwrap_or(role.port.get_ref().saturating_add(1000));
-                let host = m
-                    .grid
-                    .hostnames
-                    .values()
-                    .find(|h| h.get_ref() == hostname)
-                    .map(|h| h.get_ref().as_str())
-                    .unwrap_or(m.grid.domain.get_ref().as_str());
-                format!("{}://{host}:{port}", m.grid.public_scheme.get_ref())
-            }
-            Side::Private => match &m.nginx {
-                Some(n) => {
-                    let port = listen_port(n.private_listen.get_ref()).unwrap_or(80);
-                    format!("http://{hostname}:{port}")
-                }
-                // Without nginx, other roles reach copy 1 directly.
-                None => {
-                    let role = m.roles[role_name].get_ref();
-                    format!("http://{}:{}", self.address(role), role.port.get_ref())
-                }
-            },
-        }
-    }
-
     fn address(&self, role: &RoleSection) -> String {
         role.host
             .as_ref()
@@ -533,23 +408,6 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn port(&mut self, role: &str, key: &str, p: &Spanned<i64>, instances: u32) -> u16 {
-        let last = p.get_ref().saturating_add(i64::from(instances.max(1)) - 1);
-        if *p.get_ref() < 1 || last > 65535 {
-            let d = self.at(
-                format!(
-                    "`{key}` of role `{role}` gives ports {}..={last}, outside 1..=65535",
-                    p.get_ref()
-                ),
-                p.span(),
-                "port base",
-            );
-            self.err(d);
-            return 1;
-        }
-        *p.get_ref() as u16
-    }
-
     /// Dependencies first: a role that calls another role's service starts after it.
     fn start_ranks(&self, roles: &mut [RolePlan], host_of: &HashMap<&'static str, String>) {
         let names: Vec<String> = roles.iter().map(|r| r.name.clone()).collect();
@@ -629,194 +487,7 @@ impl<'a> Planner<'a> {
         }
         out
     }
-
-    /// Any two instances (or an instance and an nginx listener) on one host sharing a port.
-    fn check_ports(&mut self, roles: &[RolePlan], instances: &[InstancePlan]) {
-        let mut used: HashMap<(String, u16), PortUser> = HashMap::new();
-        if let Some(n) = &self.m.nginx {
-            for (what, listen, span) in [
-                (
-                    "nginx public_listen",
-                    n.public_listen.get_ref().as_str(),
-                    n.public_listen.span(),
-                ),
-                (
-                    "nginx private_listen",
-                    n.private_listen.get_ref().as_str(),
-                    n.private_listen.span(),
-                ),
-            ] {
-                if let Some(p) = listen_port(listen) {
-                    let span = (!span.is_empty()).then_some(span);
-                    used.entry(("127.0.0.1".into(), p))
-                        .or_insert((what.to_string(), span));
-                }
-            }
-        }
-        for inst in instances {
-            for (kind, port) in [
-                ("port", Some(inst.private_port)),
-                ("public_port", inst.public_port),
-            ] {
-                let Some(port) = port else { continue };
-                let key = (inst.address.clone(), port);
-                let me = format!("{} ({kind})", inst.name);
-                let role = &self.m.roles[&inst.role];
-                let span = match kind {
-                    "port" => role.get_ref().port.span(),
-                    _ => role
-                        .get_ref()
-                        .public_port
-                        .as_ref()
-                        .map(|p| p.span())
-                        .unwrap_or(role.get_ref().port.span()),
-                };
-                if let Some((other, other_span)) = used.get(&key) {
-                    let mut d = self.at(
-                        format!("port {port} is used by both {other} and {me}"),
-                        span.clone(),
-                        format!(
-                            "role `{}` derives port {port} for copy {}",
-                            inst.role, inst.index
-                        ),
-                    );
-                    if let Some(s) = other_span.clone().filter(|s| *s != span) {
-                        d = d.note_at(&self.src, s, format!("{other} is derived from here"));
-                    }
-                    self.err(d.help("give the roles port bases far enough apart for all their copies (copy n uses base + n - 1)"));
-                } else {
-                    used.insert(key, (me, Some(span)));
-                }
-            }
-        }
-        let _ = roles;
-    }
-
-    fn database(&mut self, dir: &std::path::Path, instance_count: usize) -> Option<DatabasePlan> {
-        let Some(db) = &self.m.database else {
-            let d = Diagnostic::error("missing required table `[database]`");
-            // No span for something absent: point at `[robust]`, after which it usually goes.
-            let d = match table_header(&self.src.text, "robust") {
-                Some(span) => d.at(&self.src, span, "add `[database]` after this table"),
-                None => d,
-            };
-            let d = d.help(
-                "add [database] with provider = \"mysql\" and connection = \"env:ROBUST_DB\" (or \"sqlite\" for a single instance)",
-            );
-            self.err(d);
-            return None;
-        };
-        let db = db.get_ref();
-        let provider = db.provider.get_ref().to_ascii_lowercase();
-        let storage = match provider.as_str() {
-            "mysql" => "OpenSim.Data.MySQL.dll",
-            "pgsql" | "postgres" | "postgresql" => "OpenSim.Data.PGSQL.dll",
-            "sqlite" => "OpenSim.Data.SQLite.dll",
-            _ => {
-                let d = self.at(
-                    format!("unknown database provider `{}`", db.provider.get_ref()),
-                    db.provider.span(),
-                    "not a provider",
-                );
-                self.err(d.help("use \"mysql\", \"pgsql\" or \"sqlite\""));
-                return None;
-            }
-        };
-        if provider == "sqlite" && instance_count > 1 {
-            let d = self.at(
-                format!("SQLite cannot serve {instance_count} Robust processes"),
-                db.provider.span(),
-                "sqlite",
-            );
-            self.err(d.help("several processes sharing SQLite files fail with UNIQUE constraint errors at start; use mysql or pgsql for a split grid"));
-        }
-        let raw = db.connection.get_ref();
-        let (source, value) = if let Some(var) = raw.strip_prefix("env:") {
-            (format!("env:{var}"), std::env::var(var).ok())
-        } else if let Some(path) = raw.strip_prefix("file:") {
-            let p = absolutize(dir, path.as_ref());
-            match std::fs::read_to_string(&p) {
-                Ok(s) => (
-                    format!("file:{}", p.display()),
-                    Some(s.trim_end_matches(['\n', '\r']).to_string()),
-                ),
-                Err(e) => {
-                    let d = self.at(
-                        format!(
-                            "cannot read the connection string from `{}`: {e}",
-                            p.display()
-                        ),
-                        db.connection.span(),
-                        "secret file",
-                    );
-                    self.err(d);
-                    (format!("file:{}", p.display()), None)
-                }
-            }
-        } else {
-            ("inline".to_string(), Some(raw.clone()))
-        };
-        Some(DatabasePlan {
-            provider,
-            storage_provider: storage.into(),
-            source,
-            connection: Secret(value),
-        })
-    }
-
-    fn nginx(&mut self, dir: &std::path::Path) -> Option<NginxPlan> {
-        let n = self.m.nginx.as_ref()?;
-        if let (Some(public), Some(private)) = (
-            listen_addr(n.public_listen.get_ref()),
-            listen_addr(n.private_listen.get_ref()),
-        ) {
-            let overlap = public.1 == private.1
-                && (public.0 == private.0 || is_wildcard(&public.0) || is_wildcard(&private.0));
-            if overlap {
-                let d = self.at(
-                    format!(
-                        "nginx `private_listen` ({}) overlaps `public_listen` ({})",
-                        n.private_listen.get_ref(),
-                        n.public_listen.get_ref()
-                    ),
-                    n.private_listen.span(),
-                    "private services would be published on the public listener",
-                );
-                let d = if n.public_listen.span().is_empty() {
-                    d
-                } else {
-                    d.note_at(&self.src, n.public_listen.span(), "public listener")
-                };
-                self.err(d.help("give the private listener its own port, on an address not reachable from outside (e.g. 127.0.0.1:8003)"));
-            }
-        }
-        if listen_port(n.private_listen.get_ref()).is_none() {
-            let d = self.at(
-                format!(
-                    "cannot read a port from private_listen `{}`",
-                    n.private_listen.get_ref()
-                ),
-                n.private_listen.span(),
-                "expected ADDRESS:PORT or PORT",
-            );
-            self.err(d);
-        }
-        Some(NginxPlan {
-            output: absolutize(dir, &n.output),
-            test_command: n.test_command.clone(),
-            reload_command: n.reload_command.clone(),
-            public_listen: n.public_listen.get_ref().clone(),
-            private_listen: n.private_listen.get_ref().clone(),
-            max_fails: n.max_fails,
-            fail_timeout_secs: n.fail_timeout.as_secs().max(1),
-            keepalive: n.keepalive,
-            drain_secs: n.drain.as_secs_f64(),
-        })
-    }
 }
-
-/// Who uses a port, and where in grid.toml it is declared.
-type PortUser = (String, Option<Range<usize>>);
 
 /// The connector class names of a role, in ServiceList order.
 pub fn role_connectors(r: &RolePlan) -> Vec<String> {
@@ -827,61 +498,10 @@ pub fn role_connectors(r: &RolePlan) -> Vec<String> {
         .collect()
 }
 
-fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Public => "public",
-        Side::Private => "private",
-    }
-}
-
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
-/// `http://login.example.org` (+ `:port` when it is not the scheme's default).
-fn public_url(m: &Manifest, hostname: &str) -> String {
-    let scheme = m.grid.public_scheme.get_ref();
-    match m.grid.public_port {
-        Some(p) if !((scheme == "http" && p == 80) || (scheme == "https" && p == 443)) => {
-            format!("{scheme}://{hostname}:{p}")
-        }
-        _ => format!("{scheme}://{hostname}"),
-    }
-}
-
-/// The port of an nginx `listen` value: `8003`, `127.0.0.1:8003`, `[::1]:8003`.
-pub fn listen_port(listen: &str) -> Option<u16> {
-    listen_addr(listen).map(|(_, p)| p)
-}
-
-/// Address (`*` when none is given) and port of an nginx `listen` value.
-fn listen_addr(listen: &str) -> Option<(String, u16)> {
-    let first = listen.split_whitespace().next()?;
-    match first.rsplit_once(':') {
-        Some((addr, port)) => Some((addr.to_string(), port.parse().ok()?)),
-        None => Some(("*".to_string(), first.parse().ok()?)),
-    }
-}
-
-fn is_wildcard(addr: &str) -> bool {
-    matches!(addr, "*" | "0.0.0.0" | "[::]")
-}
-
-/// The span of a `[name]` table header line in the manifest text.
-fn table_header(text: &str, name: &str) -> Option<Range<usize>> {
-    let header = format!("[{name}]");
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with(&header) {
-            let start = offset + (line.len() - trimmed.len());
-            return Some(start..start + header.len());
-        }
-        offset += line.len();
-    }
-    None
 }
 
 /// A TOML value as Robust expects it in an INI file.

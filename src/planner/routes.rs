@@ -1,0 +1,167 @@
+//! Routes: the hostname and URL of every hosted service on each side (public,
+//! private), and the hostname collisions nginx could not tell apart.
+
+use super::{listen_port, Planner};
+use crate::catalog::{self, Service, Side};
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::manifest::Manifest;
+use crate::plan::Route;
+
+impl Planner<'_> {
+    /// One route per hosted service and side, with its hostname and URL.
+    pub(super) fn routes(
+        &mut self,
+        role_services: &[(String, Vec<&'static Service>)],
+    ) -> Vec<Route> {
+        let m = self.m;
+        let mut routes: Vec<Route> = Vec::new();
+        for (role_name, services) in role_services {
+            let role = &m.roles[role_name];
+            let routed = services.len();
+            if let Some(h) = &role.get_ref().hostname {
+                if routed != 1 {
+                    let d = self.at(
+                        format!(
+                            "role `{role_name}` hosts {routed} services but names one `hostname`"
+                        ),
+                        h.span(),
+                        "one hostname per service",
+                    );
+                    self.err(d.help("name hostnames per service in [grid.hostnames] instead"));
+                }
+            }
+            for svc in services {
+                for side in [Side::Public, Side::Private] {
+                    if !svc.has_side(side) {
+                        continue;
+                    }
+                    let default_domain = match side {
+                        Side::Public => m.grid.domain.get_ref().as_str(),
+                        Side::Private => m.grid.private_domain.as_str(),
+                    };
+                    let hostname = m
+                        .grid
+                        .hostnames
+                        .get(svc.name)
+                        .map(|h| h.get_ref().clone())
+                        .or_else(|| {
+                            role.get_ref()
+                                .hostname
+                                .as_ref()
+                                .map(|h| h.get_ref().clone())
+                        })
+                        .unwrap_or_else(|| format!("{}.{default_domain}", svc.name));
+                    if let Some(other) = routes
+                        .iter()
+                        .find(|r| r.hostname == hostname && r.side == side)
+                    {
+                        let msg = format!(
+                            "hostname `{hostname}` is used by services `{}` and `{}` on the {} listener",
+                            other.service,
+                            svc.name,
+                            side_name(side)
+                        );
+                        // Point at whatever named the hostname: [grid.hostnames], else the role's `hostname`.
+                        let named_at = |service: &str, role: &str| {
+                            m.grid.hostnames.get(service).map(|h| h.span()).or_else(|| {
+                                m.roles
+                                    .get(role)
+                                    .and_then(|r| r.get_ref().hostname.as_ref())
+                                    .map(|h| h.span())
+                            })
+                        };
+                        let mut d = match named_at(svc.name, role_name) {
+                            Some(span) => self.at(msg, span, "duplicate hostname"),
+                            None => Diagnostic::error(msg),
+                        };
+                        if let Some(span) = named_at(&other.service, &other.role) {
+                            d = d.note_at(
+                                &self.src,
+                                span,
+                                format!("already used by `{}`", other.service),
+                            );
+                        }
+                        self.err(d.help("Robust services that answer on `/` can only be told apart by hostname: give each its own"));
+                    }
+                    let url = self.service_url(role_name, side, &hostname);
+                    routes.push(Route {
+                        service: svc.name.into(),
+                        role: role_name.clone(),
+                        side,
+                        hostname,
+                        url,
+                    });
+                }
+            }
+        }
+        for (svc, h) in &m.grid.hostnames {
+            if catalog::get(svc).is_none() {
+                let d = self.at(
+                    format!("unknown service `{svc}` in [grid.hostnames]"),
+                    h.span(),
+                    "not in the service catalog",
+                );
+                let help = did_you_mean(svc, catalog::names())
+                    .unwrap_or_else(|| "use a catalog service name".into());
+                self.err(d.help(help));
+            }
+        }
+        routes
+    }
+
+    fn service_url(&self, role_name: &str, side: Side, hostname: &str) -> String {
+        let m = self.m;
+        match side {
+            Side::Public if m.nginx.is_some() || m.grid.public_port.is_some() => {
+                public_url(m, hostname)
+            }
+            // Without a front, viewers reach the role's public port on the grid's domain
+            // (like the stock Robust.ini's ${Const|BaseURL}:${Const|PublicPort}).
+            Side::Public => {
+                let role = m.roles[role_name].get_ref();
+                let port = role
+                    .public_port
+                    .as_ref()
+                    .map(|p| *p.get_ref())
+                    .unwrap_or(role.port.get_ref().saturating_add(1000));
+                let host = m
+                    .grid
+                    .hostnames
+                    .values()
+                    .find(|h| h.get_ref() == hostname)
+                    .map(|h| h.get_ref().as_str())
+                    .unwrap_or(m.grid.domain.get_ref().as_str());
+                format!("{}://{host}:{port}", m.grid.public_scheme.get_ref())
+            }
+            Side::Private => match &m.nginx {
+                Some(n) => {
+                    let port = listen_port(n.private_listen.get_ref()).unwrap_or(80);
+                    format!("http://{hostname}:{port}")
+                }
+                // Without nginx, other roles reach copy 1 directly.
+                None => {
+                    let role = m.roles[role_name].get_ref();
+                    format!("http://{}:{}", self.address(role), role.port.get_ref())
+                }
+            },
+        }
+    }
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Public => "public",
+        Side::Private => "private",
+    }
+}
+
+/// `http://login.example.org` (+ `:port` when it is not the scheme's default).
+pub(super) fn public_url(m: &Manifest, hostname: &str) -> String {
+    let scheme = m.grid.public_scheme.get_ref();
+    match m.grid.public_port {
+        Some(p) if !((scheme == "http" && p == 80) || (scheme == "https" && p == 443)) => {
+            format!("{scheme}://{hostname}:{p}")
+        }
+        _ => format!("{scheme}://{hostname}"),
+    }
+}

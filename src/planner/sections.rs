@@ -1,0 +1,115 @@
+//! The `[database]` and `[nginx]` tables, read into their plans.
+
+use super::Planner;
+use crate::diagnostic::Diagnostic;
+use crate::plan::{absolutize, DatabasePlan, NginxPlan, Secret};
+use std::ops::Range;
+
+impl Planner<'_> {
+    pub(super) fn database(
+        &mut self,
+        dir: &std::path::Path,
+        instance_count: usize,
+    ) -> Option<DatabasePlan> {
+        let Some(db) = &self.m.database else {
+            let d = Diagnostic::error("missing required table `[database]`");
+            // No span for something absent: point at `[robust]`, after which it usually goes.
+            let d = match table_header(&self.src.text, "robust") {
+                Some(span) => d.at(&self.src, span, "add `[database]` after this table"),
+                None => d,
+            };
+            let d = d.help(
+                "add [database] with provider = \"mysql\" and connection = \"env:ROBUST_DB\" (or \"sqlite\" for a single instance)",
+            );
+            self.err(d);
+            return None;
+        };
+        let db = db.get_ref();
+        let provider = db.provider.get_ref().to_ascii_lowercase();
+        let storage = match provider.as_str() {
+            "mysql" => "OpenSim.Data.MySQL.dll",
+            "pgsql" | "postgres" | "postgresql" => "OpenSim.Data.PGSQL.dll",
+            "sqlite" => "OpenSim.Data.SQLite.dll",
+            _ => {
+                let d = self.at(
+                    format!("unknown database provider `{}`", db.provider.get_ref()),
+                    db.provider.span(),
+                    "not a provider",
+                );
+                self.err(d.help("use \"mysql\", \"pgsql\" or \"sqlite\""));
+                return None;
+            }
+        };
+        if provider == "sqlite" && instance_count > 1 {
+            let d = self.at(
+                format!("SQLite cannot serve {instance_count} Robust processes"),
+                db.provider.span(),
+                "sqlite",
+            );
+            self.err(d.help("several processes sharing SQLite files fail with UNIQUE constraint errors at start; use mysql or pgsql for a split grid"));
+        }
+        let raw = db.connection.get_ref();
+        let (source, value) = if let Some(var) = raw.strip_prefix("env:") {
+            (format!("env:{var}"), std::env::var(var).ok())
+        } else if let Some(path) = raw.strip_prefix("file:") {
+            let p = absolutize(dir, path.as_ref());
+            match std::fs::read_to_string(&p) {
+                Ok(s) => (
+                    format!("file:{}", p.display()),
+                    Some(s.trim_end_matches(['\n', '\r']).to_string()),
+                ),
+                Err(e) => {
+                    let d = self.at(
+                        format!(
+                            "cannot read the connection string from `{}`: {e}",
+                            p.display()
+                        ),
+                        db.connection.span(),
+                        "secret file",
+                    );
+                    self.err(d);
+                    (format!("file:{}", p.display()), None)
+                }
+            }
+        } else {
+            ("inline".to_string(), Some(raw.clone()))
+        };
+        Some(DatabasePlan {
+            provider,
+            storage_provider: storage.into(),
+            source,
+            connection: Secret(value),
+        })
+    }
+
+    pub(super) fn nginx(&mut self, dir: &std::path::Path) -> Option<NginxPlan> {
+        let n = self.m.nginx.as_ref()?;
+        self.check_listeners(n);
+        Some(NginxPlan {
+            output: absolutize(dir, &n.output),
+            test_command: n.test_command.clone(),
+            reload_command: n.reload_command.clone(),
+            public_listen: n.public_listen.get_ref().clone(),
+            private_listen: n.private_listen.get_ref().clone(),
+            max_fails: n.max_fails,
+            fail_timeout_secs: n.fail_timeout.as_secs().max(1),
+            keepalive: n.keepalive,
+            drain_secs: n.drain.as_secs_f64(),
+        })
+    }
+}
+
+/// The span of a `[name]` table header line in the manifest text.
+fn table_header(text: &str, name: &str) -> Option<Range<usize>> {
+    let header = format!("[{name}]");
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(&header) {
+            let start = offset + (line.len() - trimmed.len());
+            return Some(start..start + header.len());
+        }
+        offset += line.len();
+    }
+    None
+}
