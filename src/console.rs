@@ -35,9 +35,17 @@ impl vt100::Callbacks for Responder {
     }
 }
 
+mod backlog;
+
 /// A console's screen as a terminal would show it.
 pub struct Console {
     parser: vt100::Parser<Responder>,
+    /// Output not yet fed to the model (see [`backlog`]).
+    pending: Vec<u8>,
+    /// The last byte fed was a line feed: a compacted feed may start here.
+    at_line_start: bool,
+    /// The latest bytes received, to spot a query split across reads.
+    seen: Vec<u8>,
 }
 
 impl Console {
@@ -50,13 +58,41 @@ impl Console {
                 0,
                 Responder::default(),
             ),
+            pending: Vec::new(),
+            at_line_start: true,
+            seen: Vec::new(),
         }
     }
 
     /// Feeds output bytes. The model keeps the state of a sequence split across calls,
     /// so a query split between two reads is still answered.
     pub fn process(&mut self, bytes: &[u8]) {
-        self.parser.process(bytes);
+        self.pending.extend_from_slice(bytes);
+        let query = backlog::may_query(&self.seen, bytes);
+        let keep_from = bytes.len().saturating_sub(backlog::SEEN_KEEP);
+        self.seen.extend_from_slice(&bytes[keep_from..]);
+        let excess = self.seen.len().saturating_sub(backlog::SEEN_KEEP);
+        self.seen.drain(..excess);
+        if query || self.pending.len() >= backlog::MAX_PENDING {
+            self.catch_up();
+        }
+    }
+
+    /// Feeds the backlog to the model, compacted when that gives the same screen.
+    fn catch_up(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let (rows, _) = self.parser.screen().size();
+        let pending = std::mem::take(&mut self.pending);
+        match backlog::compact(&pending, rows, self.at_line_start) {
+            Some(short) => self.parser.process(&short),
+            None => self.parser.process(&pending),
+        }
+        self.at_line_start = pending.last() == Some(&b'\n');
+        // Keep the allocation for the next backlog.
+        self.pending = pending;
+        self.pending.clear();
     }
 
     /// Answers owed to the program (`ESC[<row>;<col>R`), to be written to the PTY master.
@@ -68,6 +104,7 @@ impl Console {
     /// Shrinking keeps the cursor's line visible, as xterm does: the top lines scroll
     /// away first (vt100 alone would cut the bottom rows, prompt included).
     pub fn resize(&mut self, rows: u16, cols: u16) {
+        self.catch_up();
         let (rows, cols) = (rows.max(1), cols.max(1));
         let (old_rows, _) = self.parser.screen().size();
         let (row, col) = self.parser.screen().cursor_position();
@@ -87,7 +124,8 @@ impl Console {
 
     /// Bytes that redraw the current screen on a fresh terminal: clear, contents with
     /// attributes, input modes, then the cursor where the program left it.
-    pub fn replay(&self) -> Vec<u8> {
+    pub fn replay(&mut self) -> Vec<u8> {
+        self.catch_up();
         let screen = self.parser.screen();
         let mut out = screen.state_formatted();
         out.extend_from_slice(&screen.cursor_state_formatted());
@@ -95,7 +133,8 @@ impl Console {
     }
 
     /// Whether the line under the cursor shows `prompt` (trailing spaces ignored).
-    pub fn prompt_visible(&self, prompt: &str) -> bool {
+    pub fn prompt_visible(&mut self, prompt: &str) -> bool {
+        self.catch_up();
         let prompt = prompt.trim_end();
         if prompt.is_empty() {
             return true;
@@ -110,7 +149,8 @@ impl Console {
     }
 
     /// The visible screen as plain text (for tests and diagnostics).
-    pub fn contents(&self) -> String {
+    pub fn contents(&mut self) -> String {
+        self.catch_up();
         self.parser.screen().contents()
     }
 }

@@ -1,0 +1,178 @@
+//! Output not yet fed to the terminal model, and how to feed it cheaply.
+//!
+//! Running every byte of a log flood through the vt100 model costs more than reading
+//! the PTY itself (bench/RESULTS.md: 47 % of the holder's CPU). Most of a flood scrolls
+//! off the screen before anybody looks, so output is held here and fed in one go when
+//! the screen is needed (a query to answer, an attach, a readiness check) or when the
+//! backlog is large. Feeding keeps only the last screenful of lines when everything
+//! before it is plain text and colour codes: the resulting screen, cursor and colours
+//! are exactly what feeding every byte would give.
+
+/// Feed the model once this much output is pending.
+pub const MAX_PENDING: usize = 64 * 1024;
+
+/// Whether the newest output may hold something the terminal must answer (`ESC[5n`,
+/// `ESC[6n`), or the start of it: then the backlog is fed at once, so the answer
+/// reflects the right cursor. `seen` ends with the last bytes received before
+/// `bytes`, so a query split across reads is still spotted.
+pub fn may_query(seen: &[u8], bytes: &[u8]) -> bool {
+    let mut joined = Vec::with_capacity(seen.len() + bytes.len());
+    joined.extend_from_slice(seen);
+    joined.extend_from_slice(bytes);
+    let mut i = 0;
+    while let Some(off) = joined[i..].iter().position(|&b| b == 0x1b) {
+        let esc = i + off;
+        let mut j = esc + 1;
+        if j == joined.len() {
+            return true; // a sequence has only begun
+        }
+        if joined[j] != b'[' {
+            i = j;
+            continue;
+        }
+        j += 1;
+        while j < joined.len()
+            && (joined[j].is_ascii_digit() || joined[j] == b';' || joined[j] == b'?')
+        {
+            j += 1;
+        }
+        match joined.get(j) {
+            None => return true,
+            // Only a query that ends in the new bytes counts: older ones were handled.
+            Some(b'n') if j >= seen.len() => return true,
+            _ => i = j,
+        }
+    }
+    false
+}
+
+/// How many of the latest bytes to remember for [`may_query`].
+pub const SEEN_KEEP: usize = 16;
+
+/// What to feed the model instead of `pending`, to reach the same screen with a
+/// screen of `rows` rows; `None` when `pending` must be fed as it is. `clean_start`
+/// says the model is in the ground state at a line start (the last fed byte was `\n`).
+pub fn compact(pending: &[u8], rows: u16, clean_start: bool) -> Option<Vec<u8>> {
+    if !clean_start {
+        return None;
+    }
+    // The tail starts after the newline that leaves exactly `rows` newlines after it:
+    // feeding that many line feeds scrolls everything earlier off the screen.
+    let mut seen = 0usize;
+    let mut split = None;
+    for (i, &b) in pending.iter().enumerate().rev() {
+        if b == b'\n' {
+            seen += 1;
+            if seen > usize::from(rows) {
+                split = Some(i + 1);
+                break;
+            }
+        }
+    }
+    let split = split?;
+    let (prefix, tail) = pending.split_at(split);
+    let sgr = sgr_state(prefix)?;
+    let mut out = Vec::with_capacity(sgr.len() + 1 + tail.len());
+    out.extend_from_slice(&sgr);
+    out.push(b'\r');
+    out.extend_from_slice(tail);
+    Some(out)
+}
+
+/// The colour codes in `prefix` that still apply at its end (those after the last
+/// reset), or `None` if `prefix` holds anything but text, line controls and colours.
+fn sgr_state(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < prefix.len() {
+        match prefix[i] {
+            0x1b => {
+                // Only CSI ... m (SGR) is allowed.
+                if prefix.get(i + 1) != Some(&b'[') {
+                    return None;
+                }
+                let start = i;
+                let mut j = i + 2;
+                while j < prefix.len()
+                    && (prefix[j].is_ascii_digit() || prefix[j] == b';' || prefix[j] == b':')
+                {
+                    j += 1;
+                }
+                if prefix.get(j) != Some(&b'm') {
+                    return None;
+                }
+                let params = &prefix[i + 2..j];
+                if params.is_empty() || params == b"0" {
+                    kept.clear();
+                } else {
+                    kept.extend_from_slice(&prefix[start..=j]);
+                }
+                i = j + 1;
+            }
+            b'\r' | b'\n' | b'\t' | 0x08 | 0x07 => i += 1,
+            b if b < 0x20 => return None, // charset shifts and the like change state
+            _ => i += 1,
+        }
+    }
+    Some(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn screen(rows: u16, bytes: &[u8]) -> (String, (u16, u16), Vec<u8>) {
+        let mut p = vt100::Parser::new(rows, 40, 0);
+        p.process(bytes);
+        let s = p.screen();
+        (s.contents(), s.cursor_position(), s.contents_formatted())
+    }
+
+    #[test]
+    fn compacted_feed_gives_the_same_screen() {
+        let mut flood = Vec::new();
+        for i in 0..200 {
+            flood.extend_from_slice(
+                format!("\x1b[32m12:00:00\x1b[0m - line {i} of the log\r\n").as_bytes(),
+            );
+        }
+        flood.extend_from_slice(b"\x1b[1;31mstill red R.O.B.U.S.T.# ");
+        let short = compact(&flood, 10, true).expect("plain text and colours compact");
+        assert!(short.len() < flood.len() / 10);
+        assert_eq!(screen(10, &short), screen(10, &flood));
+    }
+
+    #[test]
+    fn colours_that_span_the_cut_survive() {
+        let mut flood = b"\x1b[1m\x1b[34m".to_vec();
+        for i in 0..50 {
+            flood.extend_from_slice(format!("blue bold {i}\r\n").as_bytes());
+        }
+        let short = compact(&flood, 5, true).unwrap();
+        assert_eq!(screen(5, &short), screen(5, &flood));
+    }
+
+    #[test]
+    fn other_sequences_or_short_output_are_fed_as_they_are() {
+        let mut with_cursor_move = b"\x1b[2J".to_vec();
+        with_cursor_move.extend(std::iter::repeat_n(b"x\r\n".as_slice(), 50).flatten());
+        assert!(compact(&with_cursor_move, 5, true).is_none());
+        assert!(compact(b"a\r\nb\r\n", 5, true).is_none());
+        let many: Vec<u8> = std::iter::repeat_n(b"x\r\n".as_slice(), 50)
+            .flatten()
+            .copied()
+            .collect();
+        assert!(compact(&many, 5, false).is_none());
+    }
+
+    #[test]
+    fn queries_are_spotted() {
+        assert!(may_query(b"", b"abc\x1b[6n"));
+        assert!(may_query(b"", b"abc\x1b[5n"));
+        assert!(may_query(b"", b"split \x1b"));
+        assert!(may_query(b"", b"split \x1b[6"));
+        assert!(may_query(b"ab\x1b[6", b"n"));
+        assert!(!may_query(b"", b"plain\r\n\x1b[32mgreen\x1b[0m and no"));
+        assert!(!may_query(b"\x1b[6n", b"later"));
+    }
+}
