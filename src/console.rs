@@ -73,26 +73,43 @@ impl Console {
         self.seen.extend_from_slice(&bytes[keep_from..]);
         let excess = self.seen.len().saturating_sub(backlog::SEEN_KEEP);
         self.seen.drain(..excess);
-        if query || self.pending.len() >= backlog::MAX_PENDING {
+        if query {
+            self.catch_up();
+        } else if self.pending.len() >= backlog::MAX_PENDING {
+            self.feed_complete_lines();
+        }
+    }
+
+    /// Feeds the whole backlog (the screen is about to be looked at).
+    fn catch_up(&mut self) {
+        let all = self.pending.len();
+        self.feed(all);
+    }
+
+    /// Feeds the backlog up to its last line feed, so the next feed starts at a line
+    /// start and can be compacted.
+    fn feed_complete_lines(&mut self) {
+        if let Some(nl) = self.pending.iter().rposition(|&b| b == b'\n') {
+            self.feed(nl + 1);
+        } else if self.pending.len() >= 4 * backlog::MAX_PENDING {
+            // One endless line: feed it anyway rather than grow without bound.
             self.catch_up();
         }
     }
 
-    /// Feeds the backlog to the model, compacted when that gives the same screen.
-    fn catch_up(&mut self) {
-        if self.pending.is_empty() {
+    /// Feeds `pending[..upto]` to the model, compacted when that gives the same screen.
+    fn feed(&mut self, upto: usize) {
+        if upto == 0 {
             return;
         }
         let (rows, _) = self.parser.screen().size();
-        let pending = std::mem::take(&mut self.pending);
-        match backlog::compact(&pending, rows, self.at_line_start) {
+        let head = &self.pending[..upto];
+        match backlog::compact(head, rows, self.at_line_start) {
             Some(short) => self.parser.process(&short),
-            None => self.parser.process(&pending),
+            None => self.parser.process(head),
         }
-        self.at_line_start = pending.last() == Some(&b'\n');
-        // Keep the allocation for the next backlog.
-        self.pending = pending;
-        self.pending.clear();
+        self.at_line_start = head.last() == Some(&b'\n');
+        self.pending.drain(..upto);
     }
 
     /// Answers owed to the program (`ESC[<row>;<col>R`), to be written to the PTY master.

@@ -236,10 +236,27 @@ pub fn up<'p>(
             }
         }
     }
-    // Phase 2: the other copies together (their role's migrations have run).
+    // Phase 2: the other copies together (their role's migrations have run). Holders
+    // are launched in parallel: each launch waits ~10 ms for its holder's report.
     let mut started = Vec::new();
-    for inst in rest {
-        match start(inst) {
+    let launched: Vec<(&InstancePlan, Result<u32, String>)> = std::thread::scope(|s| {
+        let mut out = Vec::new();
+        for batch in rest.chunks(16) {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|inst| (*inst, s.spawn(move || start(inst))))
+                .collect();
+            for (inst, h) in handles {
+                let r = h
+                    .join()
+                    .unwrap_or_else(|_| Err("the launching thread panicked".to_string()));
+                out.push((inst, r));
+            }
+        }
+        out
+    });
+    for (inst, result) in launched {
+        match result {
             Ok(_) => {
                 progress.action(&inst.name, &Action::Started);
                 started.push(inst);

@@ -16,30 +16,37 @@ pub const MAX_PENDING: usize = 64 * 1024;
 /// reflects the right cursor. `seen` ends with the last bytes received before
 /// `bytes`, so a query split across reads is still spotted.
 pub fn may_query(seen: &[u8], bytes: &[u8]) -> bool {
-    let mut joined = Vec::with_capacity(seen.len() + bytes.len());
-    joined.extend_from_slice(seen);
-    joined.extend_from_slice(bytes);
+    // A sequence that began in `seen` and ends in `bytes`: check the seam on a small copy.
+    if seen.contains(&0x1b) {
+        let mut seam = seen.to_vec();
+        seam.extend_from_slice(&bytes[..bytes.len().min(SEEN_KEEP)]);
+        if query_in(&seam, seen.len()) {
+            return true;
+        }
+    }
+    query_in(bytes, 0)
+}
+
+/// Whether `buf` holds a status query ending at or after `from`, or ends inside a sequence.
+fn query_in(buf: &[u8], from: usize) -> bool {
     let mut i = 0;
-    while let Some(off) = joined[i..].iter().position(|&b| b == 0x1b) {
-        let esc = i + off;
-        let mut j = esc + 1;
-        if j == joined.len() {
+    while let Some(off) = buf[i..].iter().position(|&b| b == 0x1b) {
+        let mut j = i + off + 1;
+        if j == buf.len() {
             return true; // a sequence has only begun
         }
-        if joined[j] != b'[' {
+        if buf[j] != b'[' {
             i = j;
             continue;
         }
         j += 1;
-        while j < joined.len()
-            && (joined[j].is_ascii_digit() || joined[j] == b';' || joined[j] == b'?')
-        {
+        while j < buf.len() && (buf[j].is_ascii_digit() || buf[j] == b';' || buf[j] == b'?') {
             j += 1;
         }
-        match joined.get(j) {
+        match buf.get(j) {
             None => return true,
             // Only a query that ends in the new bytes counts: older ones were handled.
-            Some(b'n') if j >= seen.len() => return true,
+            Some(b'n') if j >= from => return true,
             _ => i = j,
         }
     }

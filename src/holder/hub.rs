@@ -27,9 +27,10 @@ pub(crate) enum ViewerEvent {
     ChildExited(String),
 }
 
-/// Chunks a viewer may lag behind before it is disconnected. Output is never held
-/// for a viewer: a viewer whose queue is full is dropped (disconnected) rather than
-/// silently losing bytes, which would corrupt its screen.
+/// Chunks a viewer may lag behind. Output is never held for a viewer: when its queue
+/// is full it stops receiving chunks (`lagging`), and once it has caught up it gets a
+/// fresh redraw of the screen instead of the skipped bytes (which would corrupt it),
+/// so an operator attached during a log flood stays attached.
 pub(crate) const VIEWER_QUEUE: usize = 512;
 
 /// Text a `send` capture keeps: the last this-many bytes (the end holds the prompt).
@@ -44,6 +45,8 @@ struct Viewer {
     kick: Arc<Notify>,
     read_only: bool,
     size: Option<(u16, u16)>,
+    /// Fell behind: gets no chunks until it asks for a redraw ([`Hub::resync_viewer`]).
+    lagging: bool,
 }
 
 struct Capture {
@@ -259,16 +262,20 @@ impl Hub {
         if !inner.viewers.is_empty() {
             // One allocation per chunk, shared by every viewer.
             let data: Arc<[u8]> = Arc::from(chunk);
-            inner
-                .viewers
-                .retain(|v| match v.tx.try_send(ViewerEvent::Data(data.clone())) {
+            inner.viewers.retain_mut(|v| {
+                if v.lagging {
+                    return true;
+                }
+                match v.tx.try_send(ViewerEvent::Data(data.clone())) {
                     Ok(()) => true,
                     Err(mpsc::error::TrySendError::Full(_)) => {
+                        v.lagging = true;
                         v.kick.notify_one();
-                        false
+                        true
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => false,
-                });
+                }
+            });
         }
         replies
     }
@@ -477,20 +484,20 @@ impl Hub {
             kick: kick.clone(),
             read_only,
             size,
+            lagging: false,
         });
-
-        let mut replay = Vec::new();
-        let lines = g.scrollback.last_lines(REPLAY_LINES + 1);
-        // The unfinished line is on the screen already.
-        let complete = lines
-            .len()
-            .saturating_sub(usize::from(!g.scrollback.partial().trim().is_empty()));
-        for line in &lines[..complete] {
-            replay.extend_from_slice(line.as_bytes());
-            replay.extend_from_slice(b"\r\n");
-        }
-        replay.extend_from_slice(&g.console.replay());
+        let replay = replay_of(&mut g);
         (id, rx, kick, replay)
+    }
+
+    /// A lagging viewer caught up with its queue: the screen to redraw it with, and it
+    /// receives chunks again from here on (atomically with the drain: nothing is lost
+    /// or duplicated). `None` if the viewer is gone.
+    pub fn resync_viewer(&self, id: u64) -> Option<Vec<u8>> {
+        let mut g = self.lock();
+        let v = g.viewers.iter_mut().find(|v| v.id == id)?;
+        v.lagging = false;
+        Some(g.console.replay())
     }
 
     /// Resize policy: the most recent read-write viewer's size wins (its attach or its
@@ -577,6 +584,22 @@ pub(crate) fn set_winsize(fd: &impl AsRawFd, rows: u16, cols: u16) -> std::io::R
     } else {
         Ok(())
     }
+}
+
+/// What a viewer is sent on attach: the last lines of scrollback, then the screen.
+fn replay_of(g: &mut Inner) -> Vec<u8> {
+    let mut replay = Vec::new();
+    let lines = g.scrollback.last_lines(REPLAY_LINES + 1);
+    // The unfinished line is on the screen already.
+    let complete = lines
+        .len()
+        .saturating_sub(usize::from(!g.scrollback.partial().trim().is_empty()));
+    for line in &lines[..complete] {
+        replay.extend_from_slice(line.as_bytes());
+        replay.extend_from_slice(b"\r\n");
+    }
+    replay.extend_from_slice(&g.console.replay());
+    replay
 }
 
 #[cfg(test)]

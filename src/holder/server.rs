@@ -301,7 +301,7 @@ async fn attach(
         .await?;
         write_frame(&mut wr, KIND_DATA, &replay).await?;
         tokio::select! {
-            r = viewer_output(&mut wr, rx, &kick) => r,
+            r = viewer_output(hub, id, &mut wr, rx, &kick) => r,
             r = viewer_input(hub, id, &mut rd, read_only) => r,
         }
     }
@@ -310,19 +310,32 @@ async fn attach(
     result
 }
 
+/// A viewer whose socket accepts nothing for this long is stuck and is disconnected.
+const VIEWER_STALL: Duration = Duration::from_secs(3);
+
 async fn viewer_output(
+    hub: &Hub,
+    id: u64,
     wr: &mut OwnedWriteHalf,
     mut rx: mpsc::Receiver<ViewerEvent>,
     kick: &Notify,
 ) -> io::Result<()> {
     loop {
-        let event = tokio::select! {
+        // A frame is never abandoned half-written: the kick is looked at between frames.
+        let frame = tokio::select! {
             biased;
-            _ = kick.notified() => break,
+            _ = kick.notified() => {
+                // Fell behind: drop what is queued and redraw the screen instead.
+                while rx.try_recv().is_ok() {}
+                match hub.resync_viewer(id) {
+                    Some(replay) => Some(ViewerEvent::Data(replay.into())),
+                    None => return Ok(()),
+                }
+            }
             ev = rx.recv() => ev,
         };
         let write = async {
-            match event {
+            match frame {
                 Some(ViewerEvent::Data(bytes)) => write_frame(wr, KIND_DATA, &bytes).await,
                 Some(ViewerEvent::ChildExited(description)) => {
                     send(wr, &HolderMessage::ChildExited { description }).await
@@ -330,16 +343,12 @@ async fn viewer_output(
                 None => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
             }
         };
-        tokio::select! {
-            biased;
-            _ = kick.notified() => break,
-            r = write => r?,
+        match tokio::time::timeout(VIEWER_STALL, write).await {
+            Ok(r) => r?,
+            // Stuck (it stopped reading): let it go. Its framing may be cut, so no goodbye.
+            Err(_) => return Ok(()),
         }
     }
-    // Too slow: tell the viewer if its socket still takes a frame, then disconnect.
-    let msg = error("viewer fell too far behind the console output and was disconnected");
-    let _ = tokio::time::timeout(Duration::from_millis(100), send(wr, &msg)).await;
-    Ok(())
 }
 
 async fn viewer_input(
