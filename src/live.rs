@@ -4,6 +4,7 @@ use crate::app::{load_plan, templates, Failure, Outcome};
 use crate::diagnostic::Diagnostic;
 use crate::operate::Printer;
 use crate::plan::{InstancePlan, Plan};
+use crate::render::Membership;
 use crate::{atomic, lock, manifest, nginx, plan, render, roll, scale};
 use std::path::Path;
 use std::time::Duration;
@@ -20,14 +21,17 @@ fn usage(msg: impl Into<String>) -> Failure {
 }
 
 fn take_lock(plan: &Plan) -> Result<lock::GridLock, Failure> {
-    lock::acquire(&plan.state_dir, Duration::from_secs(600)).map_err(|e| failed(format!("cannot lock the grid: {e}")))
+    lock::acquire(&plan.state_dir, Duration::from_secs(600))
+        .map_err(|e| failed(format!("cannot lock the grid: {e}")))
 }
 
 fn write_tree(plan: &Plan) -> Outcome {
     let t = templates(plan)?;
     let rendered = render::render_instances(plan, &t)?;
-    render::write_instances(&rendered).map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
-    render::ensure_private_dir(&plan.sockets_dir()).map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
+    render::write_instances(&rendered)
+        .map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
+    render::ensure_private_dir(&plan.sockets_dir())
+        .map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
     Ok(())
 }
 
@@ -37,13 +41,22 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
         changes.push(scale::parse_request(r).map_err(usage)?);
     }
     let old = load_plan(file)?;
-    let text = std::fs::read_to_string(file).map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
     let new_text = scale::edit_manifest(&text, &changes).map_err(usage)?;
     // Validate the edited manifest completely before anything changes.
-    let loaded = manifest::parse(file, new_text.clone())?;
-    let new = plan::build(&loaded).map_err(Failure::invalid)?;
+    // The excerpts of these diagnostics show the edited text, which is not on disk.
+    let refused = |mut f: Failure| {
+        f.diagnostics.push(Diagnostic::error(format!(
+            "scale refused: `{}` is unchanged (the lines shown above are the requested edit)",
+            file.display()
+        )));
+        f
+    };
+    let loaded = manifest::parse(file, new_text.clone()).map_err(|d| refused(d.into()))?;
+    let new = plan::build(&loaded).map_err(|d| refused(Failure::invalid(d)))?;
     let t = templates(&new)?;
-    render::render_instances(&new, &t)?;
+    render::render_instances(&new, &t).map_err(|d| refused(d.into()))?;
 
     let _lock = take_lock(&old)?;
     let mut printer = Printer::new();
@@ -60,16 +73,23 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
         println!("grid.toml: {role} instances = {n}");
     }
     write_tree(&new)?;
-    // Removed copies leave the upstreams for good.
-    let applied = nginx::set_membership(&new, &t, &[]).map_err(|e| failed(format!("nginx: {e}")))?;
-    if !removed.is_empty() {
-        roll::note_nginx(&applied, "removed copies dropped from their upstream");
-    }
     let added: Vec<&InstancePlan> = new
         .start_order()
         .into_iter()
         .filter(|i| old.instance(&i.name).is_none())
         .collect();
+    // Removed copies leave the upstreams for good. Added copies are recorded `out` in
+    // the same step: a copy missing from upstreams.json counts as `in`, so without this
+    // the new plan would put copies that are not even started into their upstream.
+    let pending: Vec<(&str, Membership)> = added
+        .iter()
+        .map(|i| (i.name.as_str(), Membership::Out))
+        .collect();
+    let applied =
+        nginx::set_membership(&new, &t, &pending).map_err(|e| failed(format!("nginx: {e}")))?;
+    if !removed.is_empty() {
+        roll::note_nginx(&applied, "removed copies dropped from their upstream");
+    }
     roll::add(&new, &t, &added, &mut printer).map_err(|e| failed(e.to_string()))?;
     if new.nginx.is_none() {
         println!("note: grid.toml has no [nginx]; no upstream was changed");
@@ -79,7 +99,9 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
 
 fn file_mode(file: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(file).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644)
+    std::fs::metadata(file)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o644)
 }
 
 pub fn rolling_restart(file: &Path, names: &[String]) -> Outcome {
@@ -103,8 +125,20 @@ pub fn nginx_reload(file: &Path) -> Outcome {
     match nginx::apply(&plan, &t, &membership).map_err(|e| failed(format!("nginx: {e}")))? {
         nginx::Applied::NotManaged => println!("note: grid.toml has no [nginx]; nothing to do"),
         nginx::Applied::Unchanged => println!("nginx config unchanged"),
+        nginx::Applied::Written => {
+            let out = plan
+                .nginx
+                .as_ref()
+                .map(|n| n.output.display().to_string())
+                .unwrap_or_default();
+            println!("nginx config written to {out} (no reload_command configured)")
+        }
         nginx::Applied::Reloaded => {
-            let out = plan.nginx.as_ref().map(|n| n.output.display().to_string()).unwrap_or_default();
+            let out = plan
+                .nginx
+                .as_ref()
+                .map(|n| n.output.display().to_string())
+                .unwrap_or_default();
             println!("nginx config installed at {out} and reloaded")
         }
     }

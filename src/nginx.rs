@@ -18,7 +18,10 @@ pub enum NginxError {
     #[error("{0}")]
     Render(String),
     #[error("cannot write {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("nginx rejected the new config (the previous one stays installed):\n{output}")]
     TestFailed { output: String },
     #[error("`{command}` failed: {output}")]
@@ -32,8 +35,10 @@ pub enum Applied {
     NotManaged,
     /// The rendered config is what is installed already.
     Unchanged,
-    /// Installed (and reloaded when a reload command is configured).
+    /// Installed and reloaded.
     Reloaded,
+    /// Installed; no reload command is configured (gridctl only writes the file).
+    Written,
 }
 
 fn membership_path(plan: &Plan) -> PathBuf {
@@ -51,12 +56,19 @@ pub fn load_membership(plan: &Plan) -> BTreeMap<String, Membership> {
 pub fn save_membership(plan: &Plan, m: &BTreeMap<String, Membership>) -> Result<(), NginxError> {
     let path = membership_path(plan);
     let text = serde_json::to_vec_pretty(m).map_err(|e| NginxError::Render(e.to_string()))?;
-    render::ensure_private_dir(&plan.state_dir).map_err(|source| NginxError::Io { path: plan.state_dir.clone(), source })?;
+    render::ensure_private_dir(&plan.state_dir).map_err(|source| NginxError::Io {
+        path: plan.state_dir.clone(),
+        source,
+    })?;
     atomic::write_file(&path, &text, 0o600).map_err(|source| NginxError::Io { path, source })
 }
 
 /// Sets one instance's membership and applies the result to nginx.
-pub fn set_membership(plan: &Plan, t: &Templates, changes: &[(&str, Membership)]) -> Result<Applied, NginxError> {
+pub fn set_membership(
+    plan: &Plan,
+    t: &Templates,
+    changes: &[(&str, Membership)],
+) -> Result<Applied, NginxError> {
     let mut m = load_membership(plan);
     for (name, state) in changes {
         m.insert(name.to_string(), *state);
@@ -68,29 +80,48 @@ pub fn set_membership(plan: &Plan, t: &Templates, changes: &[(&str, Membership)]
 }
 
 /// Renders with `membership`, installs, tests and reloads.
-pub fn apply(plan: &Plan, t: &Templates, membership: &BTreeMap<String, Membership>) -> Result<Applied, NginxError> {
+pub fn apply(
+    plan: &Plan,
+    t: &Templates,
+    membership: &BTreeMap<String, Membership>,
+) -> Result<Applied, NginxError> {
     let Some(n) = &plan.nginx else {
         return Ok(Applied::NotManaged);
     };
-    let text = render::render_nginx(plan, t, membership).map_err(|d| NginxError::Render(d.to_string()))?;
+    let text =
+        render::render_nginx(plan, t, membership).map_err(|d| NginxError::Render(d.to_string()))?;
     install(&n.output, &text, &n.test_command, &n.reload_command)
 }
 
 /// Installs `text` at `output` if it differs: backup, atomic write, test, reload; on a
 /// failed test the backup is put back.
-pub fn install(output: &Path, text: &str, test: &[String], reload: &[String]) -> Result<Applied, NginxError> {
+pub fn install(
+    output: &Path,
+    text: &str,
+    test: &[String],
+    reload: &[String],
+) -> Result<Applied, NginxError> {
     let previous = std::fs::read(output).ok();
     if previous.as_deref() == Some(text.as_bytes()) {
         return Ok(Applied::Unchanged);
     }
     if let Some(dir) = output.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| NginxError::Io { path: dir.into(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| NginxError::Io {
+            path: dir.into(),
+            source,
+        })?;
     }
     let backup = backup_path(output);
     if let Some(prev) = &previous {
-        atomic::write_file(&backup, prev, 0o644).map_err(|source| NginxError::Io { path: backup.clone(), source })?;
+        atomic::write_file(&backup, prev, 0o644).map_err(|source| NginxError::Io {
+            path: backup.clone(),
+            source,
+        })?;
     }
-    atomic::write_file(output, text.as_bytes(), 0o644).map_err(|source| NginxError::Io { path: output.into(), source })?;
+    atomic::write_file(output, text.as_bytes(), 0o644).map_err(|source| NginxError::Io {
+        path: output.into(),
+        source,
+    })?;
     if let Err(output_text) = run(test) {
         // Put the previous config back (or remove ours if there was none): nginx keeps running the old one.
         let restored = match &previous {
@@ -98,16 +129,27 @@ pub fn install(output: &Path, text: &str, test: &[String], reload: &[String]) ->
             None => std::fs::remove_file(output),
         };
         if let Err(source) = restored {
-            return Err(NginxError::Io { path: output.into(), source });
+            return Err(NginxError::Io {
+                path: output.into(),
+                source,
+            });
         }
-        return Err(NginxError::TestFailed { output: output_text });
+        return Err(NginxError::TestFailed {
+            output: output_text,
+        });
     }
-    run(reload).map_err(|output| NginxError::CommandFailed { command: reload.join(" "), output })?;
+    run(reload).map_err(|output| NginxError::CommandFailed {
+        command: reload.join(" "),
+        output,
+    })?;
     Ok(Applied::Reloaded)
 }
 
 pub fn backup_path(output: &Path) -> PathBuf {
-    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     output.with_file_name(format!("{name}.previous"))
 }
 
@@ -142,7 +184,13 @@ mod tests {
         let marker = dir.path().join("reloaded");
         std::fs::write(&out, "old").unwrap();
         let reload = sh(&format!("touch {}", marker.display()));
-        let err = install(&out, "new", &sh("echo 'bad directive' >&2; exit 1"), &reload).unwrap_err();
+        let err = install(
+            &out,
+            "new",
+            &sh("echo 'bad directive' >&2; exit 1"),
+            &reload,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("bad directive"), "{err}");
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
         assert!(!marker.exists());
@@ -155,10 +203,16 @@ mod tests {
         let marker = dir.path().join("reloaded");
         std::fs::write(&out, "old").unwrap();
         let reload = sh(&format!("touch {}", marker.display()));
-        assert_eq!(install(&out, "new", &sh("true"), &reload).unwrap(), Applied::Reloaded);
+        assert_eq!(
+            install(&out, "new", &sh("true"), &reload).unwrap(),
+            Applied::Reloaded
+        );
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "new");
         assert_eq!(std::fs::read_to_string(backup_path(&out)).unwrap(), "old");
         assert!(marker.exists());
-        assert_eq!(install(&out, "new", &sh("exit 1"), &reload).unwrap(), Applied::Unchanged);
+        assert_eq!(
+            install(&out, "new", &sh("exit 1"), &reload).unwrap(),
+            Applied::Unchanged
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Changing a live role without dropping a request (design.md §5):
 //! - scale up: start the copy → wait ready → add it to the upstream → reload;
 //! - scale down: mark it `down` → reload → drain → graceful stop → remove it → reload;
-//! - rolling restart: per copy, drain as above → restart → wait ready → back in → next.
+//! - rolling restart: per copy, drain as above → restart → wait ready → back in, in the
+//!   same reload that marks the next copy down.
 //!   A copy that does not become ready stops the roll and stays out of its upstream.
 
 use crate::nginx::{self, Applied, NginxError};
@@ -15,7 +16,11 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum RollError {
     #[error("{instance} did not become ready ({state}{detail}); it stays out of its upstream and the roll stopped")]
-    NotReady { instance: String, state: String, detail: String },
+    NotReady {
+        instance: String,
+        state: String,
+        detail: String,
+    },
     #[error("{instance}: {why}")]
     Instance { instance: String, why: String },
     #[error("nginx: {0}")]
@@ -28,10 +33,12 @@ pub fn note_nginx(applied: &Applied, what: &str) {
         Applied::NotManaged => {}
         Applied::Unchanged => {}
         Applied::Reloaded => println!("         nginx: {what}; reloaded"),
+        Applied::Written => println!("         nginx: {what}; config written (no reload_command)"),
     }
 }
 
-fn drain(plan: &Plan) {
+/// Waits the drain period when nginx is managed.
+pub fn drain(plan: &Plan) {
     if let Some(n) = &plan.nginx {
         // Requests already sent to the copy finish; nginx sends it nothing new.
         std::thread::sleep(Duration::from_secs_f64(n.drain_secs));
@@ -49,14 +56,19 @@ fn ready_deadline(plan: &Plan, inst: &InstancePlan) -> Duration {
 pub fn take_out(plan: &Plan, t: &Templates, inst: &InstancePlan) -> Result<(), RollError> {
     let applied = nginx::set_membership(plan, t, &[(&inst.name, Membership::Draining)])?;
     note_nginx(&applied, &format!("{} marked down", inst.name));
-    if applied != Applied::NotManaged {
+    if applied == Applied::Reloaded || applied == Applied::Unchanged {
         drain(plan);
     }
     Ok(())
 }
 
-/// Waits for `inst` to be ready, then puts it (back) in its upstream; keeps it out otherwise.
-pub fn bring_in(plan: &Plan, t: &Templates, inst: &InstancePlan, progress: &mut dyn Progress) -> Result<(), RollError> {
+/// Waits for `inst` to be ready; if it is not, keeps it out of its upstream and fails.
+fn wait_ready(
+    plan: &Plan,
+    t: &Templates,
+    inst: &InstancePlan,
+    progress: &mut dyn Progress,
+) -> Result<(), RollError> {
     let s = reconcile::wait_settled(plan, inst, ready_deadline(plan, inst));
     progress.settled(&s);
     if s.state != InstanceState::Ready {
@@ -65,65 +77,132 @@ pub fn bring_in(plan: &Plan, t: &Templates, inst: &InstancePlan, progress: &mut 
         return Err(RollError::NotReady {
             instance: inst.name.clone(),
             state: s.state.as_str().to_string(),
-            detail: if s.detail.is_empty() { String::new() } else { format!(": {}", s.detail) },
+            detail: if s.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", s.detail)
+            },
         });
     }
+    Ok(())
+}
+
+/// Waits for `inst` to be ready, then puts it (back) in its upstream; keeps it out otherwise.
+pub fn bring_in(
+    plan: &Plan,
+    t: &Templates,
+    inst: &InstancePlan,
+    progress: &mut dyn Progress,
+) -> Result<(), RollError> {
+    wait_ready(plan, t, inst, progress)?;
     let applied = nginx::set_membership(plan, t, &[(&inst.name, Membership::In)])?;
     note_nginx(&applied, &format!("{} in", inst.name));
     Ok(())
 }
 
 /// Rolling restart of `instances`, one at a time; stops at the first copy that fails.
-pub fn rolling_restart(plan: &Plan, t: &Templates, instances: &[&InstancePlan], progress: &mut dyn Progress) -> Result<(), RollError> {
+///
+/// Putting a restarted copy back in and marking the next one down is a single reload:
+/// every reload makes nginx's old workers close their idle client keep-alive
+/// connections (a client that just sent a request on one sees it reset), so a roll of
+/// n copies reloads n + 1 times rather than 2n. At any moment at most one copy is out.
+pub fn rolling_restart(
+    plan: &Plan,
+    t: &Templates,
+    instances: &[&InstancePlan],
+    progress: &mut dyn Progress,
+) -> Result<(), RollError> {
+    // A restarted, ready copy not yet back in its upstream.
+    let mut ready: Option<&InstancePlan> = None;
     for inst in instances {
-        take_out(plan, t, inst)?;
+        let mut changes = vec![(inst.name.as_str(), Membership::Draining)];
+        let mut what = format!("{} marked down", inst.name);
+        if let Some(prev) = ready.take() {
+            changes.insert(0, (prev.name.as_str(), Membership::In));
+            what = format!("{} in, {what}", prev.name);
+        }
+        let applied = nginx::set_membership(plan, t, &changes)?;
+        note_nginx(&applied, &what);
+        if applied == Applied::Reloaded || applied == Applied::Unchanged {
+            drain(plan);
+        }
         let a = reconcile::restart(plan, inst);
         progress.action(&inst.name, &a);
         if let Action::Failed(why) = a {
             let _ = nginx::set_membership(plan, t, &[(&inst.name, Membership::Out)]);
-            return Err(RollError::Instance { instance: inst.name.clone(), why });
+            return Err(RollError::Instance {
+                instance: inst.name.clone(),
+                why,
+            });
         }
-        bring_in(plan, t, inst, progress)?;
+        wait_ready(plan, t, inst, progress)?;
+        ready = Some(inst);
+    }
+    if let Some(last) = ready {
+        let applied = nginx::set_membership(plan, t, &[(&last.name, Membership::In)])?;
+        note_nginx(&applied, &format!("{} in", last.name));
     }
     Ok(())
 }
 
 /// Scale down: drain then stop each removed copy (highest number first), using the
 /// plan from before the change (the only one that still knows those copies).
-pub fn retire(old: &Plan, t: &Templates, removed: &[&InstancePlan], progress: &mut dyn Progress) -> Result<(), RollError> {
+pub fn retire(
+    old: &Plan,
+    t: &Templates,
+    removed: &[&InstancePlan],
+    progress: &mut dyn Progress,
+) -> Result<(), RollError> {
     if removed.is_empty() {
         return Ok(());
     }
-    let changes: Vec<(&str, Membership)> = removed.iter().map(|i| (i.name.as_str(), Membership::Draining)).collect();
+    let changes: Vec<(&str, Membership)> = removed
+        .iter()
+        .map(|i| (i.name.as_str(), Membership::Draining))
+        .collect();
     let applied = nginx::set_membership(old, t, &changes)?;
     let names: Vec<&str> = removed.iter().map(|i| i.name.as_str()).collect();
     note_nginx(&applied, &format!("{} marked down", names.join(", ")));
-    if applied != Applied::NotManaged {
+    if applied == Applied::Reloaded || applied == Applied::Unchanged {
         drain(old);
     }
     for inst in removed {
         let a = reconcile::stop(old, inst);
         progress.action(&inst.name, &a);
         if let Action::Failed(why) = a {
-            return Err(RollError::Instance { instance: inst.name.clone(), why });
+            return Err(RollError::Instance {
+                instance: inst.name.clone(),
+                why,
+            });
         }
     }
     Ok(())
 }
 
 /// Scale up: start the new copies (out of their upstream), wait for each, put the ready ones in.
-pub fn add(plan: &Plan, t: &Templates, added: &[&InstancePlan], progress: &mut dyn Progress) -> Result<(), RollError> {
+pub fn add(
+    plan: &Plan,
+    t: &Templates,
+    added: &[&InstancePlan],
+    progress: &mut dyn Progress,
+) -> Result<(), RollError> {
     if added.is_empty() {
         return Ok(());
     }
-    let changes: Vec<(&str, Membership)> = added.iter().map(|i| (i.name.as_str(), Membership::Out)).collect();
+    let changes: Vec<(&str, Membership)> = added
+        .iter()
+        .map(|i| (i.name.as_str(), Membership::Out))
+        .collect();
     nginx::set_membership(plan, t, &changes)?;
     for inst in added {
         match reconcile::start(inst) {
             Ok(_) => progress.action(&inst.name, &Action::Started),
             Err(why) => {
                 progress.action(&inst.name, &Action::Failed(why.clone()));
-                return Err(RollError::Instance { instance: inst.name.clone(), why });
+                return Err(RollError::Instance {
+                    instance: inst.name.clone(),
+                    why,
+                });
             }
         }
     }

@@ -1,0 +1,1105 @@
+//! Support for `tests/nginx_roll.rs`: a scratch grid of fake Robust copies behind a
+//! real nginx of its own (own prefix, config, pid file, error log, loopback ports), the
+//! `gridctl` binary run with deadlines, and a small threaded HTTP/1.1 load generator
+//! that counts successes, failures and which copy answered.
+//!
+//! Cleanup is by pid only, and only of processes this test started: the [`Grid`] drop
+//! stops nginx (SIGQUIT, then SIGKILL of the master and the workers it recorded), runs
+//! `gridctl down`, then SIGKILLs every holder and fake pid it saw in `status --json`
+//! whose command line still names this grid's scratch directory.
+#![allow(dead_code)] // not every helper is used by every test
+
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub const GRIDCTL: &str = env!("CARGO_BIN_EXE_gridctl");
+pub const FAKE_ROBUST: &str = env!("CARGO_BIN_EXE_fake-robust");
+pub const BIN_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fake-bin");
+pub const BUILTIN_NGINX_TEMPLATE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/templates/nginx.conf");
+pub const NGINX: &str = "nginx";
+/// The hostname nginx routes to the asset upstream on the private listener.
+pub const ASSET_HOST: &str = "asset.robust.internal";
+
+/// Every `gridctl` run is bounded by this.
+pub const CMD_TIMEOUT: Duration = Duration::from_secs(25);
+
+// --- ports ------------------------------------------------------------------------
+
+static RESERVED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
+}
+
+/// A base port such that `base..base + width` are free on 127.0.0.1 and not handed to
+/// another test of this process. The range sits below the kernel's ephemeral range so
+/// outgoing connections (nginx to its upstreams, the load generator) can never occupy
+/// a port a fake copy is about to listen on.
+pub fn reserve_ports(width: u16) -> u16 {
+    let lo: u32 = 20000;
+    let hi: u32 = ephemeral_low()
+        .saturating_sub(u32::from(width) + 1)
+        .max(lo + 1000);
+    for attempt in 0..500u32 {
+        let seed = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| u32::from(a.port()))
+            .expect("bind 127.0.0.1:0");
+        let base = (lo + (seed * 7919 + std::process::id() + attempt * 131) % (hi - lo)) as u16;
+        let range = base..base + width;
+        let mut reserved = RESERVED.lock().unwrap_or_else(|e| e.into_inner());
+        if range.clone().any(|p| reserved.contains(&p)) {
+            continue;
+        }
+        let held: Vec<_> = range
+            .clone()
+            .map(|p| TcpListener::bind(("127.0.0.1", p)))
+            .collect();
+        if held.iter().all(|l| l.is_ok()) {
+            reserved.extend(range);
+            return base;
+        }
+    }
+    panic!("no free range of {width} loopback ports");
+}
+
+// --- running commands ----------------------------------------------------------------
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: Duration,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+    pub fn describe(&self) -> String {
+        format!(
+            "exit {:?} after {:.2}s\n--- stdout\n{}\n--- stderr\n{}",
+            self.code,
+            self.took.as_secs_f64(),
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// Runs a program with its output going to files (detached holders may inherit
+/// whatever the CLI had, so no pipes), killing it by pid if it outlives `timeout`.
+pub fn run_with_deadline(dir: &Path, program: &str, args: &[&str], timeout: Duration) -> Run {
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let n = SEQ.fetch_add(1, Ordering::SeqCst);
+    let out_path = dir.join(format!("cmd-{n}.out"));
+    let err_path = dir.join(format!("cmd-{n}.err"));
+    let out = std::fs::File::create(&out_path).expect("create stdout file");
+    let err = std::fs::File::create(&err_path).expect("create stderr file");
+    let start = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GRIDCTL_FILE")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let code = loop {
+        match child.try_wait().expect("try_wait") {
+            Some(status) => break status.code(),
+            None if start.elapsed() > timeout => {
+                kill(child.id(), libc_sigkill());
+                let _ = child.wait();
+                break None;
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    Run {
+        code,
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        took: start.elapsed(),
+    }
+}
+
+fn libc_sigkill() -> i32 {
+    libc::SIGKILL
+}
+const SIGQUIT: i32 = libc::SIGQUIT;
+
+/// Sends `sig` to exactly one pid.
+pub fn kill(pid: u32, sig: i32) -> bool {
+    let Ok(sig) = nix::sys::signal::Signal::try_from(sig) else {
+        return false;
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).is_ok()
+}
+
+pub fn alive(pid: u32) -> bool {
+    // A zombie still has /proc/<pid>; its state letter is Z.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z"),
+        Err(_) => false,
+    }
+}
+
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(
+                    text.split_whitespace()
+                        .filter_map(|p| p.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Polls `f` until it returns `Some` or the deadline passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Connections to `127.0.0.1:port` that the peer closed but whose owner (here: nginx
+/// holding them in its upstream keep-alive cache) has not closed yet: TCP state
+/// CLOSE_WAIT in /proc/net/tcp.
+pub fn close_wait_to(port: u16) -> usize {
+    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3
+                && f[3] == "08"
+                && f[2]
+                    .rsplit_once(':')
+                    .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                    == Some(port)
+        })
+        .count()
+}
+
+// --- the grid ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Row {
+    pub name: String,
+    pub role: String,
+    pub state: String,
+    pub pid: Option<u32>,
+    pub holder_pid: Option<u32>,
+    pub ports: Vec<u16>,
+    pub restarts: u32,
+}
+
+pub struct Grid {
+    pub dir: tempfile::TempDir,
+    pub manifest: PathBuf,
+    /// nginx's prefix (`-p`), with the trailing slash nginx wants.
+    pub prefix: String,
+    pub nginx_conf: PathBuf,
+    pub nginx_pid_file: PathBuf,
+    pub error_log: PathBuf,
+    /// The rendered include file (`[nginx] output`).
+    pub output: PathBuf,
+    pub private_listen: SocketAddr,
+    pub public_listen: SocketAddr,
+    pub asset_port: u16,
+    nginx: Option<Child>,
+    /// Holder and fake pids seen in `status --json`, killed by pid on drop if still ours.
+    seen_pids: Mutex<BTreeSet<u32>>,
+}
+
+pub struct GridOptions {
+    pub asset_copies: u32,
+    pub supervise: &'static str,
+}
+
+impl Default for GridOptions {
+    fn default() -> Self {
+        GridOptions {
+            asset_copies: 3,
+            supervise: "",
+        }
+    }
+}
+
+impl Grid {
+    /// Writes grid.toml and a main nginx.conf into a fresh scratch directory.
+    pub fn new(opts: GridOptions) -> Grid {
+        // Short path under /tmp: holder sockets live beneath it (sun_path is 108 bytes).
+        let dir = tempfile::Builder::new()
+            .prefix("gnr")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let root = dir.path().to_path_buf();
+        // core private, core public, asset 1..6, nginx public, nginx private
+        let base = reserve_ports(10);
+        let core = base;
+        let core_pub = base + 1;
+        let asset = base + 2;
+        let public_listen: SocketAddr = format!("127.0.0.1:{}", base + 8).parse().unwrap();
+        let private_listen: SocketAddr = format!("127.0.0.1:{}", base + 9).parse().unwrap();
+        let prefix = format!("{}/", root.display());
+        let nginx_conf = root.join("nginx.conf");
+        let error_log = root.join("logs/error.log");
+        let nginx_pid_file = root.join("logs/nginx.pid");
+        let output = root.join("nginx/grid.conf");
+        let q = |s: &str| format!("{s:?}");
+        let nginx_args = |extra: &[&str]| -> String {
+            let mut v: Vec<String> = vec![q(NGINX)];
+            v.extend(extra.iter().map(|s| q(s)));
+            v.extend(
+                [
+                    "-p",
+                    &prefix,
+                    "-c",
+                    &nginx_conf.display().to_string(),
+                    "-e",
+                    &error_log.display().to_string(),
+                ]
+                .iter()
+                .map(|s| q(s)),
+            );
+            format!("[{}]", v.join(", "))
+        };
+        let reload_command = format!(
+            "[\"bash\", {}]",
+            q(&root.join("reload.sh").display().to_string())
+        );
+        let manifest_text = format!(
+            r#"# gridctl end-to-end test grid: fake Robust copies behind a real nginx.
+[grid]
+name = "Nginx Roll Test"
+domain = "grid.localhost"
+
+[robust]
+bin_dir = {bin}
+command = [{fake}, "Robust.dll"]
+
+[database]
+provider = "mysql"
+connection = "x"
+
+[nginx]
+output = "nginx/grid.conf"
+test_command = {test}
+reload_command = {reload}
+public_listen = "{public_listen}"
+private_listen = "{private_listen}"
+drain = "300ms"
+
+[supervise]
+ready_timeout = "10s"
+stop_timeout = "3s"
+sigint_timeout = "1s"
+sigterm_timeout = "1s"
+{supervise}
+
+[roles.core]
+services = ["grid", "gridinfo", "auth", "useraccount", "avatar", "griduser", "presence",
+            "inventory", "login"]
+port = {core}
+public_port = {core_pub}
+
+[roles.asset]
+services = ["asset"]
+instances = {copies}   # spread over copies by nginx
+port = {asset}
+"#,
+            bin = q(BIN_DIR),
+            fake = q(FAKE_ROBUST),
+            test = nginx_args(&["-t", "-q"]),
+            reload = reload_command,
+            supervise = opts.supervise,
+            copies = opts.asset_copies,
+        );
+        let manifest = root.join("grid.toml");
+        std::fs::write(&manifest, manifest_text).expect("write grid.toml");
+        // The reload command: `nginx -s reload` with our -p/-c/-e, after recording the
+        // config being loaded and checking that every server it lists as serving (not
+        // `down`) accepts connections at that moment.
+        let reload_args: Vec<String> = [
+            "-s",
+            "reload",
+            "-p",
+            &prefix,
+            "-c",
+            &nginx_conf.display().to_string(),
+            "-e",
+            &error_log.display().to_string(),
+        ]
+        .iter()
+        .map(|s| shell_quote(s))
+        .collect();
+        let reload_sh = format!(
+            r#"#!/bin/bash
+# gridctl's reload command in this test (written by tests/nginx_roll_support).
+conf={conf}
+audit={audit}
+n=$(date +%s%N)
+cp "$conf" "$audit/$n.conf"
+awk '/^upstream /{{u=$2}} /^ *server 127\.0\.0\.1:[0-9]+ / && !/ down;/ {{split($2,a,":"); sub(/;$/,"",a[2]); print u, a[2], $NF}}' "$conf" |
+while read -r up port name; do
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "reload $n: $name (port $port) is in $up but does not accept connections" >> "$audit/violations"
+  fi
+done
+exec {nginx} {args}
+"#,
+            conf = shell_quote(&output.display().to_string()),
+            audit = shell_quote(&root.join("reloads").display().to_string()),
+            nginx = NGINX,
+            args = reload_args.join(" "),
+        );
+        std::fs::write(root.join("reload.sh"), reload_sh).expect("write reload.sh");
+        for d in ["logs", "tmp", "nginx", "reloads"] {
+            std::fs::create_dir_all(root.join(d)).expect("mkdir");
+        }
+        let r = root.display();
+        let main_conf = format!(
+            "# The test's own nginx: nothing outside {r}.\n\
+             daemon off;\n\
+             master_process on;\n\
+             worker_processes 1;\n\
+             pid {pid};\n\
+             error_log {err} error;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n\
+             \x20   access_log off;\n\
+             \x20   client_body_temp_path {r}/tmp/body;\n\
+             \x20   proxy_temp_path {r}/tmp/proxy;\n\
+             \x20   fastcgi_temp_path {r}/tmp/fastcgi;\n\
+             \x20   uwsgi_temp_path {r}/tmp/uwsgi;\n\
+             \x20   scgi_temp_path {r}/tmp/scgi;\n\
+             \x20   include {out};\n\
+             }}\n",
+            pid = nginx_pid_file.display(),
+            err = error_log.display(),
+            out = output.display(),
+        );
+        std::fs::write(&nginx_conf, main_conf).expect("write nginx.conf");
+        Grid {
+            dir,
+            manifest,
+            prefix,
+            nginx_conf,
+            nginx_pid_file,
+            error_log,
+            output,
+            private_listen,
+            public_listen,
+            asset_port: asset,
+            nginx: None,
+            seen_pids: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `gridctl -f grid.toml ARGS...`
+    pub fn gridctl(&self, args: &[&str]) -> Run {
+        let manifest = self.manifest.display().to_string();
+        let mut all = vec!["-f", manifest.as_str()];
+        all.extend_from_slice(args);
+        let run = run_with_deadline(self.root(), GRIDCTL, &all, CMD_TIMEOUT);
+        // Whatever a command did, remember who runs now.
+        self.record_pids();
+        run
+    }
+
+    pub fn gridctl_ok(&self, args: &[&str]) -> Run {
+        let run = self.gridctl(args);
+        assert!(run.ok(), "gridctl {args:?} failed: {}", run.describe());
+        run
+    }
+
+    pub fn status(&self) -> Vec<Row> {
+        let manifest = self.manifest.display().to_string();
+        let run = run_with_deadline(
+            self.root(),
+            GRIDCTL,
+            &["-f", &manifest, "status", "--json"],
+            CMD_TIMEOUT,
+        );
+        assert!(run.ok(), "status --json failed: {}", run.describe());
+        let rows: Vec<Row> = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {}", run.stdout));
+        let mut seen = self.seen_pids.lock().unwrap_or_else(|e| e.into_inner());
+        for r in &rows {
+            seen.extend(r.pid);
+            seen.extend(r.holder_pid);
+        }
+        rows
+    }
+
+    pub fn record_pids(&self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.status()));
+    }
+
+    pub fn row(&self, name: &str) -> Option<Row> {
+        self.status().into_iter().find(|r| r.name == name)
+    }
+
+    /// Render the nginx include, start nginx on it, then `up --wait` (which drives
+    /// nginx itself: every copy joins its upstream once ready, and nginx is reloaded).
+    pub fn start(&mut self) {
+        let out = self.output.display().to_string();
+        self.gridctl_ok(&["render-nginx", "-o", &out]);
+        self.start_nginx();
+        self.gridctl_ok(&["up", "--wait"]);
+    }
+
+    fn nginx_args(&self) -> Vec<String> {
+        vec![
+            "-p".into(),
+            self.prefix.clone(),
+            "-c".into(),
+            self.nginx_conf.display().to_string(),
+            "-e".into(),
+            self.error_log.display().to_string(),
+        ]
+    }
+
+    pub fn start_nginx(&mut self) {
+        let t = run_with_deadline(
+            self.root(),
+            NGINX,
+            &self
+                .nginx_args()
+                .iter()
+                .map(String::as_str)
+                .chain(["-t", "-q"])
+                .collect::<Vec<_>>(),
+            Duration::from_secs(10),
+        );
+        assert!(
+            t.ok(),
+            "nginx -t of the test's config failed: {}",
+            t.describe()
+        );
+        let child = Command::new(NGINX)
+            .args(self.nginx_args())
+            .current_dir(self.root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let master = child.id();
+        self.nginx = Some(child);
+        // The pid file is written once the listeners are open.
+        let pid = wait_for("nginx's pid file", Duration::from_secs(10), || {
+            std::fs::read_to_string(&self.nginx_pid_file)
+                .ok()?
+                .trim()
+                .parse::<u32>()
+                .ok()
+        });
+        assert_eq!(pid, master, "nginx's pid file names another process");
+        wait_for(
+            "nginx to accept on the private listener",
+            Duration::from_secs(10),
+            || TcpStream::connect_timeout(&self.private_listen, Duration::from_millis(200)).ok(),
+        );
+    }
+
+    /// nginx's master pid, from its pid file.
+    pub fn nginx_master(&self) -> u32 {
+        std::fs::read_to_string(&self.nginx_pid_file)
+            .expect("nginx pid file")
+            .trim()
+            .parse()
+            .expect("pid")
+    }
+
+    /// The master's current worker pids.
+    pub fn nginx_workers(&self) -> BTreeSet<u32> {
+        let Some(child) = &self.nginx else {
+            return BTreeSet::new();
+        };
+        children_of(child.id()).into_iter().collect()
+    }
+
+    /// How many times gridctl reloaded nginx, and the problems the reload audit found.
+    pub fn reload_audit(&self) -> (usize, String) {
+        let dir = self.root().join("reloads");
+        let reloads = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "conf"))
+                    .count()
+            })
+            .unwrap_or(0);
+        (
+            reloads,
+            std::fs::read_to_string(dir.join("violations")).unwrap_or_default(),
+        )
+    }
+
+    pub fn error_log_text(&self) -> String {
+        std::fs::read_to_string(&self.error_log).unwrap_or_default()
+    }
+
+    fn stop_nginx(&mut self) {
+        let Some(mut child) = self.nginx.take() else {
+            return;
+        };
+        let master = child.id();
+        kill(master, SIGQUIT);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if child.try_wait().ok().flatten().is_none() {
+            // Its workers, as they are this instant: after the master's SIGKILL they
+            // would be orphans nobody stops.
+            let workers = children_of(master);
+            kill(master, libc_sigkill());
+            let _ = child.wait();
+            for pid in workers {
+                if alive(pid) && cmdline(pid).contains("nginx") {
+                    kill(pid, libc_sigkill());
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Grid {
+    fn drop(&mut self) {
+        self.stop_nginx();
+        let manifest = self.manifest.display().to_string();
+        self.record_pids();
+        let _ = run_with_deadline(
+            self.root(),
+            GRIDCTL,
+            &["-f", &manifest, "down"],
+            Duration::from_secs(20),
+        );
+        let root = self.root().display().to_string();
+        let pids: Vec<u32> = self
+            .seen_pids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        for pid in pids {
+            // Only if it is still one of ours (pids get reused).
+            if alive(pid) && cmdline(pid).contains(&root) {
+                kill(pid, libc_sigkill());
+            }
+        }
+    }
+}
+
+// --- load generator ----------------------------------------------------------------------
+
+#[derive(Debug, Default, Clone)]
+pub struct PhaseStats {
+    pub name: String,
+    pub ok: u64,
+    pub failed: u64,
+    pub gets: u64,
+    pub posts: u64,
+    /// Keep-alive GETs whose reused connection was closed by nginx before any byte of an
+    /// answer (an old worker closing idle connections on reload): retried once on a new
+    /// connection, as RFC 9112 §9.3.1 allows for idempotent requests. Never a POST.
+    pub stale_retries: u64,
+    pub by_instance: BTreeMap<String, u64>,
+    pub failures: Vec<String>,
+    pub took: Duration,
+}
+
+#[derive(Default)]
+struct Shared {
+    stop: AtomicBool,
+    phase: AtomicUsize,
+    posts_paused: AtomicBool,
+    posts_in_flight: AtomicUsize,
+    phases: Mutex<Vec<PhaseStats>>,
+    started: Mutex<Vec<Instant>>,
+}
+
+pub struct Load {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    GetKeepAlive,
+    GetClose,
+    PostClose,
+}
+
+/// Request timeout: connect, each write and each read.
+const REQ_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Load {
+    /// Starts the load threads against nginx's `addr` with `Host: asset.robust.internal`.
+    /// Each thread pauses `pace` between its requests.
+    pub fn start(addr: SocketAddr, kinds: &[Kind], pace: Duration, first_phase: &str) -> Load {
+        let shared = Arc::new(Shared::default());
+        shared.phases.lock().unwrap().push(PhaseStats {
+            name: first_phase.into(),
+            ..Default::default()
+        });
+        shared.started.lock().unwrap().push(Instant::now());
+        let threads = kinds
+            .iter()
+            .enumerate()
+            .map(|(n, kind)| {
+                let shared = Arc::clone(&shared);
+                let kind = *kind;
+                std::thread::Builder::new()
+                    .name(format!("load-{n}"))
+                    .spawn(move || worker(&shared, addr, kind, n, pace))
+                    .expect("spawn load thread")
+            })
+            .collect();
+        Load { shared, threads }
+    }
+
+    /// Requests started from now on count in a new phase.
+    pub fn phase(&self, name: &str) {
+        let mut phases = self.shared.phases.lock().unwrap();
+        phases.push(PhaseStats {
+            name: name.into(),
+            ..Default::default()
+        });
+        self.shared.started.lock().unwrap().push(Instant::now());
+        self.shared.phase.store(phases.len() - 1, Ordering::SeqCst);
+    }
+
+    /// Stops sending POSTs and waits until none is in flight.
+    pub fn pause_posts(&self) {
+        self.shared.posts_paused.store(true, Ordering::SeqCst);
+        wait_for("in-flight POSTs to finish", Duration::from_secs(10), || {
+            (self.shared.posts_in_flight.load(Ordering::SeqCst) == 0).then_some(())
+        });
+    }
+
+    pub fn resume_posts(&self) {
+        self.shared.posts_paused.store(false, Ordering::SeqCst);
+    }
+
+    /// Waits until the current phase has at least `n` answered requests (ok or failed).
+    pub fn wait_requests(&self, n: u64, timeout: Duration) {
+        let idx = self.shared.phase.load(Ordering::SeqCst);
+        wait_for(
+            &format!("{n} requests in the current phase"),
+            timeout,
+            || {
+                let phases = self.shared.phases.lock().unwrap();
+                let p = &phases[idx];
+                (p.ok + p.failed >= n).then_some(())
+            },
+        );
+    }
+
+    /// Waits until every instance in `names` answered at least one request in the current phase.
+    pub fn wait_served_by(&self, names: &[&str], timeout: Duration) {
+        let idx = self.shared.phase.load(Ordering::SeqCst);
+        wait_for(
+            &format!("requests answered by each of {names:?}"),
+            timeout,
+            || {
+                let phases = self.shared.phases.lock().unwrap();
+                names
+                    .iter()
+                    .all(|n| phases[idx].by_instance.contains_key(*n))
+                    .then_some(())
+            },
+        );
+    }
+
+    pub fn snapshot(&self) -> Vec<PhaseStats> {
+        self.shared.phases.lock().unwrap().clone()
+    }
+
+    /// Stops the threads and returns every phase's numbers.
+    pub fn finish(mut self) -> Vec<PhaseStats> {
+        self.stop_threads();
+        let mut phases = self.shared.phases.lock().unwrap().clone();
+        let started = self.shared.started.lock().unwrap().clone();
+        let end = Instant::now();
+        for (i, p) in phases.iter_mut().enumerate() {
+            let next = started.get(i + 1).copied().unwrap_or(end);
+            p.took = next.saturating_duration_since(started[i]);
+        }
+        phases
+    }
+
+    fn stop_threads(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.posts_paused.store(false, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
+}
+
+pub fn summary(phases: &[PhaseStats]) -> String {
+    let mut s = String::new();
+    for p in phases {
+        s.push_str(&format!(
+            "{:<22} {:>6.2}s ok {:>6} failed {:>3} (GET {} POST {}; stale keep-alive retries {}) by copy {:?}\n",
+            p.name,
+            p.took.as_secs_f64(),
+            p.ok,
+            p.failed,
+            p.gets,
+            p.posts,
+            p.stale_retries,
+            p.by_instance
+        ));
+        for f in p.failures.iter().take(10) {
+            s.push_str(&format!("    failure: {f}\n"));
+        }
+    }
+    s
+}
+
+fn worker(shared: &Shared, addr: SocketAddr, kind: Kind, n: usize, pace: Duration) {
+    let mut conn: Option<Conn> = None;
+    let mut seq: u64 = 0;
+    let started = Instant::now();
+    while !shared.stop.load(Ordering::SeqCst) {
+        seq += 1;
+        let is_post = matches!(kind, Kind::PostClose);
+        if is_post {
+            if shared.posts_paused.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            shared.posts_in_flight.fetch_add(1, Ordering::SeqCst);
+            if shared.posts_paused.load(Ordering::SeqCst) {
+                shared.posts_in_flight.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+        }
+        let phase = shared.phase.load(Ordering::SeqCst);
+        let id = format!("{:08x}-0000-4000-8000-{:012x}", n, seq);
+        let t0 = Instant::now();
+        let (result, stale) = match kind {
+            Kind::GetKeepAlive => get_keep_alive(addr, &format!("/assets/{id}"), &mut conn),
+            Kind::GetClose => (
+                request_once(
+                    addr,
+                    "GET",
+                    &format!("/assets/{id}"),
+                    None,
+                    false,
+                    &mut None,
+                ),
+                false,
+            ),
+            Kind::PostClose => {
+                let body = format!(
+                    "<?xml version=\"1.0\"?><AssetBase><Data>AAAA</Data><FullID><Guid>{id}</Guid></FullID><Name>load</Name><Type>0</Type></AssetBase>"
+                );
+                (
+                    request_once(
+                        addr,
+                        "POST",
+                        "/assets",
+                        Some(body.as_bytes()),
+                        false,
+                        &mut None,
+                    ),
+                    false,
+                )
+            }
+        };
+        if is_post {
+            shared.posts_in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+        {
+            let mut phases = shared.phases.lock().unwrap();
+            let p = &mut phases[phase];
+            if is_post {
+                p.posts += 1;
+            } else {
+                p.gets += 1;
+            }
+            if stale {
+                p.stale_retries += 1;
+            }
+            match result {
+                Ok(Answer {
+                    status: 200,
+                    instance: Some(inst),
+                }) => {
+                    p.ok += 1;
+                    *p.by_instance.entry(inst).or_default() += 1;
+                }
+                Ok(a) => {
+                    p.failed += 1;
+                    p.failures.push(format!(
+                        "{kind:?} at {:.3}s: status {} from {:?}",
+                        (t0 - started).as_secs_f64(),
+                        a.status,
+                        a.instance
+                    ));
+                }
+                Err(e) => {
+                    p.failed += 1;
+                    p.failures.push(format!(
+                        "{kind:?} at {:.3}s: {e}",
+                        (t0 - started).as_secs_f64()
+                    ));
+                }
+            }
+        }
+        if !pace.is_zero() {
+            std::thread::sleep(pace);
+        }
+    }
+}
+
+struct Conn {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    used: bool,
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    instance: Option<String>,
+}
+
+enum ReqError {
+    /// Nothing came back on a connection that had served requests before.
+    Stale(String),
+    Other(String),
+}
+
+fn get_keep_alive(
+    addr: SocketAddr,
+    path: &str,
+    conn: &mut Option<Conn>,
+) -> (Result<Answer, String>, bool) {
+    match request(addr, "GET", path, None, true, conn) {
+        Ok(a) => (Ok(a), false),
+        Err(ReqError::Stale(_)) => {
+            *conn = None;
+            (request_once(addr, "GET", path, None, true, conn), true)
+        }
+        Err(ReqError::Other(e)) => {
+            *conn = None;
+            (Err(e), false)
+        }
+    }
+}
+
+fn request_once(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    keep_alive: bool,
+    conn: &mut Option<Conn>,
+) -> Result<Answer, String> {
+    let r = request(addr, method, path, body, keep_alive, conn).map_err(|e| match e {
+        ReqError::Stale(s) | ReqError::Other(s) => s,
+    });
+    if r.is_err() || !keep_alive {
+        *conn = None;
+    }
+    r
+}
+
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    keep_alive: bool,
+    conn: &mut Option<Conn>,
+) -> Result<Answer, ReqError> {
+    if conn.is_none() {
+        let s = TcpStream::connect_timeout(&addr, REQ_TIMEOUT)
+            .map_err(|e| ReqError::Other(format!("connect: {e}")))?;
+        s.set_read_timeout(Some(REQ_TIMEOUT)).ok();
+        s.set_write_timeout(Some(REQ_TIMEOUT)).ok();
+        s.set_nodelay(true).ok();
+        let reader = BufReader::new(s.try_clone().map_err(|e| ReqError::Other(e.to_string()))?);
+        *conn = Some(Conn {
+            reader,
+            writer: s,
+            used: false,
+        });
+    }
+    let c = conn.as_mut().expect("connection");
+    let reused = c.used;
+    c.used = true;
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {ASSET_HOST}\r\nUser-Agent: gridctl-test\r\n");
+    if !keep_alive {
+        req.push_str("Connection: close\r\n");
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: text/xml\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    if let Some(b) = body {
+        bytes.extend_from_slice(b);
+    }
+    let early = |what: String| {
+        if reused {
+            ReqError::Stale(what)
+        } else {
+            ReqError::Other(what)
+        }
+    };
+    c.writer
+        .write_all(&bytes)
+        .map_err(|e| early(format!("write: {e}")))?;
+    // Status line: nothing at all on a reused connection = closed under us.
+    let mut line = String::new();
+    match c.reader.read_line(&mut line) {
+        Ok(0) => return Err(early("connection closed before any answer".into())),
+        Ok(_) => {}
+        Err(e)
+            if line.is_empty()
+                && e.kind() != std::io::ErrorKind::WouldBlock
+                && e.kind() != std::io::ErrorKind::TimedOut =>
+        {
+            return Err(early(format!("read: {e}")))
+        }
+        Err(e) => return Err(ReqError::Other(format!("read status line: {e}"))),
+    }
+    let other = |s: String| ReqError::Other(s);
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| other(format!("bad status line {line:?}")))?;
+    let mut length: Option<usize> = None;
+    let mut chunked = false;
+    let mut close = !keep_alive;
+    let mut instance = None;
+    loop {
+        let mut h = String::new();
+        let n = c
+            .reader
+            .read_line(&mut h)
+            .map_err(|e| other(format!("read headers: {e}")))?;
+        if n == 0 {
+            return Err(other("eof in headers".into()));
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            let v = v.trim();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-length" => length = v.parse().ok(),
+                "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
+                "connection" => close |= v.eq_ignore_ascii_case("close"),
+                "x-robust-instance" => instance = Some(v.to_string()),
+                _ => {}
+            }
+        }
+    }
+    if chunked {
+        loop {
+            let mut size = String::new();
+            c.reader
+                .read_line(&mut size)
+                .map_err(|e| other(format!("read chunk: {e}")))?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|_| other(format!("bad chunk size {size:?}")))?;
+            let mut buf = vec![0; n + 2];
+            c.reader
+                .read_exact(&mut buf)
+                .map_err(|e| other(format!("read chunk: {e}")))?;
+            if n == 0 {
+                break;
+            }
+        }
+    } else if let Some(n) = length {
+        let mut buf = vec![0; n];
+        c.reader
+            .read_exact(&mut buf)
+            .map_err(|e| other(format!("read body: {e}")))?;
+    } else {
+        let mut sink = Vec::new();
+        c.reader
+            .read_to_end(&mut sink)
+            .map_err(|e| other(format!("read body: {e}")))?;
+        close = true;
+    }
+    if close {
+        *conn = None;
+    }
+    Ok(Answer { status, instance })
+}
+
+/// The copies of `role` and their pids per `status --json`.
+pub fn pids_of(rows: &[Row], role: &str) -> BTreeMap<String, Option<u32>> {
+    rows.iter()
+        .filter(|r| r.role == role)
+        .map(|r| (r.name.clone(), r.pid))
+        .collect()
+}

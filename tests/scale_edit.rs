@@ -1,0 +1,253 @@
+//! `gridctl scale` edits grid.toml in place: only the number changes (comments, the
+//! comment on the same line, spacing, line ends and the file mode survive), and a
+//! refused request leaves the file byte-identical — not even rewritten — with a clear
+//! message and a non-zero exit.
+
+mod nginx_roll_support;
+
+use nginx_roll_support::{
+    alive, kill, reserve_ports, run_with_deadline, Run, BIN_DIR, CMD_TIMEOUT, FAKE_ROBUST, GRIDCTL,
+};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Same-line comments everywhere, odd spacing, a comment after `instances`.
+fn manifest(base: u16) -> String {
+    format!(
+        r#"# Scale-edit test grid.   Keep this header exactly.
+#
+[grid]
+name   = "Scale Edit"      # the grid's name
+domain = "grid.localhost"
+
+[robust]
+bin_dir = "{bin}"   # fake bin/
+command = ["{fake}", "Robust.dll"]
+
+[database]
+provider = "mysql"  # split grids need a server database
+connection = "x"
+
+# Single-copy services: GridUser and Presence keep process-wide caches.
+[roles.core]
+services = ["grid", "gridinfo", "auth", "useraccount", "avatar", "griduser",
+            "login"]      # no presence here
+instances = 1 # exactly one
+port = {core}
+public_port = {core_pub}
+
+[roles.presence]   # alone in its role
+services = ["presence"]
+port = {presence}
+
+[roles.inventory]
+services = ["inventory"]
+port = {inventory}
+
+[roles.asset]
+# Assets scale out; asset-1 loads the default assets.
+services = ["asset"]
+instances   =   3     # three copies; asset-1 loads defaults
+port = {asset}  # base port: copy n on port + n - 1
+
+# trailing comment
+"#,
+        bin = BIN_DIR,
+        fake = FAKE_ROBUST,
+        core = base,
+        core_pub = base + 1,
+        presence = base + 2,
+        asset = base + 3,
+        inventory = base + 7,
+    )
+}
+
+const ASSET_LINE: &str = "instances   =   3     # three copies; asset-1 loads defaults\n";
+
+struct Scratch {
+    dir: tempfile::TempDir,
+    file: PathBuf,
+}
+
+impl Scratch {
+    fn new(text: &str) -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix("gse")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let file = dir.path().join("grid.toml");
+        std::fs::write(&file, text).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        // A fixed mtime in the past: a rewrite, even with the same bytes, would show.
+        let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(past)
+            .unwrap();
+        Scratch { dir, file }
+    }
+
+    fn gridctl(&self, args: &[&str]) -> Run {
+        let f = self.file.display().to_string();
+        let mut all = vec!["-f", f.as_str()];
+        all.extend_from_slice(args);
+        run_with_deadline(self.dir.path(), GRIDCTL, &all, CMD_TIMEOUT)
+    }
+
+    fn snapshot(&self) -> (Vec<u8>, u64, SystemTime) {
+        let m = std::fs::metadata(&self.file).unwrap();
+        (
+            std::fs::read(&self.file).unwrap(),
+            m.ino(),
+            m.modified().unwrap(),
+        )
+    }
+}
+
+impl Drop for Scratch {
+    /// `down`, then SIGKILL of any holder or fake still naming this directory.
+    fn drop(&mut self) {
+        let root = self.dir.path().display().to_string();
+        let status = self.gridctl(&["status", "--json"]);
+        let _ = self.gridctl(&["down"]);
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).unwrap_or_default();
+        for r in rows {
+            for key in ["pid", "holder_pid"] {
+                if let Some(pid) = r[key].as_u64().map(|p| p as u32) {
+                    let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&root));
+                    if ours && alive(pid) {
+                        kill(pid, libc::SIGKILL);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn scale_down_changes_only_the_number() {
+    let text = manifest(reserve_ports(8));
+    let s = Scratch::new(&text);
+    let run = s.gridctl(&["scale", "asset=2"]);
+    assert!(run.ok(), "{}", run.describe());
+    assert!(
+        run.stdout.contains("grid.toml: asset instances = 2"),
+        "{}",
+        run.describe()
+    );
+    let expected = text.replacen(ASSET_LINE, &ASSET_LINE.replacen('3', "2", 1), 1);
+    assert_ne!(expected, text);
+    assert_eq!(std::fs::read_to_string(&s.file).unwrap(), expected);
+    assert_eq!(mode(&s.file), 0o640, "the file mode is kept");
+}
+
+#[test]
+fn scale_up_changes_only_the_number_and_starts_only_the_new_copy() {
+    let text = manifest(reserve_ports(8));
+    let s = Scratch::new(&text);
+    let run = s.gridctl(&["scale", "asset=4"]);
+    assert!(run.ok(), "{}", run.describe());
+    let expected = text.replacen(ASSET_LINE, &ASSET_LINE.replacen('3', "4", 1), 1);
+    assert_eq!(std::fs::read_to_string(&s.file).unwrap(), expected);
+    let status = s.gridctl(&["status", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).expect("status --json");
+    let running: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["state"] != "stopped")
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(running, ["asset-4"], "{}", status.stdout);
+}
+
+#[test]
+fn crlf_and_a_missing_final_newline_survive() {
+    let text = manifest(reserve_ports(8)).replace('\n', "\r\n");
+    let text = text.trim_end_matches("\r\n").to_string(); // ends in "# trailing comment"
+    let s = Scratch::new(&text);
+    let run = s.gridctl(&["scale", "asset=1", "core=1"]);
+    assert!(run.ok(), "{}", run.describe());
+    let line = ASSET_LINE.replace('\n', "\r\n");
+    let expected = text.replacen(&line, &line.replacen('3', "1", 1), 1);
+    assert_eq!(std::fs::read_to_string(&s.file).unwrap(), expected);
+}
+
+#[test]
+fn refused_requests_leave_the_file_byte_identical() {
+    let text = manifest(reserve_ports(8));
+    let s = Scratch::new(&text);
+    let before = s.snapshot();
+    // (request words, exit code, what the message must say)
+    let cases: &[(&[&str], i32, &[&str])] = &[
+        (
+            &["aset=2"],
+            2,
+            &[
+                "no role named `aset`",
+                "did you mean `asset`?",
+                "roles: core, presence, inventory, asset",
+            ],
+        ),
+        (
+            &["asset=-1"],
+            2,
+            &["`asset=-1`: a count cannot be negative"],
+        ),
+        (&["asset=x"], 2, &["`asset=x`: `x` is not a whole number"]),
+        (&["asset"], 2, &["`asset` is not ROLE=COUNT"]),
+        // One bad request refuses the whole command: asset stays at 3.
+        (&["asset=2", "aset=3"], 2, &["no role named `aset`"]),
+        (
+            &["presence=2"],
+            3,
+            &[
+                "service `presence` cannot run as 2 copies (role `presence`)",
+                "allow_unsafe_copies",
+                "scale refused: `",
+                "grid.toml` is unchanged",
+            ],
+        ),
+    ];
+    for (words, code, says) in cases {
+        let mut args = vec!["scale"];
+        args.extend_from_slice(words);
+        let run = s.gridctl(&args);
+        assert_eq!(run.code, Some(*code), "scale {words:?}: {}", run.describe());
+        for text in *says {
+            assert!(
+                run.stderr.contains(text),
+                "scale {words:?} should say {text:?}: {}",
+                run.describe()
+            );
+        }
+        assert!(
+            !run.stdout.contains("instances ="),
+            "scale {words:?} claims a change: {}",
+            run.describe()
+        );
+        let after = s.snapshot();
+        assert!(
+            after.0 == before.0,
+            "scale {words:?} changed the bytes:\n{}",
+            String::from_utf8_lossy(&after.0)
+        );
+        assert_eq!(String::from_utf8_lossy(&after.0), text, "scale {words:?}");
+        assert_eq!(
+            (after.1, after.2),
+            (before.1, before.2),
+            "scale {words:?} rewrote the file"
+        );
+    }
+    // Nothing else happened either: no state directory, no instance.
+    assert!(
+        !s.dir.path().join(".gridctl").exists(),
+        "a refused scale created state"
+    );
+}
