@@ -24,7 +24,7 @@ pub enum NginxError {
     },
     #[error("nginx rejected the new config (the previous one stays installed):\n{output}")]
     TestFailed { output: String },
-    #[error("`{command}` failed: {output}")]
+    #[error("the new config is installed and passed its test, but `{command}` failed: {output}\n(is nginx running with this file included? start it, then run `gridctl nginx reload`)")]
     CommandFailed { command: String, output: String },
 }
 
@@ -69,6 +69,9 @@ pub fn set_membership(
     t: &Templates,
     changes: &[(&str, Membership)],
 ) -> Result<Applied, NginxError> {
+    if plan.nginx.is_none() {
+        return Ok(Applied::NotManaged);
+    }
     let mut m = load_membership(plan);
     for (name, state) in changes {
         m.insert(name.to_string(), *state);

@@ -629,6 +629,7 @@ fn slow_viewer_stays_attached_and_gets_a_redraw() {
     let reader = std::thread::spawn(move || {
         let mut seen = Vec::new();
         let deadline = Instant::now() + secs(20);
+        let mut caught_up = false;
         while Instant::now() < deadline {
             match read_frame(&mut slow.0) {
                 Ok(Some((KIND_DATA, bytes))) => seen.extend_from_slice(&bytes),
@@ -638,25 +639,27 @@ fn slow_viewer_stays_attached_and_gets_a_redraw() {
             let tail =
                 String::from_utf8_lossy(&seen[seen.len().saturating_sub(8192)..]).into_owned();
             if tail.contains("spam line 60000") && tail.contains("R.O.B.U.S.T.") {
-                return (true, seen.len());
+                caught_up = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        (false, seen.len())
+        // The connection goes back with the result: it must stay open for the checks.
+        (caught_up, seen.len(), slow)
     });
     let mut c = fx.client();
     c.send_line("spam 60000", Duration::from_millis(200), secs(15))
         .unwrap();
-    // It was never disconnected, and what it finally shows is the end of the flood.
-    let status = fx.status();
-    assert_eq!(status.viewers, 1, "{status:?}");
-    let (caught_up, bytes) = reader.join().unwrap();
+    let (caught_up, bytes, slow) = reader.join().unwrap();
     assert!(
         caught_up,
         "the slow viewer never saw the end of the flood ({bytes} bytes read)"
     );
-    // It did not have to read the whole 4 MB: skipped output was replaced by a redraw.
+    // It was never disconnected: skipped output was replaced by a redraw.
+    let status = fx.status();
+    assert_eq!(status.viewers, 1, "{status:?}");
     eprintln!("slow viewer read {bytes} bytes of a ~4 MB flood");
+    drop(slow);
     fx.client().stop().unwrap();
 }
 

@@ -219,37 +219,48 @@ fn drain_thread(
     let mut stripper = AnsiStripper::new();
     let mut last_flush = Instant::now();
     let mut log_error_reported = false;
+    // Non-blocking reads: while output flows, one syscall per chunk; `poll` only when
+    // the PTY is empty, so the log is flushed whenever output pauses and an abandoned
+    // PTY (straggler after the child was reaped) can be let go.
+    let nonblocking = nix::fcntl::fcntl(&reader, nix::fcntl::FcntlArg::F_GETFL)
+        .map(nix::fcntl::OFlag::from_bits_truncate)
+        .and_then(|fl| {
+            nix::fcntl::fcntl(
+                &reader,
+                nix::fcntl::FcntlArg::F_SETFL(fl | nix::fcntl::OFlag::O_NONBLOCK),
+            )
+        })
+        .is_ok();
+    let mut ready = false;
     loop {
-        // Poll first so the log is flushed whenever output pauses, and so an
-        // abandoned PTY (straggler after the child was reaped) can be let go.
-        let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(200u16)) {
-            Ok(0) => {
-                flush_log(hub);
-                last_flush = Instant::now();
-                if abandon.load(Ordering::Relaxed) {
-                    break;
+        if !ready || !nonblocking {
+            let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(200u16)) {
+                Ok(0) => {
+                    flush_log(hub);
+                    last_flush = Instant::now();
+                    if abandon.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    continue;
                 }
-                continue;
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
             }
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => break,
         }
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
-                ) =>
-            {
-                continue
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                ready = false;
+                continue;
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // EIO: every slave fd is closed — the PTY's end of file.
             Err(_) => break,
         };
+        ready = true;
         let chunk = &buf[..n];
         stripped.clear();
         stripper.strip(chunk, &mut stripped);
@@ -320,10 +331,31 @@ pub fn describe_exit(status: WaitStatus) -> String {
 
 fn input_thread(mut writer: File, mut rx: mpsc::Receiver<Vec<u8>>) {
     while let Some(bytes) = rx.blocking_recv() {
-        if writer.write_all(&bytes).is_err() {
+        if write_all_waiting(&mut writer, &bytes).is_err() {
             break;
         }
     }
+}
+
+/// `write_all` on the PTY master, whose open file is non-blocking (the drain thread's
+/// reads share it): waits for room instead of failing on `EAGAIN`.
+fn write_all_waiting(writer: &mut File, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match writer.write(bytes) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let mut fds = [PollFd::new(writer.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, PollTimeout::from(1000u16)) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Waits for the PTY's EOF after the child was reaped, then records the exit.
