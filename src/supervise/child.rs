@@ -23,7 +23,6 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -45,7 +44,8 @@ pub(crate) struct RunningChild {
     pub(super) started: Instant,
     exit_rx: watch::Receiver<Option<String>>,
     eof_rx: watch::Receiver<bool>,
-    abandon: Arc<AtomicBool>,
+    /// Written to when the PTY is to be let go: wakes the drain thread's `poll`.
+    abandon: OwnedFd,
 }
 
 impl RunningChild {
@@ -87,7 +87,8 @@ pub(crate) fn start_child(hub: &Arc<Hub>) -> io::Result<RunningChild> {
     let (input_tx, input_rx) = mpsc::channel::<Vec<u8>>(256);
     let (exit_tx, exit_rx) = watch::channel(None);
     let (eof_tx, eof_rx) = watch::channel(false);
-    let abandon = Arc::new(AtomicBool::new(false));
+    // Close-on-exec: the child must not inherit the holder's wake pipe.
+    let (abandon_rx, abandon) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
 
     let notify = hub.child_started(ChildSlot {
         generation,
@@ -109,10 +110,11 @@ pub(crate) fn start_child(hub: &Arc<Hub>) -> io::Result<RunningChild> {
     };
     {
         let hub = hub.clone();
-        let abandon = abandon.clone();
         spawn(
             "drain",
-            Box::new(move || drain_thread(&hub, generation, reader, &input_tx, &abandon, &eof_tx)),
+            Box::new(move || {
+                drain_thread(&hub, generation, reader, &input_tx, &abandon_rx, &eof_tx)
+            }),
         )?;
     }
     {
@@ -211,7 +213,7 @@ fn drain_thread(
     generation: u64,
     mut reader: File,
     input: &mpsc::Sender<Vec<u8>>,
-    abandon: &AtomicBool,
+    abandon: &OwnedFd,
     eof: &watch::Sender<bool>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
@@ -234,16 +236,25 @@ fn drain_thread(
     let mut ready = false;
     loop {
         if !ready || !nonblocking {
-            let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, PollTimeout::from(200u16)) {
+            // While the log holds unflushed lines, wake to flush them once output
+            // pauses; otherwise sleep until output or the abandon pipe (an idle holder
+            // costs no wake-ups).
+            let timeout = if log_dirty(hub) {
+                PollTimeout::from(200u16)
+            } else {
+                PollTimeout::NONE
+            };
+            let mut fds = [
+                PollFd::new(reader.as_fd(), PollFlags::POLLIN),
+                PollFd::new(abandon.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, timeout) {
                 Ok(0) => {
                     flush_log(hub);
                     last_flush = Instant::now();
-                    if abandon.load(Ordering::Relaxed) {
-                        break;
-                    }
                     continue;
                 }
+                Ok(_) if fds[1].revents().is_some_and(|r| !r.is_empty()) => break,
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => break,
@@ -289,6 +300,11 @@ fn drain_thread(
     }
     flush_log(hub);
     let _ = eof.send(true);
+}
+
+fn log_dirty(hub: &Hub) -> bool {
+    let log = hub.log.lock().unwrap_or_else(|e| e.into_inner());
+    log.as_ref().is_some_and(|l| l.is_dirty())
 }
 
 fn flush_log(hub: &Hub) {
@@ -363,7 +379,7 @@ pub(super) async fn finish(hub: &Hub, child: &mut RunningChild, how: &str) {
     if !child.wait_eof(EOF_GRACE).await {
         hub.holder_log
             .log("PTY still open after the child exited; closing it to hang up stragglers");
-        child.abandon.store(true, Ordering::Relaxed);
+        let _ = nix::unistd::write(&child.abandon, b"x");
         child.wait_eof(Duration::from_secs(2)).await;
     }
     hub.child_finished(child.generation, how);
