@@ -127,14 +127,20 @@ pub struct InstanceStatus {
     pub viewers: u32,
 }
 
-pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
+/// A frame as bytes: header and payload in one buffer, so it goes out in one write
+/// (one syscall per keystroke and per chunk on the attach path).
+pub fn encode_frame(kind: u8, payload: &[u8]) -> io::Result<Vec<u8>> {
     let len = u32::try_from(payload.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
-    let mut header = [0u8; 5];
-    header[0] = kind;
-    header[1..].copy_from_slice(&len.to_be_bytes());
-    w.write_all(&header)?;
-    w.write_all(payload)?;
+    let mut frame = Vec::with_capacity(5 + payload.len());
+    frame.push(kind);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(payload);
+    Ok(frame)
+}
+
+pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
+    w.write_all(&encode_frame(kind, payload)?)?;
     w.flush()
 }
 

@@ -73,13 +73,8 @@ async fn write_frame(
     kind: u8,
     payload: &[u8],
 ) -> io::Result<()> {
-    let len = u32::try_from(payload.len())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
-    let mut header = [0u8; 5];
-    header[0] = kind;
-    header[1..].copy_from_slice(&len.to_be_bytes());
-    w.write_all(&header).await?;
-    w.write_all(payload).await?;
+    w.write_all(&crate::protocol::encode_frame(kind, payload)?)
+        .await?;
     w.flush().await
 }
 
