@@ -28,11 +28,7 @@ fn take_lock(plan: &Plan) -> Result<lock::GridLock, Failure> {
 fn write_tree(plan: &Plan) -> Outcome {
     let t = templates(plan)?;
     let rendered = render::render_instances(plan, &t)?;
-    render::write_instances(&rendered)
-        .map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
-    render::ensure_private_dir(&plan.sockets_dir())
-        .map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
-    Ok(())
+    crate::operate::install_tree(plan, &rendered)
 }
 
 pub fn scale(file: &Path, requests: &[String]) -> Outcome {

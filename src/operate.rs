@@ -95,6 +95,14 @@ impl Progress for Printer {
     }
 }
 
+/// Writes rendered trees (only after every template succeeded) and the socket dir.
+pub fn install_tree(plan: &Plan, rendered: &[render::RenderedInstance]) -> Outcome {
+    render::write_instances(rendered)
+        .map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
+    render::ensure_private_dir(&plan.sockets_dir())
+        .map_err(|e| failed(format!("cannot create the socket directory: {e}")))
+}
+
 pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
     let plan = load_plan(file)?;
     let t = templates(&plan)?;
@@ -110,14 +118,9 @@ pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
     }
     let rendered = render::render_instances(&plan, &t)?;
     let _lock = take_lock(&plan)?;
-    render::write_instances(&rendered)
-        .map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
-    render::ensure_private_dir(&plan.sockets_dir())
-        .map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
+    install_tree(&plan, &rendered)?;
     let selected = select(&plan, names)?;
-    let mut printer = Printer {
-        start: Instant::now(),
-    };
+    let mut printer = Printer::new();
     let undeclared = if names.is_empty() {
         reconcile::undeclared(&plan)
     } else {
@@ -215,9 +218,7 @@ pub fn down(file: &Path, names: &[String]) -> Outcome {
     let plan = load_plan(file)?;
     let _lock = take_lock(&plan)?;
     let selected = select(&plan, names)?;
-    let mut printer = Printer {
-        start: Instant::now(),
-    };
+    let mut printer = Printer::new();
     let failures = reconcile::down(&plan, &selected, &mut printer);
     if failures.is_empty() {
         return Ok(());
@@ -231,14 +232,9 @@ pub fn restart(file: &Path, names: &[String]) -> Outcome {
     let t = templates(&plan)?;
     let rendered = render::render_instances(&plan, &t)?;
     let _lock = take_lock(&plan)?;
-    render::write_instances(&rendered)
-        .map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
-    render::ensure_private_dir(&plan.sockets_dir())
-        .map_err(|e| failed(format!("cannot create the socket directory: {e}")))?;
+    install_tree(&plan, &rendered)?;
     let selected = select(&plan, names)?;
-    let mut printer = Printer {
-        start: Instant::now(),
-    };
+    let mut printer = Printer::new();
     let mut bad = Vec::new();
     for inst in selected {
         let a = reconcile::restart(&plan, inst);

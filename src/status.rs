@@ -3,6 +3,7 @@
 use crate::plan::Plan;
 use crate::procstat;
 use crate::protocol::{InstanceState, InstanceStatus};
+use crate::render::Membership;
 use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +23,29 @@ pub struct Row {
     pub holder_rss_bytes: Option<u64>,
     pub last_exit: Option<String>,
     pub viewers: u32,
+    /// Where the copy stands in its nginx upstream, when nginx is managed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Membership>,
+}
+
+impl Row {
+    /// The detail to show: why the state is what it is, else how the last run ended.
+    pub fn detail_text(&self) -> String {
+        match (&self.detail, &self.last_exit) {
+            (d, _) if !d.is_empty() => d.clone(),
+            (_, Some(e)) => format!("last exit: {e}"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// `in` / `draining` / `out` for the table.
+pub fn membership_label(m: Membership) -> &'static str {
+    match m {
+        Membership::In => "in",
+        Membership::Draining => "draining",
+        Membership::Out => "out",
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -36,6 +60,15 @@ pub fn rows(
     plan: &Plan,
     statuses: &[(String, Option<InstanceStatus>, Option<String>)],
 ) -> Vec<Row> {
+    let membership = plan
+        .nginx
+        .as_ref()
+        .map(|_| crate::nginx::load_membership(plan));
+    let upstream_of = |name: &str| {
+        membership
+            .as_ref()
+            .map(|m| m.get(name).copied().unwrap_or(Membership::In))
+    };
     statuses
         .iter()
         .filter_map(|(name, st, note)| {
@@ -64,6 +97,7 @@ pub fn rows(
                         holder_rss_bytes: procstat::sample(s.holder_pid).map(|p| p.rss_bytes),
                         last_exit: s.last_exit.clone(),
                         viewers: s.viewers,
+                        upstream: upstream_of(name),
                     }
                 }
                 None => Row {
@@ -81,6 +115,7 @@ pub fn rows(
                     holder_rss_bytes: None,
                     last_exit: None,
                     viewers: 0,
+                    upstream: upstream_of(name),
                 },
             })
         })
@@ -101,15 +136,21 @@ pub fn symbol(state: &str) -> &'static str {
 }
 
 pub fn table(rows: &[Row]) -> String {
-    let mut lines = vec![[
-        "INSTANCE", "STATE", "PID", "PORTS", "RESTARTS", "UPTIME", "CPU%", "RSS", "DETAIL",
-    ]
-    .map(String::from)];
+    let nginx = rows.iter().any(|r| r.upstream.is_some());
+    let mut header = vec![
+        "INSTANCE", "STATE", "PID", "PORTS", "RESTARTS", "UPTIME", "CPU%", "RSS",
+    ];
+    if nginx {
+        header.push("NGINX");
+    }
+    header.push("DETAIL");
+    let mut lines: Vec<Vec<String>> = vec![header.into_iter().map(String::from).collect()];
+    let dash = || "-".to_string();
     for r in rows {
-        lines.push([
+        let mut line = vec![
             r.name.clone(),
             format!("{} {}", symbol(&r.state), r.state),
-            r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            r.pid.map_or_else(dash, |p| p.to_string()),
             r.ports
                 .iter()
                 .map(|p| p.to_string())
@@ -117,22 +158,21 @@ pub fn table(rows: &[Row]) -> String {
                 .join(","),
             r.restarts.to_string(),
             r.uptime_secs
-                .map(|s| procstat::format_uptime(Duration::from_secs(s)))
-                .unwrap_or_else(|| "-".into()),
-            r.cpu_percent
-                .map(|c| format!("{c:.1}"))
-                .unwrap_or_else(|| "-".into()),
-            r.rss_bytes
-                .map(procstat::format_bytes)
-                .unwrap_or_else(|| "-".into()),
-            match (&r.detail, &r.last_exit) {
-                (d, _) if !d.is_empty() => d.clone(),
-                (_, Some(e)) => format!("last exit: {e}"),
-                _ => String::new(),
-            },
-        ]);
+                .map_or_else(dash, |s| procstat::format_uptime(Duration::from_secs(s))),
+            r.cpu_percent.map_or_else(dash, |c| format!("{c:.1}")),
+            r.rss_bytes.map_or_else(dash, procstat::format_bytes),
+        ];
+        if nginx {
+            line.push(
+                r.upstream
+                    .map_or_else(dash, |m| membership_label(m).to_string()),
+            );
+        }
+        line.push(r.detail_text());
+        lines.push(line);
     }
-    let widths: Vec<usize> = (0..9)
+    let columns = lines[0].len();
+    let widths: Vec<usize> = (0..columns)
         .map(|c| {
             lines
                 .iter()
@@ -143,10 +183,14 @@ pub fn table(rows: &[Row]) -> String {
         .collect();
     let mut out = String::new();
     for l in &lines {
-        let cells: Vec<String> = (0..9)
-            .map(|c| {
-                let pad = widths[c].saturating_sub(l[c].chars().count());
-                format!("{}{}", l[c], " ".repeat(pad))
+        let cells: Vec<String> = l
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| {
+                format!(
+                    "{cell}{}",
+                    " ".repeat(w.saturating_sub(cell.chars().count()))
+                )
             })
             .collect();
         out.push_str(cells.join("  ").trim_end());

@@ -44,6 +44,9 @@ fn row(name: &str, role: &str, state: &str, port: u16) -> InstRow {
         uptime_secs: running.then_some(3725),
         cpu_percent: running.then_some(1.5),
         rss_bytes: running.then_some(48 * 1024 * 1024),
+        holder_rss_bytes: (state != "stopped").then_some(5 * 1024 * 1024),
+        last_exit: None,
+        viewers: 0,
         upstream: Some(match state {
             "stopping" => Membership::Draining,
             "stopped" | "crash-loop" | "backoff" => Membership::Out,

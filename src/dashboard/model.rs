@@ -2,27 +2,10 @@
 //! Nothing here does I/O, so every state can be built and rendered in tests.
 
 use super::console::ConsoleView;
-use crate::render::Membership;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// One instance as the dashboard shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstRow {
-    pub name: String,
-    pub role: String,
-    /// `InstanceState::as_str` (`stopped` when there is no holder).
-    pub state: String,
-    pub detail: String,
-    pub pid: Option<u32>,
-    pub holder_pid: Option<u32>,
-    pub ports: Vec<u16>,
-    pub restarts: u32,
-    pub uptime_secs: Option<u64>,
-    pub cpu_percent: Option<f64>,
-    pub rss_bytes: Option<u64>,
-    /// Upstream membership, when nginx is managed.
-    pub upstream: Option<Membership>,
-}
+/// One instance as the dashboard shows it: the same row as `gridctl status`.
+pub type InstRow = crate::status::Row;
 
 /// A role and its declared number of copies.
 #[derive(Debug, Clone, PartialEq)]
@@ -320,6 +303,9 @@ mod tests {
             uptime_secs: None,
             cpu_percent: None,
             rss_bytes: None,
+            holder_rss_bytes: None,
+            last_exit: None,
+            viewers: 0,
             upstream: None,
         }
     }

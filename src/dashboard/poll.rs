@@ -2,11 +2,10 @@
 //! status, samples CPU and RSS from /proc, reads the upstream membership, and sends
 //! a [`Snapshot`]. It re-reads grid.toml when the file changes (after `scale`).
 
-use super::model::{InstRow, RoleInfo, Snapshot};
+use super::model::{RoleInfo, Snapshot};
 use crate::plan::Plan;
 use crate::procstat::{self, ProcSample};
-use crate::protocol::InstanceState;
-use crate::{nginx, reconcile, status};
+use crate::{reconcile, status};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -74,56 +73,16 @@ impl Poller {
         }
         let plan = self.plan.clone();
         let statuses = reconcile::statuses(&plan);
-        let membership = plan.nginx.as_ref().map(|_| nginx::load_membership(&plan));
         let now = Instant::now();
         let mut seen = HashMap::new();
+        // The same rows as `gridctl status`, grouped by role, with CPU% measured over
+        // the refresh interval instead of the process lifetime.
+        let by_name = status::rows(&plan, &statuses);
         let mut rows = Vec::new();
         for role in &plan.roles {
-            for inst in plan.instances.iter().filter(|i| i.role == role.name) {
-                let (st, note) = statuses
-                    .iter()
-                    .find(|(n, _, _)| n == &inst.name)
-                    .map(|(_, s, n)| (s.clone(), n.clone()))
-                    .unwrap_or((None, None));
-                let ports: Vec<u16> = std::iter::once(inst.private_port)
-                    .chain(inst.public_port)
-                    .collect();
-                let upstream = membership.as_ref().map(|m| {
-                    m.get(&inst.name)
-                        .copied()
-                        .unwrap_or(crate::render::Membership::In)
-                });
-                let mut row = InstRow {
-                    name: inst.name.clone(),
-                    role: inst.role.clone(),
-                    state: InstanceState::Stopped.as_str().to_string(),
-                    detail: note.unwrap_or_default(),
-                    pid: None,
-                    holder_pid: None,
-                    ports,
-                    restarts: 0,
-                    uptime_secs: None,
-                    cpu_percent: None,
-                    rss_bytes: None,
-                    upstream,
-                };
-                if let Some(s) = st {
-                    row.state = s.state.as_str().to_string();
-                    row.detail = match (&s.detail, &s.last_exit) {
-                        (d, _) if !d.is_empty() => d.clone(),
-                        (_, Some(e)) => format!("last exit: {e}"),
-                        _ => String::new(),
-                    };
-                    row.pid = s.pid;
-                    row.holder_pid = Some(s.holder_pid);
-                    row.restarts = s.restarts;
-                    row.uptime_secs = s
-                        .started_at_ms
-                        .filter(|_| s.pid.is_some())
-                        .map(|t| status::now_ms().saturating_sub(t) / 1000);
-                    if let Some(sample) = s.pid.and_then(procstat::sample) {
-                        let pid = s.pid.unwrap_or_default();
-                        row.rss_bytes = Some(sample.rss_bytes);
+            for mut row in by_name.iter().filter(|r| r.role == role.name).cloned() {
+                if let Some(pid) = row.pid {
+                    if let Some(sample) = procstat::sample(pid) {
                         row.cpu_percent = match self.samples.get(&pid) {
                             // Same process (a reused pid has another start time).
                             Some((prev, at)) if prev.start_ticks == sample.start_ticks => Some(

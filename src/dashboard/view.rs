@@ -280,11 +280,7 @@ fn instance_line(
         spans.push(Span::styled(cell(v, WIDTHS[i]), style));
     }
     if detail_w > 0 {
-        let detail = if r.detail.is_empty() {
-            String::new()
-        } else {
-            r.detail.clone()
-        };
+        let detail = r.detail_text();
         spans.push(Span::styled(
             detail.chars().take(detail_w).collect::<String>(),
             Style::default().add_modifier(Modifier::DIM),
