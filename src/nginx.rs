@@ -141,6 +141,9 @@ pub fn install(
             output: output_text,
         });
     }
+    if reload.is_empty() {
+        return Ok(Applied::Written);
+    }
     run(reload).map_err(|output| NginxError::CommandFailed {
         command: reload.join(" "),
         output,
@@ -217,5 +220,13 @@ mod tests {
             install(&out, "new", &sh("exit 1"), &reload).unwrap(),
             Applied::Unchanged
         );
+    }
+
+    #[test]
+    fn without_a_reload_command_the_file_is_only_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("grid.conf");
+        assert_eq!(install(&out, "new", &[], &[]).unwrap(), Applied::Written);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "new");
     }
 }
