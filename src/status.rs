@@ -29,6 +29,27 @@ pub struct Row {
 }
 
 impl Row {
+    /// The common columns as text, in table order: instance, state (with its symbol),
+    /// pid, ports, restarts, uptime, CPU%, RSS — shared by `status` and `top`.
+    pub fn cells(&self) -> Vec<String> {
+        let dash = || "-".to_string();
+        vec![
+            self.name.clone(),
+            format!("{} {}", symbol(&self.state), self.state),
+            self.pid.map_or_else(dash, |p| p.to_string()),
+            self.ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            self.restarts.to_string(),
+            self.uptime_secs
+                .map_or_else(dash, |s| procstat::format_uptime(Duration::from_secs(s))),
+            self.cpu_percent.map_or_else(dash, |c| format!("{c:.1}")),
+            self.rss_bytes.map_or_else(dash, procstat::format_bytes),
+        ]
+    }
+
     /// The detail to show: why the state is what it is, else how the last run ended.
     pub fn detail_text(&self) -> String {
         match (&self.detail, &self.last_exit) {
@@ -147,21 +168,7 @@ pub fn table(rows: &[Row]) -> String {
     let mut lines: Vec<Vec<String>> = vec![header.into_iter().map(String::from).collect()];
     let dash = || "-".to_string();
     for r in rows {
-        let mut line = vec![
-            r.name.clone(),
-            format!("{} {}", symbol(&r.state), r.state),
-            r.pid.map_or_else(dash, |p| p.to_string()),
-            r.ports
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-            r.restarts.to_string(),
-            r.uptime_secs
-                .map_or_else(dash, |s| procstat::format_uptime(Duration::from_secs(s))),
-            r.cpu_percent.map_or_else(dash, |c| format!("{c:.1}")),
-            r.rss_bytes.map_or_else(dash, procstat::format_bytes),
-        ];
+        let mut line = r.cells();
         if nginx {
             line.push(
                 r.upstream

@@ -2,7 +2,6 @@
 //! the table reads the same with `NO_COLOR` or on a monochrome terminal over SSH.
 
 use super::model::{InstRow, Mode, Model, Tone};
-use crate::procstat;
 use crate::render::Membership;
 use crate::status::symbol;
 use ratatui::layout::Rect;
@@ -10,7 +9,6 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
-use std::time::Duration;
 
 /// Below this the layout cannot show a table and a console.
 const MIN_COLS: u16 = 40;
@@ -247,21 +245,7 @@ fn instance_line(
     detail_w: usize,
 ) -> Line<'static> {
     let dash = || "-".to_string();
-    let mut values = vec![
-        r.name.clone(),
-        format!("{} {}", symbol(&r.state), r.state),
-        r.pid.map_or_else(dash, |p| p.to_string()),
-        r.ports
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-        r.restarts.to_string(),
-        r.uptime_secs
-            .map_or_else(dash, |s| procstat::format_uptime(Duration::from_secs(s))),
-        r.cpu_percent.map_or_else(dash, |c| format!("{c:.1}")),
-        r.rss_bytes.map_or_else(dash, procstat::format_bytes),
-    ];
+    let mut values = r.cells();
     if nginx {
         values.push(match r.upstream {
             Some(Membership::In) => "in".into(),
