@@ -381,6 +381,12 @@ pub fn logs(file: &Path, name: &str, follow: bool, lines: usize) -> Outcome {
     let mut f = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && follow => wait_for_file(&path)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure::failed(
+                Diagnostic::error(format!("`{name}` has no console log yet: it has never run"))
+                    .help(format!("start it with `gridctl up {name}`")),
+            ))
+        }
         Err(e) => return Err(failed(format!("cannot read `{}`: {e}", path.display()))),
     };
     let tail = last_lines(&mut f, lines)
