@@ -44,6 +44,8 @@ pub struct Dep {
     pub mode: DepMode,
     /// `check` fails when a required dependency is hosted nowhere in the grid.
     pub required: bool,
+    /// Only wired in a Hypergrid (some Hypergrid service is hosted).
+    pub hypergrid_only: bool,
 }
 
 /// The client connector other processes use to reach a service hosted elsewhere.
@@ -141,6 +143,18 @@ const fn wire(key: &'static str, service: &'static str, required: bool) -> Dep {
         service,
         mode: DepMode::Wire,
         required,
+        hypergrid_only: false,
+    }
+}
+
+/// A dependency only a Hypergrid needs (e.g. the HypergridLinker's assets).
+const fn hg_wire(key: &'static str, service: &'static str) -> Dep {
+    Dep {
+        key: Some(key),
+        service,
+        mode: DepMode::Wire,
+        required: false,
+        hypergrid_only: true,
     }
 }
 
@@ -150,6 +164,7 @@ const fn local(key: Option<&'static str>, service: &'static str) -> Dep {
         service,
         mode: DepMode::LocalOnly,
         required: false,
+        hypergrid_only: false,
     }
 }
 
@@ -249,7 +264,13 @@ static SERVICES: &[Service] = &[
         section: Some("GridService"),
         connectors: &[conn!("GridServiceConnector", Private)],
         local_module: Some("OpenSim.Services.GridService.dll:GridService"),
-        deps: &[wire("AuthenticationService", "auth", false)],
+        // The HypergridLinker stores region map tiles as assets (robust.md §3); whichever
+        // asset service the grid hosts is wired (only one of them can be).
+        deps: &[
+            wire("AuthenticationService", "auth", false),
+            hg_wire("AssetService", "asset"),
+            hg_wire("AssetService", "fsasset"),
+        ],
         remote: Some(remote(
             "OpenSim.Services.Connectors.dll:GridServicesConnector",
             "GridService",

@@ -27,6 +27,14 @@ mod sections;
 pub use ports::listen_port;
 use routes::public_url;
 
+/// What wiring a role needs from the whole grid: Hypergrid or not, where each service
+/// lives, and the URL of each service's private route.
+type WiringInputs<'a> = (
+    bool,
+    &'a dyn Fn(&str) -> bool,
+    &'a dyn Fn(&str) -> Option<String>,
+);
+
 pub struct Planner<'a> {
     loaded: &'a LoadedManifest,
     m: &'a Manifest,
@@ -90,13 +98,21 @@ impl<'a> Planner<'a> {
             private.map(|r| r.url.clone())
         };
         let hosted_anywhere = |service: &str| host_of.contains_key(service);
+        let hypergrid = host_of
+            .keys()
+            .any(|s| catalog::get(s).is_some_and(|c| c.hypergrid));
 
         let mut roles = Vec::new();
         for (role_name, services) in &role_services {
             let Some(role) = m.roles.get(role_name) else {
                 continue;
             };
-            roles.push(self.role_plan(role_name, role, services, &hosted_anywhere, &url_of));
+            let wiring = (
+                hypergrid,
+                &hosted_anywhere as &dyn Fn(&str) -> bool,
+                &url_of as &dyn Fn(&str) -> Option<String>,
+            );
+            roles.push(self.role_plan(role_name, role, services, wiring));
         }
         self.start_ranks(&mut roles, &host_of);
         let instances = self.instances(&roles, &state_dir, &command);
@@ -111,13 +127,10 @@ impl<'a> Planner<'a> {
                 .find(|r| r.service == svc && r.side == Side::Public)
                 .map(|r| r.url.clone())
         };
-        let hypergrid = host_of
-            .keys()
-            .any(|s| catalog::get(s).is_some_and(|c| c.hypergrid))
-            .then(|| HypergridPlan {
-                home_uri: route_url("useragent").unwrap_or_else(|| public_base_url.clone()),
-                gatekeeper_uri: route_url("gatekeeper").unwrap_or_else(|| public_base_url.clone()),
-            });
+        let hypergrid = hypergrid.then(|| HypergridPlan {
+            home_uri: route_url("useragent").unwrap_or_else(|| public_base_url.clone()),
+            gatekeeper_uri: route_url("gatekeeper").unwrap_or_else(|| public_base_url.clone()),
+        });
         let grid_nick = m.grid.nick.clone().unwrap_or_else(|| slug(&m.grid.name));
         let mut grid_info = vec![
             ("gridname".to_string(), m.grid.name.clone()),
@@ -312,8 +325,7 @@ impl<'a> Planner<'a> {
         name: &str,
         role: &Spanned<RoleSection>,
         services: &[&'static Service],
-        hosted_anywhere: &dyn Fn(&str) -> bool,
-        url_of: &dyn Fn(&str) -> Option<String>,
+        (hypergrid, hosted_anywhere, url_of): WiringInputs<'_>,
     ) -> RolePlan {
         let r = role.get_ref();
         let instances = match u32::try_from(*r.instances.get_ref()) {
@@ -366,7 +378,7 @@ impl<'a> Planner<'a> {
                 self.err(d.help(help));
             }
         }
-        let wiring = wire_role(services, hosted_anywhere, url_of);
+        let wiring = wire_role(services, hypergrid, hosted_anywhere, url_of);
         for (dependant, dep) in &wiring.missing {
             let span = r
                 .services

@@ -39,9 +39,10 @@ pub struct RemoteUse {
 
 /// Computes the wiring of a role hosting `hosted`.
 /// `hosted_anywhere(service)` tells whether some role hosts it; `url_of(service)` gives
-/// the URL its remote connector should use.
+/// the URL its remote connector should use; `hypergrid` enables Hypergrid-only dependencies.
 pub fn wire_role(
     hosted: &[&'static Service],
+    hypergrid: bool,
     hosted_anywhere: &dyn Fn(&str) -> bool,
     url_of: &dyn Fn(&str) -> Option<String>,
 ) -> RoleWiring {
@@ -53,7 +54,7 @@ pub fn wire_role(
         let (svc, is_hosted) = queue[i];
         i += 1;
         let mut deps = Vec::new();
-        for dep in svc.deps {
+        for dep in svc.deps.iter().filter(|d| hypergrid || !d.hypergrid_only) {
             let Some(target) = catalog::get(dep.service) else {
                 continue;
             };
@@ -120,7 +121,7 @@ mod tests {
     #[test]
     fn login_uses_remote_presence_when_it_lives_elsewhere() {
         let hosted = svcs(&["login", "useraccount", "auth", "grid", "avatar", "griduser"]);
-        let w = wire_role(&hosted, &|_| true, &|s| {
+        let w = wire_role(&hosted, false, &|_| true, &|s| {
             Some(format!("http://{s}.robust.internal:8003"))
         });
         let login = w.local.iter().find(|l| l.service == "login").unwrap();
@@ -155,16 +156,38 @@ mod tests {
 
     #[test]
     fn gridinfo_gets_a_module_only_grid_section() {
-        let w = wire_role(&svcs(&["gridinfo"]), &|_| true, &|_| None);
+        let w = wire_role(&svcs(&["gridinfo"]), false, &|_| true, &|_| None);
         let grid = w.local.iter().find(|l| l.service == "grid").unwrap();
         assert!(!grid.hosted);
     }
 
     #[test]
     fn required_dependency_hosted_nowhere_is_reported() {
-        let w = wire_role(&svcs(&["login"]), &|s| s != "presence", &|s| {
+        let w = wire_role(&svcs(&["login"]), false, &|s| s != "presence", &|s| {
             Some(format!("http://{s}"))
         });
         assert!(w.missing.contains(&("login".into(), "presence".into())));
+    }
+
+    #[test]
+    fn grid_wires_the_hosted_asset_service_only_in_a_hypergrid() {
+        let hosted = svcs(&["grid"]);
+        let anywhere = |s: &str| s != "asset";
+        let url = |s: &str| Some(format!("http://{s}.robust.internal:8003"));
+        let plain = wire_role(&hosted, false, &anywhere, &url);
+        assert!(!plain.remote.iter().any(|r| r.service.ends_with("asset")));
+        let hg = wire_role(&hosted, true, &anywhere, &url);
+        let grid = hg.local.iter().find(|l| l.service == "grid").unwrap();
+        assert!(grid.deps.contains(&(
+            "AssetService".into(),
+            "OpenSim.Services.Connectors.dll:AssetServicesConnector".into()
+        )));
+        let assets: Vec<&str> = hg
+            .remote
+            .iter()
+            .filter(|r| r.service.ends_with("asset"))
+            .map(|r| r.service.as_str())
+            .collect();
+        assert_eq!(assets, ["fsasset"]);
     }
 }
