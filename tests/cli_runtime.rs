@@ -8,6 +8,7 @@
 //! Waiting is always polling a condition with a deadline.
 
 mod cli_runtime_support;
+mod common;
 
 use cli_runtime_support::*;
 use gridctl::protocol::{

@@ -2,6 +2,7 @@
 //! snapshots at 80×24 and a wide size), and the real dashboard on a PTY against a
 //! running fake grid, driven with keys.
 
+mod common;
 mod dashboard_support;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

@@ -12,8 +12,10 @@
 //! Synchronisation is by deadlines on observable facts (requests answered, `status`),
 //! never by sleeping; only the load threads pace themselves.
 
+mod common;
 mod nginx_roll_support;
 
+use common::procs::alive;
 use nginx_roll_support::*;
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -3,10 +3,12 @@
 //! refused request leaves the file byte-identical — not even rewritten — with a clear
 //! message and a non-zero exit.
 
+mod common;
 mod nginx_roll_support;
 
+use common::procs::kill_if_naming;
 use nginx_roll_support::{
-    alive, kill, reserve_ports, run_with_deadline, Run, BIN_DIR, CMD_TIMEOUT, FAKE_ROBUST, GRIDCTL,
+    reserve_ports, run_with_deadline, Run, BIN_DIR, CMD_TIMEOUT, FAKE_ROBUST, GRIDCTL,
 };
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -117,11 +119,8 @@ impl Drop for Scratch {
         for r in rows {
             for key in ["pid", "holder_pid"] {
                 if let Some(pid) = r[key].as_u64().map(|p| p as u32) {
-                    let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
-                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&root));
-                    if ours && alive(pid) {
-                        kill(pid, libc::SIGKILL);
-                    }
+                    // Only if it still names this directory (pids get reused).
+                    kill_if_naming(pid, &root);
                 }
             }
         }

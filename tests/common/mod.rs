@@ -1,8 +1,20 @@
 //! Helpers shared by the integration tests: the built binaries, example manifests copied
 //! into scratch directories, a `gridctl` runner and an output normaliser.
 //!
+//! The live-grid tests share the submodules: free loopback [`ports`], processes through
+//! /proc and kills by pid ([`procs`]), deadlines ([`wait`]), running a program to the end
+//! under one ([`run`]), a process on a PTY of its own ([`pty`]), and a test grid's
+//! binaries, scratch directory and status rows ([`grid`]).
+//!
 //! Every test crate includes this module with `mod common;` and uses only part of it.
 #![allow(dead_code)] // each test crate uses a different subset; `expect` would fail in the others
+
+pub mod grid;
+pub mod ports;
+pub mod procs;
+pub mod pty;
+pub mod run;
+pub mod wait;
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};

@@ -9,10 +9,19 @@
 //! whose command line still names this grid's scratch directory.
 #![allow(dead_code)] // not every helper is used by every test
 
-use serde::Deserialize;
+pub use crate::common::grid::{FAKE_BIN as BIN_DIR, FAKE_ROBUST, GRIDCTL};
+pub use crate::common::ports::reserve_ports;
+pub use crate::common::procs::kill;
+pub use crate::common::run::Out as Run;
+pub use crate::common::wait::wait_for;
+
+use crate::common::grid::{write_manifest, Row};
+use crate::common::procs::{children_of, kill_if_naming, Pids};
+use crate::common::run::run_to_end;
+use crate::common::wait::wait_child;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,9 +29,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub const GRIDCTL: &str = env!("CARGO_BIN_EXE_gridctl");
-pub const FAKE_ROBUST: &str = env!("CARGO_BIN_EXE_fake-robust");
-pub const BIN_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fake-bin");
 pub const BUILTIN_NGINX_TEMPLATE: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/templates/nginx.conf");
 pub const NGINX: &str = "nginx";
@@ -32,173 +38,17 @@ pub const ASSET_HOST: &str = "asset.robust.internal";
 /// Every `gridctl` run is bounded by this.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(25);
 
-// --- ports ------------------------------------------------------------------------
-
-static RESERVED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-
-fn ephemeral_low() -> u32 {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(32768)
-}
-
-/// A base port such that `base..base + width` are free on 127.0.0.1 and not handed to
-/// another test of this process. The range sits below the kernel's ephemeral range so
-/// outgoing connections (nginx to its upstreams, the load generator) can never occupy
-/// a port a fake copy is about to listen on.
-pub fn reserve_ports(width: u16) -> u16 {
-    let lo: u32 = 20000;
-    let hi: u32 = ephemeral_low()
-        .saturating_sub(u32::from(width) + 1)
-        .max(lo + 1000);
-    for attempt in 0..500u32 {
-        let seed = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| u32::from(a.port()))
-            .expect("bind 127.0.0.1:0");
-        let base = (lo + (seed * 7919 + std::process::id() + attempt * 131) % (hi - lo)) as u16;
-        let range = base..base + width;
-        let mut reserved = RESERVED.lock().unwrap_or_else(|e| e.into_inner());
-        if range.clone().any(|p| reserved.contains(&p)) {
-            continue;
-        }
-        let held: Vec<_> = range
-            .clone()
-            .map(|p| TcpListener::bind(("127.0.0.1", p)))
-            .collect();
-        if held.iter().all(|l| l.is_ok()) {
-            reserved.extend(range);
-            return base;
-        }
-    }
-    panic!("no free range of {width} loopback ports");
-}
-
 // --- running commands ----------------------------------------------------------------
 
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    pub took: Duration,
-}
-
-impl Run {
-    pub fn ok(&self) -> bool {
-        self.code == Some(0)
-    }
-    pub fn describe(&self) -> String {
-        format!(
-            "exit {:?} after {:.2}s\n--- stdout\n{}\n--- stderr\n{}",
-            self.code,
-            self.took.as_secs_f64(),
-            self.stdout,
-            self.stderr
-        )
-    }
-}
-
-/// Runs a program with its output going to files (detached holders may inherit
-/// whatever the CLI had, so no pipes), killing it by pid if it outlives `timeout`.
+/// Runs a program in `dir` to completion, killing it by pid if it outlives `timeout`.
 pub fn run_with_deadline(dir: &Path, program: &str, args: &[&str], timeout: Duration) -> Run {
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    let n = SEQ.fetch_add(1, Ordering::SeqCst);
-    let out_path = dir.join(format!("cmd-{n}.out"));
-    let err_path = dir.join(format!("cmd-{n}.err"));
-    let out = std::fs::File::create(&out_path).expect("create stdout file");
-    let err = std::fs::File::create(&err_path).expect("create stderr file");
-    let start = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GRIDCTL_FILE")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let code = loop {
-        match child.try_wait().expect("try_wait") {
-            Some(status) => break status.code(),
-            None if start.elapsed() > timeout => {
-                kill(child.id(), libc_sigkill());
-                let _ = child.wait();
-                break None;
-            }
-            None => std::thread::sleep(Duration::from_millis(10)),
-        }
-    };
-    Run {
-        code,
-        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-        took: start.elapsed(),
-    }
-}
-
-fn libc_sigkill() -> i32 {
-    libc::SIGKILL
-}
-const SIGQUIT: i32 = libc::SIGQUIT;
-
-/// Sends `sig` to exactly one pid.
-pub fn kill(pid: u32, sig: i32) -> bool {
-    let Ok(sig) = nix::sys::signal::Signal::try_from(sig) else {
-        return false;
-    };
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).is_ok()
-}
-
-pub fn alive(pid: u32) -> bool {
-    // A zombie still has /proc/<pid>; its state letter is Z.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z"),
-        Err(_) => false,
-    }
-}
-
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_default()
-}
-
-fn children_of(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in tasks.flatten() {
-            if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
-                out.extend(
-                    text.split_whitespace()
-                        .filter_map(|p| p.parse::<u32>().ok()),
-                );
-            }
-        }
-    }
-    out
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(dir).env_remove("GRIDCTL_FILE");
+    run_to_end(cmd, timeout, |_| {})
 }
 
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// Polls `f` until it returns `Some` or the deadline passes.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Connections to `127.0.0.1:port` that the peer closed but whose owner (here: nginx
@@ -222,17 +72,6 @@ pub fn close_wait_to(port: u16) -> usize {
 
 // --- the grid ---------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Row {
-    pub name: String,
-    pub role: String,
-    pub state: String,
-    pub pid: Option<u32>,
-    pub holder_pid: Option<u32>,
-    pub ports: Vec<u16>,
-    pub restarts: u32,
-}
-
 pub struct Grid {
     pub dir: tempfile::TempDir,
     pub manifest: PathBuf,
@@ -247,8 +86,9 @@ pub struct Grid {
     pub public_listen: SocketAddr,
     pub asset_port: u16,
     nginx: Option<Child>,
-    /// Holder and fake pids seen in `status --json`, killed by pid on drop if still ours.
-    seen_pids: Mutex<BTreeSet<u32>>,
+    /// Holder and fake pids seen in `status --json`, killed by pid on drop if they still
+    /// name the scratch directory.
+    seen_pids: Pids,
 }
 
 pub struct GridOptions {
@@ -355,8 +195,7 @@ port = {asset}
             supervise = opts.supervise,
             copies = opts.asset_copies,
         );
-        let manifest = root.join("grid.toml");
-        std::fs::write(&manifest, manifest_text).expect("write grid.toml");
+        let manifest = write_manifest(&root, &manifest_text);
         // The reload command: `nginx -s reload` with our -p/-c/-e, after recording the
         // config being loaded and checking that every server it lists as serving (not
         // `down`) accepts connections at that moment.
@@ -432,7 +271,7 @@ exec {nginx} {args}
             public_listen,
             asset_port: asset,
             nginx: None,
-            seen_pids: Mutex::new(BTreeSet::new()),
+            seen_pids: Pids::new(root.display().to_string()),
         }
     }
 
@@ -468,10 +307,8 @@ exec {nginx} {args}
         assert!(run.ok(), "status --json failed: {}", run.describe());
         let rows: Vec<Row> = serde_json::from_str(&run.stdout)
             .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {}", run.stdout));
-        let mut seen = self.seen_pids.lock().unwrap_or_else(|e| e.into_inner());
-        for r in &rows {
-            seen.extend(r.pid);
-            seen.extend(r.holder_pid);
+        for pid in rows.iter().flat_map(Row::pids) {
+            self.seen_pids.record(pid);
         }
         rows
     }
@@ -589,24 +426,15 @@ exec {nginx} {args}
             return;
         };
         let master = child.id();
-        kill(master, SIGQUIT);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if child.try_wait().ok().flatten().is_none() {
+        kill(master, libc::SIGQUIT);
+        if wait_child(&mut child, Duration::from_secs(5)).is_none() {
             // Its workers, as they are this instant: after the master's SIGKILL they
             // would be orphans nobody stops.
             let workers = children_of(master);
-            kill(master, libc_sigkill());
+            kill(master, libc::SIGKILL);
             let _ = child.wait();
             for pid in workers {
-                if alive(pid) && cmdline(pid).contains("nginx") {
-                    kill(pid, libc_sigkill());
-                }
+                kill_if_naming(pid, "nginx");
             }
         }
     }
@@ -623,20 +451,7 @@ impl Drop for Grid {
             &["-f", &manifest, "down"],
             Duration::from_secs(20),
         );
-        let root = self.root().display().to_string();
-        let pids: Vec<u32> = self
-            .seen_pids
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .copied()
-            .collect();
-        for pid in pids {
-            // Only if it is still one of ours (pids get reused).
-            if alive(pid) && cmdline(pid).contains(&root) {
-                kill(pid, libc_sigkill());
-            }
-        }
+        self.seen_pids.kill_recorded();
     }
 }
 

@@ -1,0 +1,65 @@
+//! A live test grid's pieces: the binaries cargo built, a scratch directory with its
+//! `grid.toml`, and the rows of `gridctl status --json`.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The `gridctl` binary built for this test run.
+pub const GRIDCTL: &str = env!("CARGO_BIN_EXE_gridctl");
+/// The fake Robust built for this test run (debug profile, never the release build).
+pub const FAKE_ROBUST: &str = env!("CARGO_BIN_EXE_fake-robust");
+/// `examples/fake-bin`: a directory that looks like Robust's `bin/`.
+pub const FAKE_BIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fake-bin");
+
+/// A fresh scratch directory named `<prefix>…` under `parent` (the system temp dir if
+/// `None`), and its canonical path. Removed when the `TempDir` drops.
+pub fn scratch_dir(prefix: &str, parent: Option<&Path>) -> (tempfile::TempDir, PathBuf) {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix);
+    let tmp = match parent {
+        Some(p) => b.tempdir_in(p),
+        None => b.tempdir(),
+    }
+    .expect("tempdir");
+    let dir = tmp.path().canonicalize().expect("canonical tempdir");
+    (tmp, dir)
+}
+
+/// Writes `text` as `<dir>/grid.toml`; its path.
+pub fn write_manifest(dir: &Path, text: &str) -> PathBuf {
+    let manifest = dir.join("grid.toml");
+    std::fs::write(&manifest, text).expect("write grid.toml");
+    manifest
+}
+
+/// One row of `gridctl status --json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Row {
+    pub name: String,
+    pub role: String,
+    pub state: String,
+    pub detail: String,
+    pub pid: Option<u32>,
+    pub holder_pid: Option<u32>,
+    pub ports: Vec<u16>,
+    pub restarts: u32,
+    pub last_exit: Option<String>,
+    pub viewers: u32,
+    pub holder_rss_bytes: Option<u64>,
+    pub rss_bytes: Option<u64>,
+}
+
+impl Row {
+    /// The child's and the holder's pid, where known.
+    pub fn pids(&self) -> impl Iterator<Item = u32> {
+        [self.pid, self.holder_pid].into_iter().flatten()
+    }
+}
+
+/// The row named `name`; panics with every row if there is none.
+pub fn row<'a>(rows: &'a [Row], name: &str) -> &'a Row {
+    rows.iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no `{name}` in status: {rows:#?}"))
+}
