@@ -112,7 +112,12 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
         let real = r.dir.display().to_string();
         let fake = root.display().to_string();
         let mut write_err = None;
-        for (rel, text) in &r.files {
+        // Only the INI tree is needed; holder.json (it carries the secret) is not copied.
+        for (rel, text) in r
+            .files
+            .iter()
+            .filter(|(rel, _)| rel.extension().is_some_and(|e| e == "ini"))
+        {
             let p = root.join(rel);
             let res = p
                 .parent()
@@ -161,7 +166,8 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
     if d.exists() {
         std::fs::remove_dir_all(&d)?;
     }
-    std::fs::create_dir_all(&d)?;
+    // Owner-only: the scratch copy is the grid's configuration.
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(&d)?;
     Ok(d)
 }
 

@@ -405,14 +405,6 @@ pub fn absolutize(base: &Path, p: &Path) -> PathBuf {
     out
 }
 
-/// Services of a role, resolved against the catalog (unknown names were reported by the planner).
-pub fn role_services(role: &RolePlan) -> Vec<&'static Service> {
-    role.services
-        .iter()
-        .filter_map(|s| catalog::get(s))
-        .collect()
-}
-
 /// Whether a role's services allow `n` copies, and why not.
 pub fn copies_problem(
     services: &[&'static Service],

@@ -144,6 +144,19 @@ pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<(
     w.flush()
 }
 
+/// The payload length a frame header announces, refused above [`MAX_FRAME`]
+/// (shared by the blocking reader here and the holder's async one).
+pub fn payload_len(header: &[u8; 5]) -> io::Result<usize> {
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds the {MAX_FRAME} byte limit"),
+        ));
+    }
+    Ok(len)
+}
+
 /// Reads one frame; `Ok(None)` on a clean end of stream before a header.
 pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
     let mut header = [0u8; 5];
@@ -152,14 +165,7 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
-    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-    if len > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes exceeds the {MAX_FRAME} byte limit"),
-        ));
-    }
-    let mut payload = vec![0u8; len];
+    let mut payload = vec![0u8; payload_len(&header)?];
     r.read_exact(&mut payload)?;
     Ok(Some((header[0], payload)))
 }

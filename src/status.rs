@@ -7,7 +7,7 @@ use crate::render::Membership;
 use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Row {
     pub name: String,
     pub role: String,
@@ -24,7 +24,7 @@ pub struct Row {
     pub last_exit: Option<String>,
     pub viewers: u32,
     /// Where the copy stands in its nginx upstream, when nginx is managed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<Membership>,
 }
 

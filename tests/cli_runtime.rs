@@ -22,6 +22,22 @@ use std::time::{Duration, Instant};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
+/// Exactly one fake Robust and one holder per standard instance: nothing duplicated, nothing missing.
+fn assert_one_fake_and_one_holder_each(g: &Grid) {
+    assert_eq!(
+        per_instance(&g.fakes()),
+        one_each(STANDARD),
+        "{:?}",
+        g.processes()
+    );
+    assert_eq!(
+        per_instance(&g.holders()),
+        one_each(STANDARD),
+        "{:?}",
+        g.processes()
+    );
+}
+
 fn all_in_state(rows: &[Row], state: &str) -> bool {
     rows.iter().all(|r| r.state == state)
 }
@@ -608,18 +624,7 @@ fn killing_the_cli_mid_up_then_up_again_converges_without_duplicates() {
     );
     let rows = g.status();
     assert!(all_in_state(&rows, "ready"), "{rows:#?}");
-    assert_eq!(
-        per_instance(&g.fakes()),
-        one_each(STANDARD),
-        "{:?}",
-        g.processes()
-    );
-    assert_eq!(
-        per_instance(&g.holders()),
-        one_each(STANDARD),
-        "{:?}",
-        g.processes()
-    );
+    assert_one_fake_and_one_holder_each(&g);
     // Every running fake is the one its holder reports.
     for (pid, name) in g.fakes() {
         assert_eq!(row(&rows, &name).pid, Some(pid), "{name}");
@@ -833,18 +838,7 @@ fn socket_permissions_and_concurrent_ups_are_serialized() {
         waiter_err.contains("waiting for another gridctl command"),
         "{waiter_err}"
     );
-    assert_eq!(
-        per_instance(&g.fakes()),
-        one_each(STANDARD),
-        "{:?}",
-        g.processes()
-    );
-    assert_eq!(
-        per_instance(&g.holders()),
-        one_each(STANDARD),
-        "{:?}",
-        g.processes()
-    );
+    assert_one_fake_and_one_holder_each(&g);
     assert!(all_in_state(&g.status(), "ready"));
 
     let sock_dir = g.state.join("sock");

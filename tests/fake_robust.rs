@@ -70,6 +70,28 @@ impl Grid {
     }
 }
 
+/// Everything a fake printed so far, filled by a reader thread.
+#[derive(Clone, Default)]
+struct Output(Arc<Mutex<Vec<u8>>>);
+
+impl Output {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("out")).into_owned()
+    }
+
+    /// Polls the output until `cond` holds, within the deadline.
+    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if cond(&self.text()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("timed out waiting for {what}; output:\n{}", self.text());
+    }
+}
+
 fn kill_by_pid(pid: u32, sig: Signal) {
     let _ = kill(Pid::from_raw(pid as i32), sig);
 }
@@ -78,7 +100,7 @@ fn kill_by_pid(pid: u32, sig: Signal) {
 struct PtyFake {
     child: Box<dyn portable_pty::Child + Send + Sync>,
     pid: u32,
-    out: Arc<Mutex<Vec<u8>>>,
+    out: Output,
     writer: Arc<Mutex<Box<dyn Write + Send>>>,
     queries: Arc<Mutex<Vec<Instant>>>,
     exited: bool,
@@ -107,7 +129,7 @@ impl PtyFake {
         let pid = child.process_id().expect("pid");
         let mut reader = pair.master.try_clone_reader().expect("reader");
         let writer = Arc::new(Mutex::new(pair.master.take_writer().expect("writer")));
-        let out = Arc::new(Mutex::new(Vec::new()));
+        let out = Output::default();
         let queries = Arc::new(Mutex::new(Vec::new()));
         let answer = Arc::new(AtomicBool::new(answer_cpr));
         {
@@ -119,7 +141,7 @@ impl PtyFake {
                     if n == 0 {
                         break;
                     }
-                    let mut all = out.lock().expect("out");
+                    let mut all = out.0.lock().expect("out");
                     all.extend_from_slice(&buf[..n]);
                     while let Some(i) = find(&all[scanned..], b"\x1b[6n") {
                         scanned += i + 4;
@@ -144,18 +166,11 @@ impl PtyFake {
     }
 
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.out.lock().expect("out")).into_owned()
+        self.out.text()
     }
 
     fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if cond(&self.text()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("timed out waiting for {what}; output:\n{}", self.text());
+        self.out.wait_for(what, cond)
     }
 
     fn wait_prompts(&self, n: usize) {
@@ -193,7 +208,7 @@ impl Drop for PtyFake {
 /// A fake spawned with plain pipes: stdin `/dev/null`, stdout collected.
 struct PipeFake {
     child: std::process::Child,
-    out: Arc<Mutex<Vec<u8>>>,
+    out: Output,
     readers: Vec<std::thread::JoinHandle<()>>,
     exited: bool,
 }
@@ -209,7 +224,7 @@ impl PipeFake {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        let out = Arc::new(Mutex::new(Vec::new()));
+        let out = Output::default();
         let mut readers = Vec::new();
         for mut stream in [
             Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
@@ -222,7 +237,7 @@ impl PipeFake {
                     if n == 0 {
                         break;
                     }
-                    let mut all = out.lock().expect("out");
+                    let mut all = out.0.lock().expect("out");
                     // Keep memory bounded when the console spins.
                     if all.len() < 4 << 20 {
                         all.extend_from_slice(&buf[..n]);
@@ -239,18 +254,11 @@ impl PipeFake {
     }
 
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.out.lock().expect("out")).into_owned()
+        self.out.text()
     }
 
     fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if cond(&self.text()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("timed out waiting for {what}; output:\n{}", self.text());
+        self.out.wait_for(what, cond)
     }
 
     fn wait_exit(&mut self) -> i32 {

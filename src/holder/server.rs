@@ -3,8 +3,7 @@
 
 use super::hub::{Hub, ViewerEvent};
 use crate::protocol::{
-    decode_control, ClientMessage, HolderMessage, KIND_CONTROL, KIND_DATA, MAX_FRAME,
-    PROTOCOL_VERSION,
+    decode_control, ClientMessage, HolderMessage, KIND_CONTROL, KIND_DATA, PROTOCOL_VERSION,
 };
 use crate::supervise::Control;
 use std::io;
@@ -56,14 +55,7 @@ async fn read_frame(r: &mut (impl AsyncRead + Unpin)) -> io::Result<Option<(u8, 
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
-    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-    if len > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes is too large"),
-        ));
-    }
-    let mut payload = vec![0u8; len];
+    let mut payload = vec![0u8; crate::protocol::payload_len(&header)?];
     r.read_exact(&mut payload).await?;
     Ok(Some((header[0], payload)))
 }

@@ -7,7 +7,7 @@
 //! every process whose command line names this test's (unique) scratch directory.
 #![allow(dead_code)] // not every helper is used by every test
 
-pub use crate::common::grid::{row, Row, FAKE_ROBUST, GRIDCTL};
+pub use crate::common::grid::{row, row_pids, Row, FAKE_ROBUST, GRIDCTL};
 pub use crate::common::ports::reserve_ports;
 pub use crate::common::procs::alive;
 pub use crate::common::run::Out;
@@ -212,7 +212,7 @@ impl Grid {
         assert!(out.ok(), "status failed: {out}");
         let rows: Vec<Row> = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("status --json does not parse ({e}): {out}"));
-        for pid in rows.iter().flat_map(Row::pids) {
+        for pid in rows.iter().flat_map(row_pids) {
             self.record(pid);
         }
         rows

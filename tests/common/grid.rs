@@ -2,7 +2,6 @@
 //! `grid.toml`, and the rows of `gridctl status --json`.
 #![allow(dead_code)] // each test crate uses a different subset
 
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// The `gridctl` binary built for this test run.
@@ -33,28 +32,12 @@ pub fn write_manifest(dir: &Path, text: &str) -> PathBuf {
     manifest
 }
 
-/// One row of `gridctl status --json`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Row {
-    pub name: String,
-    pub role: String,
-    pub state: String,
-    pub detail: String,
-    pub pid: Option<u32>,
-    pub holder_pid: Option<u32>,
-    pub ports: Vec<u16>,
-    pub restarts: u32,
-    pub last_exit: Option<String>,
-    pub viewers: u32,
-    pub holder_rss_bytes: Option<u64>,
-    pub rss_bytes: Option<u64>,
-}
+/// One row of `gridctl status --json`: the product's own type, so the two cannot drift.
+pub use gridctl::status::Row;
 
-impl Row {
-    /// The child's and the holder's pid, where known.
-    pub fn pids(&self) -> impl Iterator<Item = u32> {
-        [self.pid, self.holder_pid].into_iter().flatten()
-    }
+/// The child's and the holder's pid of a row, where known.
+pub fn row_pids(r: &Row) -> impl Iterator<Item = u32> {
+    [r.pid, r.holder_pid].into_iter().flatten()
 }
 
 /// The row named `name`; panics with every row if there is none.

@@ -7,7 +7,7 @@
 //! whose command line names this test's (unique) scratch directory.
 #![allow(dead_code)] // the idle-cost measurement uses a few helpers the e2e test does not
 
-pub use crate::common::grid::Row;
+pub use crate::common::grid::{row_pids, Row};
 
 use crate::common;
 use crate::common::grid::{scratch_dir, write_manifest, FAKE_BIN, FAKE_ROBUST, GRIDCTL};
@@ -103,7 +103,7 @@ impl Grid {
         assert_eq!(code, Some(0), "status failed:\n{out}");
         let rows: Vec<Row> =
             serde_json::from_str(&out).unwrap_or_else(|e| panic!("status --json ({e}):\n{out}"));
-        for pid in rows.iter().flat_map(Row::pids) {
+        for pid in rows.iter().flat_map(row_pids) {
             self.record(pid);
         }
         rows

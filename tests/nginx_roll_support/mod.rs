@@ -15,7 +15,7 @@ pub use crate::common::procs::kill;
 pub use crate::common::run::Out as Run;
 pub use crate::common::wait::wait_for;
 
-use crate::common::grid::{write_manifest, Row};
+use crate::common::grid::{row_pids, write_manifest, Row};
 use crate::common::procs::{children_of, kill_if_naming, Pids};
 use crate::common::run::run_to_end;
 use crate::common::wait::wait_child;
@@ -127,21 +127,19 @@ impl Grid {
         let nginx_pid_file = root.join("logs/nginx.pid");
         let output = root.join("nginx/grid.conf");
         let q = |s: &str| format!("{s:?}");
+        // Every nginx command of the test names its own prefix, config and error log.
+        let own_files: Vec<String> = vec![
+            "-p".into(),
+            prefix.clone(),
+            "-c".into(),
+            nginx_conf.display().to_string(),
+            "-e".into(),
+            error_log.display().to_string(),
+        ];
         let nginx_args = |extra: &[&str]| -> String {
             let mut v: Vec<String> = vec![q(NGINX)];
             v.extend(extra.iter().map(|s| q(s)));
-            v.extend(
-                [
-                    "-p",
-                    &prefix,
-                    "-c",
-                    &nginx_conf.display().to_string(),
-                    "-e",
-                    &error_log.display().to_string(),
-                ]
-                .iter()
-                .map(|s| q(s)),
-            );
+            v.extend(own_files.iter().map(|s| q(s)));
             format!("[{}]", v.join(", "))
         };
         let reload_command = format!(
@@ -199,19 +197,12 @@ port = {asset}
         // The reload command: `nginx -s reload` with our -p/-c/-e, after recording the
         // config being loaded and checking that every server it lists as serving (not
         // `down`) accepts connections at that moment.
-        let reload_args: Vec<String> = [
-            "-s",
-            "reload",
-            "-p",
-            &prefix,
-            "-c",
-            &nginx_conf.display().to_string(),
-            "-e",
-            &error_log.display().to_string(),
-        ]
-        .iter()
-        .map(|s| shell_quote(s))
-        .collect();
+        let reload_args: Vec<String> = ["-s", "reload"]
+            .into_iter()
+            .map(str::to_string)
+            .chain(own_files.iter().cloned())
+            .map(|s| shell_quote(&s))
+            .collect();
         let reload_sh = format!(
             r#"#!/bin/bash
 # gridctl's reload command in this test (written by tests/nginx_roll_support).
@@ -307,7 +298,7 @@ exec {nginx} {args}
         assert!(run.ok(), "status --json failed: {}", run.describe());
         let rows: Vec<Row> = serde_json::from_str(&run.stdout)
             .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {}", run.stdout));
-        for pid in rows.iter().flat_map(Row::pids) {
+        for pid in rows.iter().flat_map(row_pids) {
             self.seen_pids.record(pid);
         }
         rows
