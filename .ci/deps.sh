@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# System packages the test suite needs: a real nginx (config tests and the
-# load-balancing end-to-end tests start their own nginx on loopback ports; the
-# system nginx service is never used or touched).
+# System packages the test suite needs, from Debian:
+# - nginx: config tests and the load-balancing end-to-end tests start their own nginx
+#   on loopback ports;
+# - Mono and MariaDB: the real-Robust suite (tests/real_robust.rs) runs OpenSim Robust
+#   0.9.2.2 from ../shared/robust on Mono against a private MariaDB it starts itself.
+# The system nginx and MariaDB services are never started, used or touched.
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+
+missing=()
+have nginx || missing+=(nginx-light)              # upstream, proxy and zone are enough
+have mono || missing+=(mono-complete)             # what ../shared/robust/install.sh installs
+have mariadbd || missing+=(mariadb-server)
+have mariadb || missing+=(mariadb-client)
+
+if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  # nginx-light is enough (upstream, proxy, zone); policy-rc.d keeps the package
-  # from starting the system service on install.
+  # policy-rc.d keeps the packages from starting their system services on install.
   made_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
     $SUDO chmod +x /usr/sbin/policy-rc.d
     made_policy=1
   fi
-  $SUDO apt-get install -y -qq nginx-light >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   [ -z "$made_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
-echo "deps: $(/usr/sbin/nginx -v 2>&1)"
+echo "deps: $(/usr/sbin/nginx -v 2>&1); $(mono --version | head -n 1); $(/usr/sbin/mariadbd --version)"
