@@ -1,0 +1,141 @@
+//! Where the fake once let gridctl get away with what the real Robust 0.9.2.2 punishes
+//! (issue 9, robust.md 0b–0d): whole grids run by the real `gridctl` on the stricter
+//! fake. Every process is ended by pid (the support `Grid` drop); every wait has a deadline.
+
+mod cli_runtime_support;
+mod common;
+
+use cli_runtime_support::*;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `examples/blog-split/grid.toml` on this test's ports and `bin_dir`, run by `fake`.
+/// Fixed example ports are rewritten so parallel tests (and other checkouts) never collide.
+fn blog_split(base: u16, bin_dir: &Path) -> String {
+    let text = std::fs::read_to_string(common::repo().join("examples/blog-split/grid.toml"))
+        .expect("example");
+    let ports = [
+        ("18100", base),
+        ("18200", base + 1),
+        ("18300", base + 2),
+        ("18400", base + 6),
+        ("18080", base + 10),
+        ("18081", base + 11),
+    ];
+    let mut out = String::new();
+    for line in text.lines() {
+        let key = line.split('=').next().unwrap_or("").trim();
+        let line = match key {
+            "bin_dir" => format!("bin_dir = {:?}", bin_dir.display().to_string()),
+            "command" => format!("command = [{:?}, \"Robust.dll\"]", FAKE_ROBUST),
+            _ => ports.iter().fold(line.to_string(), |l, (from, to)| {
+                l.replace(from, &to.to_string())
+            }),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Every path under `dir` (relative), recursively.
+fn tree(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.insert(p.strip_prefix(dir).expect("under dir").to_path_buf());
+        }
+    }
+    out
+}
+
+/// A private copy of `examples/fake-bin`, so a file a copy writes into its cwd shows up.
+fn copy_of_fake_bin() -> tempfile::TempDir {
+    let bin = tempfile::Builder::new()
+        .prefix("gridctl-bin-")
+        .tempdir()
+        .expect("tempdir");
+    for e in std::fs::read_dir(common::fake_bin_dir())
+        .expect("fake-bin")
+        .flatten()
+    {
+        std::fs::copy(e.path(), bin.path().join(e.file_name())).expect("copy");
+    }
+    bin
+}
+
+/// All five copies of the blog's split grid share one bin/ (their cwd): after `up --wait`
+/// and `down`, bin/ holds exactly what it held before — map tiles, logs, PID files and
+/// every other writable path live in the grid's state directory.
+#[test]
+fn blog_split_up_and_down_leave_bin_dir_untouched() {
+    let bin = copy_of_fake_bin();
+    let before = tree(bin.path());
+    let g = Grid::new(16, |base| blog_split(base, bin.path()));
+    let up = g.up();
+    let rows = g.status();
+    assert!(rows.len() >= 5, "{rows:#?}");
+    assert!(rows.iter().all(|r| r.state == "ready"), "{up}\n{rows:#?}");
+    // The console saw log lines at all: the console appender loaded (robust.md 0d).
+    assert!(
+        g.console_log("core-1").contains("loaded successfully"),
+        "{}",
+        g.console_log("core-1")
+    );
+    assert!(g.state.join("maptiles").is_dir());
+    g.ok(&["down"]);
+    let after = tree(bin.path());
+    let new: Vec<&PathBuf> = after.difference(&before).collect();
+    assert!(new.is_empty(), "written into bin_dir: {new:?}");
+}
+
+/// After a `kill -9` the PID file stays; the restarted copy logs Robust's "Previous pid
+/// file … still exists on startup" (an ERROR in the real log) and must still be ready.
+#[test]
+fn a_copy_restarted_after_kill_9_is_ready_despite_the_stale_pid_file_line() {
+    let g = Grid::standard("backoff_initial = \"100ms\"", "");
+    g.up();
+    let before = row(&g.status(), "asset-1").clone();
+    let pid = before.pid.expect("asset-1 runs");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    wait_for(
+        "the killed child to be gone",
+        Duration::from_secs(5),
+        || (!alive(pid)).then_some(()),
+    );
+    // Settled = a new child whose console went past the stale-PID line to its prompt.
+    let rows = g.wait_status(
+        "asset-1 restarted and settled",
+        Duration::from_secs(15),
+        |rows| {
+            let r = row(rows, "asset-1");
+            let console = g.console_log("asset-1");
+            let after = console
+                .split_once("Previous pid file ")
+                .map(|(_, rest)| rest.contains(PROMPT))
+                .unwrap_or(false);
+            after
+                && r.pid.is_some_and(|p| p != pid)
+                && matches!(r.state.as_str(), "ready" | "degraded")
+        },
+    );
+    let r = row(&rows, "asset-1");
+    let console = g.console_log("asset-1");
+    assert!(
+        console.contains("[SERVER BASE]: Previous pid file ")
+            && console.contains(" still exists on startup.  Possibly previously unclean shutdown."),
+        "{console}\n--- holder log ---\n{}",
+        g.holder_log("asset-1")
+    );
+    assert_eq!(r.state, "ready", "{r:?}\n{console}");
+    assert!(r.restarts >= 1, "{r:?}");
+}
