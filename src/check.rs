@@ -231,10 +231,11 @@ pub fn log4net_types(
                 ),
             };
             let mut d = Diagnostic::error(message);
-            let label = format!(
-                "rendered into the log4net config of `{}`",
-                names.join("`, `")
-            );
+            let label = if names.len() > 1 && names.len() == rendered.len() {
+                "rendered into the log4net config of every instance".to_string()
+            } else {
+                format!("rendered into the log4net config of `{}`", names.join("`, `"))
+            };
             // The value as written in the template; a templated value cannot be pointed at.
             let span = source.as_ref().and_then(|s| {
                 log4net::elements(&s.text)

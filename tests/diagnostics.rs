@@ -566,6 +566,19 @@ error: `grid.toml` has 1 error(s) and 0 warning(s)
 
 "
     );
+    // Several copies: one diagnostic for the type, labelled for all of them.
+    let manifest = std::fs::read_to_string(&g.manifest).unwrap();
+    std::fs::write(
+        &g.manifest,
+        manifest.replace("port = 18300", "instances = 2\nport = 18300"),
+    )
+    .unwrap();
+    let err = stderr(&g.gridctl(&["check"]));
+    assert_eq!(err.matches("error: log4net type").count(), 1, "{err}");
+    assert!(
+        err.contains("^ rendered into the log4net config of every instance\n"),
+        "{err}"
+    );
 }
 
 /// The built-in template is right, but bin_dir lacks the appender's assembly.

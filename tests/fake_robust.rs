@@ -991,6 +991,22 @@ fn a_console_appender_from_the_wrong_assembly_silences_the_console() {
 }
 
 #[test]
+fn without_logconfig_robust_exe_config_logs_into_bin() {
+    let g = Grid::new();
+    let p = g.ini("a.ini", free_port(), GRID_INFO);
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    assert!(f
+        .text()
+        .contains("GridInfoServerInConnector loaded successfully"));
+    let logged = std::fs::read_to_string(g.bin().join("Robust.log")).expect("bin/Robust.log");
+    assert!(logged.contains("GridInfoServerInConnector loaded successfully"));
+    assert!(g.bin().join("RobustStats.log").is_file());
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
 fn without_robust_exe_config_nothing_is_logged() {
     let g = Grid::new();
     std::fs::remove_file(g.bin().join("Robust.exe.config")).expect("rm config");
