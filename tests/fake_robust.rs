@@ -735,8 +735,13 @@ fn knobs_crash_error_and_ignore_shutdown() {
     );
     let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
     f.wait_prompts(1);
-    assert!(f.text().contains("[FAKE]: simulated ERROR during startup"));
-    f.wait_for("crash line", |t| t.contains("[FAKE]: simulated crash"));
+    // ERROR lines show in red after the category, as OpenSimAppender does.
+    assert!(f
+        .text()
+        .contains("[FAKE]:\x1b[31m simulated ERROR during startup\x1b[39;49m"));
+    f.wait_for("crash line", |t| {
+        t.contains("[FAKE]:\x1b[31m simulated crash")
+    });
     assert_eq!(f.wait_exit().exit_code(), 1);
 
     // Ini wins over env: the env says "do not ignore".
@@ -1116,9 +1121,9 @@ fn a_pid_file_left_by_kill_9_is_reported_like_robust() {
     assert!(pid.exists());
     let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
     f.wait_prompts(1);
-    // The real console line (ERROR level, shown in red without a level word).
+    // The real console line: ERROR level shows no level word, only red after the category.
     let want = format!(
-        " - [SERVER BASE]: Previous pid file {} still exists on startup.  Possibly previously unclean shutdown.\r\n",
+        " - [SERVER BASE]:\x1b[31m Previous pid file {} still exists on startup.  Possibly previously unclean shutdown.\x1b[39;49m\r\n",
         pid.display()
     );
     assert!(f.text().contains(&want), "{}", f.text());

@@ -83,11 +83,12 @@ fn blog_split_up_and_down_leave_bin_dir_untouched() {
     assert!(rows.len() >= 5, "{rows:#?}");
     assert!(rows.iter().all(|r| r.state == "ready"), "{up}\n{rows:#?}");
     // The console saw log lines at all: the console appender loaded (robust.md 0d).
-    assert!(
-        g.console_log("core-1").contains("loaded successfully"),
-        "{}",
+    // The holder writes console.log behind the readiness verdict: poll it.
+    wait_for("core-1's console log", Duration::from_secs(5), || {
         g.console_log("core-1")
-    );
+            .contains("loaded successfully")
+            .then_some(())
+    });
     assert!(g.state.join("maptiles").is_dir());
     g.ok(&["down"]);
     let after = tree(bin.path());

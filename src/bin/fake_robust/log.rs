@@ -91,7 +91,24 @@ pub fn log(level: Level, logger: &str, msg: &str) {
     }
     // Before init (nothing configured yet) lines still show, as the fake always did.
     if sink.is_none_or(|l| l.console) {
-        console_line(&format!("{} - {msg}", now.console_stamp()));
+        console_line(&format!(
+            "{} - {}",
+            now.console_stamp(),
+            console_message(level, msg)
+        ));
+    }
+}
+
+/// The message as OpenSimAppender shows it: the console pattern has no level, an ERROR
+/// is only red (after the `[CATEGORY]:`), as measured on 0.9.2.2:
+/// `[SERVER BASE]:\e[31m Previous pid file ...\e[39;49m`. Category colours are left out.
+fn console_message(level: Level, msg: &str) -> String {
+    match (level, msg.split_once("]:")) {
+        (Level::Error, Some((category, rest))) if category.starts_with('[') => {
+            format!("{category}]:\x1b[31m{rest}\x1b[39;49m")
+        }
+        (Level::Error, _) => format!("\x1b[31m{msg}\x1b[39;49m"),
+        (Level::Info, _) => msg.to_string(),
     }
 }
 
