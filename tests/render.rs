@@ -642,3 +642,47 @@ fn an_existing_shared_directory_is_not_chmodded() {
         .mode();
     assert_eq!(mode & 0o777, 0o755);
 }
+
+/// Every assembly a rendered tree names (connectors, modules, loaders, storage providers,
+/// log4net types) is in `examples/fake-bin`, under its real name: the fake loads only
+/// what is there, like Robust does, so a missing name would fail where the real one does.
+#[test]
+fn every_assembly_the_examples_name_is_in_fake_bin() {
+    let bin = common::fake_bin_dir();
+    for name in EXAMPLES {
+        let g = rendered(name);
+        let mut stack = vec![g.state_dir().join("instances")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.')) {
+                    if word.ends_with(".dll") {
+                        assert!(
+                            bin.join(word).is_file(),
+                            "{name}: {} names {word}",
+                            p.display()
+                        );
+                    }
+                }
+                // log4net types: `Class, Assembly`.
+                if p.extension().is_some_and(|x| x == "xml") {
+                    for e in gridctl::log4net::elements(&text) {
+                        if let Some(t) = e.attr("type") {
+                            let ty = gridctl::log4net::TypeName::parse(t);
+                            assert!(
+                                gridctl::log4net::resolve(&ty, &bin).is_ok(),
+                                "{name}: {} names {t}",
+                                p.display()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
