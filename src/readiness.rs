@@ -36,11 +36,20 @@ fn is_harmless(line: &str) -> bool {
     })
 }
 
+/// `[ACCOUNT CONNECTOR]: Could not resolve UserAccountServerURI` (measured on 0.9.2.2):
+/// a remote connector whose host does not resolve is left out, yet the service hosting it
+/// still logs `loaded successfully`, and the ERROR level shows only as colour.
+fn is_unresolved_uri(line: &str) -> bool {
+    line.split_once("]: Could not resolve ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|key| key.ends_with("URI"))
+}
+
 pub fn classify_line(line: &str) -> LineKind<'_> {
     if is_harmless(line) {
         return LineKind::Other;
     }
-    if line.contains("Failed to load") {
+    if line.contains("Failed to load") || is_unresolved_uri(line) {
         return LineKind::FailedToLoad;
     }
     if let Some(idx) = line.find(" loaded successfully") {
@@ -279,6 +288,20 @@ mod tests {
         );
         assert_eq!(
             classify_line("[SERVER]: Loading AssetServiceConnector on port 8003"),
+            LineKind::Other
+        );
+    }
+
+    #[test]
+    fn an_unresolved_connector_host_is_a_failed_start() {
+        for line in [
+            "16:28:53 - [ACCOUNT CONNECTOR]: Could not resolve UserAccountServerURI",
+            "16:28:32 - [GRIDUSER CONNECTOR]: Could not resolve GridUserServerURI",
+        ] {
+            assert_eq!(classify_line(line), LineKind::FailedToLoad, "{line}");
+        }
+        assert_eq!(
+            classify_line("12:00 - [X]: Could not resolve this for now"),
             LineKind::Other
         );
     }
