@@ -1226,3 +1226,42 @@ fn outside_bin_every_connector_fails_but_the_process_stays_up() {
     f.send(b"shutdown\r");
     assert_eq!(f.wait_exit().exit_code(), 0);
 }
+
+#[test]
+fn a_remote_connector_host_that_does_not_resolve_is_left_out_loudly() {
+    let g = Grid::new();
+    let ini = |host: &str| {
+        format!(
+            "[ServiceList]\nA = \"OpenSim.Server.Handlers.dll:UserAccountServiceConnector\"\n\
+             [UserAccountService]\nLocalServiceModule = \"OpenSim.Services.UserAccountService.dll:UserAccountService\"\n\
+             GridUserService = \"OpenSim.Services.Connectors.dll:GridUserServicesConnector\"\n\
+             [GridUserService]\nGridUserServerURI = \"http://{host}:8003\"\n"
+        )
+    };
+    for (name, host, fails) in [
+        ("bad", "griduser.nonexistent.invalid", true),
+        ("good", "127.0.0.1", false),
+    ] {
+        let p = g.ini(&format!("{name}.ini"), free_port(), &ini(host));
+        let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+        f.wait_prompts(1);
+        let out = f.text();
+        // Measured on 0.9.2.2: ERROR (red), then the in-connector still "loaded".
+        assert_eq!(
+            out.contains("[GRIDUSER CONNECTOR]:\x1b[31m Could not resolve GridUserServerURI"),
+            fails,
+            "{name}: {out}"
+        );
+        assert_eq!(
+            out.contains("Failed to load plugin OpenSim.Services.Interfaces.IGridUserService"),
+            fails,
+            "{out}"
+        );
+        assert!(
+            out.contains("UserAccountServiceConnector loaded successfully"),
+            "{out}"
+        );
+        f.send(b"shutdown\r");
+        assert_eq!(f.wait_exit().exit_code(), 0);
+    }
+}

@@ -140,3 +140,40 @@ fn a_copy_restarted_after_kill_9_is_ready_despite_the_stale_pid_file_line() {
     assert_eq!(r.state, "ready", "{r:?}\n{console}");
     assert!(r.restarts >= 1, "{r:?}");
 }
+
+/// A role that reaches another role's user accounts through a hostname that does not
+/// resolve: the real connector logs "Could not resolve …URI" and is left out while its
+/// host still says `loaded successfully` (robust.md 0d). gridctl must call it degraded.
+#[test]
+fn an_unresolvable_connector_hostname_means_degraded() {
+    let g = Grid::new(16, |base| {
+        manifest(
+            base,
+            "",
+            &format!(
+                "[roles.front]\nservices = [\"login\"]\nport = {}\npublic_port = {}\n\n\
+                 # With nginx, other roles are reached by hostname (without, by 127.0.0.1).\n\
+                 [nginx]\noutput = \"nginx/gridctl.conf\"\ntest_command = []\n\
+                 reload_command = []\npublic_listen = \"127.0.0.1:{}\"\n\
+                 private_listen = \"127.0.0.1:{}\"\n",
+                base + 6,
+                base + 7,
+                base + 10,
+                base + 11
+            ),
+        )
+        .replace("\"friends\", \"login\"]", "\"friends\"]")
+        .replace(
+            "domain = \"grid.localhost\"\n",
+            "domain = \"grid.localhost\"\n\n[grid.hostnames]\n\
+             useraccount = \"useraccount.nonexistent.invalid\"\n\
+             griduser = \"griduser.nonexistent.invalid\"\n",
+        )
+    });
+    let out = g.run(&["up", "--wait"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stdout.contains("front-1: ▲ degraded"), "{out}");
+    assert!(out.stdout.contains("Could not resolve"), "{out}");
+    let rows = g.status();
+    assert_eq!(row(&rows, "core-1").state, "ready", "{rows:#?}");
+}

@@ -20,6 +20,8 @@ mod knobs;
 mod log;
 #[path = "fake_robust/logconfig.rs"]
 mod logconfig;
+#[path = "fake_robust/remote.rs"]
+mod remote;
 #[path = "fake_robust/services.rs"]
 mod services;
 
@@ -274,6 +276,15 @@ fn run(argv: &[String]) -> ! {
         if !dll_present || fail_connectors.contains(&entry.class) {
             log::info(&format!("[SERVER]: Failed to load {}", entry.conn));
             continue;
+        }
+        if let Some(section) = entry
+            .config_name
+            .as_deref()
+            .or_else(|| services::section_of(&entry.class))
+        {
+            for line in remote::unresolved(&config, section) {
+                log::error(&line);
+            }
         }
         routes.add(entry_port, &entry.class);
         has_login |= entry.class == "LLLoginServiceInConnector";

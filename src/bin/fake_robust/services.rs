@@ -62,6 +62,14 @@ pub fn parse_entry(s: &str) -> Result<Entry, String> {
     })
 }
 
+/// The config section an in-connector's service reads, from gridctl's catalog.
+pub fn section_of(class: &str) -> Option<&'static str> {
+    gridctl::catalog::all()
+        .iter()
+        .find(|s| s.connectors.iter().any(|c| c.class_name() == class))
+        .and_then(|s| s.section)
+}
+
 /// Path prefixes a connector class answers; `"POST /"` is the XML-RPC root.
 pub fn paths_for(class: &str) -> &'static [&'static str] {
     match class {
