@@ -181,6 +181,7 @@ fn cmd_check(file: &Path) -> Outcome {
     let mut ds = plan.warnings.clone();
     ds.extend(check::environment(&plan));
     ds.extend(check::references(&plan, &rendered));
+    ds.extend(check::log4net_types(&plan, &rendered, &t));
     if plan.nginx.is_some() {
         if let Err(d) = render::render_nginx(&plan, &t, &Default::default()) {
             ds.push(d);

@@ -4,8 +4,9 @@
 //! (bin_dir, the Robust binary, secrets, hostname resolution) and on the rendered tree
 //! (every `${Section|Key}` must resolve, or Robust aborts at startup).
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Source};
 use crate::ini;
+use crate::log4net::{self, TypeName, Unresolved};
 use crate::plan::{Plan, DB_ENV};
 use crate::render::RenderedInstance;
 use std::collections::HashMap;
@@ -159,6 +160,108 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
     }
     let _ = std::fs::remove_dir_all(&scratch);
     out
+}
+
+/// Every type the rendered log4net configs name must load from bin_dir: log4net drops an
+/// appender whose type does not load, and without the console appender Robust's console
+/// shows no log line, so readiness never sees `loaded successfully` (robust.md 0d).
+/// One diagnostic per distinct type, pointing at the template that produced it.
+pub fn log4net_types(
+    plan: &Plan,
+    rendered: &[RenderedInstance],
+    templates: &crate::templates::Templates,
+) -> Vec<Diagnostic> {
+    const TEMPLATE: &str = "log4net.xml";
+    // `environment` already reports a missing bin_dir; every type would fail with it.
+    if !plan.bin_dir.is_dir() {
+        return Vec::new();
+    }
+    // type value → instances whose config names it, in first-seen order.
+    let mut bad: Vec<(String, Unresolved, Vec<&str>)> = Vec::new();
+    for r in rendered {
+        let Some((_, xml)) = r.files.iter().find(|(p, _)| p == Path::new(TEMPLATE)) else {
+            continue;
+        };
+        for e in log4net::elements(xml) {
+            let Some(value) = e.attr("type") else {
+                continue;
+            };
+            let Err(why) = log4net::resolve(&TypeName::parse(value), &plan.bin_dir) else {
+                continue;
+            };
+            // A missing assembly is reported once, at the first type that needs it.
+            let same = |(v, w, _): &&mut (String, Unresolved, Vec<&str>)| {
+                v == value
+                    || matches!((w, &why), (Unresolved::MissingAssembly { assembly: a }, Unresolved::MissingAssembly { assembly: b }) if a == b)
+            };
+            match bad.iter_mut().find(same) {
+                Some((_, _, names)) if !names.contains(&r.name.as_str()) => names.push(&r.name),
+                Some(_) => {}
+                None => bad.push((value.to_string(), why, vec![&r.name])),
+            }
+        }
+    }
+    let origin = templates.origin(TEMPLATE);
+    let source = origin.as_ref().map(|(path, text, _)| {
+        std::sync::Arc::new(Source {
+            path: path.clone(),
+            text: text.to_string(),
+        })
+    });
+    let from_user = origin.as_ref().is_some_and(|(_, _, user)| *user);
+    bad.into_iter()
+        .map(|(value, why, names)| {
+            let ty = TypeName::parse(&value);
+            let bin = plan.bin_dir.display();
+            let (message, fix) = match &why {
+                Unresolved::WrongAssembly { assembly, real } => (
+                    format!(
+                        "log4net type `{value}` does not resolve: `{}` is in assembly `{real}`, not `{assembly}` (bin_dir `{bin}`)",
+                        ty.class
+                    ),
+                    format!("name it `{}, {real}` in {{whose}}", ty.class),
+                ),
+                Unresolved::MissingAssembly { assembly } => (
+                    format!(
+                        "log4net type `{value}` does not resolve: neither `{assembly}.dll` nor `{assembly}.exe` is in bin_dir `{bin}`"
+                    ),
+                    format!(
+                        "put `{assembly}.dll` into bin_dir, or fix the assembly name in {{whose}}"
+                    ),
+                ),
+            };
+            let mut d = Diagnostic::error(message);
+            let label = if names.len() > 1 && names.len() == rendered.len() {
+                "rendered into the log4net config of every instance".to_string()
+            } else {
+                format!("rendered into the log4net config of `{}`", names.join("`, `"))
+            };
+            // The value as written in the template; a templated value cannot be pointed at.
+            let span = source.as_ref().and_then(|s| {
+                log4net::elements(&s.text)
+                    .iter()
+                    .find(|e| e.attr("type") == Some(value.as_str()))
+                    .and_then(|e| e.attr_span("type"))
+            });
+            match (&source, span) {
+                (Some(src), Some(span)) => d = d.at(src, span, label),
+                (Some(src), None) => {
+                    d.message
+                        .push_str(&format!(" ({label}, from `{}`)", src.path.display()))
+                }
+                (None, _) => d.message.push_str(&format!(" ({label})")),
+            }
+            let whose = if from_user {
+                "your templates directory's `log4net.xml` ([grid] templates)"
+            } else {
+                "the built-in `log4net.xml`"
+            };
+            d.help(format!(
+                "{}; log4net drops an appender it cannot load, and without the console appender Robust's console shows no log line",
+                fix.replace("{whose}", whose)
+            ))
+        })
+        .collect()
 }
 
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {

@@ -9,6 +9,7 @@ pub mod atomic;
 pub mod catalog;
 pub mod diagnostic;
 pub mod ini;
+pub mod log4net;
 pub mod manifest;
 pub mod nginx;
 pub mod plan;

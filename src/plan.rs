@@ -228,6 +228,22 @@ impl Plan {
         self.state_dir.join("sock")
     }
 
+    /// Map tiles shared by the copies that serve the map (`[MapImageService]
+    /// TilesStoragePath`, `[GridService] MapTileDirectory`): absolute, never under bin/.
+    pub fn maptiles_dir(&self) -> PathBuf {
+        self.state_dir.join("maptiles")
+    }
+
+    /// Baked textures shared by every bakes copy (`[BakedTextureService] BaseDirectory`).
+    pub fn bakes_dir(&self) -> PathBuf {
+        self.state_dir.join("bakes")
+    }
+
+    /// FSAssets data and spool, shared by the primary and its secondaries.
+    pub fn fsassets_dir(&self) -> PathBuf {
+        self.state_dir.join("fsassets")
+    }
+
     /// Resolves names given on the command line (roles or instances) into instances,
     /// in start order. An empty selection means every instance.
     pub fn select(&self, names: &[String]) -> Result<Vec<&InstancePlan>, String> {

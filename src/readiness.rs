@@ -23,8 +23,33 @@ pub enum LineKind<'a> {
     Other,
 }
 
+/// ERROR-level lines Robust logs at every start after an unclean stop, that say nothing
+/// about this start: after a `kill -9` (or a SIGTERM) the PID file is still there and
+/// ServerBase logs "Previous pid file … still exists on startup.  Possibly previously
+/// unclean shutdown." before writing its own (robust.md 0d).
+const HARMLESS: &[(&str, &str)] = &[("Previous pid file ", " still exists on startup.")];
+
+fn is_harmless(line: &str) -> bool {
+    HARMLESS.iter().any(|(start, end)| {
+        line.find(start)
+            .is_some_and(|i| line[i + start.len()..].contains(end))
+    })
+}
+
+/// `[ACCOUNT CONNECTOR]: Could not resolve UserAccountServerURI` (measured on 0.9.2.2):
+/// a remote connector whose host does not resolve is left out, yet the service hosting it
+/// still logs `loaded successfully`, and the ERROR level shows only as colour.
+fn is_unresolved_uri(line: &str) -> bool {
+    line.split_once("]: Could not resolve ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|key| key.ends_with("URI"))
+}
+
 pub fn classify_line(line: &str) -> LineKind<'_> {
-    if line.contains("Failed to load") {
+    if is_harmless(line) {
+        return LineKind::Other;
+    }
+    if line.contains("Failed to load") || is_unresolved_uri(line) {
         return LineKind::FailedToLoad;
     }
     if let Some(idx) = line.find(" loaded successfully") {
@@ -264,6 +289,44 @@ mod tests {
         assert_eq!(
             classify_line("[SERVER]: Loading AssetServiceConnector on port 8003"),
             LineKind::Other
+        );
+    }
+
+    #[test]
+    fn an_unresolved_connector_host_is_a_failed_start() {
+        for line in [
+            "16:28:53 - [ACCOUNT CONNECTOR]: Could not resolve UserAccountServerURI",
+            "16:28:32 - [GRIDUSER CONNECTOR]: Could not resolve GridUserServerURI",
+        ] {
+            assert_eq!(classify_line(line), LineKind::FailedToLoad, "{line}");
+        }
+        assert_eq!(
+            classify_line("12:00 - [X]: Could not resolve this for now"),
+            LineKind::Other
+        );
+    }
+
+    #[test]
+    fn a_stale_pid_file_line_is_not_a_failed_start() {
+        // As the real 0.9.2.2 shows it on the console (`%date{HH:mm:ss} - %message`) and
+        // writes it to the file log (`%date %-5level (%thread) - %logger %message`).
+        for line in [
+            "16:11:07 - [SERVER BASE]: Previous pid file /g/.gridctl/instances/core-1/robust.pid still exists on startup.  Possibly previously unclean shutdown.",
+            "2026-11-29 16:11:07,309 ERROR (1) - OpenSim.Framework.Servers.ServerBase [SERVER BASE]: Previous pid file /g/robust.pid still exists on startup.  Possibly previously unclean shutdown.",
+        ] {
+            assert_eq!(classify_line(line), LineKind::Other, "{line}");
+            let mut t = ReadinessTracker::new(&spec(&["A"]));
+            t.feed_line(line);
+            t.feed_line("[SERVER]: A loaded successfully");
+            t.set_prompt_seen();
+            assert_eq!(t.verdict(), Verdict::ConsoleReady);
+        }
+        // Only that line: other ERROR lines about the PID file still count.
+        assert_eq!(
+            classify_line(
+                "2026-11-29 16:11:07,309 ERROR (1) - [SERVER BASE]: Could not create PID file"
+            ),
+            LineKind::Error
         );
     }
 

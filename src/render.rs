@@ -21,6 +21,9 @@ pub struct RenderedInstance {
     pub files: Vec<(PathBuf, String)>,
     /// Hash of the files and the command line: changes exactly when a restart is needed.
     pub config_hash: String,
+    /// Writable directories shared by copies (map tiles, bakes, fsassets) that this
+    /// instance's config names; created before it starts so no copy writes into bin/.
+    pub shared_dirs: Vec<PathBuf>,
 }
 
 /// Files of the tree that gridctl owns (others in the instance dir are runtime state).
@@ -61,6 +64,17 @@ struct Common<'a> {
     grid_info: &'a [(String, String)],
     database: Option<DatabaseCtx<'a>>,
     login_address: String,
+    shared: SharedCtx,
+}
+
+/// Absolute paths of the per-grid directories copies share. Robust resolves relative
+/// ones against its cwd, bin/ (robust.md 0d), so every copy would write into bin_dir.
+#[derive(Serialize)]
+struct SharedCtx {
+    maptiles: String,
+    bakes: String,
+    fsassets_data: String,
+    fsassets_spool: String,
 }
 
 #[derive(Serialize)]
@@ -118,7 +132,36 @@ fn common<'a>(plan: &'a Plan, role: &'a RolePlan, inst: &'a InstancePlan) -> Com
             .and_then(|r| plan.role(&r.role))
             .map(|r| r.address.clone())
             .unwrap_or_else(|| "127.0.0.1".into()),
+        shared: SharedCtx {
+            maptiles: plan.maptiles_dir().display().to_string(),
+            bakes: plan.bakes_dir().display().to_string(),
+            fsassets_data: plan.fsassets_dir().join("data").display().to_string(),
+            fsassets_spool: plan.fsassets_dir().join("tmp").display().to_string(),
+        },
     }
+}
+
+/// The shared directories the local services of `role` write into.
+fn shared_dirs(plan: &Plan, role: &RolePlan) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for section in &role.wiring.local {
+        let wanted = match section.service.as_str() {
+            "map" | "grid" => vec![plan.maptiles_dir()],
+            "bakes" => vec![plan.bakes_dir()],
+            "fsasset" => vec![
+                plan.fsassets_dir(),
+                plan.fsassets_dir().join("data"),
+                plan.fsassets_dir().join("tmp"),
+            ],
+            _ => Vec::new(),
+        };
+        for d in wanted {
+            if !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+    }
+    dirs
 }
 
 fn domain_of(url: &str) -> String {
@@ -229,6 +272,7 @@ pub fn render_instance(
         dir: dir.clone(),
         files,
         config_hash,
+        shared_dirs: shared_dirs(plan, role),
     })
 }
 
@@ -303,6 +347,9 @@ pub fn write_instances(rendered: &[RenderedInstance]) -> std::io::Result<WriteRe
     for r in rendered {
         let mut changed = false;
         ensure_private_dir(&r.dir)?;
+        for d in &r.shared_dirs {
+            create_dir_if_missing(d)?;
+        }
         for (rel, text) in &r.files {
             let path = r.dir.join(rel);
             if let Some(parent) = path.parent() {
@@ -339,6 +386,23 @@ pub fn write_instances(rendered: &[RenderedInstance]) -> std::io::Result<WriteRe
         }
     }
     Ok(report)
+}
+
+/// Creates `dir` (and its parents) 0700 when missing; an existing directory keeps its
+/// mode, since the operator may have shared it on purpose.
+pub fn create_dir_if_missing(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        other => other,
+    }
 }
 
 pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {

@@ -89,6 +89,17 @@ impl Templates {
         Ok(Templates { tera, sources })
     }
 
+    /// Where template `name` comes from (the user's file, or a `(built-in templates)/`
+    /// path) and its text, so a check on rendered output can point at the template.
+    pub fn origin(&self, name: &str) -> Option<(PathBuf, &str, bool)> {
+        let t = self.sources.iter().find(|s| s.name == name)?;
+        let path = t
+            .path
+            .clone()
+            .unwrap_or_else(|| Path::new("(built-in templates)").join(name));
+        Some((path, t.text.as_str(), t.path.is_some()))
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.tera.get_template_names().any(|n| n == name)
     }

@@ -531,6 +531,89 @@ error: `grid.toml` has 1 error(s) and 0 warning(s)
     );
 }
 
+/// The console appender named with the assembly gridctl once rendered (the type is not in
+/// `OpenSim.Framework.dll`, which exists): real log4net drops the appender and Robust's
+/// console shows no log line (robust.md 0d). `check` names the type, the template and the fix.
+#[test]
+fn check_log4net_type_from_the_wrong_assembly() {
+    let text =
+        checkable("[robust]\nbin_dir = \"@BIN@\"\ncommand = [\"@ROBUST@\", \"Robust.dll\"]\n")
+            .replace(
+                "domain = \"grid.test\"\n",
+                "domain = \"grid.test\"\ntemplates = \"tpl\"\n",
+            );
+    let g = grid(&text);
+    let builtin = include_str!("../templates/log4net.xml");
+    let wrong = builtin.replace(
+        "OpenSimAppender, OpenSim.Framework.Console\"",
+        "OpenSimAppender, OpenSim.Framework\"",
+    );
+    assert_ne!(wrong, builtin);
+    std::fs::create_dir_all(g.dir.join("tpl")).unwrap();
+    std::fs::write(g.dir.join("tpl/log4net.xml"), wrong).unwrap();
+    let a = g.gridctl(&["check"]);
+    assert_eq!(code(&a), Some(3), "{}", stderr(&a));
+    assert_eq!(
+        g.normalize(&stderr(&a)),
+        "error: log4net type `OpenSim.Framework.Console.OpenSimAppender, OpenSim.Framework` does not resolve: `OpenSim.Framework.Console.OpenSimAppender` is in assembly `OpenSim.Framework.Console`, not `OpenSim.Framework` (bin_dir `$REPO/examples/fake-bin`)
+ --> $DIR/grid/tpl/log4net.xml:7:34
+  |
+7 |   <appender name=\"Console\" type=\"OpenSim.Framework.Console.OpenSimAppender, OpenSim.Framework\">
+  |                                  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ rendered into the log4net config of `asset-1`
+help: name it `OpenSim.Framework.Console.OpenSimAppender, OpenSim.Framework.Console` in your templates directory's `log4net.xml` ([grid] templates); log4net drops an appender it cannot load, and without the console appender Robust's console shows no log line
+
+error: `grid.toml` has 1 error(s) and 0 warning(s)
+
+"
+    );
+    // Several copies: one diagnostic for the type, labelled for all of them.
+    let manifest = std::fs::read_to_string(&g.manifest).unwrap();
+    std::fs::write(
+        &g.manifest,
+        manifest.replace("port = 18300", "instances = 2\nport = 18300"),
+    )
+    .unwrap();
+    let err = stderr(&g.gridctl(&["check"]));
+    assert_eq!(err.matches("error: log4net type").count(), 1, "{err}");
+    assert!(
+        err.contains("^ rendered into the log4net config of every instance\n"),
+        "{err}"
+    );
+}
+
+/// The built-in template is right, but bin_dir lacks the appender's assembly.
+#[test]
+fn check_log4net_assembly_missing_from_bin_dir() {
+    let bin = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(common::fake_bin_dir()).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "OpenSim.Framework.Console.dll" {
+            std::fs::copy(e.path(), bin.path().join(e.file_name())).unwrap();
+        }
+    }
+    let g = manifest(
+        &checkable("[robust]\nbin_dir = \"@BIN@\"\ncommand = [\"@ROBUST@\", \"Robust.dll\"]\n")
+            .replace("@BIN@", &bin.path().display().to_string())
+            .replace("@ROBUST@", &common::fake_robust_bin().display().to_string()),
+    );
+    let a = g.gridctl(&["check"]);
+    assert_eq!(code(&a), Some(3), "{}", stderr(&a));
+    let bin = bin.path().display().to_string();
+    assert_eq!(
+        g.normalize(&stderr(&a)).replace(&bin, "@BIN@"),
+        "error: log4net type `OpenSim.Framework.Console.OpenSimAppender, OpenSim.Framework.Console` does not resolve: neither `OpenSim.Framework.Console.dll` nor `OpenSim.Framework.Console.exe` is in bin_dir `@BIN@`
+ --> (built-in templates)/log4net.xml:7:34
+  |
+7 |   <appender name=\"Console\" type=\"OpenSim.Framework.Console.OpenSimAppender, OpenSim.Framework.Console\">
+  |                                  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ rendered into the log4net config of `asset-1`
+help: put `OpenSim.Framework.Console.dll` into bin_dir, or fix the assembly name in the built-in `log4net.xml`; log4net drops an appender it cannot load, and without the console appender Robust's console shows no log line
+
+error: `grid.toml` has 1 error(s) and 0 warning(s)
+
+"
+    );
+}
+
 #[test]
 fn missing_manifest() {
     let tmp = tempfile::tempdir().unwrap();

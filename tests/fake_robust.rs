@@ -109,10 +109,21 @@ struct PtyFake {
 
 impl PtyFake {
     fn spawn(cwd: &Path, args: &[&str], env: &[(&str, &str)], answer_cpr: bool) -> PtyFake {
+        PtyFake::spawn_sized(cwd, args, env, answer_cpr, (40, 200))
+    }
+
+    /// Like `spawn`, on a window of `(rows, cols)`.
+    fn spawn_sized(
+        cwd: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        answer_cpr: bool,
+        (rows, cols): (u16, u16),
+    ) -> PtyFake {
         let pair = native_pty_system()
             .openpty(PtySize {
-                rows: 40,
-                cols: 200,
+                rows,
+                cols,
                 pixel_width: 0,
                 pixel_height: 0,
             })
@@ -120,6 +131,9 @@ impl PtyFake {
         let mut cmd = CommandBuilder::new(BIN);
         cmd.args(args);
         cmd.cwd(cwd);
+        // A terminal Mono's console works on, whatever the test runner has (TERM=dumb
+        // never shows a prompt); a test may override it below.
+        cmd.env("TERM", "xterm");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -492,7 +506,10 @@ fn loaded_and_failed_lines_and_the_log_file() {
     assert_eq!(&first[19..20], ",");
     assert!(first[23..].starts_with(" INFO  (1) - "), "{first}");
     assert!(logged.contains("AssetServiceConnector loaded successfully"));
-    assert!(!g.bin().join("Robust.log").exists());
+    // Without -logconfig, Robust.exe.config's appenders open bin/Robust.log and
+    // bin/RobustStats.log before -logfile takes over (robust.md 0b).
+    assert!(g.bin().join("Robust.log").exists());
+    assert!(g.bin().join("RobustStats.log").exists());
     f.send(b"shutdown\r");
     assert_eq!(f.wait_exit().exit_code(), 0);
 }
@@ -637,14 +654,17 @@ fn shutdown_exits_0_and_removes_pid_file() {
 }
 
 #[test]
-fn sigterm_exits_143_and_keeps_pid_file() {
+fn sigterm_kills_at_once_and_keeps_pid_file() {
     let g = Grid::new();
     let p = g.ini("a.ini", free_port(), "");
     let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
     f.wait_prompts(1);
     kill_by_pid(f.pid, Signal::SIGTERM);
-    assert_eq!(f.wait_exit().exit_code(), 143);
+    // Mono has no SIGTERM handler: the process dies of the signal, nothing logged.
+    let status = f.wait_exit();
+    assert_eq!(status.signal(), Some("Terminated"), "{status:?}");
     assert!(g.path("a.ini.pid").exists());
+    assert!(!f.text().contains("Quitting"));
 }
 
 #[test]
@@ -693,9 +713,16 @@ fn port_in_use_exits_1() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let p = g.ini("a.ini", port, "");
+    let started = Instant::now();
     let (code, out) = run_to_exit(&g.bin(), &[&format!("-inifile={}", p.display())]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("in use"), "{out}");
+    // Like the real one: fatal, but only after ~1.3 s.
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -708,8 +735,13 @@ fn knobs_crash_error_and_ignore_shutdown() {
     );
     let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
     f.wait_prompts(1);
-    assert!(f.text().contains("[FAKE]: simulated ERROR during startup"));
-    f.wait_for("crash line", |t| t.contains("[FAKE]: simulated crash"));
+    // ERROR lines show in red after the category, as OpenSimAppender does.
+    assert!(f
+        .text()
+        .contains("[FAKE]:\x1b[31m simulated ERROR during startup\x1b[39;49m"));
+    f.wait_for("crash line", |t| {
+        t.contains("[FAKE]:\x1b[31m simulated crash")
+    });
     assert_eq!(f.wait_exit().exit_code(), 1);
 
     // Ini wins over env: the env says "do not ignore".
@@ -738,7 +770,7 @@ fn knobs_crash_error_and_ignore_shutdown() {
         "still running"
     );
     kill_by_pid(f.pid, Signal::SIGTERM);
-    assert_eq!(f.wait_exit().exit_code(), 143);
+    assert_eq!(f.wait_exit().signal(), Some("Terminated"));
 }
 
 #[test]
@@ -772,7 +804,7 @@ fn logconfig_file_element_names_the_log_file() {
     let xml = g.write(
         "inst/log4net.xml",
         &format!(
-            "<log4net>\n  <appender name=\"LogFileAppender\" type=\"log4net.Appender.FileAppender\">\n    <file value=\"{}\" />\n  </appender>\n</log4net>\n",
+            "<log4net>\n  <appender name=\"LogFileAppender\" type=\"log4net.Appender.FileAppender\">\n    <file value=\"{}\" />\n  </appender>\n  <root><appender-ref ref=\"LogFileAppender\" /></root>\n</log4net>\n",
             log.display()
         ),
     );
@@ -792,6 +824,10 @@ fn logconfig_file_element_names_the_log_file() {
     let text = std::fs::read_to_string(&log).expect("log file from logconfig");
     assert!(text.contains("[CONSOLE] Quitting"), "{text}");
     assert!(!g.bin().join("Robust.log").exists());
+    // No `Console` appender in this config: log lines never reach the console.
+    let out = f.text();
+    assert!(out.contains("No appender named Console found"), "{out}");
+    assert!(!out.contains("Quitting"), "{out}");
 }
 
 #[test]
@@ -845,5 +881,387 @@ impl Watchdog {
 impl Drop for Watchdog {
     fn drop(&mut self) {
         self.done.store(true, Ordering::Relaxed);
+    }
+}
+
+// ---------------------------------------------------------------- stricter: as the real 0.9.2.2
+
+const GRID_INFO: &str =
+    "[ServiceList]\nGridInfo = \"OpenSim.Server.Handlers.dll:GridInfoServerInConnector\"\n";
+
+/// `examples/fake-bin` and `--make-bin-dir` hold the same files (the real assembly names).
+#[test]
+fn example_bin_dir_matches_make_bin_dir() {
+    let g = Grid::new();
+    let list = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "README.md")
+            .collect();
+        names.sort();
+        names
+    };
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fake-bin");
+    assert_eq!(list(&g.bin()), list(&example));
+    for f in [
+        "log4net.dll",
+        "OpenSim.Framework.Console.dll",
+        "Robust.exe",
+        "Robust.exe.config",
+    ] {
+        assert!(g.bin().join(f).is_file(), "{f}");
+    }
+    assert_eq!(
+        std::fs::read(g.bin().join("Robust.exe.config")).expect("made"),
+        std::fs::read(example.join("Robust.exe.config")).expect("example")
+    );
+}
+
+/// A log4net config with `log.dir` as the file directory and `assembly` for the console appender.
+fn log4net_xml(g: &Grid, assembly: &str) -> PathBuf {
+    let dir = g.path("inst");
+    g.write(
+        "inst/log4net.xml",
+        &format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<log4net>
+  <appender name="Console" type="OpenSim.Framework.Console.OpenSimAppender, {assembly}">
+    <layout type="log4net.Layout.PatternLayout"><conversionPattern value="%date{{HH:mm:ss}} - %message" /></layout>
+  </appender>
+  <appender name="LogFileAppender" type="log4net.Appender.FileAppender">
+    <file value="{}/robust.log" />
+  </appender>
+  <root>
+    <appender-ref ref="Console" />
+    <appender-ref ref="LogFileAppender" />
+  </root>
+</log4net>
+"#,
+            dir.display()
+        ),
+    )
+}
+
+#[test]
+fn a_console_appender_from_the_wrong_assembly_silences_the_console() {
+    let g = Grid::new();
+    let p = g.ini("a.ini", free_port(), GRID_INFO);
+    let xml = log4net_xml(&g, "OpenSim.Framework");
+    let args = [
+        format!("-inifile={}", p.display()),
+        format!("-logconfig={}", xml.display()),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut f = PtyFake::spawn(&g.bin(), &args, &[], true);
+    f.wait_prompts(1);
+    let out = f.text();
+    // What real log4net 2.0.8 on Mono prints (measured on Robust 0.9.2.2; its stack trace trimmed).
+    for line in [
+        "log4net:ERROR Could not create Appender [Console] of type [OpenSim.Framework.Console.OpenSimAppender, OpenSim.Framework]. Reported error follows.\r\n\
+         System.TypeLoadException: Could not load type 'OpenSim.Framework.Console.OpenSimAppender' from assembly 'OpenSim.Framework, Version=0.0.0.0, Culture=neutral, PublicKeyToken=null'.\r\n",
+        "log4net:ERROR Appender named [Console] not found.\r\n",
+        "No appender named Console found (see the log4net config file for this executable)!\r\n",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    assert!(!out.contains("loaded successfully"), "{out}");
+    // The file appender still works: services load, only the console is blind.
+    let logged = std::fs::read_to_string(g.path("inst/robust.log")).expect("log file");
+    assert!(logged.contains("GridInfoServerInConnector loaded successfully"));
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+
+    // The right assembly, but its DLL missing from the cwd: the same failure.
+    let xml = log4net_xml(&g, "OpenSim.Framework.Console");
+    std::fs::remove_file(g.bin().join("OpenSim.Framework.Console.dll")).expect("rm dll");
+    let mut f = PtyFake::spawn(&g.bin(), &args, &[], true);
+    f.wait_prompts(1);
+    assert!(f.text().contains("Could not load type 'OpenSim.Framework.Console.OpenSimAppender' from assembly 'OpenSim.Framework.Console, "));
+    assert!(!f.text().contains("loaded successfully"));
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+
+    // Both right: log lines on the console again.
+    std::fs::write(g.bin().join("OpenSim.Framework.Console.dll"), b"").expect("dll");
+    let mut f = PtyFake::spawn(&g.bin(), &args, &[], true);
+    f.wait_prompts(1);
+    assert!(f
+        .text()
+        .contains("GridInfoServerInConnector loaded successfully"));
+    assert!(!f.text().contains("log4net:ERROR"));
+    assert!(xml.is_file());
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn without_logconfig_robust_exe_config_logs_into_bin() {
+    let g = Grid::new();
+    let p = g.ini("a.ini", free_port(), GRID_INFO);
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    assert!(f
+        .text()
+        .contains("GridInfoServerInConnector loaded successfully"));
+    let logged = std::fs::read_to_string(g.bin().join("Robust.log")).expect("bin/Robust.log");
+    assert!(logged.contains("GridInfoServerInConnector loaded successfully"));
+    assert!(g.bin().join("RobustStats.log").is_file());
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn without_robust_exe_config_nothing_is_logged() {
+    let g = Grid::new();
+    std::fs::remove_file(g.bin().join("Robust.exe.config")).expect("rm config");
+    let p = g.ini("a.ini", free_port(), GRID_INFO);
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    assert!(!f.text().contains("loaded successfully"), "{}", f.text());
+    assert!(!g.bin().join("Robust.log").exists());
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn map_tiles_go_where_tiles_storage_path_says() {
+    let g = Grid::new();
+    let map = "[ServiceList]\nMap = \"OpenSim.Server.Handlers.dll:MapGetServiceConnector\"\n\
+               [MapImageService]\nLocalServiceModule = \"OpenSim.Services.MapImageService.dll:MapImageService\"\n";
+    // Relative (or unset): against the cwd, bin/.
+    let p = g.ini(
+        "rel.ini",
+        free_port(),
+        &format!("{map}TilesStoragePath = \"maptiles\"\n"),
+    );
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    assert!(g.bin().join("maptiles").is_dir());
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+    // Absolute: there, and nothing new in bin/.
+    std::fs::remove_dir(g.bin().join("maptiles")).expect("rm maptiles");
+    let tiles = g.path("shared/maptiles");
+    let p = g.ini(
+        "abs.ini",
+        free_port(),
+        &format!("{map}TilesStoragePath = \"{}\"\n", tiles.display()),
+    );
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    assert!(tiles.is_dir());
+    assert!(!g.bin().join("maptiles").exists());
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn create_user_asks_each_missing_argument_on_the_console() {
+    let g = Grid::new();
+    let p = g.ini(
+        "a.ini",
+        free_port(),
+        "[ServiceList]\nAccounts = \"OpenSim.Server.Handlers.dll:UserAccountServiceConnector\"\n",
+    );
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    f.send(b"create user\r");
+    // The questions of 0.9.2.2's HandleCreateUser, one line each, in this order.
+    for (question, answer) in [
+        ("First name [Default]: ", &b"Foo\r"[..]),
+        ("Last name [User]: ", b"Bar\r"),
+        ("Password: ", b"s3cret\r"),
+        ("Email []: ", b"foo@example.org\r"),
+        ("User ID (enter for random) []: ", b"\r"),
+        ("Model name []: ", b"\r"),
+    ] {
+        f.wait_for(question, |t| t.contains(question));
+        assert!(
+            !f.text().contains("created successfully"),
+            "asked too little"
+        );
+        f.send(answer);
+    }
+    f.wait_for("the account", |t| {
+        t.contains("[USER ACCOUNT SERVICE]: Account Foo Bar ")
+    });
+    assert!(f.text().contains(" created successfully"));
+    assert!(!f.text().contains("s3cret"), "a password is not echoed");
+
+    // Four arguments given: the first question is the user id.
+    f.wait_prompts(2);
+    f.send(b"create user A B pw a@b.c\r");
+    f.wait_for("user id question", |t| {
+        t.contains("create user A B pw a@b.c\r\nUser ID (enter for random) []: ")
+    });
+    f.send(b"00000000-0000-0000-0000-00000000000a\r");
+    f.wait_for("model question", |t| {
+        t.matches("Model name []: ").count() == 2
+    });
+    f.send(b"\r");
+    f.wait_for("second account", |t| {
+        t.contains("Account A B 00000000-0000-0000-0000-00000000000a created successfully")
+    });
+    f.wait_prompts(3);
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn a_pid_file_left_by_kill_9_is_reported_like_robust() {
+    let g = Grid::new();
+    let p = g.ini("a.ini", free_port(), "");
+    let pid = g.path("a.ini.pid");
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    assert!(!f.text().contains("Previous pid file"));
+    kill_by_pid(f.pid, Signal::SIGKILL);
+    f.wait_exit();
+    assert!(pid.exists());
+    let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    // The real console line: ERROR level shows no level word, only red after the category.
+    let want = format!(
+        " - [SERVER BASE]:\x1b[31m Previous pid file {} still exists on startup.  Possibly previously unclean shutdown.\x1b[39;49m\r\n",
+        pid.display()
+    );
+    assert!(f.text().contains(&want), "{}", f.text());
+    assert!(f.text().contains(&format!(
+        "[SERVER BASE]: Created pid file {}",
+        pid.display()
+    )));
+    assert_eq!(
+        std::fs::read_to_string(&pid).expect("pid"),
+        f.pid.to_string()
+    );
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn term_dumb_shows_no_prompt_and_runs_no_command() {
+    let g = Grid::new();
+    let p = g.ini("a.ini", free_port(), GRID_INFO);
+    let mut f = PtyFake::spawn(
+        &g.bin(),
+        &[&format!("-inifile={}", p.display())],
+        &[("TERM", "dumb")],
+        true,
+    );
+    f.wait_for("startup logo", |t| t.contains("[!] "));
+    f.send(b"shutdown\r");
+    // The terminal echoes the keys; the console never acts on them.
+    f.wait_for("echo", |t| t.contains("shutdown"));
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        assert!(
+            f.child.try_wait().expect("try_wait").is_none(),
+            "ran the command"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!f.text().contains(PROMPT));
+    assert!(f.queries.lock().expect("q").is_empty());
+    kill_by_pid(f.pid, Signal::SIGINT);
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn a_zero_sized_window_loops_on_command_errors() {
+    let g = Grid::new();
+    let p = g.ini("a.ini", free_port(), "");
+    let mut f = PtyFake::spawn_sized(
+        &g.bin(),
+        &[&format!("-inifile={}", p.display())],
+        &[],
+        true,
+        (0, 0),
+    );
+    f.wait_for("command errors", |t| {
+        t.matches("Command error: System.ArgumentOutOfRangeException: Value must be positive and below the buffer width.")
+            .count()
+            >= 20
+    });
+    assert!(!f.text().contains(PROMPT));
+    kill_by_pid(f.pid, Signal::SIGINT);
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn outside_bin_every_connector_fails_but_the_process_stays_up() {
+    let g = Grid::new();
+    let port = free_port();
+    let p = g.ini("a.ini", port, GRID_INFO);
+    // cwd = the parent of bin/: no connector DLL resolves there. The real Robust loads
+    // log4net's assemblies from its exe's directory; the fake has none but its cwd, so
+    // those two stand in for it there.
+    let xml = log4net_xml(&g, "OpenSim.Framework.Console");
+    for dll in ["log4net.dll", "OpenSim.Framework.Console.dll"] {
+        std::fs::write(g.path(dll), b"").expect("dll");
+    }
+    let mut f = PtyFake::spawn(
+        &g.path(""),
+        &[
+            &format!("-inifile={}", p.display()),
+            &format!("-logconfig={}", xml.display()),
+        ],
+        &[],
+        true,
+    );
+    f.wait_prompts(1);
+    let out = f.text();
+    assert!(!out.contains("loaded successfully"), "{out}");
+    assert!(
+        out.contains(
+            "[SERVER]: Failed to load OpenSim.Server.Handlers.dll:GridInfoServerInConnector"
+        ),
+        "{out}"
+    );
+    let logged = std::fs::read_to_string(g.path("inst/robust.log")).expect("log");
+    assert!(logged.contains(
+        "[SERVER]: Failed to load OpenSim.Server.Handlers.dll:GridInfoServerInConnector"
+    ));
+    assert_eq!(status_of(&http(port, "GET", "/get_grid_info")), "404");
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn a_remote_connector_host_that_does_not_resolve_is_left_out_loudly() {
+    let g = Grid::new();
+    let ini = |host: &str| {
+        format!(
+            "[ServiceList]\nA = \"OpenSim.Server.Handlers.dll:UserAccountServiceConnector\"\n\
+             [UserAccountService]\nLocalServiceModule = \"OpenSim.Services.UserAccountService.dll:UserAccountService\"\n\
+             GridUserService = \"OpenSim.Services.Connectors.dll:GridUserServicesConnector\"\n\
+             [GridUserService]\nGridUserServerURI = \"http://{host}:8003\"\n"
+        )
+    };
+    for (name, host, fails) in [
+        ("bad", "griduser.nonexistent.invalid", true),
+        ("good", "127.0.0.1", false),
+    ] {
+        let p = g.ini(&format!("{name}.ini"), free_port(), &ini(host));
+        let mut f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+        f.wait_prompts(1);
+        let out = f.text();
+        // Measured on 0.9.2.2: ERROR (red), then the in-connector still "loaded".
+        assert_eq!(
+            out.contains("[GRIDUSER CONNECTOR]:\x1b[31m Could not resolve GridUserServerURI"),
+            fails,
+            "{name}: {out}"
+        );
+        assert_eq!(
+            out.contains("Failed to load plugin OpenSim.Services.Interfaces.IGridUserService"),
+            fails,
+            "{out}"
+        );
+        assert!(
+            out.contains("UserAccountServiceConnector loaded successfully"),
+            "{out}"
+        );
+        f.send(b"shutdown\r");
+        assert_eq!(f.wait_exit().exit_code(), 0);
     }
 }

@@ -300,10 +300,10 @@ fn hypergrid_has_exactly_one_fsassets_primary() {
     for (n, want) in [("asset-1", "false"), ("asset-2", "true")] {
         let ini = load_ini(&g, n);
         assert_eq!(get(&ini, "AssetService", "SecondaryInstance"), want, "{n}");
-        // Copies share the FSAssets directories (relative to the common bin/).
+        // Copies share the FSAssets directories: one absolute per-grid place, not bin/.
         assert_eq!(
-            get(&ini, "AssetService", "BaseDirectory"),
-            "./fsassets/data"
+            Path::new(&get(&ini, "AssetService", "BaseDirectory")),
+            g.state_dir().join("fsassets/data")
         );
     }
 }
@@ -561,4 +561,128 @@ fn stale_include_files_are_removed() {
     let out = stdout(&g.gridctl(&["render"]).success());
     assert!(out.contains("(1 changed, 5 unchanged)"), "{out}");
     assert!(!stray.exists());
+}
+
+// ---------------------------------------------------------------- writable paths
+
+/// `(section, key)` of every directory a Robust service writes into that the templates set.
+const WRITABLE_DIRS: &[(&str, &str)] = &[
+    ("MapImageService", "TilesStoragePath"),
+    ("GridService", "MapTileDirectory"),
+    ("BakedTextureService", "BaseDirectory"),
+    ("AssetService", "BaseDirectory"),
+    ("AssetService", "SpoolDirectory"),
+];
+
+/// Robust resolves relative paths against its cwd, the shared bin/ (robust.md 0d): every
+/// writable directory the templates render must be absolute and inside the state dir, and
+/// `render` creates it (owner-only) so no copy creates it under bin/.
+#[test]
+fn writable_directories_are_absolute_per_grid_and_created() {
+    let blog = std::fs::read_to_string(common::repo().join("examples/blog-split/grid.toml"))
+        .expect("example");
+    let with_bakes = common::grid_in(
+        "bakes",
+        &common::localize(&format!(
+            "{blog}\n[roles.bakes]\nservices = [\"bakes\"]\ninstances = 2\nport = 18700\n"
+        )),
+    );
+    with_bakes.gridctl(&["render"]).success();
+    let mut grids: Vec<Grid> = EXAMPLES.iter().map(|n| rendered(n)).collect();
+    grids.push(with_bakes);
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for g in &grids {
+        for n in instances(g) {
+            let ini = load_ini(g, &n);
+            for &(section, key) in WRITABLE_DIRS {
+                let Some(value) = ini.get(section, key) else {
+                    continue;
+                };
+                let path = Path::new(value);
+                assert!(path.is_absolute(), "{n}: [{section}] {key} = {value}");
+                assert!(
+                    path.starts_with(g.state_dir()),
+                    "{n}: [{section}] {key} = {value}"
+                );
+                assert!(path.is_dir(), "{n}: [{section}] {key}: {value} not created");
+                if !seen.contains(&(section, key)) {
+                    seen.push((section, key));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        WRITABLE_DIRS.len(),
+        "every key rendered somewhere: {seen:?}"
+    );
+    // One tiles directory for the grid, created owner-only.
+    let g = &grids[1];
+    let tiles = g.state_dir().join("maptiles");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&tiles)
+        .expect("maptiles")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+/// A directory the operator made (and may share on purpose) keeps its mode.
+#[test]
+fn an_existing_shared_directory_is_not_chmodded() {
+    use std::os::unix::fs::PermissionsExt;
+    let g = example("blog-split");
+    let tiles = g.state_dir().join("maptiles");
+    std::fs::create_dir_all(&tiles).expect("mkdir");
+    std::fs::set_permissions(&tiles, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    g.gridctl(&["render"]).success();
+    let mode = std::fs::metadata(&tiles)
+        .expect("maptiles")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+}
+
+/// Every assembly a rendered tree names (connectors, modules, loaders, storage providers,
+/// log4net types) is in `examples/fake-bin`, under its real name: the fake loads only
+/// what is there, like Robust does, so a missing name would fail where the real one does.
+#[test]
+fn every_assembly_the_examples_name_is_in_fake_bin() {
+    let bin = common::fake_bin_dir();
+    for name in EXAMPLES {
+        let g = rendered(name);
+        let mut stack = vec![g.state_dir().join("instances")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.')) {
+                    if word.ends_with(".dll") {
+                        assert!(
+                            bin.join(word).is_file(),
+                            "{name}: {} names {word}",
+                            p.display()
+                        );
+                    }
+                }
+                // log4net types: `Class, Assembly`.
+                if p.extension().is_some_and(|x| x == "xml") {
+                    for e in gridctl::log4net::elements(&text) {
+                        if let Some(t) = e.attr("type") {
+                            let ty = gridctl::log4net::TypeName::parse(t);
+                            assert!(
+                                gridctl::log4net::resolve(&ty, &bin).is_ok(),
+                                "{name}: {} names {t}",
+                                p.display()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

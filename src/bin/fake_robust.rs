@@ -18,6 +18,10 @@ mod http;
 mod knobs;
 #[path = "fake_robust/log.rs"]
 mod log;
+#[path = "fake_robust/logconfig.rs"]
+mod logconfig;
+#[path = "fake_robust/remote.rs"]
+mod remote;
 #[path = "fake_robust/services.rs"]
 mod services;
 
@@ -40,6 +44,9 @@ struct Shared {
 }
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
+
+/// How long the real Robust lingers after a port it needs turned out to be in use.
+const PORT_IN_USE_EXIT: Duration = Duration::from_millis(1300);
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -69,11 +76,14 @@ fn make_bin_dir(dir: Option<&String>) -> i32 {
         return 2;
     };
     let dir = Path::new(dir);
-    let made = std::fs::create_dir_all(dir).and_then(|()| {
-        services::BIN_FILES
-            .iter()
-            .try_for_each(|f| std::fs::write(dir.join(f), b""))
-    });
+    let (config_name, config_text) = services::ROBUST_EXE_CONFIG;
+    let made = std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            services::BIN_FILES
+                .iter()
+                .try_for_each(|f| std::fs::write(dir.join(f), b""))
+        })
+        .and_then(|()| std::fs::write(dir.join(config_name), config_text));
     match made {
         Ok(()) => 0,
         Err(e) => {
@@ -93,9 +103,12 @@ fn signal_loop(signals: SigSet) {
             // Before the handler exists the default action applies.
             Signal::SIGINT => std::process::exit(130),
             Signal::SIGTERM if shared.is_some_and(|s| s.knobs.ignore_sigterm) => {}
-            // .NET 8's default: exit 143, no Robust shutdown, PID file left behind.
+            // Mono 0.9.2.2 (the reference) has no handler: killed by the signal at once,
+            // no Robust shutdown, PID file left behind. Re-raised with the default action.
             Signal::SIGTERM => {
                 console::restore_terminal();
+                let _ = signals.thread_unblock();
+                let _ = nix::sys::signal::raise(Signal::SIGTERM);
                 std::process::exit(143);
             }
             _ => {}
@@ -161,8 +174,15 @@ fn run(argv: &[String]) -> ! {
     }
     let (knobs, knob_warnings) = Knobs::load(&config, |k| std::env::var(k).ok());
 
-    let log_path = log_file(&config, &cwd);
-    if let Err(e) = log::init(log_path.as_deref()) {
+    let sinks = logconfig::load(
+        config.get("Startup", "logconfig").filter(|s| !s.is_empty()),
+        config.get("Startup", "logfile"),
+        &cwd,
+    );
+    for m in &sinks.messages {
+        log::console_line(m);
+    }
+    if let Err(e) = log::init(sinks.console, sinks.file.as_deref(), &sinks.opened) {
         println!("log4net:ERROR {e}");
     }
     log::info("[SERVER]: Starting fake Robust (gridctl test double)");
@@ -176,17 +196,19 @@ fn run(argv: &[String]) -> ! {
         .filter(|p| !p.is_empty())
         .map(|p| cwd.join(p));
     if let Some(p) = &pid_file {
+        // ServerBase.CreatePIDFile, word for word (two spaces before "Possibly").
         if p.exists() {
             log::error(&format!(
-                "[SERVER]: PID file {} already exists, overwriting",
+                "[SERVER BASE]: Previous pid file {} still exists on startup.  Possibly previously unclean shutdown.",
                 p.display()
             ));
         }
-        if let Err(e) = std::fs::write(p, std::process::id().to_string()) {
-            log::error(&format!(
-                "[SERVER]: cannot write PID file {}: {e}",
+        match std::fs::write(p, std::process::id().to_string()) {
+            Ok(()) => log::info(&format!("[SERVER BASE]: Created pid file {}", p.display())),
+            Err(e) => log::error(&format!(
+                "[SERVER BASE]: Could not create PID file at {}: {e}",
                 p.display()
-            ));
+            )),
         }
     }
 
@@ -240,6 +262,7 @@ fn run(argv: &[String]) -> ! {
 
     std::thread::sleep(Duration::from_millis(start_delay));
     let mut has_login = false;
+    let mut has_accounts = false;
     for s in services::entry_strings(&config) {
         let entry = services::parse_entry(&s).unwrap_or_else(|e| crash(&e));
         let entry_port = entry.port.unwrap_or(port);
@@ -254,8 +277,24 @@ fn run(argv: &[String]) -> ! {
             log::info(&format!("[SERVER]: Failed to load {}", entry.conn));
             continue;
         }
+        if let Some(section) = entry
+            .config_name
+            .as_deref()
+            .or_else(|| services::section_of(&entry.class))
+        {
+            for line in remote::unresolved(&config, section) {
+                log::error(&line);
+            }
+        }
         routes.add(entry_port, &entry.class);
         has_login |= entry.class == "LLLoginServiceInConnector";
+        has_accounts |= entry.class == "UserAccountServiceConnector";
+        if matches!(
+            entry.class.as_str(),
+            "MapGetServiceConnector" | "MapAddServiceConnector"
+        ) {
+            map_tiles_dir(&config, entry.config_name.as_deref(), &cwd);
+        }
         log::info(&format!("[SERVER]: {} loaded successfully", entry.class));
     }
     if error_at_start {
@@ -271,6 +310,8 @@ fn run(argv: &[String]) -> ! {
         cwd,
         has_login,
         login_level: AtomicU32::new(0),
+        has_accounts,
+        users: std::sync::Mutex::new(Vec::new()),
     };
     let kind = config
         .get("Startup", "console")
@@ -296,6 +337,9 @@ fn open_port(bind: &str, port: u16, routes: &Arc<http::Routes>, open: &mut BTree
         log::error(&format!(
             "[HTTPD]: Error - Failed to start HTTP server on port {port}: {e}"
         ));
+        // The real 0.9.2.2 takes ~1.3 s from the failed bind to its exit (robust.md 0b);
+        // a supervisor must not read a fast exit as the only shape of this failure.
+        std::thread::sleep(PORT_IN_USE_EXIT);
         fail(
             1,
             "Unhandled exception. System.Net.HttpListenerException: Address already in use",
@@ -304,21 +348,23 @@ fn open_port(bind: &str, port: u16, routes: &Arc<http::Routes>, open: &mut BTree
     log::info(&format!("[HTTPD]: Started HTTP server on port {port}"));
 }
 
-/// The log file: the `<file value=...>` of `-logconfig`, else `-logfile` /
-/// `[Startup] logfile`, else `Robust.log`; relative paths against the cwd (bin/).
-fn log_file(config: &Ini, cwd: &Path) -> Option<PathBuf> {
-    if let Some(lc) = config.get("Startup", "logconfig").filter(|s| !s.is_empty()) {
-        // log4net XML: the first `<file value="..."/>`. No file element, no file log.
-        let xml = std::fs::read_to_string(cwd.join(lc)).ok()?;
-        let start = xml.find("<file value=\"")? + "<file value=\"".len();
-        let len = xml[start..].find('"')?;
-        return Some(cwd.join(&xml[start..start + len]));
+/// MapImageService's constructor creates `TilesStoragePath` (default `maptiles`),
+/// relative to the cwd: with copies in bin/, that is `bin/maptiles` (robust.md 0d).
+fn map_tiles_dir(config: &Ini, config_name: Option<&str>, cwd: &Path) {
+    let section = config_name.unwrap_or("MapImageService");
+    let dir = cwd.join(
+        config
+            .get(section, "TilesStoragePath")
+            .filter(|p| !p.is_empty())
+            .unwrap_or("maptiles"),
+    );
+    log::info("[MAP IMAGE SERVICE]: Starting MapImage service");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        log::error(&format!(
+            "[MAP IMAGE SERVICE]: cannot create {}: {e}",
+            dir.display()
+        ));
     }
-    let file = config
-        .get("Startup", "logfile")
-        .filter(|s| !s.is_empty())
-        .unwrap_or("Robust.log");
-    Some(cwd.join(file))
 }
 
 /// `[Const] InstanceName`, else the ini file's stem.

@@ -73,20 +73,60 @@ fn basic(settings: &Settings, commands: &Commands) -> ! {
             flood(settings);
             log::show_prompt(&settings.prompt);
         }
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) | Err(_) => redirected_spin(
-                "System.NullReferenceException: Object reference not set to an instance of an object.",
-            ),
-            Ok(_) => {}
-        }
-        log::end_input();
-        execute(commands, line.trim_end_matches(['\r', '\n']));
+        let line = basic_line(&stdin);
+        execute(commands, &line, &mut |question, _| {
+            log::show_prompt(question);
+            basic_line(&stdin)
+        });
+    }
+}
+
+/// One `ReadLine`; at EOF the null line throws in a loop.
+fn basic_line(stdin: &std::io::Stdin) -> String {
+    let mut line = String::new();
+    match stdin.lock().read_line(&mut line) {
+        Ok(0) | Err(_) => redirected_spin(
+            "System.NullReferenceException: Object reference not set to an instance of an object.",
+        ),
+        Ok(_) => {}
+    }
+    log::end_input();
+    line.trim_end_matches(['\r', '\n']).to_string()
+}
+
+nix::ioctl_read_bad!(tiocgwinsz, libc::TIOCGWINSZ, libc::winsize);
+
+/// Columns of the terminal on stdin (0 when it cannot be read).
+fn window_cols() -> u16 {
+    use std::os::fd::AsRawFd;
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the pointer, valid for the call.
+    match unsafe { tiocgwinsz(std::io::stdin().as_raw_fd(), &mut ws) } {
+        Ok(_) => ws.ws_col,
+        Err(_) => 0,
     }
 }
 
 /// LocalConsole on a TTY: raw keys, our own echo, a cursor query before each prompt.
+/// Measured on 0.9.2.2: with `TERM=dumb` Mono's console never shows a prompt nor runs a
+/// typed command (the terminal still echoes the keys); with a 0x0 window every prompt
+/// throws and Run() loops on "Command error" (43 MB of log in ~10 s).
 fn local(settings: &Settings, commands: &Commands) -> ! {
+    if std::env::var("TERM").is_ok_and(|t| t == "dumb") {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    if window_cols() == 0 {
+        redirected_spin(
+            "System.ArgumentOutOfRangeException: Value must be positive and below the buffer width.\nParameter name: left",
+        );
+    }
     if let Err(e) = enter_raw_mode() {
         log::error(&format!("[CONSOLE]: cannot set raw mode: {e}"));
     }
@@ -100,12 +140,21 @@ fn local(settings: &Settings, commands: &Commands) -> ! {
         }
         let line = input.read_line();
         log::end_input();
-        execute(commands, &line);
+        execute(commands, &line, &mut |question, secret| {
+            // A question is a prompt of its own: shown, then one line read (no echo for
+            // a password), as LocalConsole.CmdPrompt / PasswdPrompt do.
+            log::show_prompt(question);
+            input.secret = secret;
+            let answer = input.read_line();
+            input.secret = false;
+            log::end_input();
+            answer
+        });
     }
 }
 
-fn execute(commands: &Commands, line: &str) {
-    match commands.run(line) {
+fn execute(commands: &Commands, line: &str, ask: &mut crate::commands::Ask) {
+    match commands.run(line, ask) {
         Outcome::Output(lines) => {
             for l in lines {
                 log::console_line(&l);
@@ -166,6 +215,8 @@ struct Input {
     pending: std::collections::VecDeque<u8>,
     line: String,
     last_was_cr: bool,
+    /// Typed keys are not echoed (a password question).
+    secret: bool,
 }
 
 impl Input {
@@ -239,7 +290,11 @@ impl Input {
                 0x1b => self.skip_escape(),
                 b if b >= 0x20 && self.line.len() < MAX_LINE => {
                     self.line.push(char::from(b));
-                    log::set_input(&self.line, &[b]);
+                    if self.secret {
+                        log::set_input("", b"");
+                    } else {
+                        log::set_input(&self.line, &[b]);
+                    }
                 }
                 _ => {}
             }

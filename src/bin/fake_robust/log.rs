@@ -23,6 +23,8 @@ struct View {
 }
 
 struct Logger {
+    /// Log lines reach the console only through log4net's `Console` appender.
+    console: bool,
     file: Option<Mutex<File>>,
 }
 
@@ -32,9 +34,23 @@ static VIEW: Mutex<View> = Mutex::new(View {
     input: String::new(),
 });
 
-/// Opens (appends to) the log file; without one only the console gets lines.
-pub fn init(path: Option<&Path>) -> Result<(), String> {
+/// Opens (appends to) every file log4net opened and keeps `path` for the log lines;
+/// `console` says whether log lines are shown on the console.
+pub fn init(
+    console: bool,
+    path: Option<&Path>,
+    opened: &[std::path::PathBuf],
+) -> Result<(), String> {
     let mut err = Ok(());
+    for p in opened.iter().filter(|p| Some(p.as_path()) != path) {
+        if let Err(e) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
+            err = Err(format!("cannot open log file {}: {e}", p.display()));
+        }
+    }
     let file = path.and_then(|p| {
         match std::fs::OpenOptions::new()
             .create(true)
@@ -48,7 +64,7 @@ pub fn init(path: Option<&Path>) -> Result<(), String> {
             }
         }
     });
-    let _ = LOGGER.set(Logger { file });
+    let _ = LOGGER.set(Logger { console, file });
     err
 }
 
@@ -62,7 +78,8 @@ pub fn error(msg: &str) {
 
 pub fn log(level: Level, logger: &str, msg: &str) {
     let now = Clock::now();
-    if let Some(Logger { file: Some(f) }) = LOGGER.get() {
+    let sink = LOGGER.get();
+    if let Some(Logger { file: Some(f), .. }) = sink {
         let lvl = match level {
             Level::Info => "INFO ",
             Level::Error => "ERROR",
@@ -72,7 +89,27 @@ pub fn log(level: Level, logger: &str, msg: &str) {
             let _ = f.write_all(line.as_bytes());
         }
     }
-    console_line(&format!("{} - {msg}", now.console_stamp()));
+    // Before init (nothing configured yet) lines still show, as the fake always did.
+    if sink.is_none_or(|l| l.console) {
+        console_line(&format!(
+            "{} - {}",
+            now.console_stamp(),
+            console_message(level, msg)
+        ));
+    }
+}
+
+/// The message as OpenSimAppender shows it: the console pattern has no level, an ERROR
+/// is only red (after the `[CATEGORY]:`), as measured on 0.9.2.2:
+/// `[SERVER BASE]:\e[31m Previous pid file ...\e[39;49m`. Category colours are left out.
+fn console_message(level: Level, msg: &str) -> String {
+    match (level, msg.split_once("]:")) {
+        (Level::Error, Some((category, rest))) if category.starts_with('[') => {
+            format!("{category}]:\x1b[31m{rest}\x1b[39;49m")
+        }
+        (Level::Error, _) => format!("\x1b[31m{msg}\x1b[39;49m"),
+        (Level::Info, _) => msg.to_string(),
+    }
 }
 
 /// Writes one line to the console above the prompt (redrawing prompt and input).

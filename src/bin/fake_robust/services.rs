@@ -62,6 +62,14 @@ pub fn parse_entry(s: &str) -> Result<Entry, String> {
     })
 }
 
+/// The config section an in-connector's service reads, from gridctl's catalog.
+pub fn section_of(class: &str) -> Option<&'static str> {
+    gridctl::catalog::all()
+        .iter()
+        .find(|s| s.connectors.iter().any(|c| c.class_name() == class))
+        .and_then(|s| s.section)
+}
+
 /// Path prefixes a connector class answers; `"POST /"` is the XML-RPC root.
 pub fn paths_for(class: &str) -> &'static [&'static str] {
     match class {
@@ -106,10 +114,19 @@ pub fn serves(class: &str, method: &str, path: &str) -> bool {
         })
 }
 
-/// Files `--make-bin-dir` creates: what a Robust bin/ needs for every §3 entry to load.
+/// Files `--make-bin-dir` creates (and `examples/fake-bin` holds): what a Robust bin/
+/// needs for every §3 entry to load, the assemblies log4net loads its appenders from, and
+/// the `Robust.exe.config` that configures logging without `-logconfig`. Names as in the
+/// real 0.9.2.2 bin/ (`Robust.dll` is the 0.9.3 launcher name, kept for `dotnet Robust.dll`).
 pub const BIN_FILES: &[&str] = &[
     "Robust.dll",
     "Robust.exe",
+    "log4net.dll",
+    "OpenSim.Framework.dll",
+    "OpenSim.Framework.Console.dll",
+    "OpenSim.Framework.AssetLoader.Filesystem.dll",
+    "OpenSim.Data.MySQL.dll",
+    "OpenSim.Data.SQLite.dll",
     "OpenSim.Server.Handlers.dll",
     "OpenSim.Services.Connectors.dll",
     "OpenSim.Addons.OfflineIM.dll",
@@ -134,6 +151,13 @@ pub const BIN_FILES: &[&str] = &[
     "OpenSim.Services.Base.dll",
     "OpenSim.Services.Interfaces.dll",
 ];
+
+/// The log4net config Robust reads without `-logconfig`: the real 0.9.2.2 file (console,
+/// `Robust.log` and `RobustStats.log` relative to bin/).
+pub const ROBUST_EXE_CONFIG: (&str, &str) = (
+    "Robust.exe.config",
+    include_str!("../../../examples/fake-bin/Robust.exe.config"),
+);
 
 #[cfg(test)]
 mod tests {
