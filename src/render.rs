@@ -504,10 +504,18 @@ pub fn render_nginx_with(
                 Side::Private => n.private_listen.clone(),
             },
             upstream: upstream_name(&r.role, r.side),
+            // As many tries as copies serve (at most 3): the count then changes only
+            // with the membership, in renders that reload anyway, never on its own
+            // (a scale down would otherwise cost a second reload after the stop).
             tries: plan
-                .role(&r.role)
-                .map(|x| x.instances.clamp(1, 3))
-                .unwrap_or(1),
+                .instances
+                .iter()
+                .filter(|i| i.role == r.role)
+                .filter(|i| {
+                    membership.get(&i.name).copied().unwrap_or(Membership::In) == Membership::In
+                })
+                .count()
+                .clamp(1, 3) as u32,
         })
         .collect();
     let ctx = serde_json::json!({
