@@ -301,13 +301,6 @@ pub fn install(
             source,
         })?;
     }
-    let backup = backup_path(output);
-    if let Some(prev) = &previous {
-        atomic::write_file(&backup, prev, 0o644).map_err(|source| NginxError::Io {
-            path: backup.clone(),
-            source,
-        })?;
-    }
     atomic::write_file(output, text.as_bytes(), 0o644).map_err(|source| NginxError::Io {
         path: output.into(),
         source,
@@ -327,6 +320,14 @@ pub fn install(
         return Err(NginxError::TestFailed {
             output: output_text,
         });
+    }
+    // The backup only once the new file passed: a failed test leaves no trace on disk.
+    if let Some(prev) = &previous {
+        let backup = backup_path(output);
+        atomic::write_file(&backup, prev, 0o644).map_err(|source| NginxError::Io {
+            path: backup.clone(),
+            source,
+        })?;
     }
     if same_routing {
         return Ok(Applied::Quiet);
@@ -408,6 +409,7 @@ mod tests {
         assert!(err.to_string().contains("bad directive"), "{err}");
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
         assert!(!marker.exists());
+        assert!(!backup_path(&out).exists(), "a failed test wrote a backup");
     }
 
     #[test]
