@@ -327,4 +327,21 @@ fn scaled_away_copies_are_retired_and_their_logs_kept() {
     );
     assert!(!dir.exists(), "asset-3's directory is left behind by `up`");
     assert!(kept.join("console.log").exists());
+
+    // A directory an older gridctl left behind (no holder) is retired by the next `up`.
+    let leftover = state.join("instances/asset-7");
+    std::fs::create_dir_all(leftover.join("includes")).unwrap();
+    std::fs::write(leftover.join("console.log"), "old run\n").unwrap();
+    std::fs::write(leftover.join("Robust.ini"), "; old\n").unwrap();
+    let up = s.gridctl(&["up"]);
+    assert!(up.ok(), "{}", up.describe());
+    assert!(
+        up.stdout
+            .contains("asset-7 retired: config removed, logs kept in"),
+        "{}",
+        up.describe()
+    );
+    assert!(!leftover.exists());
+    let logs = s.gridctl(&["logs", "asset-7"]);
+    assert_eq!(logs.stdout, "old run\n", "{}", logs.describe());
 }
