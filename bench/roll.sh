@@ -6,20 +6,23 @@
 # then drives GET /assets/<id> and POST /assets through nginx's private listener with
 # wrk at full speed (closed loop: as fast as this machine answers):
 #   steady  — nothing changes, $STEADY_SECS seconds;
-#   roll    — `restart --rolling asset`, `scale asset=4`, `scale asset=2`, $ROUNDS times
-#             (`scale asset=3` between rounds), wrk stopped (SIGINT) when they are done;
+#   per operation, $ROUNDS times each, wrk started before and stopped (SIGINT) after it:
+#     `restart --rolling asset` (3 copies), `scale asset=4` (up), `scale asset=3` (down);
 # for two client kinds: keep-alive connections, and a new connection per request.
-# Prints a markdown table (requests, non-2xx, socket errors, req/s, p50/p99) and the
-# roll/steady ratios for throughput and p99.
+# Prints per phase and per operation: requests, non-2xx, socket errors, read errors
+# (on keep-alive: idle connections nginx's old workers closed at a reload, seen by a
+# client that had just sent a request on them), nginx reloads the command did (its
+# "nginx: reloaded N time(s)" line), and read errors per reload.
 #
-# One command: `bench/roll.sh`. Installs wrk with apt-get if it is missing.
-# Env: STEADY_SECS (10) ROUNDS (3) THREADS (2) CONNS (16) DRAIN (300ms) KEEP=1 (keep the temp dir)
+# One command: `bench/roll.sh` (about a minute with the defaults). Installs wrk with
+# apt-get if it is missing.
+# Env: STEADY_SECS (5) ROUNDS (2) THREADS (2) CONNS (16) DRAIN (300ms) KEEP=1 (keep the temp dir)
 # Everything it starts is stopped by pid on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STEADY_SECS=${STEADY_SECS:-10}
-ROUNDS=${ROUNDS:-3}
+STEADY_SECS=${STEADY_SECS:-5}
+ROUNDS=${ROUNDS:-2}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-16}
 DRAIN=${DRAIN:-300ms}
@@ -210,30 +213,56 @@ wrk_run() {
     wrk -t"$THREADS" -c"$CONNS" -d"$2s" --timeout 5s -s "$DIR/load.lua" "$URL" >"$DIR/$1.out" 2>&1
 }
 
-# wrk_during NAME → wrk runs while the live changes happen, then gets SIGINT.
-wrk_during() {
-    wrk -t"$THREADS" -c"$CONNS" -d600s --timeout 5s -s "$DIR/load.lua" "$URL" >"$DIR/$1.out" 2>&1 &
+# wrk_op NAME CMD... → wrk runs while one gridctl command changes the grid, then gets
+# SIGINT; the command's reload count is appended to $DIR/NAME.reloads.
+wrk_op() {
+    local name=$1; shift
+    wrk -t"$THREADS" -c"$CONNS" -d600s --timeout 5s -s "$DIR/load.lua" "$URL" >>"$DIR/$name.out" 2>&1 &
     WRK_PID=$!
-    sleep 0.2 # let wrk connect before the first change
-    local t0 t1 r
-    for r in $(seq "$ROUNDS"); do
-        if [ "$r" -gt 1 ]; then G scale asset=3 >>"$DIR/$1.cmds" 2>&1; fi
-        t0=$(date +%s.%N); G restart --rolling asset >>"$DIR/$1.cmds" 2>&1; t1=$(date +%s.%N)
-        printf 'round %s: restart --rolling asset %.2fs' "$r" "$(echo "$t1 - $t0" | bc)" >>"$DIR/$1.timing"
-        t0=$t1; G scale asset=4 >>"$DIR/$1.cmds" 2>&1; t1=$(date +%s.%N)
-        printf ', scale asset=4 %.2fs' "$(echo "$t1 - $t0" | bc)" >>"$DIR/$1.timing"
-        t0=$t1; G scale asset=2 >>"$DIR/$1.cmds" 2>&1; t1=$(date +%s.%N)
-        printf ', scale asset=2 %.2fs\n' "$(echo "$t1 - $t0" | bc)" >>"$DIR/$1.timing"
-        record_pids
-    done
+    sleep 0.2 # let wrk connect before the change
+    local t0 t1 out
+    t0=$(date +%s.%N)
+    out=$(G "$@" 2>&1) || log "gridctl $* failed: $out"
+    t1=$(date +%s.%N)
+    printf '%s\n' "$out" >>"$DIR/$name.cmds"
     kill -INT "$WRK_PID"
     wait "$WRK_PID" || true
     WRK_PID=""
-    G scale asset=3 >>"$DIR/$1.cmds" 2>&1 # back to 3 copies for the next series
+    echo "$out" | grep -oE 'nginx: reloaded [0-9]+' | grep -oE '[0-9]+$' | tail -1 >>"$DIR/$name.reloads"
+    printf '%.2f\n' "$(echo "$t1 - $t0" | bc)" >>"$DIR/$name.secs"
     record_pids
 }
 
-field() { grep -oE "$2=[0-9]+" "$DIR/$1.out" | head -1 | cut -d= -f2; }
+# One round per $ROUNDS: a rolling restart of the 3 copies, a scale up to 4, back down to 3.
+ops_series() { # MODE
+    local r
+    for r in $(seq "$ROUNDS"); do
+        wrk_op "roll-$1" restart --rolling asset
+        wrk_op "up-$1" scale asset=4
+        wrk_op "down-$1" scale asset=3
+    done
+}
+
+# Sum of KEY over the RESULT lines of NAME.out (one per wrk run; p50/p99: the largest).
+field() {
+    case $2 in
+    p50 | p99) grep -oE "$2=[0-9]+" "$DIR/$1.out" | cut -d= -f2 | sort -n | tail -1 ;;
+    *) grep -oE "$2=[0-9]+" "$DIR/$1.out" | cut -d= -f2 | paste -sd+ | bc ;;
+    esac
+}
+
+sum_file() { [ -s "$DIR/$1" ] && paste -sd+ "$DIR/$1" | bc || echo 0; }
+
+op_row() { # NAME LABEL
+    local req non2xx sock read reloads per secs
+    req=$(field "$1" requests); non2xx=$(field "$1" status); read=$(field "$1" read)
+    sock=$(( $(field "$1" connect) + read + $(field "$1" write) + $(field "$1" timeout) ))
+    reloads=$(sum_file "$1.reloads")
+    if [ "$reloads" -gt 0 ]; then per=$(echo "scale=2; $read / $reloads" | bc); else per="-"; fi
+    secs=$(paste -sd' ' "$DIR/$1.secs" | sed 's/ /s, /g')
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %ss |\n' \
+        "$2" "$ROUNDS" "$req" "$non2xx" "$sock" "$read" "$reloads" "$per" "$secs"
+}
 
 row() { # NAME LABEL
     local req dur non2xx sock rps p50 p99
@@ -248,20 +277,13 @@ row() { # NAME LABEL
         "$(field "$1" connect)" "$(field "$1" read)" "$(field "$1" write)" "$(field "$1" timeout)" "$rps" "$p50" "$p99"
 }
 
-ratio() { # NAME_A NAME_B → "throughput x / p99 y"
-    local ra rb
-    ra=$(echo "scale=6; $(field "$1" requests) / $(field "$1" duration_us)" | bc)
-    rb=$(echo "scale=6; $(field "$2" requests) / $(field "$2" duration_us)" | bc)
-    printf 'roll/steady: throughput %.2f, p99 %.2f' "$(echo "scale=4; $ra / $rb" | bc)" \
-        "$(echo "scale=4; $(field "$1" p99) / $(field "$2" p99)" | bc)"
-}
 
 for mode in keepalive close; do
     if [ $mode = close ]; then export BENCH_CLOSE=1; else export BENCH_CLOSE=0; fi
     log "[$mode] steady state, ${STEADY_SECS}s..."
     wrk_run "steady-$mode" "$STEADY_SECS"
-    log "[$mode] during restart --rolling asset + scale asset=4 + scale asset=2 (x$ROUNDS)..."
-    wrk_during "roll-$mode"
+    log "[$mode] restart --rolling asset, scale asset=4, scale asset=3 (x$ROUNDS), each under wrk..."
+    ops_series "$mode"
 done
 
 errors_in_log=$(grep -cE 'upstream|connect\(\) failed' "$DIR/logs/error.log" 2>/dev/null || true)
@@ -271,12 +293,17 @@ echo
 echo "| phase | duration | requests | non-2xx | socket errors (connect/read/write/timeout) | req/s | p50 | p99 |"
 echo "|---|---|---|---|---|---|---|---|"
 row steady-keepalive "steady, keep-alive"
-row roll-keepalive "roll, keep-alive"
 row steady-close "steady, new connection per request"
-row roll-close "roll, new connection per request"
 echo
-echo "- keep-alive: $(ratio roll-keepalive steady-keepalive)"
-echo "- new connection per request: $(ratio roll-close steady-close)"
-echo "- commands (keep-alive series): $(cat "$DIR/roll-keepalive.timing" | tr '\n' ' ')"
-echo "- commands (new-connection series): $(cat "$DIR/roll-close.timing" | tr '\n' ' ')"
+echo "Per operation (sums over $ROUNDS runs; wrk runs from 0.2 s before each command to its end):"
+echo
+echo "| operation | runs | requests | non-2xx | socket errors | read errors (keep-alive resets) | nginx reloads | resets per reload | command time |"
+echo "|---|---|---|---|---|---|---|---|---|"
+op_row roll-keepalive "restart --rolling asset (3 copies), keep-alive"
+op_row up-keepalive "scale asset=4 (up), keep-alive"
+op_row down-keepalive "scale asset=3 (down), keep-alive"
+op_row roll-close "restart --rolling asset (3 copies), new connection per request"
+op_row up-close "scale asset=4 (up), new connection per request"
+op_row down-close "scale asset=3 (down), new connection per request"
+echo
 echo "- nginx error log lines about upstreams (refused/cut connections to copies): $errors_in_log"

@@ -4,7 +4,6 @@ use crate::app::{load_plan, templates, Failure, Outcome};
 use crate::diagnostic::Diagnostic;
 use crate::operate::Printer;
 use crate::plan::{InstancePlan, Plan};
-use crate::render::Membership;
 use crate::{atomic, lock, manifest, nginx, plan, render, roll, scale};
 use std::path::Path;
 use std::time::Duration;
@@ -74,23 +73,34 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
         .into_iter()
         .filter(|i| old.instance(&i.name).is_none())
         .collect();
-    // Removed copies leave the upstreams for good. Added copies are recorded `out` in
-    // the same step: a copy missing from upstreams.json counts as `in`, so without this
-    // the new plan would put copies that are not even started into their upstream.
-    let pending: Vec<(&str, Membership)> = added
-        .iter()
-        .map(|i| (i.name.as_str(), Membership::Out))
-        .collect();
-    let applied =
-        nginx::set_membership(&new, &t, &pending).map_err(|e| failed(format!("nginx: {e}")))?;
-    if !removed.is_empty() {
-        roll::note_nginx(&applied, "removed copies dropped from their upstream");
-    }
+    // One render for the whole change: the removed copies' `down` lines go (no reload
+    // needed) in the same render that puts the added, ready copies in.
+    let retired = retire_all(&old, removed.iter().map(|i| i.name.as_str()));
     roll::add(&new, &t, &added, &mut printer).map_err(|e| failed(e.to_string()))?;
     if new.nginx.is_none() {
         println!("note: grid.toml has no [nginx]; no upstream was changed");
     }
-    Ok(())
+    roll::note_reloads(&new);
+    retired
+}
+
+/// Retires stopped copies the plan no longer has (their logs are kept), saying so.
+pub fn retire_all<'a>(plan: &Plan, names: impl Iterator<Item = &'a str>) -> Outcome {
+    let mut bad = Vec::new();
+    for name in names {
+        match crate::reconcile::retire(plan, name) {
+            Ok(logs) => println!(
+                "{name} retired: config removed, logs kept in {} (`gridctl logs {name}`)",
+                logs.display()
+            ),
+            Err(e) => bad.push(format!("{name}: {e}")),
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(failed(format!("could not retire {}", bad.join("; "))))
+    }
 }
 
 fn file_mode(file: &Path) -> u32 {
@@ -110,33 +120,37 @@ pub fn rolling_restart(file: &Path, names: &[String]) -> Outcome {
     if plan.nginx.is_none() {
         println!("note: grid.toml has no [nginx]; copies restart one at a time without draining");
     }
-    roll::rolling_restart(&plan, &t, &selected, &mut printer).map_err(|e| failed(e.to_string()))
+    let rolled = roll::rolling_restart(&plan, &t, &selected, Vec::new(), &mut printer)
+        .map_err(|e| failed(e.to_string()));
+    roll::note_reloads(&plan);
+    rolled
 }
 
+/// Always tests and reloads, even when the file is unchanged: nginx may have been
+/// started (or reloaded by hand) before gridctl wrote the file, so "unchanged on disk"
+/// says nothing about what nginx runs. Copies are in only while their holders report
+/// them ready, so this also takes crashed copies out (and ready ones back in).
 pub fn nginx_reload(file: &Path) -> Outcome {
     let plan = load_plan(file)?;
     let t = templates(&plan)?;
     let _lock = take_lock(&plan)?;
-    let membership = nginx::load_membership(&plan);
-    match nginx::apply(&plan, &t, &membership).map_err(|e| failed(format!("nginx: {e}")))? {
+    let out = plan
+        .nginx
+        .as_ref()
+        .map(|n| n.output.display().to_string())
+        .unwrap_or_default();
+    let applied = roll::apply_mode(&plan, &t, &[], nginx::Install::Always)
+        .map_err(|e| failed(format!("nginx: {e}")))?;
+    match applied {
         nginx::Applied::NotManaged => println!("note: grid.toml has no [nginx]; nothing to do"),
-        nginx::Applied::Unchanged => println!("nginx config unchanged"),
-        nginx::Applied::Written => {
-            let out = plan
-                .nginx
-                .as_ref()
-                .map(|n| n.output.display().to_string())
-                .unwrap_or_default();
+        nginx::Applied::Refreshed => println!("nginx config unchanged; tested and reloaded"),
+        nginx::Applied::Tested => {
+            println!("nginx config unchanged; tested (no reload_command configured)")
+        }
+        nginx::Applied::Written | nginx::Applied::Quiet | nginx::Applied::Unchanged => {
             println!("nginx config written to {out} (no reload_command configured)")
         }
-        nginx::Applied::Reloaded => {
-            let out = plan
-                .nginx
-                .as_ref()
-                .map(|n| n.output.display().to_string())
-                .unwrap_or_default();
-            println!("nginx config installed at {out} and reloaded")
-        }
+        nginx::Applied::Reloaded => println!("nginx config installed at {out} and reloaded"),
     }
     Ok(())
 }

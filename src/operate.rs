@@ -9,7 +9,7 @@ use crate::plan::{InstancePlan, Plan};
 use crate::protocol::InstanceState;
 use crate::reconcile::{self, Action, Progress, Settled};
 use crate::render::Membership;
-use crate::{lock, nginx, render, roll, status};
+use crate::{lock, render, roll, status};
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -130,39 +130,49 @@ pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
     let managed = plan.nginx.is_some();
     let report = reconcile::up(&plan, &rendered, &selected, wait || managed, &mut printer);
     let mut failures = report.failures;
-    let mut applied = nginx::Applied::NotManaged;
-    if managed {
-        let changes: Vec<(&str, Membership)> = selected
+    // Copies `up` left alone: in once ready, out otherwise.
+    let changes: Vec<(String, Membership)> = if managed {
+        selected
             .iter()
             .filter(|i| !report.changed.iter().any(|c| c.name == i.name))
             .map(|i| {
                 let ready = !failures.iter().any(|f| f.name == i.name);
-                (
-                    i.name.as_str(),
-                    if ready {
-                        Membership::In
-                    } else {
-                        Membership::Out
-                    },
-                )
+                let m = if ready {
+                    Membership::In
+                } else {
+                    Membership::Out
+                };
+                (i.name.clone(), m)
             })
-            .collect();
-        applied = nginx::set_membership(&plan, &t, &changes)
-            .map_err(|e| failed(format!("nginx: {e}")))?;
-        roll::note_nginx(&applied, "upstreams updated");
-    }
-    // Instances no longer declared are out of the upstreams rendered above: drain, stop.
-    if !undeclared.is_empty() && applied == nginx::Applied::Reloaded {
-        roll::drain(&plan);
-    }
-    for (name, socket) in undeclared {
-        match reconcile::stop_socket(&socket) {
-            Ok(()) => printer.action(&name, &Action::Stopped),
-            Err(e) => printer.action(&name, &Action::Failed(e)),
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut first = changes;
+    let running: Vec<&reconcile::Undeclared> = undeclared.iter().filter(|u| u.running).collect();
+    if !running.is_empty() {
+        // Instances no longer declared leave the upstreams with this render: drain, stop.
+        let applied = roll::apply(&plan, &t, &first).map_err(|e| failed(format!("nginx: {e}")))?;
+        roll::note_nginx(&applied, "upstreams updated, undeclared copies dropped");
+        first.clear();
+        if applied.reloaded() {
+            roll::drain(&plan);
+        }
+        for u in &running {
+            match reconcile::stop_socket(&u.socket) {
+                Ok(()) => printer.action(&u.name, &Action::Stopped),
+                Err(e) => printer.action(&u.name, &Action::Failed(e)),
+            }
         }
     }
-    // Copies whose config changed: rolled one at a time, drained through nginx when managed.
-    if let Err(e) = roll::rolling_restart(&plan, &t, &report.changed, &mut printer) {
+    // Stopped undeclared copies (and leftovers of earlier ones) are retired.
+    let retired = crate::live::retire_all(&plan, undeclared.iter().map(|u| u.name.as_str()));
+    if let Err(f) = retired {
+        crate::app::print_diagnostics(&f.diagnostics);
+    }
+    // Copies whose config changed: rolled one at a time, drained through nginx when
+    // managed; the membership changes above ride on the roll's first render.
+    if let Err(e) = roll::rolling_restart(&plan, &t, &report.changed, first, &mut printer) {
         failures.push(Settled {
             name: "rolling restart".into(),
             state: InstanceState::Stopped,
@@ -170,6 +180,7 @@ pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
             took: Duration::ZERO,
         });
     }
+    roll::note_reloads(&plan);
     if failures.is_empty() {
         println!(
             "{} instance(s) up in {:.2}s",
@@ -376,6 +387,11 @@ pub fn send(
 
 pub fn logs(file: &Path, name: &str, follow: bool, lines: usize) -> Outcome {
     let plan = load_plan(file)?;
+    if plan.instance(name).is_none() {
+        if let Some(outcome) = retired_logs(&plan, name, follow, lines) {
+            return outcome;
+        }
+    }
     let inst = instance(&plan, name)?;
     let path = inst.dir.join("console.log");
     let mut f = match std::fs::File::open(&path) {
@@ -398,6 +414,36 @@ pub fn logs(file: &Path, name: &str, follow: bool, lines: usize) -> Outcome {
         return Ok(());
     }
     follow_file(&path, f)
+}
+
+/// The console log of an instance the plan no longer has, kept when it was retired
+/// (`None` if there is none). It is not followed: nothing writes to it any more.
+fn retired_logs(plan: &Plan, name: &str, follow: bool, lines: usize) -> Option<Outcome> {
+    // Only a plain instance name may become a path under the state dir.
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !plain {
+        return None;
+    }
+    let dir = reconcile::retired_dir(plan, name);
+    let path = dir.join("console.log");
+    let mut f = std::fs::File::open(&path).ok()?;
+    eprintln!(
+        "note: `{name}` is retired (no longer in grid.toml); its logs are kept in {}{}",
+        dir.display(),
+        if follow { "; not following" } else { "" }
+    );
+    Some(
+        last_lines(&mut f, lines)
+            .map_err(|e| failed(format!("cannot read `{}`: {e}", path.display())))
+            .map(|tail| {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(tail.as_bytes());
+                let _ = out.flush();
+            }),
+    )
 }
 
 fn wait_for_file(path: &Path) -> Result<std::fs::File, Failure> {

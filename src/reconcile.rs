@@ -333,24 +333,107 @@ pub fn down(
     failures
 }
 
-/// Instances with a holder in the state dir that the plan no longer declares.
-pub fn undeclared(plan: &Plan) -> Vec<(String, PathBuf)> {
+/// An instance the state dir knows but the plan no longer declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undeclared {
+    pub name: String,
+    pub socket: PathBuf,
+    /// Its holder still runs (it must be drained and stopped before it is retired).
+    pub running: bool,
+}
+
+/// Instances with a directory in the state dir that the plan no longer declares:
+/// running ones, and the leftovers of copies stopped before they were retired.
+pub fn undeclared(plan: &Plan) -> Vec<Undeclared> {
     let Ok(entries) = std::fs::read_dir(plan.state_dir.join("instances")) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if plan.instance(&name).is_some() {
+        if plan.instance(&name).is_some() || !e.path().is_dir() {
             continue;
         }
         let socket = plan.sockets_dir().join(&name);
-        if let HolderPresence::Alive(_) = probe_holder(&socket, &e.path().join("holder.pid")) {
-            out.push((name, socket));
+        let running = !matches!(
+            probe_holder(&socket, &e.path().join("holder.pid")),
+            HolderPresence::Absent | HolderPresence::Stale
+        );
+        out.push(Undeclared {
+            name,
+            socket,
+            running,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Where the logs of a retired instance are kept: `<state>/retired/<name>/`.
+pub fn retired_dir(plan: &Plan, name: &str) -> PathBuf {
+    plan.state_dir.join("retired").join(name)
+}
+
+/// Whether a file of an instance dir is a log worth keeping (`console.log`,
+/// `holder.log`, `robust.log`, `robust-stats.log` and their rotations).
+fn is_log(file_name: &str) -> bool {
+    file_name.ends_with(".log") || file_name.contains(".log.")
+}
+
+/// Retires a stopped instance the plan no longer declares: its logs move to
+/// [`retired_dir`] (replacing those of an earlier retirement of the same name), its
+/// rendered tree and runtime files are removed, and so is its socket. A later copy of
+/// the same name then starts from a fresh directory. Returns where the logs are.
+///
+/// Refused while its holder still runs: the holder owns those files until it exits.
+pub fn retire(plan: &Plan, name: &str) -> Result<PathBuf, String> {
+    let dir = plan.state_dir.join("instances").join(name);
+    let socket = plan.sockets_dir().join(name);
+    let pid_file = dir.join("holder.pid");
+    // A stopped holder removes its socket and pid file as it exits: give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match probe_holder(&socket, &pid_file) {
+            HolderPresence::Absent => break,
+            HolderPresence::Stale => {
+                clean_stale(&socket, &pid_file)
+                    .map_err(|e| format!("cannot remove its stale socket: {e}"))?;
+                break;
+            }
+            _ if Instant::now() >= deadline => {
+                return Err("its holder still runs; its directory is kept".into())
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
         }
     }
-    out.sort();
-    out
+    let keep = retired_dir(plan, name);
+    let io =
+        |what: &str, p: &Path, e: std::io::Error| format!("cannot {what} {}: {e}", p.display());
+    if keep.exists() {
+        std::fs::remove_dir_all(&keep).map_err(|e| io("replace", &keep, e))?;
+    }
+    crate::render::ensure_private_dir(&keep).map_err(|e| io("create", &keep, e))?;
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let file_name = e.file_name().to_string_lossy().into_owned();
+            if is_log(&file_name) && e.path().is_file() {
+                // A rename keeps the inode: nothing is copied, nothing half-written.
+                std::fs::rename(e.path(), keep.join(&file_name))
+                    .map_err(|err| io("keep", &e.path(), err))?;
+            }
+        }
+    }
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("remove", &dir, e)),
+    }
+    match std::fs::remove_file(&socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("remove", &socket, e)),
+    }
+    Ok(keep)
 }
 
 /// Stops a holder by socket (for instances no longer in the plan).

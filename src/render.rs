@@ -431,11 +431,25 @@ struct UpstreamServer {
     state: &'static str,
 }
 
+/// A copy of the role that is not in the upstream, listed as a comment.
+#[derive(Serialize)]
+struct OutServer {
+    instance: String,
+    address: String,
+    port: u16,
+    why: String,
+}
+
 #[derive(Serialize)]
 struct Upstream {
     name: String,
     role: String,
     servers: Vec<UpstreamServer>,
+    out: Vec<OutServer>,
+    /// How many copies the role has (in, draining or out).
+    copies: usize,
+    /// Why the copies that are out are out (distinct reasons, joined).
+    why_out: String,
 }
 
 #[derive(Serialize)]
@@ -463,6 +477,17 @@ pub fn render_nginx(
     t: &Templates,
     membership: &BTreeMap<String, Membership>,
 ) -> Result<String, Diagnostic> {
+    render_nginx_with(plan, t, membership, &BTreeMap::new())
+}
+
+/// [`render_nginx`], with why each copy that is out is out (default: "not ready"), so
+/// the config says what is true of a role whose copies exist but serve nothing.
+pub fn render_nginx_with(
+    plan: &Plan,
+    t: &Templates,
+    membership: &BTreeMap<String, Membership>,
+    why_out: &BTreeMap<String, String>,
+) -> Result<String, Diagnostic> {
     let Some(n) = &plan.nginx else {
         return Err(Diagnostic::error("grid.toml has no [nginx] table")
             .help("add [nginx] with at least output = \"nginx/gridctl.conf\""));
@@ -477,33 +502,53 @@ pub fn render_nginx(
             if !serves_side {
                 continue;
             }
-            let servers = plan
-                .instances
-                .iter()
-                .filter(|i| i.role == role.name)
-                .filter_map(|i| {
-                    let m = membership.get(&i.name).copied().unwrap_or(Membership::In);
-                    let port = match side {
-                        Side::Public => i.public_port?,
-                        Side::Private => i.private_port,
-                    };
-                    (m != Membership::Out).then(|| UpstreamServer {
+            let mut servers = Vec::new();
+            let mut out = Vec::new();
+            for i in plan.instances.iter().filter(|i| i.role == role.name) {
+                let m = membership.get(&i.name).copied().unwrap_or(Membership::In);
+                let port = match side {
+                    Side::Public => i.public_port,
+                    Side::Private => Some(i.private_port),
+                };
+                let Some(port) = port else { continue };
+                if m == Membership::Out {
+                    out.push(OutServer {
                         instance: i.name.clone(),
                         address: i.address.clone(),
                         port,
-                        down: m == Membership::Draining,
-                        state: if m == Membership::Draining {
-                            "draining"
-                        } else {
-                            "in"
-                        },
-                    })
-                })
-                .collect();
+                        why: why_out
+                            .get(&i.name)
+                            .cloned()
+                            .unwrap_or_else(|| "not ready".into()),
+                    });
+                    continue;
+                }
+                servers.push(UpstreamServer {
+                    instance: i.name.clone(),
+                    address: i.address.clone(),
+                    port,
+                    down: m == Membership::Draining,
+                    state: if m == Membership::Draining {
+                        "draining"
+                    } else {
+                        "in"
+                    },
+                });
+            }
+            let mut reasons: Vec<&str> = Vec::new();
+            for o in &out {
+                if !reasons.contains(&o.why.as_str()) {
+                    reasons.push(&o.why);
+                }
+            }
+            let why_out = reasons.join("; ");
             upstreams.push(Upstream {
                 name: upstream_name(&role.name, side),
                 role: role.name.clone(),
+                copies: servers.len() + out.len(),
                 servers,
+                out,
+                why_out,
             });
         }
     }
@@ -523,10 +568,18 @@ pub fn render_nginx(
                 Side::Private => n.private_listen.clone(),
             },
             upstream: upstream_name(&r.role, r.side),
+            // As many tries as copies serve (at most 3): the count then changes only
+            // with the membership, in renders that reload anyway, never on its own
+            // (a scale down would otherwise cost a second reload after the stop).
             tries: plan
-                .role(&r.role)
-                .map(|x| x.instances.clamp(1, 3))
-                .unwrap_or(1),
+                .instances
+                .iter()
+                .filter(|i| i.role == r.role)
+                .filter(|i| {
+                    membership.get(&i.name).copied().unwrap_or(Membership::In) == Membership::In
+                })
+                .count()
+                .clamp(1, 3) as u32,
         })
         .collect();
     let ctx = serde_json::json!({

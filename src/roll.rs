@@ -1,16 +1,24 @@
-//! Changing a live role without dropping a request (design.md §5):
-//! - scale up: start the copy → wait ready → add it to the upstream → reload;
-//! - scale down: mark it `down` → reload → drain → graceful stop → remove it → reload;
-//! - rolling restart: per copy, drain as above → restart → wait ready → back in, in the
-//!   same reload that marks the next copy down.
-//!   A copy that does not become ready stops the roll and stays out of its upstream.
+//! Changing a live role without dropping a request (design.md §5), with as few nginx
+//! reloads as the drain order allows — every reload resets some idle client
+//! keep-alive connections (robust.md §0d):
+//! - scale up: start the copies → wait ready → all of them in with one reload;
+//! - scale down: mark them `down` → one reload → drain → graceful stop (dropping the
+//!   stopped `down` servers later needs no reload);
+//! - rolling restart: per copy that serves, mark it down → reload → drain → restart →
+//!   wait ready → back in, in the same reload that marks the next copy down: n + 1
+//!   reloads for n serving copies, the fewest possible without surge copies. A copy
+//!   that is not in its upstream (out, degraded, crashed) has nothing to drain: it is
+//!   restarted first, without a reload, and joins in the first reload that follows.
+//!
+//! A copy that does not become ready stops the roll and stays out of its upstream.
 
-use crate::nginx::{self, Applied, NginxError};
+use crate::nginx::{self, Applied, Health, Install, NginxError};
 use crate::plan::{InstancePlan, Plan};
 use crate::protocol::InstanceState;
 use crate::reconcile::{self, Action, Progress};
 use crate::render::Membership;
 use crate::templates::Templates;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,10 +38,21 @@ pub enum RollError {
 /// Reports nginx steps: a one-line notice when nginx is not managed.
 pub fn note_nginx(applied: &Applied, what: &str) {
     match applied {
-        Applied::NotManaged => {}
-        Applied::Unchanged => {}
-        Applied::Reloaded => println!("         nginx: {what}; reloaded"),
-        Applied::Written => println!("         nginx: {what}; config written (no reload_command)"),
+        Applied::NotManaged | Applied::Unchanged => {}
+        Applied::Reloaded | Applied::Refreshed => {
+            println!("         nginx: {what}; reloaded")
+        }
+        Applied::Quiet => println!("         nginx: {what}; config written, no reload needed"),
+        Applied::Written | Applied::Tested => {
+            println!("         nginx: {what}; config written (no reload_command)")
+        }
+    }
+}
+
+/// The closing line of a command that drove nginx: how many reloads it cost.
+pub fn note_reloads(plan: &Plan) {
+    if plan.nginx.is_some() {
+        println!("nginx: reloaded {} time(s)", nginx::reloads_done());
     }
 }
 
@@ -45,6 +64,83 @@ pub fn drain(plan: &Plan) {
     }
 }
 
+/// What every holder of the plan reports, read through the client API: a copy is
+/// rendered in only while its holder says it is ready (see [`nginx::effective`]).
+pub fn health(plan: &Plan) -> BTreeMap<String, Health> {
+    reconcile::statuses(plan)
+        .into_iter()
+        .map(|(name, status, note)| {
+            let h = match (status, note) {
+                (Some(s), _) => Health::State(s.state),
+                (None, Some(n)) if n.contains("does not answer") => Health::NoAnswer,
+                (None, _) => Health::NoHolder,
+            };
+            (name, h)
+        })
+        .collect()
+}
+
+/// Records `changes` and renders the grid's nginx config from the wishes and what the
+/// holders report; installs and reloads only if the routing changed.
+pub fn apply(
+    plan: &Plan,
+    t: &Templates,
+    changes: &[(String, Membership)],
+) -> Result<Applied, NginxError> {
+    apply_mode(plan, t, changes, Install::IfChanged)
+}
+
+pub fn apply_mode(
+    plan: &Plan,
+    t: &Templates,
+    changes: &[(String, Membership)],
+    mode: Install,
+) -> Result<Applied, NginxError> {
+    if plan.nginx.is_none() {
+        return Ok(Applied::NotManaged);
+    }
+    let changes: Vec<(&str, Membership)> = changes.iter().map(|(n, m)| (n.as_str(), *m)).collect();
+    nginx::set_membership(plan, t, &changes, &health(plan), mode)
+}
+
+/// "asset-1 in, asset-2 marked down" for the notes.
+fn describe(changes: &[(String, Membership)]) -> String {
+    if changes.len() > 4 {
+        let count = |m: Membership| changes.iter().filter(|(_, x)| *x == m).count();
+        return format!(
+            "{} copies in, {} marked down, {} kept out",
+            count(Membership::In),
+            count(Membership::Draining),
+            count(Membership::Out)
+        );
+    }
+    changes
+        .iter()
+        .map(|(n, m)| match m {
+            Membership::In => format!("{n} in"),
+            Membership::Draining => format!("{n} marked down"),
+            Membership::Out => format!("{n} kept out"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Applies `changes` and drains if nginx was reloaded with copies marked down.
+fn apply_and_drain(
+    plan: &Plan,
+    t: &Templates,
+    changes: &[(String, Membership)],
+) -> Result<Applied, NginxError> {
+    let applied = apply(plan, t, changes)?;
+    note_nginx(&applied, &describe(changes));
+    let takes_out = changes.iter().any(|(_, m)| *m == Membership::Draining);
+    // Unchanged: the copy was marked down already (an interrupted roll): drain anyway.
+    if takes_out && (applied.reloaded() || applied == Applied::Unchanged) {
+        drain(plan);
+    }
+    Ok(applied)
+}
+
 fn ready_deadline(plan: &Plan, inst: &InstancePlan) -> Duration {
     plan.role(&inst.role)
         .map(|r| r.supervise.ready_timeout)
@@ -52,28 +148,11 @@ fn ready_deadline(plan: &Plan, inst: &InstancePlan) -> Duration {
         + Duration::from_secs(2)
 }
 
-/// Takes `inst` out of its upstream gracefully (mark down, reload, drain).
-pub fn take_out(plan: &Plan, t: &Templates, inst: &InstancePlan) -> Result<(), RollError> {
-    let applied = nginx::set_membership(plan, t, &[(&inst.name, Membership::Draining)])?;
-    note_nginx(&applied, &format!("{} marked down", inst.name));
-    if applied == Applied::Reloaded || applied == Applied::Unchanged {
-        drain(plan);
-    }
-    Ok(())
-}
-
-/// Waits for `inst` to be ready; if it is not, keeps it out of its upstream and fails.
-fn wait_ready(
-    plan: &Plan,
-    t: &Templates,
-    inst: &InstancePlan,
-    progress: &mut dyn Progress,
-) -> Result<(), RollError> {
+/// Waits for `inst` to settle; an error unless it is ready. Changes nothing in nginx.
+fn settle(plan: &Plan, inst: &InstancePlan, progress: &mut dyn Progress) -> Result<(), RollError> {
     let s = reconcile::wait_settled(plan, inst, ready_deadline(plan, inst));
     progress.settled(&s);
     if s.state != InstanceState::Ready {
-        let applied = nginx::set_membership(plan, t, &[(&inst.name, Membership::Out)])?;
-        note_nginx(&applied, &format!("{} kept out", inst.name));
         return Err(RollError::NotReady {
             instance: inst.name.clone(),
             state: s.state.as_str().to_string(),
@@ -87,66 +166,90 @@ fn wait_ready(
     Ok(())
 }
 
-/// Waits for `inst` to be ready, then puts it (back) in its upstream; keeps it out otherwise.
-pub fn bring_in(
-    plan: &Plan,
-    t: &Templates,
+/// Whether nginx may be sending `inst` requests now: the installed config lists it
+/// serving and its process runs. Anything else has nothing to drain.
+fn serving(
+    installed: &BTreeMap<String, Membership>,
+    health: &BTreeMap<String, Health>,
     inst: &InstancePlan,
-    progress: &mut dyn Progress,
-) -> Result<(), RollError> {
-    wait_ready(plan, t, inst, progress)?;
-    let applied = nginx::set_membership(plan, t, &[(&inst.name, Membership::In)])?;
-    note_nginx(&applied, &format!("{} in", inst.name));
-    Ok(())
+) -> bool {
+    installed.get(&inst.name).copied().unwrap_or(Membership::In) == Membership::In
+        && matches!(
+            health.get(&inst.name),
+            Some(Health::State(
+                InstanceState::Ready | InstanceState::Degraded
+            ))
+        )
 }
 
 /// Rolling restart of `instances`, one at a time; stops at the first copy that fails.
 ///
+/// `first` are membership changes the caller wants in the next render (`up`: copies it
+/// started and found ready), so they cost no reload of their own.
+///
 /// Putting a restarted copy back in and marking the next one down is a single reload:
 /// every reload makes nginx's old workers close their idle client keep-alive
 /// connections (a client that just sent a request on one sees it reset), so a roll of
-/// n copies reloads n + 1 times rather than 2n. At any moment at most one copy is out.
+/// n serving copies reloads n + 1 times rather than 2n. At any moment at most one
+/// serving copy is out. Copies not in their upstream are restarted first: they cost no
+/// drain and no reload, and join in the reload that marks the first serving copy down.
 pub fn rolling_restart(
     plan: &Plan,
     t: &Templates,
     instances: &[&InstancePlan],
+    first: Vec<(String, Membership)>,
     progress: &mut dyn Progress,
 ) -> Result<(), RollError> {
-    // A restarted, ready copy not yet back in its upstream.
-    let mut ready: Option<&InstancePlan> = None;
-    for inst in instances {
-        let mut changes = vec![(inst.name.as_str(), Membership::Draining)];
-        let mut what = format!("{} marked down", inst.name);
-        if let Some(prev) = ready.take() {
-            changes.insert(0, (prev.name.as_str(), Membership::In));
-            what = format!("{} in, {what}", prev.name);
-        }
-        let applied = nginx::set_membership(plan, t, &changes)?;
-        note_nginx(&applied, &what);
-        if applied == Applied::Reloaded || applied == Applied::Unchanged {
-            drain(plan);
+    let (idle, busy): (Vec<&InstancePlan>, Vec<&InstancePlan>) = if plan.nginx.is_some() {
+        let installed = nginx::load_membership(plan);
+        let health = health(plan);
+        instances
+            .iter()
+            .partition(|i| !serving(&installed, &health, i))
+    } else {
+        (Vec::new(), instances.to_vec())
+    };
+    // Changes waiting for the next render: restarted, ready copies to put back in.
+    let mut pending = first;
+    let managed = plan.nginx.is_some();
+    for inst in idle.iter().chain(&busy) {
+        let is_busy = busy.iter().any(|b| b.name == inst.name);
+        if is_busy && managed {
+            let mut changes = std::mem::take(&mut pending);
+            changes.push((inst.name.clone(), Membership::Draining));
+            apply_and_drain(plan, t, &changes)?;
+        } else if managed {
+            println!(
+                "         nginx: {} is not in its upstream; nothing to drain",
+                inst.name
+            );
         }
         let a = reconcile::restart(plan, inst);
         progress.action(&inst.name, &a);
         if let Action::Failed(why) = a {
-            let _ = nginx::set_membership(plan, t, &[(&inst.name, Membership::Out)]);
+            pending.push((inst.name.clone(), Membership::Out));
+            let _ = apply_and_drain(plan, t, &pending);
             return Err(RollError::Instance {
                 instance: inst.name.clone(),
                 why,
             });
         }
-        wait_ready(plan, t, inst, progress)?;
-        ready = Some(inst);
+        if let Err(e) = settle(plan, inst, progress) {
+            pending.push((inst.name.clone(), Membership::Out));
+            apply_and_drain(plan, t, &pending)?;
+            return Err(e);
+        }
+        pending.push((inst.name.clone(), Membership::In));
     }
-    if let Some(last) = ready {
-        let applied = nginx::set_membership(plan, t, &[(&last.name, Membership::In)])?;
-        note_nginx(&applied, &format!("{} in", last.name));
+    if !pending.is_empty() {
+        apply_and_drain(plan, t, &pending)?;
     }
     Ok(())
 }
 
 /// Scale down: drain then stop each removed copy (highest number first), using the
-/// plan from before the change (the only one that still knows those copies).
+/// plan from before the change (the only one that still knows those copies). The
+/// stopped copies' `down` lines go with the next render, which needs no reload.
 pub fn retire(
     old: &Plan,
     t: &Templates,
@@ -156,16 +259,12 @@ pub fn retire(
     if removed.is_empty() {
         return Ok(());
     }
-    let changes: Vec<(&str, Membership)> = removed
+    let changes: Vec<(String, Membership)> = removed
         .iter()
-        .map(|i| (i.name.as_str(), Membership::Draining))
+        .map(|i| (i.name.clone(), Membership::Draining))
         .collect();
-    let applied = nginx::set_membership(old, t, &changes)?;
-    let names: Vec<&str> = removed.iter().map(|i| i.name.as_str()).collect();
-    note_nginx(&applied, &format!("{} marked down", names.join(", ")));
-    if applied == Applied::Reloaded || applied == Applied::Unchanged {
-        drain(old);
-    }
+    // Copies that serve nothing are only listed `down`: same routing, no reload, no drain.
+    apply_and_drain(old, t, &changes)?;
     for inst in removed {
         let a = reconcile::stop(old, inst);
         progress.action(&inst.name, &a);
@@ -179,7 +278,8 @@ pub fn retire(
     Ok(())
 }
 
-/// Scale up: start the new copies (out of their upstream), wait for each, put the ready ones in.
+/// Scale up: start the new copies (out of their upstream), wait for each, then put all
+/// the ready ones in with one reload (and keep the others out).
 pub fn add(
     plan: &Plan,
     t: &Templates,
@@ -187,13 +287,17 @@ pub fn add(
     progress: &mut dyn Progress,
 ) -> Result<(), RollError> {
     if added.is_empty() {
+        // The render that drops copies a scale down removed (no reload: they are `down`).
+        let applied = apply(plan, t, &[])?;
+        note_nginx(&applied, "removed copies dropped from their upstream");
         return Ok(());
     }
-    let changes: Vec<(&str, Membership)> = added
+    // Recorded out, not rendered: a render now would change nothing nginx routes.
+    let out: Vec<(&str, Membership)> = added
         .iter()
         .map(|i| (i.name.as_str(), Membership::Out))
         .collect();
-    nginx::set_membership(plan, t, &changes)?;
+    nginx::record(plan, &out)?;
     for inst in added {
         match reconcile::start(inst) {
             Ok(_) => progress.action(&inst.name, &Action::Started),
@@ -207,10 +311,16 @@ pub fn add(
         }
     }
     let mut first_error = None;
+    let mut changes = Vec::new();
     for inst in added {
-        if let Err(e) = bring_in(plan, t, inst, progress) {
-            first_error.get_or_insert(e);
+        match settle(plan, inst, progress) {
+            Ok(()) => changes.push((inst.name.clone(), Membership::In)),
+            Err(e) => {
+                changes.push((inst.name.clone(), Membership::Out));
+                first_error.get_or_insert(e);
+            }
         }
     }
+    apply_and_drain(plan, t, &changes)?;
     first_error.map_or(Ok(()), Err)
 }

@@ -250,3 +250,98 @@ fn refused_requests_leave_the_file_byte_identical() {
         "a refused scale created state"
     );
 }
+
+/// Issue 9, item 6: a copy scaled away (or no longer declared when `up` runs) is
+/// retired: its rendered tree and socket go, its logs stay where `gridctl logs` finds
+/// them, and the command says so. Scaling back up starts a fresh copy of that name.
+#[test]
+fn scaled_away_copies_are_retired_and_their_logs_kept() {
+    let text = manifest(reserve_ports(8));
+    let s = Scratch::new(&text);
+    let up = s.gridctl(&["up", "--wait"]);
+    assert!(up.ok(), "{}", up.describe());
+    let state = s.dir.path().join(".gridctl");
+    let dir = state.join("instances/asset-3");
+    let kept = state.join("retired/asset-3");
+    assert!(dir.join("Robust.ini").exists());
+    // Something of this run of asset-3 in its console log, to find again later.
+    let marker = "retire-me-please";
+    let sent = s.gridctl(&["send", "asset-3", marker]);
+    assert!(sent.ok(), "{}", sent.describe());
+
+    let down = s.gridctl(&["scale", "asset=2"]);
+    assert!(down.ok(), "{}", down.describe());
+    assert!(
+        down.stdout.contains(&format!(
+            "asset-3 retired: config removed, logs kept in {}",
+            kept.display()
+        )),
+        "{}",
+        down.describe()
+    );
+    assert!(!dir.exists(), "asset-3's directory is left behind");
+    assert!(!state.join("sock/asset-3").exists(), "its socket is left");
+    let console = std::fs::read_to_string(kept.join("console.log")).expect("kept console.log");
+    assert!(console.contains(marker), "{console}");
+    assert!(kept.join("holder.log").exists());
+    let logs = s.gridctl(&["logs", "asset-3"]);
+    assert!(logs.ok(), "{}", logs.describe());
+    assert!(logs.stdout.contains(marker), "{}", logs.describe());
+    assert!(
+        logs.stderr.contains("`asset-3` is retired"),
+        "{}",
+        logs.describe()
+    );
+
+    // Back to 3: a fresh asset-3, whose logs are its own.
+    let again = s.gridctl(&["scale", "asset=3"]);
+    assert!(again.ok(), "{}", again.describe());
+    let status = s.gridctl(&["status", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).expect("status --json");
+    let row = rows
+        .iter()
+        .find(|r| r["name"] == "asset-3")
+        .expect("asset-3");
+    assert_eq!(row["state"], "ready", "{}", status.stdout);
+    assert_eq!(row["restarts"], 0, "{}", status.stdout);
+    let logs = s.gridctl(&["logs", "asset-3"]);
+    assert!(logs.ok(), "{}", logs.describe());
+    assert!(!logs.stdout.contains(marker), "{}", logs.describe());
+    assert!(!logs.stderr.contains("retired"), "{}", logs.describe());
+
+    // `up` after an edit that drops asset-3 retires it the same way.
+    let edited = std::fs::read_to_string(&s.file).unwrap().replacen(
+        ASSET_LINE,
+        &ASSET_LINE.replacen('3', "2", 1),
+        1,
+    );
+    std::fs::write(&s.file, edited).unwrap();
+    let up = s.gridctl(&["up"]);
+    assert!(up.ok(), "{}", up.describe());
+    assert!(up.stdout.contains("asset-3: stopped"), "{}", up.describe());
+    assert!(
+        up.stdout
+            .contains("asset-3 retired: config removed, logs kept in"),
+        "{}",
+        up.describe()
+    );
+    assert!(!dir.exists(), "asset-3's directory is left behind by `up`");
+    assert!(kept.join("console.log").exists());
+
+    // A directory an older gridctl left behind (no holder) is retired by the next `up`.
+    let leftover = state.join("instances/asset-7");
+    std::fs::create_dir_all(leftover.join("includes")).unwrap();
+    std::fs::write(leftover.join("console.log"), "old run\n").unwrap();
+    std::fs::write(leftover.join("Robust.ini"), "; old\n").unwrap();
+    let up = s.gridctl(&["up"]);
+    assert!(up.ok(), "{}", up.describe());
+    assert!(
+        up.stdout
+            .contains("asset-7 retired: config removed, logs kept in"),
+        "{}",
+        up.describe()
+    );
+    assert!(!leftover.exists());
+    let logs = s.gridctl(&["logs", "asset-7"]);
+    assert_eq!(logs.stdout, "old run\n", "{}", logs.describe());
+}

@@ -94,6 +94,10 @@ pub struct Grid {
 pub struct GridOptions {
     pub asset_copies: u32,
     pub supervise: &'static str,
+    /// `[nginx] drain`.
+    pub drain: &'static str,
+    /// Appended to grid.toml (e.g. `[roles.asset.settings.FakeRobust]`).
+    pub extra: &'static str,
 }
 
 impl Default for GridOptions {
@@ -101,6 +105,8 @@ impl Default for GridOptions {
         GridOptions {
             asset_copies: 3,
             supervise: "",
+            drain: "300ms",
+            extra: "",
         }
     }
 }
@@ -166,7 +172,7 @@ test_command = {test}
 reload_command = {reload}
 public_listen = "{public_listen}"
 private_listen = "{private_listen}"
-drain = "300ms"
+drain = "{drain}"
 
 [supervise]
 ready_timeout = "10s"
@@ -185,13 +191,15 @@ public_port = {core_pub}
 services = ["asset"]
 instances = {copies}   # spread over copies by nginx
 port = {asset}
-"#,
+{extra}"#,
             bin = q(BIN_DIR),
             fake = q(FAKE_ROBUST),
             test = nginx_args(&["-t", "-q"]),
             reload = reload_command,
             supervise = opts.supervise,
             copies = opts.asset_copies,
+            drain = opts.drain,
+            extra = opts.extra,
         );
         let manifest = write_manifest(&root, &manifest_text);
         // The reload command: `nginx -s reload` with our -p/-c/-e, after recording the
@@ -332,7 +340,31 @@ exec {nginx} {args}
         ]
     }
 
+    /// Like [`Grid::start`], but `up --wait` may fail (copies that do not become ready).
+    pub fn start_allowing_failure(&mut self) -> Run {
+        let out = self.output.display().to_string();
+        self.gridctl_ok(&["render-nginx", "-o", &out]);
+        self.start_nginx();
+        self.gridctl(&["up", "--wait"])
+    }
+
+    /// nginx started on an empty include (the file gridctl writes later), as an
+    /// operator does who creates the include first: nothing listens on the grid's ports.
+    pub fn start_nginx_on_an_empty_include(&mut self) {
+        std::fs::write(&self.output, "").expect("write the empty include");
+        self.spawn_nginx();
+    }
+
     pub fn start_nginx(&mut self) {
+        self.spawn_nginx();
+        wait_for(
+            "nginx to accept on the private listener",
+            Duration::from_secs(10),
+            || TcpStream::connect_timeout(&self.private_listen, Duration::from_millis(200)).ok(),
+        );
+    }
+
+    fn spawn_nginx(&mut self) {
         let t = run_with_deadline(
             self.root(),
             NGINX,
@@ -368,11 +400,41 @@ exec {nginx} {args}
                 .ok()
         });
         assert_eq!(pid, master, "nginx's pid file names another process");
-        wait_for(
-            "nginx to accept on the private listener",
-            Duration::from_secs(10),
-            || TcpStream::connect_timeout(&self.private_listen, Duration::from_millis(200)).ok(),
+    }
+
+    /// How many times the reload command has run so far.
+    pub fn reloads(&self) -> usize {
+        self.reload_audit().0
+    }
+
+    /// Runs `gridctl ARGS` (which must succeed) and returns it with the number of nginx
+    /// reloads it did, checked against the "nginx: reloaded N time(s)" line it prints.
+    pub fn counted(&self, args: &[&str]) -> (Run, usize) {
+        let before = self.reloads();
+        let run = self.gridctl_ok(args);
+        let n = self.reloads() - before;
+        assert!(
+            run.stdout
+                .contains(&format!("nginx: reloaded {n} time(s)\n")),
+            "gridctl {args:?} reloaded {n} times but says otherwise:\n{}",
+            run.describe()
         );
+        (run, n)
+    }
+
+    /// The copies the installed config lists as serving in `upstream`, and the copies
+    /// `status` shows `in` for `role`: they must be the same.
+    pub fn serving(&self, upstream: &str, role: &str) -> (Vec<String>, Vec<String>) {
+        let conf = std::fs::read_to_string(&self.output).unwrap_or_default();
+        let listed = serving_in(&conf, upstream);
+        let shown = self
+            .status()
+            .into_iter()
+            .filter(|r| r.role == role)
+            .filter(|r| r.upstream == Some(gridctl::render::Membership::In))
+            .map(|r| r.name)
+            .collect();
+        (listed, shown)
     }
 
     /// nginx's master pid, from its pid file.
@@ -900,6 +962,20 @@ fn request(
         *conn = None;
     }
     Ok(Answer { status, instance })
+}
+
+/// The copies a rendered config lists as serving (not `down`) in `upstream`.
+pub fn serving_in(conf: &str, upstream: &str) -> Vec<String> {
+    let Some(start) = conf.find(&format!("upstream {upstream} {{")) else {
+        return Vec::new();
+    };
+    let end = conf[start..].find('}').map_or(conf.len(), |e| start + e);
+    conf[start..end]
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("server ") && !l.contains(" down;"))
+        .map(|l| l.rsplit("# ").next().unwrap_or("").trim().to_string())
+        .collect()
 }
 
 /// The copies of `role` and their pids per `status --json`.
