@@ -1,0 +1,439 @@
+//! The console's lines as the screen finally showed them, for the log and scrollback.
+//!
+//! Robust's LocalConsole redraws the whole prompt line on every key typed, and puts a
+//! log line above a pending prompt by moving the cursor back to column 0 over it. A
+//! plain ANSI stripper logs every redraw (`R.O.B.U.S.T.# sR.O.B.U.S.T.# sh…`). This is a
+//! one-line terminal instead: text overwrites at the cursor column, and a line is handed
+//! on only when the cursor leaves it with a line feed, with its final content.
+//!
+//! Bytes the real console (0.9.2.2 on Mono, 80 columns) sends, captured on a PTY:
+//! - a key typed at the prompt: `ESC[24;1H` `R.O.B.U.S.T.# sh` `ESC[24;17H`;
+//! - a backspace: `ESC[24;1HR.O.B.U.S.T.# sho ESC[24;1HR.O.B.U.S.T.# sho ESC[24;18H`;
+//! - Enter: `ESC[24;1H ESC[24;1H \r\n`, then the output lines;
+//! - a log line while the prompt is pending: `ESC[24;1H` `12:00:00 - … \r\n`
+//!   `ESC[24;1H` `R.O.B.U.S.T.# sh` `ESC[24;17H` (the prompt redrawn below it).
+//!
+//! So the row of a cursor position (`ESC[row;colH`) is ignored: Robust only ever moves
+//! within the line it is on, and a line ends with its line feed. Understood: CR, LF, BS,
+//! tab (kept as one character), `ESC[nD`, `ESC[nC`, `ESC[nG`, `ESC[row;colH`/`f`,
+//! `ESC[K`/`ESC[nK`; every other sequence and control byte is dropped, as before.
+//! Trailing blanks of a finished line are dropped (a screen cannot show them).
+//!
+//! Hot path: while output only appends (a log flood), a run of text is copied once,
+//! straight into the caller's buffer; only the unfinished last line is carried over.
+
+/// Lines longer than this are cut into several: a console that never prints a newline
+/// must not grow the partial line without bound.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum State {
+    #[default]
+    Ground,
+    Esc,
+    EscIntermediate,
+    Csi,
+    Osc,
+    OscEsc,
+    /// DCS, SOS, PM, APC: skipped up to the string terminator.
+    Str,
+    StrEsc,
+}
+
+/// A streaming line discipline over raw console output (see the module docs).
+#[derive(Debug, Default)]
+pub struct LineBuilder {
+    state: State,
+    /// The first two CSI parameters (0 = absent), and whether the sequence is one
+    /// we must not interpret (private marker or intermediate bytes).
+    params: [u16; 2],
+    nparam: usize,
+    private: bool,
+    /// The unfinished line, carried between calls.
+    pending: Vec<u8>,
+    /// Cursor column and the line's length, both in characters.
+    col: usize,
+    chars: usize,
+    /// The line is pure ASCII, so a column is a byte offset.
+    ascii: bool,
+}
+
+/// Characters in UTF-8 bytes (lead bytes counted; a sequence split across reads still
+/// counts once).
+fn char_count(bytes: &[u8]) -> usize {
+    if bytes.is_ascii() {
+        bytes.len()
+    } else {
+        bytes.iter().filter(|&&b| b & 0xc0 != 0x80).count()
+    }
+}
+
+/// The working line: `out[start..]`, so appending text is a single copy.
+struct Line<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl LineBuilder {
+    pub fn new() -> LineBuilder {
+        LineBuilder {
+            ascii: true,
+            ..LineBuilder::default()
+        }
+    }
+
+    /// The line not finished yet (e.g. the prompt, or a question), as shown so far.
+    pub fn pending(&self) -> &[u8] {
+        &self.pending
+    }
+
+    /// Appends to `out` every line that `input` finishes, each ending in `\n`.
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&self.pending);
+        self.pending.clear();
+        let mut line = Line { out, start };
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            match self.state {
+                State::Ground => {
+                    let run = input[i..]
+                        .iter()
+                        .position(|&b| b < 0x20 || b == 0x7f)
+                        .unwrap_or(input.len() - i);
+                    if run > 0 {
+                        self.text(&mut line, &input[i..i + run]);
+                        i += run;
+                        continue;
+                    }
+                    if b == 0x1b {
+                        self.state = State::Esc;
+                    } else {
+                        self.control(&mut line, b);
+                    }
+                }
+                State::Esc => {
+                    self.state = match b {
+                        b'[' => {
+                            self.params = [0; 2];
+                            self.nparam = 0;
+                            self.private = false;
+                            State::Csi
+                        }
+                        b']' => State::Osc,
+                        b'P' | b'X' | b'^' | b'_' => State::Str,
+                        0x20..=0x2f => State::EscIntermediate,
+                        0x1b => State::Esc,
+                        _ => State::Ground,
+                    }
+                }
+                State::EscIntermediate => {
+                    if !(0x20..=0x2f).contains(&b) {
+                        self.state = State::Ground;
+                    }
+                }
+                State::Csi => match b {
+                    b'0'..=b'9' => {
+                        if let Some(p) = self.params.get_mut(self.nparam) {
+                            *p = p.saturating_mul(10).saturating_add(u16::from(b - b'0'));
+                        }
+                    }
+                    b';' => self.nparam += 1,
+                    0x3c..=0x3f | 0x20..=0x2f => self.private = true,
+                    0x40..=0x7e => {
+                        self.state = State::Ground;
+                        if !self.private {
+                            self.csi(&mut line, b);
+                        }
+                    }
+                    0x1b => self.state = State::Esc,
+                    // A terminal acts on controls inside a sequence.
+                    0..=0x1f => self.control(&mut line, b),
+                    _ => {}
+                },
+                State::Osc => match b {
+                    0x07 => self.state = State::Ground,
+                    0x1b => self.state = State::OscEsc,
+                    _ => {}
+                },
+                State::OscEsc | State::StrEsc => self.state = State::Ground,
+                State::Str => {
+                    if b == 0x1b {
+                        self.state = State::StrEsc;
+                    }
+                }
+            }
+            i += 1;
+        }
+        self.pending.extend_from_slice(&line.out[line.start..]);
+        line.out.truncate(line.start);
+    }
+
+    fn control(&mut self, line: &mut Line, b: u8) {
+        match b {
+            b'\n' => self.finish(line),
+            b'\r' => self.col = 0,
+            0x08 => self.col = self.col.saturating_sub(1),
+            b'\t' => self.text(line, b"\t"),
+            _ => {}
+        }
+    }
+
+    fn csi(&mut self, line: &mut Line, fin: u8) {
+        let n = usize::from(self.params[0].max(1));
+        match fin {
+            b'D' => self.col = self.col.saturating_sub(n),
+            b'C' => self.col = (self.col + n).min(MAX_LINE_BYTES),
+            b'G' | b'`' => self.col = (n - 1).min(MAX_LINE_BYTES),
+            // The row is ignored: Robust positions within the line it is on.
+            b'H' | b'f' => self.col = (usize::from(self.params[1].max(1)) - 1).min(MAX_LINE_BYTES),
+            b'K' => self.erase(line, self.params[0]),
+            _ => {}
+        }
+    }
+
+    /// Byte offset of column `col` in the line (its end if the line is shorter).
+    fn offset(&self, line: &Line, col: usize) -> usize {
+        let text = &line.out[line.start..];
+        if self.ascii {
+            return col.min(text.len());
+        }
+        let mut seen = 0;
+        for (i, &b) in text.iter().enumerate() {
+            if b & 0xc0 != 0x80 {
+                if seen == col {
+                    return i;
+                }
+                seen += 1;
+            }
+        }
+        text.len()
+    }
+
+    fn erase(&mut self, line: &mut Line, mode: u16) {
+        match mode {
+            0 => {
+                let at = line.start + self.offset(line, self.col);
+                line.out.truncate(at);
+                self.chars = self.chars.min(self.col);
+            }
+            1 => {
+                // Blank from the line start through the cursor.
+                let end = self.offset(line, self.col + 1);
+                let blanks = self.col + 1;
+                let tail = line.out.split_off(line.start + end);
+                line.out.truncate(line.start);
+                line.out.resize(line.start + blanks, b' ');
+                line.out.extend_from_slice(&tail);
+                self.recount(line);
+            }
+            2 => {
+                line.out.truncate(line.start);
+                self.chars = 0;
+                self.ascii = true;
+            }
+            _ => {}
+        }
+    }
+
+    fn recount(&mut self, line: &Line) {
+        let text = &line.out[line.start..];
+        self.ascii = text.is_ascii();
+        self.chars = char_count(text);
+    }
+
+    /// Writes printable text at the cursor: appends at the end (the common case) or
+    /// overwrites, padding with blanks when the cursor is past the end.
+    fn text(&mut self, line: &mut Line, run: &[u8]) {
+        let n = char_count(run);
+        if self.col >= self.chars {
+            if self.col > self.chars {
+                let pad = self.col - self.chars;
+                line.out.resize(line.out.len() + pad, b' ');
+            }
+            line.out.extend_from_slice(run);
+            self.ascii &= run.is_ascii();
+            self.col += n;
+            self.chars = self.col;
+            if line.out.len() - line.start > MAX_LINE_BYTES {
+                self.finish(line);
+            }
+            return;
+        }
+        if self.ascii && run.is_ascii() {
+            let at = line.start + self.col;
+            let end = at + run.len();
+            if end <= line.out.len() {
+                line.out[at..end].copy_from_slice(run);
+            } else {
+                line.out.truncate(at);
+                line.out.extend_from_slice(run);
+            }
+        } else {
+            let from = line.start + self.offset(line, self.col);
+            let to = line.start + self.offset(line, self.col + n);
+            line.out.splice(from..to, run.iter().copied());
+        }
+        self.col += n;
+        self.recount(line);
+    }
+
+    /// The cursor leaves the line with a line feed: hand it on, trailing blanks dropped.
+    fn finish(&mut self, line: &mut Line) {
+        let keep = line.out[line.start..]
+            .iter()
+            .rposition(|&b| b != b' ')
+            .map_or(0, |i| i + 1);
+        line.out.truncate(line.start + keep);
+        line.out.push(b'\n');
+        line.start = line.out.len();
+        self.col = 0;
+        self.chars = 0;
+        self.ascii = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (finished lines, pending line) after feeding `chunks` one by one.
+    fn run(chunks: &[&[u8]]) -> (String, String) {
+        let mut b = LineBuilder::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            b.feed(c, &mut out);
+        }
+        (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(b.pending().to_vec()).unwrap(),
+        )
+    }
+
+    /// The real LocalConsole's bytes (Robust 0.9.2.2 on Mono) typing `show uptime` and
+    /// Enter, read by read as captured on a PTY.
+    const TYPED_SHOW_UPTIME: &[&[u8]] = &[
+        b"\x1b[24;1H\x1b[24;1HR.O.B.U.S.T.# \x1b[24;15H",
+        b"\x1b[24;1H",
+        b"R.O.B.U.S.T.# s\x1b[24;16H",
+        b"\x1b[24;1H",
+        b"R.O.B.U.S.T.# sh\x1b[24;17H",
+        b"\x1b[24;1HR.O.B.U.S.T.# sho\x1b[24;18H",
+        b"\x1b[24;1HR.O.B.U.S.T.# show",
+        b"\x1b[24;19H",
+        b"\x1b[24;1HR.O.B.U.S.T.# show \x1b[24;20H",
+        b"\x1b[24;1HR.O.B.U.S.T.# show u\x1b[24;21H",
+        b"\x1b[24;1HR.O.B.U.S.T.# show up\x1b[24;22H",
+        b"\x1b[24;1HR.O.B.U.S.T.# show upt\x1b[24;23H",
+        b"\x1b[24;1HR.O.B.U.S.T.# show upti\x1b[24;24H",
+        b"\x1b[24;1HR.O.B.U.S.T.# show uptim\x1b[24;25H",
+        b"\x1b[24;1HR.O.B.U.S.T.# show uptime\x1b[24;26H",
+        b"\x1b[24;1H",
+        b"\x1b[24;1H\r\n",
+        b"Time now is 2026-11-29 16:11:37\r\nServer has been running since Sunday, 2026-11-29 16:11:25\r\nThat is an elapsed time of 00:00:11.2708480\r\n\r\n",
+        b"\x1b[24;1H\x1b[24;1HR.O.B.U.S.T.# \x1b[24;15H",
+    ];
+
+    #[test]
+    fn real_keystroke_redraws_log_the_line_once() {
+        let (lines, pending) = run(TYPED_SHOW_UPTIME);
+        assert_eq!(
+            lines,
+            "R.O.B.U.S.T.# show uptime\nTime now is 2026-11-29 16:11:37\n\
+             Server has been running since Sunday, 2026-11-29 16:11:25\n\
+             That is an elapsed time of 00:00:11.2708480\n\n"
+        );
+        assert_eq!(pending, "R.O.B.U.S.T.# ");
+    }
+
+    #[test]
+    fn same_result_whatever_the_read_boundaries() {
+        let all: Vec<u8> = TYPED_SHOW_UPTIME.concat();
+        let whole = run(&[&all]);
+        let bytes: Vec<&[u8]> = all.chunks(1).collect();
+        assert_eq!(run(&bytes), whole);
+        let threes: Vec<&[u8]> = all.chunks(3).collect();
+        assert_eq!(run(&threes), whole);
+    }
+
+    #[test]
+    fn real_backspace_redraw() {
+        // `shox`, backspace, `w`, Enter: the console answered "Invalid command".
+        let (lines, pending) = run(&[
+            b"\x1b[24;1HR.O.B.U.S.T.# shox\x1b[24;19H",
+            b"\x1b[24;1HR.O.B.U.S.T.# sho \x1b[24;1HR.O.B.U.S.T.# sho\x1b[24;18H",
+            b"\x1b[24;1HR.O.B.U.S.T.# show\x1b[24;19H",
+            b"\x1b[24;1H\x1b[24;1H\r\nInvalid command\r\n\x1b[24;1H\x1b[24;1HR.O.B.U.S.T.# \x1b[24;15H",
+        ]);
+        assert_eq!(lines, "R.O.B.U.S.T.# show\nInvalid command\n");
+        assert_eq!(pending, "R.O.B.U.S.T.# ");
+    }
+
+    #[test]
+    fn real_log_line_during_pending_prompt_has_no_prompt_glued_in_front() {
+        // `sh` typed, then an HTTP request logged (debug http in 3), then the rest.
+        let (lines, pending) = run(&[
+            b"\x1b[60;1HR.O.B.U.S.T.# sh\x1b[60;17H",
+            b"\x1b[60;1H",
+            b"16:12:24 - [\x1b[37mLOGHTTP\x1b[39;49m]: HTTP IN 1 :18702 stream handler GET /get_grid_info  from 127.0.0.1:51214\r\n\x1b[60;1HR.O.B.U.S.T.# sh\x1b[60;17H",
+        ]);
+        assert_eq!(
+            lines,
+            "16:12:24 - [LOGHTTP]: HTTP IN 1 :18702 stream handler GET /get_grid_info  from 127.0.0.1:51214\n"
+        );
+        assert_eq!(pending, "R.O.B.U.S.T.# sh");
+    }
+
+    #[test]
+    fn real_question_is_pending_until_answered() {
+        let (lines, pending) = run(&[
+            b"\x1b[24;1H\x1b[24;1H\r\n",
+            b"\x1b[24;1H\x1b[24;1HUser ID (enter for random) []: \x1b[24;32H",
+        ]);
+        assert_eq!(lines, "\n");
+        assert_eq!(pending, "User ID (enter for random) []: ");
+        let (lines, _) = run(&[
+            b"\x1b[24;1H\x1b[24;1HFirst name [Default]: \x1b[24;23H",
+            b"\x1b[24;1HFirst name [Default]: T\x1b[24;24H",
+            b"\x1b[24;1HFirst name [Default]: Te\x1b[24;25H",
+            b"\x1b[24;1H\x1b[24;1H\r\n",
+        ]);
+        assert_eq!(lines, "First name [Default]: Te\n");
+    }
+
+    #[test]
+    fn carriage_return_erase_and_relative_moves() {
+        assert_eq!(run(&[b"12345\rab\n"]).0, "ab345\n");
+        assert_eq!(run(&[b"12345\r\x1b[Kab\n"]).0, "ab\n");
+        assert_eq!(run(&[b"12345\x1b[2D\x1b[Kx\n"]).0, "123x\n");
+        assert_eq!(run(&[b"12345\x1b[3G\x1b[1Kx\n"]).0, "  x45\n");
+        assert_eq!(run(&[b"12345\x1b[2Kab\n"]).0, "     ab\n");
+        assert_eq!(run(&[b"ab\x08\x08xy\n"]).0, "xy\n");
+        assert_eq!(run(&[b"a\x1b[3Cb\n"]).0, "a   b\n");
+        assert_eq!(run(&[b"abc\x1b[1;1Hz\n"]).0, "zbc\n");
+    }
+
+    #[test]
+    fn colours_titles_and_private_modes_are_dropped() {
+        assert_eq!(
+            run(&[b"\x1b[?1h\x1b=\x1b[1;31mred\x1b[0m \x1b]0;title\x07ok\r\n\x1b(Bx\x1b[6n"]),
+            ("red ok\n".to_string(), "x".to_string())
+        );
+    }
+
+    #[test]
+    fn utf8_overwrite_counts_characters() {
+        assert_eq!(run(&["héllo\r\x1b[2Cy\n".as_bytes()]).0, "héylo\n");
+        assert_eq!(run(&["— ok\n".as_bytes()]).0, "— ok\n");
+    }
+
+    #[test]
+    fn endless_line_is_cut() {
+        let long = vec![b'x'; MAX_LINE_BYTES + 10];
+        let (lines, pending) = run(&[&long]);
+        // Cut once it passes the limit, at the end of the text that passed it.
+        assert_eq!(lines.len(), MAX_LINE_BYTES + 11);
+        assert!(lines.ends_with('\n') && pending.is_empty());
+    }
+}
