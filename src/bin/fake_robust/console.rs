@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -100,11 +101,124 @@ fn local(settings: &Settings, commands: &Commands) -> ! {
         }
         let line = input.read_line();
         log::end_input();
+        if let Some(lines) = create_user(commands, &line, &mut input) {
+            for l in lines {
+                log::info(&l);
+            }
+            continue;
+        }
         execute(commands, &line);
     }
 }
 
+/// `debug http in N` (N > 0 logs every incoming request, as Robust's LOGHTTP does at
+/// level 1 and up), so log lines can be made to arrive while a prompt is pending.
+/// Kept apart from `commands.rs` like `create user`.
+static HTTP_DEBUG: AtomicU32 = AtomicU32::new(0);
+static HTTP_SEEN: AtomicU32 = AtomicU32::new(0);
+
+fn debug_http(line: &str) -> Option<String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let ["debug", "http", "in", level] = words.as_slice() else {
+        return None;
+    };
+    Some(match level.parse::<u32>() {
+        Ok(n) => {
+            HTTP_DEBUG.store(n, Ordering::Relaxed);
+            format!("IN debug level set to {n}")
+        }
+        Err(_) => format!("Invalid debug level \"{level}\""),
+    })
+}
+
+/// Called for each request the fake serves: Robust 0.9.2.2's request log line.
+pub fn log_http_in(port: u16, method: &str, path: &str) {
+    if HTTP_DEBUG.load(Ordering::Relaxed) > 0 {
+        let n = HTTP_SEEN.fetch_add(1, Ordering::Relaxed) + 1;
+        log::info(&format!(
+            "[LOGHTTP]: HTTP IN {n} :{port} stream handler {method} {path}  from 127.0.0.1"
+        ));
+    }
+}
+
+/// `create user [first [last [password [email [user id [model]]]]]]` as Robust's
+/// UserAccountService runs it: every missing argument is asked for on the console, with
+/// the questions of Robust 0.9.2.2 (captured on a PTY). Kept here, apart from
+/// `commands.rs`, because it needs the console's line reader; it exists where the login
+/// connector loaded (the fake's stand-in for "hosts the user account service").
+fn create_user(commands: &Commands, line: &str, input: &mut Input) -> Option<Vec<String>> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let ["create", "user", args @ ..] = words.as_slice() else {
+        return None;
+    };
+    if !commands.has_login {
+        return None;
+    }
+    // (question, default shown in brackets, typed keys shown)
+    const QUESTIONS: [(&str, Option<&str>, bool); 6] = [
+        ("First name", Some("Default"), true),
+        ("Last name", Some("User"), true),
+        ("Password", None, false),
+        ("Email", Some(""), true),
+        ("User ID (enter for random)", Some(""), true),
+        ("Model name", Some(""), true),
+    ];
+    let mut values: Vec<String> = Vec::new();
+    for (i, (question, default, echo)) in QUESTIONS.iter().enumerate() {
+        if let Some(given) = args.get(i) {
+            values.push(given.to_string());
+            continue;
+        }
+        let shown = match default {
+            Some(d) => format!("{question} [{d}]: "),
+            None => format!("{question}: "),
+        };
+        log::show_prompt(&shown);
+        log::set_echo(*echo);
+        let answer = input.read_line();
+        log::end_input();
+        values.push(if answer.is_empty() {
+            default.unwrap_or_default().to_string()
+        } else {
+            answer
+        });
+    }
+    let id = match values[4].as_str() {
+        "" => fake_uuid(),
+        given => given.to_string(),
+    };
+    Some(vec![format!(
+        "[USER ACCOUNT SERVICE]: Account {} {} {id} created successfully",
+        values[0], values[1]
+    )])
+}
+
+/// A random-looking UUID without a crate (the fake needs no real randomness).
+fn fake_uuid() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let x = nanos ^ (u128::from(std::process::id()) << 64);
+    let h = format!(
+        "{:032x}",
+        x.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+    );
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
 fn execute(commands: &Commands, line: &str) {
+    if let Some(out) = debug_http(line) {
+        log::console_line(&out);
+        return;
+    }
     match commands.run(line) {
         Outcome::Output(lines) => {
             for l in lines {
@@ -199,6 +313,9 @@ impl Input {
         let mut seen: Vec<u8> = Vec::new();
         loop {
             if let Some((start, end)) = find_cpr(&seen) {
+                if let Some(row) = cpr_row(&seen[start..end]) {
+                    log::set_row(row);
+                }
                 seen.drain(start..end);
                 self.pending.extend(seen);
                 return;
@@ -239,7 +356,7 @@ impl Input {
                 0x1b => self.skip_escape(),
                 b if b >= 0x20 && self.line.len() < MAX_LINE => {
                     self.line.push(char::from(b));
-                    log::set_input(&self.line, &[b]);
+                    log::set_input(&self.line, false);
                 }
                 _ => {}
             }
@@ -248,7 +365,7 @@ impl Input {
 
     fn backspace(&mut self) {
         if self.line.pop().is_some() {
-            log::set_input(&self.line, b"\x08 \x08");
+            log::set_input(&self.line, true);
         }
     }
 
@@ -281,6 +398,12 @@ fn find_cpr(buf: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
+/// The row of a cursor report `ESC [ row ; col R`.
+fn cpr_row(report: &[u8]) -> Option<u16> {
+    let digits = report.get(2..)?.split(|&b| b == b';').next()?;
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// The terminal is gone: die by SIGHUP's default action, as Robust does.
 fn hang_up() -> ! {
     let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP);
@@ -290,6 +413,12 @@ fn hang_up() -> ! {
 #[cfg(test)]
 mod tests {
     use super::find_cpr;
+
+    #[test]
+    fn cpr_row_is_read() {
+        assert_eq!(super::cpr_row(b"\x1b[24;15R"), Some(24));
+        assert_eq!(super::cpr_row(b"\x1b[;15R"), None);
+    }
 
     #[test]
     fn cpr_reply_is_found_among_other_bytes() {
