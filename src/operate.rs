@@ -517,3 +517,38 @@ fn follow_file(path: &Path, f: std::fs::File) -> Outcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::send_script;
+
+    fn script(line: &[&str], answers: &[&str]) -> (String, Vec<String>) {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        send_script(&own(line), &own(answers))
+    }
+
+    #[test]
+    fn words_join_and_further_lines_are_answers() {
+        assert_eq!(
+            script(&["show", "uptime"], &[]),
+            ("show uptime".into(), vec![])
+        );
+        assert_eq!(
+            script(&["create user\nAda\nLovelace\npw\n\n\n\n"], &[]),
+            (
+                "create user".into(),
+                ["Ada", "Lovelace", "pw", "", "", ""]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
+        // A final newline ends the last line; --answer values follow the lines.
+        assert_eq!(
+            script(&["create", "user\r\nAda\n"], &["", "x"]),
+            (
+                "create user".into(),
+                ["Ada", "", "x"].map(String::from).to_vec()
+            )
+        );
+    }
+}
