@@ -68,6 +68,38 @@ fn char_count(bytes: &[u8]) -> usize {
     }
 }
 
+/// The length of the leading run of printable bytes (no C0 control, no DEL) and
+/// whether the run is all ASCII, in one pass. Every byte of a log flood goes through
+/// here, so it looks at 8 bytes at a time (SWAR: a byte below 0x20 or equal to 0x7f
+/// sets its high bit in `ctrl`; the test is exact for "any byte in the word").
+fn printable_run(bytes: &[u8]) -> (usize, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut high = 0u64;
+    let mut i = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let del = w ^ (0x7f * ONES);
+        let ctrl = (w.wrapping_sub(0x20 * ONES) & !w) | (del.wrapping_sub(ONES) & !del);
+        if ctrl & HIGH != 0 {
+            break;
+        }
+        high |= w;
+        i += 8;
+    }
+    let mut high = u8::from(high & HIGH != 0) << 7;
+    while let Some(&b) = bytes.get(i) {
+        if b < 0x20 || b == 0x7f {
+            break;
+        }
+        high |= b;
+        i += 1;
+    }
+    (i, high & 0x80 == 0)
+}
+
 /// The working line: `out[start..]`, so appending text is a single copy.
 struct Line<'a> {
     out: &'a mut Vec<u8>,
@@ -98,12 +130,9 @@ impl LineBuilder {
             let b = input[i];
             match self.state {
                 State::Ground => {
-                    let run = input[i..]
-                        .iter()
-                        .position(|&b| b < 0x20 || b == 0x7f)
-                        .unwrap_or(input.len() - i);
+                    let (run, ascii) = printable_run(&input[i..]);
                     if run > 0 {
-                        self.text(&mut line, &input[i..i + run]);
+                        self.text(&mut line, &input[i..i + run], ascii);
                         i += run;
                         continue;
                     }
@@ -175,7 +204,7 @@ impl LineBuilder {
             b'\n' => self.finish(line),
             b'\r' => self.col = 0,
             0x08 => self.col = self.col.saturating_sub(1),
-            b'\t' => self.text(line, b"\t"),
+            b'\t' => self.text(line, b"\t", true),
             _ => {}
         }
     }
@@ -245,15 +274,19 @@ impl LineBuilder {
 
     /// Writes printable text at the cursor: appends at the end (the common case) or
     /// overwrites, padding with blanks when the cursor is past the end.
-    fn text(&mut self, line: &mut Line, run: &[u8]) {
-        let n = char_count(run);
+    fn text(&mut self, line: &mut Line, run: &[u8], run_ascii: bool) {
+        let n = if run_ascii {
+            run.len()
+        } else {
+            char_count(run)
+        };
         if self.col >= self.chars {
             if self.col > self.chars {
                 let pad = self.col - self.chars;
                 line.out.resize(line.out.len() + pad, b' ');
             }
             line.out.extend_from_slice(run);
-            self.ascii &= run.is_ascii();
+            self.ascii &= run_ascii;
             self.col += n;
             self.chars = self.col;
             if line.out.len() - line.start > MAX_LINE_BYTES {
@@ -261,7 +294,7 @@ impl LineBuilder {
             }
             return;
         }
-        if self.ascii && run.is_ascii() {
+        if self.ascii && run_ascii {
             let at = line.start + self.col;
             let end = at + run.len();
             if end <= line.out.len() {
@@ -426,6 +459,29 @@ mod tests {
     fn utf8_overwrite_counts_characters() {
         assert_eq!(run(&["héllo\r\x1b[2Cy\n".as_bytes()]).0, "héylo\n");
         assert_eq!(run(&["— ok\n".as_bytes()]).0, "— ok\n");
+    }
+
+    #[test]
+    fn printable_runs_stop_at_controls_and_report_ascii() {
+        assert_eq!(printable_run(b""), (0, true));
+        assert_eq!(printable_run(b"abc"), (3, true));
+        assert_eq!(printable_run(b"0123456789abcdef\r\n"), (16, true));
+        assert_eq!(printable_run(b"0123456\x1b[0m"), (7, true));
+        assert_eq!(printable_run(b"01234567\x7f"), (8, true));
+        assert_eq!(printable_run("0123456789é\n".as_bytes()), (12, false));
+        assert_eq!(printable_run("é0123456789\t".as_bytes()), (12, false));
+        // Every control byte, at every offset of a word.
+        for ctrl in (0u8..0x20).chain([0x7f]) {
+            for at in 0..17 {
+                let mut v = vec![b'x'; 20];
+                v[at] = ctrl;
+                assert_eq!(printable_run(&v), (at, true), "{ctrl:#x} at {at}");
+            }
+        }
+        for b in (0x20u8..0x7f).chain(0x80..=0xff) {
+            let v = vec![b; 9];
+            assert_eq!(printable_run(&v), (9, b < 0x80), "{b:#x}");
+        }
     }
 
     #[test]
