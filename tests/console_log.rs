@@ -124,6 +124,11 @@ fn logs_show_each_line_once_as_the_screen_finally_showed_it() {
         "the pending prompt was logged:\n{log}"
     );
     assert!(lines.contains(&"IN debug level set to 1"), "{log}");
+    // Leave the prompt empty, or the `shutdown` typed at teardown would not parse.
+    s.type_bytes(b"\x7f\x7f");
+    s.wait_screen("`sh` erased", SECS(5), |scr| {
+        scr.trim_end().ends_with(PROMPT.trim_end())
+    });
     s.type_bytes(b"\x1d");
     s.wait_exit(SECS(5)).expect("detached");
 }
