@@ -124,13 +124,20 @@ fn logs_show_each_line_once_as_the_screen_finally_showed_it() {
         "the pending prompt was logged:\n{log}"
     );
     assert!(lines.contains(&"IN debug level set to 1"), "{log}");
-    // Leave the prompt empty, or the `shutdown` typed at teardown would not parse.
-    s.type_bytes(b"\x7f\x7f");
-    s.wait_screen("`sh` erased", SECS(5), |scr| {
-        scr.trim_end().ends_with(PROMPT.trim_end())
-    });
     s.type_bytes(b"\x1d");
     s.wait_exit(SECS(5)).expect("detached");
+
+    // `sh` is still typed at the prompt: the stop erases it before typing `shutdown`
+    // (glued to it, the command would not parse and the stop would wait 30 s).
+    let down = g.run(&["down", "core-1"]);
+    assert!(down.ok() && down.took < SECS(10), "{down}");
+    assert!(
+        g.holder_log("core-1").contains("after `shutdown`"),
+        "{}",
+        g.holder_log("core-1")
+    );
+    let log = g.console_log("core-1");
+    assert!(log.contains("\nR.O.B.U.S.T.# shutdown\n"), "{log}");
 }
 
 #[test]
@@ -203,4 +210,18 @@ fn send_stops_at_a_question_and_carries_answers() {
         "{log}"
     );
     assert!(!log.contains("secret"), "{log}");
+
+    // A question left open: `shutdown` would only answer it, so the stop uses SIGINT
+    // (Robust's same shutdown) at once instead of waiting out the command timeout.
+    let asked = g.run(&["send", "core-1", "create user"]);
+    assert_eq!(asked.code, Some(4), "{asked}");
+    let down = g.run(&["down", "core-1"]);
+    assert!(down.ok() && down.took < SECS(10), "{down}");
+    let holder_log = g.holder_log("core-1");
+    assert!(
+        holder_log
+            .contains("console waits at a question (First name [Default]:): stopping with SIGINT")
+            && holder_log.contains("exit 0 after SIGINT"),
+        "{holder_log}"
+    );
 }

@@ -73,6 +73,16 @@ pub(crate) enum SendState {
     Question(String),
 }
 
+/// What the stop sequence finds on the console before typing its stop command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BeforeCommand {
+    /// This many typed characters follow the prompt: erase them first (0: none).
+    Erase(usize),
+    /// A question waits for an answer (e.g. left by `send`): the command would only
+    /// answer it, so stop by signal instead.
+    AtQuestion(String),
+}
+
 /// What [`Hub::peek_capture`] sees.
 pub(crate) struct CapturePeek {
     pub state: SendState,
@@ -406,6 +416,22 @@ impl Hub {
             .as_ref()
             .filter(|r| r.generation == generation)
             .map(|r| (r.tracker.verdict(), r.tracker.missing()))
+    }
+
+    /// What the stop sequence must do before typing its command, judged from the line
+    /// under the cursor.
+    pub fn console_before_command(&self) -> BeforeCommand {
+        let g = self.lock();
+        let pending = g.scrollback.partial();
+        let prompt = g.spec.readiness.prompt.as_str();
+        if is_question(&pending) {
+            return BeforeCommand::AtQuestion(pending.trim_end().to_string());
+        }
+        // Half-typed input after the prompt would be glued to the command.
+        match pending.strip_prefix(prompt).filter(|_| !prompt.is_empty()) {
+            Some(typed) => BeforeCommand::Erase(typed.chars().count()),
+            None => BeforeCommand::Erase(0),
+        }
     }
 
     pub fn input_sender(&self) -> Option<mpsc::Sender<Vec<u8>>> {
