@@ -13,8 +13,14 @@
 //! - a log line while the prompt is pending: `ESC[24;1H` `12:00:00 - … \r\n`
 //!   `ESC[24;1H` `R.O.B.U.S.T.# sh` `ESC[24;17H` (the prompt redrawn below it).
 //!
+//! - a typed line passing the last column at the bottom row (captured on 10 rows):
+//!   `ESC[10;1H \r\n` (a blank over the first cell, scrolling) then `ESC[9;1H` and the
+//!   whole line redrawn one row up, wrapping.
+//!
 //! So the row of a cursor position (`ESC[row;colH`) is ignored: Robust only ever moves
-//! within the line it is on, and a line ends with its line feed. Understood: CR, LF, BS,
+//! within the line it is on, and a line ends with its line feed. The one exception is
+//! that wrap scroll: a line finished by a blank at column 1 and a line feed is held
+//! back, and reopened if the cursor then goes to the row just above. Understood: CR, LF, BS,
 //! tab (kept as one character), `ESC[nD`, `ESC[nC`, `ESC[nG`, `ESC[row;colH`/`f`,
 //! `ESC[K`/`ESC[nK`; every other sequence and control byte is dropped, as before.
 //! Trailing blanks of a finished line are dropped (a screen cannot show them).
@@ -56,6 +62,14 @@ pub struct LineBuilder {
     chars: usize,
     /// The line is pure ASCII, so a column is a byte offset.
     ascii: bool,
+    /// LocalConsole scrolls a prompt line that wraps at the bottom row with
+    /// `ESC[B;1H`, a blank, `\r\n`, then goes back up (`ESC[B-1;1H`) to redraw it:
+    /// the line just finished is not done. `wrap`: the row of the last `ESC[row;1H`
+    /// while nothing but that blank followed it (and whether the blank came); `held`: a
+    /// line finished that way (its row and text), handed on only once the next move
+    /// shows it is not reopened.
+    wrap: Option<(u16, bool)>,
+    held: Option<(u16, Vec<u8>)>,
 }
 
 /// Characters in UTF-8 bytes (lead bytes counted; a sequence split across reads still
@@ -201,7 +215,10 @@ impl LineBuilder {
 
     fn control(&mut self, line: &mut Line, b: u8) {
         match b {
-            b'\n' => self.finish(line),
+            b'\n' => {
+                self.release(line);
+                self.finish(line);
+            }
             b'\r' => self.col = 0,
             0x08 => self.col = self.col.saturating_sub(1),
             b'\t' => self.text(line, b"\t", true),
@@ -212,13 +229,46 @@ impl LineBuilder {
     fn csi(&mut self, line: &mut Line, fin: u8) {
         let n = usize::from(self.params[0].max(1));
         match fin {
+            b'D' | b'C' | b'G' | b'`' | b'K' => {
+                self.release(line);
+                self.wrap = None;
+            }
+            _ => {}
+        }
+        match fin {
             b'D' => self.col = self.col.saturating_sub(n),
             b'C' => self.col = (self.col + n).min(MAX_LINE_BYTES),
             b'G' | b'`' => self.col = (n - 1).min(MAX_LINE_BYTES),
-            // The row is ignored: Robust positions within the line it is on.
-            b'H' | b'f' => self.col = (usize::from(self.params[1].max(1)) - 1).min(MAX_LINE_BYTES),
+            // Otherwise the row is ignored: Robust positions within the line it is on.
+            b'H' | b'f' => {
+                let row = self.params[0].max(1);
+                match self.held.take() {
+                    // Back up to the line the wrap scrolled: it is still being drawn.
+                    Some((held_row, text)) if row + 1 == held_row => {
+                        line.out.truncate(line.start);
+                        line.out.extend_from_slice(&text);
+                        self.recount(line);
+                    }
+                    other => {
+                        self.held = other;
+                        self.release(line);
+                    }
+                }
+                self.col = (usize::from(self.params[1].max(1)) - 1).min(MAX_LINE_BYTES);
+                self.wrap = (self.col == 0).then_some((row, false));
+            }
             b'K' => self.erase(line, self.params[0]),
             _ => {}
+        }
+    }
+
+    /// Hands on a held line (see `held`) before whatever comes next.
+    fn release(&mut self, line: &mut Line) {
+        if let Some((_, text)) = self.held.take() {
+            let current = line.out.split_off(line.start);
+            line.out.extend_from_slice(&text);
+            self.finish_at_end(line);
+            line.out.extend_from_slice(&current);
         }
     }
 
@@ -275,6 +325,13 @@ impl LineBuilder {
     /// Writes printable text at the cursor: appends at the end (the common case) or
     /// overwrites, padding with blanks when the cursor is past the end.
     fn text(&mut self, line: &mut Line, run: &[u8], run_ascii: bool) {
+        if self.held.is_some() {
+            self.release(line);
+        }
+        self.wrap = match self.wrap {
+            Some((row, false)) if self.col == 0 && run == b" " => Some((row, true)),
+            _ => None,
+        };
         let n = if run_ascii {
             run.len()
         } else {
@@ -312,8 +369,22 @@ impl LineBuilder {
         self.recount(line);
     }
 
-    /// The cursor leaves the line with a line feed: hand it on, trailing blanks dropped.
+    /// The cursor leaves the line with a line feed: hand it on, trailing blanks dropped
+    /// (or hold it, when this may be LocalConsole's wrap scroll).
     fn finish(&mut self, line: &mut Line) {
+        if let Some((row, true)) = self.wrap.take() {
+            self.held = Some((row, line.out[line.start..].to_vec()));
+            line.out.truncate(line.start);
+        } else {
+            self.finish_at_end(line);
+        }
+        self.col = 0;
+        self.chars = 0;
+        self.ascii = true;
+    }
+
+    /// Ends the line `out[start..]` with its trailing blanks dropped.
+    fn finish_at_end(&mut self, line: &mut Line) {
         let keep = line.out[line.start..]
             .iter()
             .rposition(|&b| b != b' ')
@@ -321,9 +392,6 @@ impl LineBuilder {
         line.out.truncate(line.start + keep);
         line.out.push(b'\n');
         line.start = line.out.len();
-        self.col = 0;
-        self.chars = 0;
-        self.ascii = true;
     }
 }
 
@@ -433,6 +501,50 @@ mod tests {
             b"\x1b[24;1H\x1b[24;1H\r\n",
         ]);
         assert_eq!(lines, "First name [Default]: Te\n");
+    }
+
+    /// Robust 0.9.2.2 on a 10-row screen, a typed line passing column 80 at the bottom
+    /// row: the wrap scroll, then the redraw one row up (captured).
+    const WRAP_AT_BOTTOM: &[&[u8]] = &[
+        b"\x1b[10;1HR.O.B.U.S.T.# show 012345678901234567890123456789012345678901234567890123456789\x1b[10;80H",
+        b"\x1b[10;1H \r\n\x1b[9;1HR.O.B.U.S.T.# show 0123456789012345678901234567890123456789012345678901234567890\x1b[10;1H",
+        b"\x1b[9;1HR.O.B.U.S.T.# show 01234567890123456789012345678901234567890123456789012345678901",
+        b"\x1b[10;2H",
+        b"\x1b[9;1H\x1b[9;1H\r\n",
+        b"Invalid command",
+        b"\r\n\x1b[10;1H\x1b[10;1HR.O.B.U.S.T.# \x1b[10;15H",
+    ];
+
+    #[test]
+    fn real_wrap_scroll_at_the_bottom_is_not_a_line() {
+        let all: Vec<u8> = WRAP_AT_BOTTOM.concat();
+        let want = (
+            "R.O.B.U.S.T.# show 01234567890123456789012345678901234567890123456789012345678901\n\
+             Invalid command\n"
+                .to_string(),
+            "R.O.B.U.S.T.# ".to_string(),
+        );
+        assert_eq!(run(WRAP_AT_BOTTOM), want);
+        // Whatever the read boundaries, the held line is resolved the same way.
+        for size in [1, 2, 5, 7] {
+            let chunks: Vec<&[u8]> = all.chunks(size).collect();
+            assert_eq!(run(&chunks), want, "chunks of {size}");
+        }
+    }
+
+    #[test]
+    fn real_resize_scroll_stays_on_screen_and_in_the_log() {
+        // Shrunk from 24 to 10 rows, then a key: the old prompt line (first cell
+        // blanked) scrolls up and stays on screen; the prompt is redrawn below it.
+        let (lines, pending) = run(&[
+            b"\x1b[24;1HR.O.B.U.S.T.# s\x1b[24;16H",
+            b"\x1b[10;1H \r\n\x1b[10;1H",
+            b"R.O.B.U.S.T.# sh\x1b[10;17H",
+        ]);
+        assert_eq!(lines, " .O.B.U.S.T.# s\n");
+        assert_eq!(pending, "R.O.B.U.S.T.# sh");
+        // A blank line at column 1 followed by ordinary output is an ordinary line.
+        assert_eq!(run(&[b"\x1b[5;1H \r\nnext\n"]).0, "\nnext\n");
     }
 
     #[test]
