@@ -14,6 +14,8 @@ use std::time::Duration;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_INVALID: i32 = 3;
+/// `send`: the console stopped at a question and waits for an answer.
+pub const EXIT_WAITING: i32 = 4;
 
 /// A command's failure: what to print, and the exit code.
 #[derive(Debug)]
@@ -66,6 +68,7 @@ pub fn run(cli: Cli) -> i32 {
             line,
             role,
             timeout,
+            answers,
         } => {
             // With --role, the first positional word belongs to the line, not an instance name.
             let (instance, line) = match (role, instance) {
@@ -82,6 +85,7 @@ pub fn run(cli: Cli) -> i32 {
                 instance.as_deref(),
                 role.as_deref(),
                 &line,
+                answers,
                 *timeout,
             )
         }

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 ///
 /// Exit status: 0 success; 1 the operation failed (an instance did not become ready,
 /// nginx rejected its config, a holder did not answer); 2 bad command-line usage;
-/// 3 the manifest or the rendered configuration is invalid (see `gridctl check`).
+/// 3 the manifest or the rendered configuration is invalid (see `gridctl check`);
+/// 4 `send`: the console is waiting for an answer to a question.
 #[derive(Debug, Parser)]
 #[command(name = "gridctl", version, max_term_width = 100)]
 pub struct Cli {
@@ -86,12 +87,27 @@ pub enum Command {
         detach_key: String,
     },
     /// Type a line into a console and print what it answered.
+    ///
+    /// Some commands ask questions (`create user` without its arguments asks for a
+    /// first name, a password, ...). The console counts as waiting at a question when
+    /// the line under its cursor ends in `: ` or `? `, is not the prompt and not a log
+    /// line, and nothing more is printed for 300 ms. Each time it asks, the next answer
+    /// is typed: answers are the lines after the first of LINE ("create user\nTest\nUser")
+    /// and then every --answer, in order. With no answer left, send stops at once,
+    /// prints the question and exits 4; the question stays open, so a later
+    /// `gridctl send INSTANCE ANSWER` answers it. Answers are never typed at the prompt
+    /// (they would run as commands): unused ones are reported.
     Send {
         /// Instance name (or use --role).
         #[arg(required_unless_present = "role")]
         instance: Option<String>,
-        /// The console line, e.g. "show uptime".
+        /// The console line, e.g. "show uptime" (words are joined with spaces; further
+        /// lines, after newlines, are answers).
         line: Vec<String>,
+        /// An answer to type when the console asks a question; repeat it for each
+        /// question, in order ("" answers with just Enter).
+        #[arg(short = 'a', long = "answer", value_name = "TEXT")]
+        answers: Vec<String>,
         /// Send to every copy of this role (then every positional word is the line).
         #[arg(long)]
         role: Option<String>,

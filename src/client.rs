@@ -29,6 +29,15 @@ pub enum ClientError {
     Terminal(io::Error),
 }
 
+/// How a `send` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendReply {
+    /// The prompt came back (or the timeout passed); `unused_answers` were not typed.
+    Output { text: String, unused_answers: u32 },
+    /// The console waits at `question` for a line of input.
+    Question { text: String, question: String },
+}
+
 /// A greeted connection to one holder. Requests run one after another.
 pub struct HolderClient {
     stream: UnixStream,
@@ -73,23 +82,49 @@ impl HolderClient {
         }
     }
 
-    /// Types `line` into the console; returns what it printed (ANSI stripped).
+    /// Types `line` into the console; returns what it printed (ANSI stripped). A
+    /// question the console stops at ends the text.
     pub fn send_line(
         &mut self,
         line: &str,
         quiet: Duration,
         timeout: Duration,
     ) -> Result<String, ClientError> {
+        Ok(match self.send_lines(line, &[], quiet, timeout)? {
+            SendReply::Output { text, .. } => text,
+            SendReply::Question { text, question } if text.is_empty() => question,
+            SendReply::Question { text, question } => format!("{text}\n{question}"),
+        })
+    }
+
+    /// Types `line`, then one of `answers` each time the console asks a question.
+    pub fn send_lines(
+        &mut self,
+        line: &str,
+        answers: &[String],
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<SendReply, ClientError> {
         self.set_timeout(Some(timeout + self.timeout))?;
         self.send(&ClientMessage::SendLine {
             line: line.to_string(),
             quiet_ms: quiet.as_millis() as u64,
             timeout_ms: timeout.as_millis() as u64,
+            answers: answers.to_vec(),
         })?;
         let reply = self.receive();
         self.set_timeout(Some(self.timeout))?;
         match reply? {
-            HolderMessage::Output { text } => Ok(text),
+            HolderMessage::Output {
+                text,
+                unused_answers,
+            } => Ok(SendReply::Output {
+                text,
+                unused_answers,
+            }),
+            HolderMessage::Question { text, question } => {
+                Ok(SendReply::Question { text, question })
+            }
             other => Err(self.unexpected(other)),
         }
     }

@@ -36,6 +36,7 @@ impl vt100::Callbacks for Responder {
 }
 
 mod backlog;
+pub mod lines;
 
 /// A console's screen as a terminal would show it.
 pub struct Console {

@@ -3,7 +3,7 @@
 
 use crate::app::{load_plan, templates, Failure, Outcome};
 use crate::attach::{self, AttachEnd, AttachOptions};
-use crate::client::{HolderClient, HolderPresence};
+use crate::client::{HolderClient, HolderPresence, SendReply};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::plan::{InstancePlan, Plan};
 use crate::protocol::InstanceState;
@@ -331,15 +331,31 @@ pub fn attach(file: &Path, name: &str, read_only: bool, detach_key: &str) -> Out
     }
 }
 
+/// The typed line and the answers: `line`'s words joined with spaces, split into lines
+/// like a file (a final newline ends the last line, it adds no empty answer), then
+/// every `--answer`.
+fn send_script(line: &[String], answers: &[String]) -> (String, Vec<String>) {
+    let text = line.join(" ");
+    let body = text.strip_suffix('\n').unwrap_or(&text);
+    let mut lines = body
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r').to_string());
+    let first = lines.next().unwrap_or_default();
+    let mut rest: Vec<String> = lines.collect();
+    rest.extend(answers.iter().cloned());
+    (first, rest)
+}
+
 pub fn send(
     file: &Path,
     instance_name: Option<&str>,
     role: Option<&str>,
     line: &[String],
+    answers: &[String],
     timeout: Duration,
 ) -> Outcome {
     let plan = load_plan(file)?;
-    let text = line.join(" ");
+    let (text, answers) = send_script(line, answers);
     let targets: Vec<&InstancePlan> = match (instance_name, role) {
         (Some(n), _) => vec![instance(&plan, n)?],
         (None, Some(r)) => {
@@ -357,20 +373,49 @@ pub fn send(
     };
     let many = targets.len() > 1;
     let mut bad = Vec::new();
+    let mut waiting = Vec::new();
     for inst in targets {
         let result = connect(&plan, inst).and_then(|mut c| {
-            c.send_line(&text, Duration::from_millis(300), timeout)
+            c.send_lines(&text, &answers, Duration::from_millis(300), timeout)
                 .map_err(|e| failed(format!("failed to {e}")))
         });
+        let print = |out: &str| {
+            if many {
+                println!("== {} ==", inst.name);
+            }
+            print!("{out}");
+            if !out.is_empty() && !out.ends_with('\n') {
+                println!();
+            }
+        };
         match result {
-            Ok(out) => {
-                if many {
-                    println!("== {} ==", inst.name);
+            Ok(SendReply::Output {
+                text: out,
+                unused_answers,
+            }) => {
+                print(&out);
+                if unused_answers > 0 {
+                    crate::app::print_diagnostics(&[Diagnostic::warning(format!(
+                        "`{}` asked no more questions: {unused_answers} of the answers were not typed",
+                        inst.name
+                    ))
+                    .help("answers are typed only when the console asks (never at the prompt)")]);
                 }
-                print!("{out}");
-                if !out.is_empty() && !out.ends_with('\n') {
-                    println!();
-                }
+            }
+            Ok(SendReply::Question {
+                text: out,
+                question,
+            }) => {
+                print(&out);
+                crate::app::print_diagnostics(&[Diagnostic::error(format!(
+                    "`{}` is waiting for an answer: {question}",
+                    inst.name
+                ))
+                .help(format!(
+                    "answer with `gridctl send {} ANSWER`, or give every answer at once with --answer",
+                    inst.name
+                ))]);
+                waiting.push(inst.name.clone());
             }
             Err(f) => {
                 crate::app::print_diagnostics(&f.diagnostics);
@@ -378,10 +423,16 @@ pub fn send(
             }
         }
     }
-    if bad.is_empty() {
-        Ok(())
-    } else {
+    if !bad.is_empty() {
         Err(failed(format!("not sent to: {}", bad.join(", "))))
+    } else if !waiting.is_empty() {
+        // The diagnostics are printed above, one per instance.
+        Err(Failure {
+            diagnostics: Vec::new(),
+            code: crate::app::EXIT_WAITING,
+        })
+    } else {
+        Ok(())
     }
 }
 
@@ -510,5 +561,40 @@ fn follow_file(path: &Path, f: std::fs::File) -> Outcome {
             }
             Err(e) => return Err(failed(format!("cannot read `{}`: {e}", path.display()))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::send_script;
+
+    fn script(line: &[&str], answers: &[&str]) -> (String, Vec<String>) {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        send_script(&own(line), &own(answers))
+    }
+
+    #[test]
+    fn words_join_and_further_lines_are_answers() {
+        assert_eq!(
+            script(&["show", "uptime"], &[]),
+            ("show uptime".into(), vec![])
+        );
+        assert_eq!(
+            script(&["create user\nAda\nLovelace\npw\n\n\n\n"], &[]),
+            (
+                "create user".into(),
+                ["Ada", "Lovelace", "pw", "", "", ""]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
+        // A final newline ends the last line; --answer values follow the lines.
+        assert_eq!(
+            script(&["create", "user\r\nAda\n"], &["", "x"]),
+            (
+                "create user".into(),
+                ["Ada", "", "x"].map(String::from).to_vec()
+            )
+        );
     }
 }

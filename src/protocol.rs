@@ -27,10 +27,15 @@ pub enum ClientMessage {
     Status,
     /// Type `line` + `\r` into the console and collect what it prints until the output
     /// has been quiet for `quiet_ms` after the prompt came back, or `timeout_ms` passed.
+    /// Each time the console stops at a question, the next of `answers` is typed; with
+    /// none left the reply is `Question`. (Added in place: a holder that predates it
+    /// ignores `answers`, so the field is left out when empty.)
     SendLine {
         line: String,
         quiet_ms: u64,
         timeout_ms: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        answers: Vec<String>,
     },
     /// Graceful stop of the child; the holder exits afterwards.
     Stop,
@@ -56,9 +61,19 @@ pub enum HolderMessage {
         holder_pid: u32,
     },
     Status(InstanceStatus),
-    /// Answer to `SendLine`: console output with ANSI sequences stripped.
+    /// Answer to `SendLine`: console output as the screen showed it (no ANSI sequences,
+    /// no keystroke redraws). `unused_answers`: answers never typed because the prompt
+    /// came back first (they would have run as commands).
     Output {
         text: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        unused_answers: u32,
+    },
+    /// Answer to `SendLine`: the console stopped at `question` (e.g. `Password: `) and
+    /// waits for a line of input; `text` is what it printed before the question.
+    Question {
+        text: String,
+        question: String,
     },
     /// The request was carried out (`Stop`: the child is stopped and reaped).
     Done {
@@ -75,6 +90,10 @@ pub enum HolderMessage {
     ChildExited {
         description: String,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

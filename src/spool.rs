@@ -1,10 +1,11 @@
-//! Where console output goes besides the screen model: an ANSI stripper, the in-memory
-//! scrollback of recent lines, and the size-rotated plain-text console log.
+//! Where console lines go besides the screen model: the in-memory scrollback of recent
+//! lines, and the size-rotated plain-text console log. Both get the lines as the screen
+//! finally showed them ([`crate::console::lines`]).
 //!
 //! This is the hot path (every byte Robust prints passes through it), so nothing here
-//! allocates per byte or issues a syscall per line: the stripper appends runs of plain
-//! text into a caller-owned buffer, the scrollback recycles the `String` of the line it
-//! evicts, and the log is a `BufWriter` flushed by the drain thread when output pauses.
+//! allocates per byte or issues a syscall per line: the scrollback recycles the `String`
+//! of the line it evicts, and the log is a `BufWriter` flushed by the drain thread when
+//! output pauses.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -12,109 +13,13 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// Lines longer than this are cut into several: a console that never prints a newline
-/// must not grow the partial line without bound.
-const MAX_LINE_BYTES: usize = 16 * 1024;
+use crate::console::lines::MAX_LINE_BYTES;
 
 /// The scrollback always keeps at least this many lines, so status can show the
 /// last lines before an exit even when `scrollback_lines` is tiny.
 pub const MIN_SCROLLBACK: usize = 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum StripState {
-    #[default]
-    Ground,
-    Esc,
-    EscIntermediate,
-    Csi,
-    Osc,
-    OscEsc,
-    /// DCS, SOS, PM, APC: skipped up to the string terminator.
-    Str,
-    StrEsc,
-}
-
-/// Streaming ANSI/VT stripper: keeps printable text, `\n` and `\t`; drops escape
-/// sequences, `\r` and other control bytes. State survives across chunks, so a
-/// sequence split between two reads is still removed.
-#[derive(Debug, Default)]
-pub struct AnsiStripper {
-    state: StripState,
-}
-
-impl AnsiStripper {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Appends the plain text of `input` to `out`.
-    pub fn strip(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        let mut i = 0;
-        while i < input.len() {
-            match self.state {
-                StripState::Ground => {
-                    // Copy the run of plain bytes in one go.
-                    let run = input[i..]
-                        .iter()
-                        .position(|&b| b < 0x20 || b == 0x7f)
-                        .unwrap_or(input.len() - i);
-                    out.extend_from_slice(&input[i..i + run]);
-                    i += run;
-                    if i < input.len() {
-                        match input[i] {
-                            0x1b => self.state = StripState::Esc,
-                            b'\n' | b'\t' => out.push(input[i]),
-                            _ => {}
-                        }
-                        i += 1;
-                    }
-                    continue;
-                }
-                StripState::Esc => {
-                    self.state = match input[i] {
-                        b'[' => StripState::Csi,
-                        b']' => StripState::Osc,
-                        b'P' | b'X' | b'^' | b'_' => StripState::Str,
-                        0x20..=0x2f => StripState::EscIntermediate,
-                        0x1b => StripState::Esc,
-                        _ => StripState::Ground,
-                    }
-                }
-                StripState::EscIntermediate => {
-                    if !(0x20..=0x2f).contains(&input[i]) {
-                        self.state = StripState::Ground;
-                    }
-                }
-                StripState::Csi => match input[i] {
-                    0x40..=0x7e => self.state = StripState::Ground,
-                    0x1b => self.state = StripState::Esc,
-                    _ => {}
-                },
-                StripState::Osc => match input[i] {
-                    0x07 => self.state = StripState::Ground,
-                    0x1b => self.state = StripState::OscEsc,
-                    _ => {}
-                },
-                StripState::OscEsc | StripState::StrEsc => self.state = StripState::Ground,
-                StripState::Str => {
-                    if input[i] == 0x1b {
-                        self.state = StripState::StrEsc;
-                    }
-                }
-            }
-            i += 1;
-        }
-    }
-}
-
-/// Strips a whole string at once (for short texts such as `send` output).
-pub fn strip_ansi(input: &[u8]) -> String {
-    let mut out = Vec::with_capacity(input.len());
-    AnsiStripper::new().strip(input, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The last `capacity` lines of stripped console text, plus the line being printed.
+/// The last `capacity` console lines, plus the line being printed (e.g. the prompt).
 #[derive(Debug)]
 pub struct Scrollback {
     lines: VecDeque<String>,
@@ -132,9 +37,9 @@ impl Scrollback {
         }
     }
 
-    /// Adds stripped text; `on_line` sees every line completed by it.
-    pub fn push(&mut self, stripped: &[u8], mut on_line: impl FnMut(&str)) {
-        let mut rest = stripped;
+    /// Adds finished lines (each ends in `\n`); `on_line` sees every one of them.
+    pub fn push(&mut self, lines: &[u8], mut on_line: impl FnMut(&str)) {
+        let mut rest = lines;
         while !rest.is_empty() {
             match rest.iter().position(|&b| b == b'\n') {
                 Some(nl) => {
@@ -167,6 +72,13 @@ impl Scrollback {
         self.lines.push_back(line);
     }
 
+    /// Replaces the line being printed with its current content (a prompt being
+    /// typed at is redrawn in place, so it is set, not appended to).
+    pub fn set_partial(&mut self, pending: &[u8]) {
+        self.partial.clear();
+        self.partial.extend_from_slice(pending);
+    }
+
     /// The line being printed (no newline yet), e.g. the prompt.
     pub fn partial(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.partial)
@@ -192,9 +104,11 @@ impl Scrollback {
 
 /// The plain-text console log.
 ///
-/// Format: the console output with every ANSI/VT sequence, `\r` and other control
-/// bytes stripped, one console line per file line, exactly as Robust printed it
-/// (Robust's console lines already start with `HH:mm:ss - `). When writing would pass
+/// Format: one console line per file line, as the screen finally showed it: cursor
+/// moves, carriage returns, erases and backspaces applied, every other ANSI/VT sequence
+/// and control byte dropped, trailing blanks removed (Robust's console lines already
+/// start with `HH:mm:ss - `). A line is written once the cursor leaves it with a line
+/// feed, so keystroke redraws and the pending prompt never reach the file. When writing would pass
 /// `max_bytes` the file is rotated at the next line boundary: `console.log` → `console.log.1`
 /// → … → `console.log.<keep>`, the oldest dropped; `keep = 0` simply truncates.
 #[derive(Debug)]
@@ -230,7 +144,7 @@ impl ConsoleLog {
         &self.path
     }
 
-    /// Appends stripped text, rotating first when it would pass the size limit.
+    /// Appends finished lines, rotating first when it would pass the size limit.
     pub fn write(&mut self, text: &[u8]) -> io::Result<()> {
         if text.is_empty() {
             return Ok(());
@@ -306,36 +220,6 @@ fn open_append(path: &Path) -> io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn stripped(chunks: &[&[u8]]) -> String {
-        let mut s = AnsiStripper::new();
-        let mut out = Vec::new();
-        for c in chunks {
-            s.strip(c, &mut out);
-        }
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn strips_csi_osc_and_controls() {
-        assert_eq!(
-            stripped(&[b"\x1b[1;31mred\x1b[0m \x1b]0;title\x07ok\r\n\x1b(Bx\x1b[6n"]),
-            "red ok\nx"
-        );
-    }
-
-    #[test]
-    fn strips_sequences_split_across_chunks() {
-        assert_eq!(
-            stripped(&[b"a\x1b", b"[3", b"2mb\x1b]2;t", b"\x1b\\c"]),
-            "abc"
-        );
-    }
-
-    #[test]
-    fn keeps_utf8() {
-        assert_eq!(stripped(&["héllo — ok\n".as_bytes()]), "héllo — ok\n");
-    }
 
     #[test]
     fn scrollback_keeps_last_lines_and_partial() {

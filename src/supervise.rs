@@ -7,7 +7,7 @@
 //!
 //! A child counts as stopped only when it is reaped **and** its PTY reached EOF.
 
-use crate::holder::hub::Hub;
+use crate::holder::hub::{BeforeCommand, Hub};
 use crate::protocol::InstanceState;
 use crate::spec::{InstanceSpec, StopPolicy};
 use nix::sys::signal::Signal;
@@ -41,9 +41,23 @@ pub(crate) async fn stop_child(hub: &Hub, child: &mut RunningChild, policy: &Sto
     let ms = Duration::from_millis;
     // (exit description, the step that ended it)
     let mut ended: Option<(String, String)> = None;
-    if !policy.command.is_empty() {
+    let before = hub.console_before_command();
+    if let BeforeCommand::AtQuestion(q) = &before {
+        // Typed at a question (one `send` left open), the command would be its answer
+        // and the stop would wait out the whole command timeout. SIGINT runs Robust's
+        // same shutdown (robust.md §5).
+        hub.holder_log.log(&format!(
+            "console waits at a question ({q}): stopping with SIGINT"
+        ));
+    } else if !policy.command.is_empty() {
         if let Some(input) = hub.input_sender() {
-            let line = format!("{}\r", policy.command).into_bytes();
+            // Half-typed input is erased first (DEL, as a terminal's backspace key sends).
+            let erase = match before {
+                BeforeCommand::Erase(n) => n,
+                BeforeCommand::AtQuestion(_) => 0,
+            };
+            let mut line = vec![0x7f; erase];
+            line.extend_from_slice(format!("{}\r", policy.command).as_bytes());
             let _ = tokio::time::timeout(ms(policy.command_timeout_ms), input.send(line)).await;
         }
         if let Some(d) = child.wait_exit(Some(ms(policy.command_timeout_ms))).await {

@@ -7,7 +7,7 @@
 //!
 //! Every process a test starts is killed by pid on every path (the `Fixture` drop).
 
-use gridctl::client::{clean_stale, probe_holder, HolderClient, HolderPresence};
+use gridctl::client::{clean_stale, probe_holder, HolderClient, HolderPresence, SendReply};
 use gridctl::protocol::{
     decode_control, read_frame, write_control, write_frame, ClientMessage, HolderMessage,
     InstanceState, InstanceStatus, KIND_CONTROL, KIND_DATA, PROTOCOL_VERSION,
@@ -62,6 +62,11 @@ while true; do
     size) stty size;;
     "show uptime") echo "Time now is now"; echo "Server has been running since then";;
     spam\ *) seq -f "spam line %g .............................................." "${line#spam }";;
+    # Asks like Robust's `create user`: the question stays on the line, the cursor after it.
+    ask) printf 'First name [Default]: '; IFS= read -r a; a=${a%$'\r'}; printf '%s\r\n' "$a"
+         printf 'Password: '; IFS= read -r p; printf '\r\n'; echo "created ${a:-Default}";;
+    # LocalConsole's redraw of the prompt line, as Robust 0.9.2.2 sends it for `ab` typed.
+    redraw) printf '\033[40;1HR.O.B.U.S.T.# a\033[40;16H\033[40;1HR.O.B.U.S.T.# ab\033[40;17H\033[40;1H\033[40;1H\r\n';;
     *) echo "Unknown command: $line";;
   esac
 done
@@ -419,6 +424,63 @@ fn crashing_child_backs_off_then_crash_loops() {
         (fx.child_pids().len() == 5).then_some(())
     });
     fx.client().stop().unwrap();
+}
+
+#[test]
+fn send_stops_at_a_question_and_types_answers() {
+    let fx = Fixture::new(&[], |_| {});
+    fx.launch();
+    fx.wait_state(InstanceState::Ready, secs(5));
+    let mut c = fx.client();
+    let quiet = Duration::from_millis(100);
+
+    // No answer: back at once (well before the timeout) with the question.
+    let t0 = Instant::now();
+    let asked = c.send_lines("ask", &[], quiet, secs(20)).unwrap();
+    assert!(t0.elapsed() < secs(5), "{:?}", t0.elapsed());
+    assert_eq!(
+        asked,
+        SendReply::Question {
+            text: String::new(),
+            question: "First name [Default]:".into()
+        }
+    );
+    // The question stays open: the next send answers it, its answer the next question.
+    let answers = ["pw".to_string()];
+    let done = c.send_lines("Ada", &answers, quiet, secs(20)).unwrap();
+    assert_eq!(
+        done,
+        SendReply::Output {
+            text: "Password:\ncreated Ada".into(),
+            unused_answers: 0
+        }
+    );
+    // Answers left when the prompt is back are never typed (they would run as commands).
+    let extra = ["".to_string(), "pw".to_string(), "show uptime".to_string()];
+    match c.send_lines("ask", &extra, quiet, secs(20)).unwrap() {
+        SendReply::Output {
+            text,
+            unused_answers,
+        } => {
+            assert_eq!(unused_answers, 1, "{text}");
+            assert!(text.ends_with("created Default"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let out = c.send_line("show uptime", quiet, secs(5)).unwrap();
+    assert!(out.starts_with("Time now is now"), "{out}");
+
+    // The log has lines as shown: the redrawn prompt line once, the question with its
+    // answer, no pending prompt.
+    c.send_line("redraw", quiet, secs(5)).unwrap();
+    let log = wait_for(secs(5), "the redraw in the console log", || {
+        let log = fx.console_log();
+        log.contains("R.O.B.U.S.T.# ab\n").then_some(log)
+    });
+    assert!(!log.contains("R.O.B.U.S.T.# aR.O.B.U.S.T."), "{log}");
+    assert!(log.contains("\nFirst name [Default]: Ada\n"), "{log}");
+    assert!(!log.ends_with("R.O.B.U.S.T.# "), "{log}");
+    c.stop().unwrap();
 }
 
 #[test]

@@ -66,9 +66,10 @@ complete -c gridctl -n "__fish_gridctl_using_subcommand status" -s h -l help -d 
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l detach-key -d 'Detach sequence: `ctrl-]` (default), `ctrl-a d`, `ctrl-X`; press it twice to send it' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l read-only -d 'Watch only: typed keys are not sent to the console'
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s a -l answer -d 'An answer to type when the console asks a question; repeat it for each question, in order ("" answers with just Enter)' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l role -d 'Send to every copy of this role (then every positional word is the line)' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l timeout -d 'Give up waiting for the answer after this long' -r
-complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s n -l lines -d 'Lines from the end to show first' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s f -l follow -d 'Keep printing new lines as they come'
 complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s h -l help -d 'Print help'

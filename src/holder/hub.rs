@@ -51,11 +51,45 @@ struct Viewer {
 
 struct Capture {
     id: u64,
+    /// Finished console lines since the capture began.
     text: Vec<u8>,
     dropped: usize,
     /// End of the first line (the echo of the command), once seen.
     echo_end: Option<usize>,
     last_output: Instant,
+    /// A line was finished since input was last typed, so the line under the cursor
+    /// is the console's reaction to it (prompt back, or a question), not stale.
+    answered: bool,
+}
+
+/// Where a `send` stands, judged from the line under the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SendState {
+    /// Still working (or the typed line has not been taken yet).
+    Busy,
+    /// The prompt is back.
+    Prompt,
+    /// The console asks something and waits for a line (the question's text).
+    Question(String),
+}
+
+/// What the stop sequence finds on the console before typing its stop command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BeforeCommand {
+    /// This many typed characters follow the prompt: erase them first (0: none).
+    Erase(usize),
+    /// A question waits for an answer (e.g. left by `send`): the command would only
+    /// answer it, so stop by signal instead.
+    AtQuestion(String),
+}
+
+/// What [`Hub::peek_capture`] sees.
+pub(crate) struct CapturePeek {
+    pub state: SendState,
+    /// Time since the console last printed anything.
+    pub quiet: Duration,
+    /// The child that got the line is gone.
+    pub gone: bool,
 }
 
 /// The running child, as the hub knows it.
@@ -211,8 +245,16 @@ impl Hub {
         self.lock().spec.clone()
     }
 
-    /// One chunk of console output. Returns the answers owed to the program.
-    pub fn drain(&self, generation: u64, chunk: &[u8], stripped: &[u8]) -> Option<Vec<u8>> {
+    /// One chunk of console output: the raw bytes, the lines it finished (as the screen
+    /// finally showed them) and the unfinished line under the cursor. Returns the
+    /// answers owed to the program.
+    pub fn drain(
+        &self,
+        generation: u64,
+        chunk: &[u8],
+        lines: &[u8],
+        pending: &[u8],
+    ) -> Option<Vec<u8>> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         inner.console.process(chunk);
@@ -225,9 +267,7 @@ impl Hub {
         {
             Some(r) => {
                 let tracker = &mut r.tracker;
-                inner
-                    .scrollback
-                    .push(stripped, |line| tracker.feed_line(line));
+                inner.scrollback.push(lines, |line| tracker.feed_line(line));
                 if tracker.is_pending() && inner.console.prompt_visible(tracker.prompt()) {
                     tracker.set_prompt_seen();
                 }
@@ -235,19 +275,23 @@ impl Hub {
                     r.notify.notify_one();
                 }
             }
-            None => inner.scrollback.push(stripped, |_| {}),
+            None => inner.scrollback.push(lines, |_| {}),
         }
+        inner.scrollback.set_partial(pending);
 
         if !inner.captures.is_empty() {
             let now = Instant::now();
             for c in &mut inner.captures {
-                if c.echo_end.is_none() {
-                    c.echo_end = stripped
-                        .iter()
-                        .position(|&b| b == b'\n')
-                        .map(|i| c.text.len() + i + 1);
+                if !lines.is_empty() {
+                    c.answered = true;
+                    if c.echo_end.is_none() {
+                        c.echo_end = lines
+                            .iter()
+                            .position(|&b| b == b'\n')
+                            .map(|i| c.text.len() + i + 1);
+                    }
                 }
-                c.text.extend_from_slice(stripped);
+                c.text.extend_from_slice(lines);
                 // Trim the front in big steps so the copy is amortized.
                 if c.text.len() > 2 * CAPTURE_MAX {
                     let cut = c.text.len() - CAPTURE_MAX;
@@ -374,6 +418,22 @@ impl Hub {
             .map(|r| (r.tracker.verdict(), r.tracker.missing()))
     }
 
+    /// What the stop sequence must do before typing its command, judged from the line
+    /// under the cursor.
+    pub fn console_before_command(&self) -> BeforeCommand {
+        let g = self.lock();
+        let pending = g.scrollback.partial();
+        let prompt = g.spec.readiness.prompt.as_str();
+        if is_question(&pending) {
+            return BeforeCommand::AtQuestion(pending.trim_end().to_string());
+        }
+        // Half-typed input after the prompt would be glued to the command.
+        match pending.strip_prefix(prompt).filter(|_| !prompt.is_empty()) {
+            Some(typed) => BeforeCommand::Erase(typed.chars().count()),
+            None => BeforeCommand::Erase(0),
+        }
+    }
+
     pub fn input_sender(&self) -> Option<mpsc::Sender<Vec<u8>>> {
         self.lock().child.as_ref().map(|c| c.input.clone())
     }
@@ -424,35 +484,58 @@ impl Hub {
             dropped: 0,
             echo_end: None,
             last_output: Instant::now(),
+            answered: false,
         });
         Ok((id, input, generation))
     }
 
-    /// (prompt back after the echo, time since the last output, whether the child that
-    /// got the line is gone). Looks only at the tail: cheap under the lock.
-    pub fn peek_capture(&self, id: u64, generation: u64, prompt: &str) -> (bool, Duration, bool) {
+    /// Input is about to be typed for capture `id`: what is under the cursor now is
+    /// stale until the console finishes a line again.
+    pub fn capture_typing(&self, id: u64) {
+        let mut g = self.lock();
+        if let Some(c) = g.captures.iter_mut().find(|c| c.id == id) {
+            c.answered = false;
+        }
+    }
+
+    /// Where capture `id` stands. Looks only at the line under the cursor: cheap under
+    /// the lock.
+    pub fn peek_capture(&self, id: u64, generation: u64, prompt: &str) -> CapturePeek {
         let g = self.lock();
         let gone = !g
             .child
             .as_ref()
             .is_some_and(|c| c.generation == generation && !c.exited);
         match g.captures.iter().find(|c| c.id == id) {
-            Some(c) => (
-                prompt_back(&c.text, c.echo_end, prompt),
-                c.last_output.elapsed(),
+            Some(c) => CapturePeek {
+                state: if c.answered {
+                    send_state(&g.scrollback.partial(), prompt)
+                } else {
+                    SendState::Busy
+                },
+                quiet: c.last_output.elapsed(),
                 gone,
-            ),
-            None => (false, Duration::ZERO, true),
+            },
+            None => CapturePeek {
+                state: SendState::Busy,
+                quiet: Duration::ZERO,
+                gone: true,
+            },
         }
     }
 
-    /// The captured text and how many bytes were dropped from its front.
-    pub fn end_capture(&self, id: u64) -> (String, usize) {
+    /// Ends capture `id`: its finished lines, then (with `with_pending`) the line under
+    /// the cursor, and how many bytes were dropped from the front.
+    pub fn end_capture(&self, id: u64, with_pending: bool) -> (String, usize) {
         let mut g = self.lock();
         match g.captures.iter().position(|c| c.id == id) {
             Some(i) => {
                 let c = g.captures.swap_remove(i);
-                (String::from_utf8_lossy(&c.text).into_owned(), c.dropped)
+                let mut text = String::from_utf8_lossy(&c.text).into_owned();
+                if with_pending {
+                    text.push_str(&g.scrollback.partial());
+                }
+                (text, c.dropped)
             }
             None => (String::new(), 0),
         }
@@ -545,20 +628,40 @@ impl Hub {
     }
 }
 
-/// Whether the text after the echo line ends with the prompt (trailing spaces
-/// ignored); with no prompt configured, whether anything followed the echo.
-pub(crate) fn prompt_back(text: &[u8], echo_end: Option<usize>, prompt: &str) -> bool {
-    let Some(start) = echo_end else { return false };
-    let body = text.get(start..).unwrap_or_default();
-    let prompt = prompt.trim_end().as_bytes();
-    if prompt.is_empty() {
-        return !body.is_empty();
+/// Where a `send` stands, from the line under the cursor (see [`is_question`]).
+/// With no prompt configured, any line finished after the input counts as done.
+pub(crate) fn send_state(pending: &str, prompt: &str) -> SendState {
+    let prompt = prompt.trim_end();
+    let shown = pending.trim_end();
+    if prompt.is_empty() || shown.ends_with(prompt) {
+        SendState::Prompt
+    } else if is_question(pending) {
+        SendState::Question(shown.to_string())
+    } else {
+        SendState::Busy
     }
-    let end = body
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(0, |i| i + 1);
-    body[..end].ends_with(prompt)
+}
+
+/// The rule for "the console waits at a question": the unfinished line under the
+/// cursor ends in `: ` or `? ` (Robust asks `Question [default]: ` and leaves the
+/// cursor after the blank) and is not a log line (`HH:MM:SS - ...`, which log4net may
+/// write in pieces). The caller also requires the console to be quiet for a while and
+/// a line finished since the last input, so a line caught mid-print does not count.
+pub(crate) fn is_question(pending: &str) -> bool {
+    let b = pending.as_bytes();
+    let asks = b.ends_with(b": ") || b.ends_with(b"? ");
+    let stamp = |b: &[u8]| {
+        b.len() >= 11
+            && b[..8].iter().enumerate().all(|(i, c)| {
+                if i % 3 == 2 {
+                    *c == b':'
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+            && &b[8..11] == b" - "
+    };
+    asks && !pending.trim().is_empty() && !stamp(b)
 }
 
 fn apply_size(g: &mut Inner, rows: u16, cols: u16) {
@@ -607,13 +710,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prompt_must_follow_the_echo() {
+    fn prompt_question_or_busy() {
         let p = "R.O.B.U.S.T.# ";
-        assert!(!prompt_back(b"show uptime", None, p));
-        let t = b"show uptime\nok\nR.O.B.U.S.T.# ";
-        assert!(prompt_back(t, Some(12), p));
-        assert!(!prompt_back(b"show uptime\nok\n", Some(12), p));
-        assert!(prompt_back(b"x\ny", Some(2), ""));
+        assert_eq!(send_state("R.O.B.U.S.T.# ", p), SendState::Prompt);
+        assert_eq!(send_state("", p), SendState::Busy);
+        assert_eq!(send_state("Loading", p), SendState::Busy);
+        assert_eq!(
+            send_state("User ID (enter for random) []: ", p),
+            SendState::Question("User ID (enter for random) []:".into())
+        );
+        assert_eq!(
+            send_state("Password: ", p),
+            SendState::Question("Password:".into())
+        );
+        assert_eq!(
+            send_state("Really? ", p),
+            SendState::Question("Really?".into())
+        );
+        // log4net writes a line in pieces: a stamped line is never a question.
+        assert_eq!(send_state("16:11:58 - [SERVER]: ", p), SendState::Busy);
+        assert_eq!(send_state("Time: 12:00", p), SendState::Busy);
+        assert_eq!(send_state("anything", ""), SendState::Prompt);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The holder's socket: one task per connection, `Hello`/`Welcome`, then requests.
 //! Nothing a client does can end the holder: every error ends that connection only.
 
-use super::hub::{Hub, ViewerEvent};
+use super::hub::{Hub, SendState, ViewerEvent};
 use crate::protocol::{
     decode_control, ClientMessage, HolderMessage, KIND_CONTROL, KIND_DATA, PROTOCOL_VERSION,
 };
@@ -139,9 +139,10 @@ async fn handle(
                 line,
                 quiet_ms,
                 timeout_ms,
+                answers,
             } => {
-                let reply = match send_line(&hub, &line, quiet_ms, timeout_ms).await {
-                    Ok(text) => HolderMessage::Output { text },
+                let reply = match send_line(&hub, &line, answers, quiet_ms, timeout_ms).await {
+                    Ok(reply) => reply,
                     Err(e) => error(e),
                 };
                 send(&mut wr, &reply).await?;
@@ -199,42 +200,74 @@ async fn handle(
 
 /// Types `line` + `\r` and collects what the console prints until the prompt is back
 /// and output has been quiet for `quiet_ms` (or the child went away), or `timeout_ms`.
+/// When the console stops at a question (see [`super::hub::is_question`]) and stays
+/// quiet for `quiet_ms`, the next answer is typed; with none left, the reply is
+/// `Question` at once instead of waiting out the timeout. Answers are never typed at
+/// the prompt: there they would run as commands.
 async fn send_line(
     hub: &Hub,
     line: &str,
+    answers: Vec<String>,
     quiet_ms: u64,
     timeout_ms: u64,
-) -> Result<String, String> {
-    if line.contains(['\r', '\n']) {
+) -> Result<HolderMessage, String> {
+    if std::iter::once(line)
+        .chain(answers.iter().map(String::as_str))
+        .any(|l| l.contains(['\r', '\n']))
+    {
         return Err("the line must not contain a line break".into());
     }
     let (id, input, generation) = hub.begin_capture()?;
     let prompt = hub.spec().readiness.prompt;
     let quiet = Duration::from_millis(quiet_ms);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
-    let sent =
-        tokio::time::timeout_at(deadline, input.send(format!("{line}\r").into_bytes())).await;
-    if !matches!(sent, Ok(Ok(()))) {
-        hub.end_capture(id);
-        return Err("the console does not take input".into());
-    }
-    loop {
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            break;
+    let mut answers = std::collections::VecDeque::from(answers);
+    let mut typed = line.to_string();
+    let question = loop {
+        hub.capture_typing(id);
+        let sent =
+            tokio::time::timeout_at(deadline, input.send(format!("{typed}\r").into_bytes())).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            hub.end_capture(id, false);
+            return Err("the console does not take input".into());
         }
-        tokio::time::sleep(Duration::from_millis(10).min(deadline - now)).await;
-        let (prompt_back, since_output, gone) = hub.peek_capture(id, generation, &prompt);
-        if since_output >= quiet && (gone || prompt_back) {
-            break;
+        let state = loop {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                break SendState::Busy;
+            }
+            tokio::time::sleep(Duration::from_millis(10).min(deadline - now)).await;
+            let peek = hub.peek_capture(id, generation, &prompt);
+            if peek.quiet < quiet {
+                continue;
+            }
+            if peek.gone {
+                break SendState::Prompt;
+            }
+            if peek.state != SendState::Busy {
+                break peek.state;
+            }
+        };
+        match (state, answers.pop_front()) {
+            (SendState::Question(_), Some(answer)) => typed = answer,
+            (SendState::Question(q), None) => break Some(q),
+            (_, unused) => {
+                answers.extend(unused);
+                break None;
+            }
         }
+    };
+    let (text, dropped) = hub.end_capture(id, question.is_none());
+    let mut text = clean_output(&text, line, &prompt);
+    if dropped > 0 {
+        text = format!("[gridctl: {dropped} bytes of earlier output not kept]\n{text}");
     }
-    let (text, dropped) = hub.end_capture(id);
-    let text = clean_output(&text, line, &prompt);
-    Ok(if dropped > 0 {
-        format!("[gridctl: {dropped} bytes of earlier output not kept]\n{text}")
-    } else {
-        text
+    Ok(match question {
+        Some(question) => HolderMessage::Question { text, question },
+        None => HolderMessage::Output {
+            text,
+            unused_answers: u32::try_from(answers.len()).unwrap_or(u32::MAX),
+        },
     })
 }
 

@@ -2,7 +2,8 @@
 //! reaped.
 //!
 //! Per child there are three plain threads, because PTY and `waitid` calls block:
-//! - the **drain** reads the master and feeds model, scrollback, viewers and log;
+//! - the **drain** reads the master and feeds model, scrollback, viewers and log (the
+//!   last two get finished lines from a [`LineBuilder`], never keystroke redraws);
 //! - the **waiter** blocks in `waitid(WNOWAIT)`, marks the child exited under the hub
 //!   lock, and only then reaps it, so a signal can never hit a reaped (reusable) pid;
 //! - the **input** writer owns the master's write side, fed by a channel, so a child
@@ -11,9 +12,9 @@
 //! A child counts as stopped only when it is reaped **and** its PTY reached EOF.
 
 use super::startup::readiness_task;
+use crate::console::lines::LineBuilder;
 use crate::holder::hub::{ChildSlot, Hub};
 use crate::spec::InstanceSpec;
-use crate::spool::AnsiStripper;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::pty::openpty;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
@@ -217,8 +218,9 @@ fn drain_thread(
     eof: &watch::Sender<bool>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut stripped = Vec::with_capacity(64 * 1024);
-    let mut stripper = AnsiStripper::new();
+    // Finished lines of each chunk, as the screen finally showed them.
+    let mut lines = Vec::with_capacity(64 * 1024);
+    let mut builder = LineBuilder::new();
     let mut last_flush = Instant::now();
     let mut log_error_reported = false;
     // Non-blocking reads: while output flows, one syscall per chunk; `poll` only when
@@ -273,16 +275,16 @@ fn drain_thread(
         };
         ready = true;
         let chunk = &buf[..n];
-        stripped.clear();
-        stripper.strip(chunk, &mut stripped);
-        if let Some(reply) = hub.drain(generation, chunk, &stripped) {
+        lines.clear();
+        builder.feed(chunk, &mut lines);
+        if let Some(reply) = hub.drain(generation, chunk, &lines, builder.pending()) {
             // Never block the drain on the input side; a full queue means the child
             // is not reading its console anyway.
             let _ = input.try_send(reply);
         }
         let mut log = hub.log.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(log) = log.as_mut() {
-            let mut res = log.write(&stripped);
+            let mut res = log.write(&lines);
             if last_flush.elapsed() >= LOG_FLUSH_EVERY {
                 res = res.and_then(|()| log.flush());
                 last_flush = Instant::now();

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -144,16 +145,49 @@ fn local(settings: &Settings, commands: &Commands) -> ! {
             // A question is a prompt of its own: shown, then one line read (no echo for
             // a password), as LocalConsole.CmdPrompt / PasswdPrompt do.
             log::show_prompt(question);
-            input.secret = secret;
+            log::set_echo(!secret);
             let answer = input.read_line();
-            input.secret = false;
             log::end_input();
             answer
         });
     }
 }
 
+/// `debug http in N` (N > 0 logs every incoming request, as Robust's LOGHTTP does at
+/// level 1 and up), so log lines can be made to arrive while a prompt is pending.
+/// Kept here rather than in `commands.rs`: the HTTP listeners call its hook.
+static HTTP_DEBUG: AtomicU32 = AtomicU32::new(0);
+static HTTP_SEEN: AtomicU32 = AtomicU32::new(0);
+
+fn debug_http(line: &str) -> Option<String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let ["debug", "http", "in", level] = words.as_slice() else {
+        return None;
+    };
+    Some(match level.parse::<u32>() {
+        Ok(n) => {
+            HTTP_DEBUG.store(n, Ordering::Relaxed);
+            format!("IN debug level set to {n}")
+        }
+        Err(_) => format!("Invalid debug level \"{level}\""),
+    })
+}
+
+/// Called for each request the fake serves: Robust 0.9.2.2's request log line.
+pub fn log_http_in(port: u16, method: &str, path: &str) {
+    if HTTP_DEBUG.load(Ordering::Relaxed) > 0 {
+        let n = HTTP_SEEN.fetch_add(1, Ordering::Relaxed) + 1;
+        log::info(&format!(
+            "[LOGHTTP]: HTTP IN {n} :{port} stream handler {method} {path}  from 127.0.0.1"
+        ));
+    }
+}
+
 fn execute(commands: &Commands, line: &str, ask: &mut crate::commands::Ask) {
+    if let Some(out) = debug_http(line) {
+        log::console_line(&out);
+        return;
+    }
     match commands.run(line, ask) {
         Outcome::Output(lines) => {
             for l in lines {
@@ -215,8 +249,6 @@ struct Input {
     pending: std::collections::VecDeque<u8>,
     line: String,
     last_was_cr: bool,
-    /// Typed keys are not echoed (a password question).
-    secret: bool,
 }
 
 impl Input {
@@ -250,6 +282,9 @@ impl Input {
         let mut seen: Vec<u8> = Vec::new();
         loop {
             if let Some((start, end)) = find_cpr(&seen) {
+                if let Some(row) = cpr_row(&seen[start..end]) {
+                    log::set_row(row);
+                }
                 seen.drain(start..end);
                 self.pending.extend(seen);
                 return;
@@ -290,11 +325,7 @@ impl Input {
                 0x1b => self.skip_escape(),
                 b if b >= 0x20 && self.line.len() < MAX_LINE => {
                     self.line.push(char::from(b));
-                    if self.secret {
-                        log::set_input("", b"");
-                    } else {
-                        log::set_input(&self.line, &[b]);
-                    }
+                    log::set_input(&self.line, false);
                 }
                 _ => {}
             }
@@ -303,7 +334,7 @@ impl Input {
 
     fn backspace(&mut self) {
         if self.line.pop().is_some() {
-            log::set_input(&self.line, b"\x08 \x08");
+            log::set_input(&self.line, true);
         }
     }
 
@@ -336,6 +367,12 @@ fn find_cpr(buf: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
+/// The row of a cursor report `ESC [ row ; col R`.
+fn cpr_row(report: &[u8]) -> Option<u16> {
+    let digits = report.get(2..)?.split(|&b| b == b';').next()?;
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// The terminal is gone: die by SIGHUP's default action, as Robust does.
 fn hang_up() -> ! {
     let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP);
@@ -345,6 +382,12 @@ fn hang_up() -> ! {
 #[cfg(test)]
 mod tests {
     use super::find_cpr;
+
+    #[test]
+    fn cpr_row_is_read() {
+        assert_eq!(super::cpr_row(b"\x1b[24;15R"), Some(24));
+        assert_eq!(super::cpr_row(b"\x1b[;15R"), None);
+    }
 
     #[test]
     fn cpr_reply_is_found_among_other_bytes() {

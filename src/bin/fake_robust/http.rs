@@ -71,6 +71,7 @@ fn serve(stream: TcpStream, port: u16, routes: &Routes) -> io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     while let Some(req) = read_request(&mut reader)? {
+        crate::console::log_http_in(port, &req.method, &req.path);
         let resp = route(&req, port, routes);
         write_response(&mut writer, &req, resp)?;
         if !req.keep_alive {

@@ -16,10 +16,14 @@ pub enum Level {
 }
 
 /// What the console shows at its bottom line, so a log line can be put above it.
-#[derive(Default)]
 struct View {
     prompt: Option<String>,
     input: String,
+    /// The 1-based screen row of the prompt line, once a cursor report told it. Then
+    /// the prompt line is redrawn the way LocalConsole does (see [`redraw`]).
+    row: Option<u16>,
+    /// Typed keys are shown (false while a password is typed).
+    echo: bool,
 }
 
 struct Logger {
@@ -32,6 +36,8 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 static VIEW: Mutex<View> = Mutex::new(View {
     prompt: None,
     input: String::new(),
+    row: None,
+    echo: true,
 });
 
 /// Opens (appends to) every file log4net opened and keeps `path` for the log lines;
@@ -114,16 +120,24 @@ fn console_message(level: Level, msg: &str) -> String {
 
 /// Writes one line to the console above the prompt (redrawing prompt and input).
 pub fn console_line(line: &str) {
-    let view = lock_view();
+    let mut view = lock_view();
     let mut out = String::new();
-    if view.prompt.is_some() {
-        out.push_str("\r\x1b[K");
-    }
-    out.push_str(line);
-    out.push('\n');
-    if let Some(p) = &view.prompt {
-        out.push_str(p);
-        out.push_str(&view.input);
+    match (&view.prompt, view.row) {
+        // LocalConsole: back to column 0 over the prompt, the line, then the prompt
+        // redrawn on the row below (captured from Robust 0.9.2.2 on Mono).
+        (Some(_), Some(row)) => {
+            out.push_str(&format!("\x1b[{row};1H{line}\n"));
+            view.row = Some(next_row(row));
+            out.push_str(&redraw(&view));
+        }
+        (Some(p), None) => {
+            out.push_str(&format!("\r\x1b[K{line}\n{p}{}", view.input));
+        }
+        (None, row) => {
+            out.push_str(line);
+            out.push('\n');
+            view.row = row.map(next_row);
+        }
     }
     write_stdout(out.as_bytes());
 }
@@ -134,19 +148,48 @@ pub fn console_raw(bytes: &[u8]) {
     write_stdout(bytes);
 }
 
-/// Shows the prompt; typed input starts empty.
+/// The cursor report said the cursor is on `row` (1-based): redraws use it.
+pub fn set_row(row: u16) {
+    lock_view().row = Some(row.max(1));
+}
+
+/// Shows the prompt (or a question); typed input starts empty.
 pub fn show_prompt(prompt: &str) {
     let mut view = lock_view();
     view.prompt = Some(prompt.to_string());
     view.input.clear();
-    write_stdout(prompt.as_bytes());
+    match view.row {
+        // Mono sets the row and the column separately: two cursor moves.
+        Some(row) => {
+            let out = format!("\x1b[{row};1H{}", redraw(&view));
+            write_stdout(out.as_bytes());
+        }
+        None => write_stdout(prompt.as_bytes()),
+    }
 }
 
-/// Records the typed line (for redraws) and echoes `echo`.
-pub fn set_input(input: &str, echo: &[u8]) {
+/// Whether typed keys are shown (off while a password is typed).
+pub fn set_echo(echo: bool) {
+    lock_view().echo = echo;
+}
+
+/// Records the typed line and shows it: LocalConsole redraws the whole prompt line
+/// on every key; a backspace first writes the line with a blank over the erased
+/// character. Without a known row, the plain echo of a terminal.
+pub fn set_input(input: &str, erased: bool) {
     let mut view = lock_view();
     view.input = input.to_string();
-    write_stdout(echo);
+    let out = match view.row {
+        Some(row) if erased => {
+            let (prompt, shown) = shown(&view);
+            format!("\x1b[{row};1H{prompt}{shown} {}", redraw(&view))
+        }
+        Some(_) => redraw(&view),
+        None if erased => "\x08 \x08".to_string(),
+        None if view.echo => input.chars().last().map(String::from).unwrap_or_default(),
+        None => String::new(),
+    };
+    write_stdout(out.as_bytes());
 }
 
 /// The line was entered: the prompt is gone until the next `show_prompt`.
@@ -154,7 +197,48 @@ pub fn end_input() {
     let mut view = lock_view();
     view.prompt = None;
     view.input.clear();
-    write_stdout(b"\n");
+    view.echo = true;
+    match view.row {
+        Some(row) => {
+            view.row = Some(next_row(row));
+            write_stdout(format!("\x1b[{row};1H\x1b[{row};1H\n").as_bytes());
+        }
+        None => write_stdout(b"\n"),
+    }
+}
+
+/// The prompt and the typed text as the console shows them.
+fn shown(view: &View) -> (&str, &str) {
+    let prompt = view.prompt.as_deref().unwrap_or_default();
+    (prompt, if view.echo { &view.input } else { "" })
+}
+
+/// LocalConsole's `Show()`: `ESC[row;1H`, prompt and input, then the cursor put after
+/// the input with `ESC[row;colH` (it moves even when a password is not echoed).
+fn redraw(view: &View) -> String {
+    let row = view.row.unwrap_or(1);
+    let (prompt, shown) = shown(view);
+    let col = prompt.chars().count() + view.input.chars().count() + 1;
+    format!("\x1b[{row};1H{prompt}{shown}\x1b[{row};{col}H")
+}
+
+/// The row below `row`, the last row scrolling.
+fn next_row(row: u16) -> u16 {
+    let ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let mut ws = ws;
+    // SAFETY: TIOCGWINSZ writes a `winsize` through the pointer, valid for the call.
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    let rows = if rc == 0 && ws.ws_row > 0 {
+        ws.ws_row
+    } else {
+        u16::MAX
+    };
+    row.saturating_add(1).min(rows)
 }
 
 fn lock_view() -> std::sync::MutexGuard<'static, View> {
