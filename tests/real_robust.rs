@@ -16,7 +16,7 @@ use common::grid::{row, row_pids, Row};
 use common::procs::{alive, kill};
 use common::wait::wait_for;
 use gridctl::render::Membership;
-use real_robust_support::load::{self, Kind, Load, Phase, Target};
+use real_robust_support::load::{self, Kind, Load, Target};
 use real_robust_support::services::{log_problems, service_list_classes};
 use real_robust_support::*;
 use std::net::SocketAddr;
@@ -31,6 +31,7 @@ const CMD_TIMEOUT: Duration = Duration::from_secs(180);
 /// The asset every GET of the request loop reads, POSTed through nginx in step 3.
 const ASSET_ID: &str = "5a7e0c1d-9b2f-4e3a-8c4d-112233445566";
 const USER_ID: &str = "0d3c2b1a-4f5e-4a6b-9c8d-665544332211";
+const ADA_ID: &str = "7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9";
 
 struct RealGrid {
     scratch: PathBuf,
@@ -365,6 +366,71 @@ fn real_robust_split_grid() {
         inventory.len()
     );
 
+    // --- 4b. a command that asks: send stops at the question (exit 4), answers go in -----
+    let asked = grid.gridctl(&["send", "core-1", "create user"]);
+    assert_eq!(
+        asked.code,
+        Some(4),
+        "send of a command that asks must exit 4 at once: {asked}"
+    );
+    assert!(
+        asked.stderr.contains("First name [Default]:") && asked.took < Duration::from_secs(8),
+        "send did not show the question at once: {asked}"
+    );
+    // The question stays open: the next send answers it, and carries the other answers.
+    let answered = grid.gridctl(&[
+        "send",
+        "core-1",
+        "Ada",
+        "-a",
+        "Lovelace",
+        "-a",
+        "test-only-pw",
+        "-a",
+        "ada@example.org",
+        "-a",
+        ADA_ID,
+        "-a",
+        "",
+    ]);
+    assert!(
+        answered.ok(),
+        "answering create user's questions failed: {answered}"
+    );
+    let ada = db.query(&format!(
+        "SELECT FirstName, LastName FROM robust.UserAccounts WHERE PrincipalID = '{ADA_ID}'"
+    ));
+    assert_eq!(
+        ada.trim(),
+        "Ada\tLovelace",
+        "the answered user is not in the database"
+    );
+    // The console log holds lines as the screen finally showed them: the typed command
+    // once, no keystroke redraws, no prompt glued before a log line.
+    let core_log = grid.logs("core-1");
+    let typed = core_log
+        .lines()
+        .filter(|l| l.starts_with("R.O.B.U.S.T.# create user Test User"))
+        .count();
+    assert_eq!(
+        typed, 1,
+        "the typed command is not logged exactly once:\n{core_log}"
+    );
+    for line in core_log.lines() {
+        assert!(
+            line.matches("R.O.B.U.S.T.#").count() <= 1,
+            "a keystroke redraw reached the log: {line:?}"
+        );
+        let after_prompt = line.strip_prefix("R.O.B.U.S.T.# ").unwrap_or("");
+        assert!(
+            !after_prompt
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit()),
+            "a log line was glued to the prompt: {line:?}"
+        );
+    }
+
     // --- 5. rolling restart and scale 2 → 3 → 2 under a request loop: 0 lost ---------------
     let load = Load::start(
         target,
@@ -375,15 +441,18 @@ fn real_robust_split_grid() {
     load.phase("restart --rolling asset");
     let roll = grid.gridctl(&["restart", "--rolling", "asset"]);
     assert!(roll.ok(), "restart --rolling failed: {roll}");
+    let mut reloads = vec![("restart --rolling asset", reloads_done(&roll))];
     load.wait_requests(50, Duration::from_secs(60));
     load.phase("scale asset=3");
     let up3 = grid.gridctl(&["scale", "asset=3"]);
     assert!(up3.ok(), "scale asset=3 failed: {up3}");
+    reloads.push(("scale asset=3", reloads_done(&up3)));
     grid.wait_ready_in(&["asset-3"], Duration::from_secs(60));
     load.wait_requests(50, Duration::from_secs(60));
     load.phase("scale asset=2");
     let down2 = grid.gridctl(&["scale", "asset=2"]);
     assert!(down2.ok(), "scale asset=2 failed: {down2}");
+    reloads.push(("scale asset=2", reloads_done(&down2)));
     load.wait_requests(50, Duration::from_secs(60));
 
     // --- 6. kill -9 of one copy: its holder brings it back, 0 lost ----------------------------
@@ -404,7 +473,13 @@ fn real_robust_split_grid() {
     load.wait_requests(50, Duration::from_secs(60));
     load.resume_posts();
     let phases = load.finish();
-    let report: Vec<String> = phases.iter().map(Phase::to_string).collect();
+    let report: Vec<String> = phases
+        .iter()
+        .map(|p| match reloads.iter().find(|(name, _)| *name == p.name) {
+            Some((_, n)) => format!("{p}; nginx reloads {n}"),
+            None => p.to_string(),
+        })
+        .collect();
     eprintln!("request loop:\n  {}", report.join("\n  "));
     eprintln!(
         "asset-2 ready again {:.1}s after kill -9",
@@ -512,4 +587,18 @@ fn readme_real_opensim_commands() -> Vec<String> {
         "the README block names too few commands: {subs:?}"
     );
     subs
+}
+
+/// N from the `nginx: reloaded N time(s)` line a changing command ends with.
+fn reloads_done(out: &Out) -> u32 {
+    out.stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("nginx: reloaded ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no `nginx: reloaded N time(s)` line: {out}"))
 }
