@@ -1,12 +1,11 @@
 //! Commands that change a serving grid: `scale`, `restart --rolling`, `nginx reload`.
 
-use crate::app::{load_plan, templates, Failure, Outcome};
+use crate::app::{locked_plan, templates, Failure, Outcome};
 use crate::diagnostic::Diagnostic;
 use crate::operate::Printer;
 use crate::plan::{InstancePlan, Plan};
-use crate::{atomic, lock, manifest, nginx, plan, render, roll, scale};
+use crate::{atomic, manifest, nginx, plan, render, roll, scale};
 use std::path::Path;
-use std::time::Duration;
 
 fn failed(msg: impl Into<String>) -> Failure {
     Failure::failed(Diagnostic::error(msg))
@@ -17,11 +16,6 @@ fn usage(msg: impl Into<String>) -> Failure {
         diagnostics: vec![Diagnostic::error(msg)],
         code: crate::app::EXIT_USAGE,
     }
-}
-
-fn take_lock(plan: &Plan) -> Result<lock::GridLock, Failure> {
-    lock::acquire(&plan.state_dir, Duration::from_secs(600))
-        .map_err(|e| failed(format!("cannot lock the grid: {e}")))
 }
 
 fn write_tree(plan: &Plan) -> Outcome {
@@ -35,8 +29,13 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
     for r in requests {
         changes.push(scale::parse_request(r).map_err(usage)?);
     }
-    let old = load_plan(file)?;
-    let text = std::fs::read_to_string(file)
+    // One read-modify-write under the grid lock: the text edited is the text read
+    // under it, so two `scale` commands can never both start from the same file.
+    let (_lock, old) = locked_plan(file)?;
+    // Through a symlink the target is edited (and the link kept).
+    let target = std::fs::canonicalize(file)
+        .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
+    let text = std::fs::read_to_string(&target)
         .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
     let new_text = scale::edit_manifest(&text, &changes).map_err(usage)?;
     // Validate the edited manifest completely before anything changes.
@@ -53,7 +52,13 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
     let t = templates(&new)?;
     render::render_instances(&new, &t).map_err(|d| refused(d.into()))?;
 
-    let _lock = take_lock(&old)?;
+    // The manifest first: a failed write has stopped and started nothing, and a command
+    // interrupted after it leaves a grid that the next `up` converges to the file.
+    atomic::write_file(&target, new_text.as_bytes(), file_mode(&target))
+        .map_err(|e| failed(format!("cannot write `{}`: {e}", file.display())))?;
+    for (role, n) in &changes {
+        println!("grid.toml: {role} instances = {n}");
+    }
     let mut printer = Printer::new();
     let removed: Vec<&InstancePlan> = old
         .instances
@@ -62,11 +67,6 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
         .filter(|i| new.instance(&i.name).is_none())
         .collect();
     roll::retire(&old, &t, &removed, &mut printer).map_err(|e| failed(e.to_string()))?;
-    atomic::write_file(file, new_text.as_bytes(), file_mode(file))
-        .map_err(|e| failed(format!("cannot write `{}`: {e}", file.display())))?;
-    for (role, n) in &changes {
-        println!("grid.toml: {role} instances = {n}");
-    }
     write_tree(&new)?;
     let added: Vec<&InstancePlan> = new
         .start_order()
@@ -111,9 +111,8 @@ fn file_mode(file: &Path) -> u32 {
 }
 
 pub fn rolling_restart(file: &Path, names: &[String]) -> Outcome {
-    let plan = load_plan(file)?;
+    let (_lock, plan) = locked_plan(file)?;
     let selected = plan.select(names).map_err(usage)?;
-    let _lock = take_lock(&plan)?;
     write_tree(&plan)?;
     let t = templates(&plan)?;
     let mut printer = Printer::new();
@@ -131,9 +130,8 @@ pub fn rolling_restart(file: &Path, names: &[String]) -> Outcome {
 /// says nothing about what nginx runs. Copies are in only while their holders report
 /// them ready, so this also takes crashed copies out (and ready ones back in).
 pub fn nginx_reload(file: &Path) -> Outcome {
-    let plan = load_plan(file)?;
+    let (_lock, plan) = locked_plan(file)?;
     let t = templates(&plan)?;
-    let _lock = take_lock(&plan)?;
     let out = plan
         .nginx
         .as_ref()
@@ -152,5 +150,25 @@ pub fn nginx_reload(file: &Path) -> Outcome {
         }
         nginx::Applied::Reloaded => println!("nginx config installed at {out} and reloaded"),
     }
+    Ok(())
+}
+
+/// `nginx sync` (hidden): what a holder runs when its copy crashed or became ready
+/// again after a crash. Copies are rendered in only while their holders report them
+/// ready (see [`nginx::effective`]), so re-rendering from the holders' states takes a
+/// crashed copy out, and puts it back once ready, at once rather than at the next
+/// command. No wish changes; the lock wait is bounded, as no one waits for this.
+pub fn nginx_sync(file: &Path, lock_wait: std::time::Duration) -> Outcome {
+    let (_lock, plan) = crate::app::locked_plan_within(file, lock_wait)?;
+    let t = templates(&plan)?;
+    let applied = roll::apply(&plan, &t, &[]).map_err(|e| failed(format!("nginx: {e}")))?;
+    let what = match applied {
+        nginx::Applied::NotManaged => "grid.toml has no [nginx]; nothing to do",
+        nginx::Applied::Unchanged => "membership unchanged",
+        nginx::Applied::Reloaded => "membership changed; installed and reloaded",
+        nginx::Applied::Quiet => "config written; routing unchanged, no reload",
+        _ => "config written (no reload_command)",
+    };
+    println!("nginx sync: {what}");
     Ok(())
 }

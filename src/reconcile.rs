@@ -338,6 +338,7 @@ pub fn down(
 pub struct Undeclared {
     pub name: String,
     pub socket: PathBuf,
+    pub pid_file: PathBuf,
     /// Its holder still runs (it must be drained and stopped before it is retired).
     pub running: bool,
 }
@@ -355,13 +356,15 @@ pub fn undeclared(plan: &Plan) -> Vec<Undeclared> {
             continue;
         }
         let socket = plan.sockets_dir().join(&name);
+        let pid_file = e.path().join("holder.pid");
         let running = !matches!(
-            probe_holder(&socket, &e.path().join("holder.pid")),
+            probe_holder(&socket, &pid_file),
             HolderPresence::Absent | HolderPresence::Stale
         );
         out.push(Undeclared {
             name,
             socket,
+            pid_file,
             running,
         });
     }
