@@ -29,28 +29,17 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
     for r in requests {
         changes.push(scale::parse_request(r).map_err(usage)?);
     }
-    // One read-modify-write under the grid lock: the text edited is the text read
-    // under it, so two `scale` commands can never both start from the same file.
-    let (_lock, old) = locked_plan(file)?;
-    // Through a symlink the target is edited (and the link kept).
+    // A request refused by the file as it is now is refused before anything (even the
+    // state dir for the lock) is created.
+    crate::app::build_plan(file)?;
     let target = std::fs::canonicalize(file)
         .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
-    let text = std::fs::read_to_string(&target)
-        .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
-    let new_text = scale::edit_manifest(&text, &changes).map_err(usage)?;
-    // Validate the edited manifest completely before anything changes.
-    // The excerpts of these diagnostics show the edited text, which is not on disk.
-    let refused = |mut f: Failure| {
-        f.diagnostics.push(Diagnostic::error(format!(
-            "scale refused: `{}` is unchanged (the lines shown above are the requested edit)",
-            file.display()
-        )));
-        f
-    };
-    let loaded = manifest::parse(file, new_text.clone()).map_err(|d| refused(d.into()))?;
-    let new = plan::build(&loaded).map_err(|d| refused(Failure::invalid(d)))?;
-    let t = templates(&new)?;
-    render::render_instances(&new, &t).map_err(|d| refused(d.into()))?;
+    edited(file, &target, &changes)?;
+    // The real edit: one read-modify-write under the grid lock. The text edited is the
+    // text read under it, so two `scale` commands can never both start from the same
+    // file (each one's change survives the other).
+    let (_lock, old) = locked_plan(file)?;
+    let (new_text, new, t) = edited(file, &target, &changes)?;
 
     // The manifest first: a failed write has stopped and started nothing, and a command
     // interrupted after it leaves a grid that the next `up` converges to the file.
@@ -82,6 +71,32 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
     }
     roll::note_reloads(&new);
     retired
+}
+
+/// The manifest's text with `changes` made, its plan and templates; refused (the file
+/// unchanged) unless the edited text is a valid manifest that renders. Through a
+/// symlinked `grid.toml` the link's target is read (and later written; the link stays).
+fn edited(
+    file: &Path,
+    target: &Path,
+    changes: &[(String, u32)],
+) -> Result<(String, Plan, crate::templates::Templates), Failure> {
+    let text = std::fs::read_to_string(target)
+        .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
+    let new_text = scale::edit_manifest(&text, changes).map_err(usage)?;
+    // The excerpts of these diagnostics show the edited text, which is not on disk.
+    let refused = |mut f: Failure| {
+        f.diagnostics.push(Diagnostic::error(format!(
+            "scale refused: `{}` is unchanged (the lines shown above are the requested edit)",
+            file.display()
+        )));
+        f
+    };
+    let loaded = manifest::parse(file, new_text.clone()).map_err(|d| refused(d.into()))?;
+    let new = plan::build(&loaded).map_err(|d| refused(Failure::invalid(d)))?;
+    let t = templates(&new)?;
+    render::render_instances(&new, &t).map_err(|d| refused(d.into()))?;
+    Ok((new_text, new, t))
 }
 
 /// Retires stopped copies the plan no longer has (their logs are kept), saying so.
