@@ -66,13 +66,8 @@ fn random_suffix() -> io::Result<String> {
     let mut filled = 0;
     while filled < buf.len() {
         // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n = unsafe {
-            libc::getrandom(
-                buf[filled..].as_mut_ptr().cast(),
-                buf.len() - filled,
-                0,
-            )
-        };
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -196,7 +191,11 @@ mod tests {
         write_file(&p, b"v", 0o644).unwrap();
         assert_eq!(
             names(dir.path()),
-            [".a.ini.tmp-fedcba9876543210", ".b.ini.tmp-0123456789abcdef", "a.ini"]
+            [
+                ".a.ini.tmp-fedcba9876543210",
+                ".b.ini.tmp-0123456789abcdef",
+                "a.ini"
+            ]
         );
     }
 }

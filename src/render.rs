@@ -442,11 +442,7 @@ pub fn warn_if_shared(dir: &Path) {
     if !warned.insert(dir.to_path_buf()) {
         return;
     }
-    let who = if mode & 0o002 != 0 {
-        "world"
-    } else {
-        "group"
-    };
+    let who = if mode & 0o002 != 0 { "world" } else { "group" };
     crate::app::print_diagnostics(&[Diagnostic::warning(format!(
         "`{}` is {who}-writable (mode {mode:04o}): others can replace gridctl's files in it",
         dir.display()

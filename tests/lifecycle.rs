@@ -37,7 +37,11 @@ fn names(role: &str, n: u32) -> Vec<String> {
 /// `instances = N` of `[roles.ROLE]` in the manifest text.
 fn count_of(text: &str, role: &str) -> Option<u32> {
     let doc: toml::Table = text.parse().ok()?;
-    let n = doc.get("roles")?.get(role)?.get("instances")?.as_integer()?;
+    let n = doc
+        .get("roles")?
+        .get(role)?
+        .get("instances")?
+        .as_integer()?;
     u32::try_from(n).ok()
 }
 
@@ -67,7 +71,7 @@ fn concurrent_commands_lose_no_update_and_leave_the_grid_as_declared() {
     let g = two_role_grid();
     let bin = std::env::var("GRIDCTL_RACE_BIN").unwrap_or_else(|_| GRIDCTL.to_string());
     let manifest = g.manifest.display().to_string();
-    let batches = 12u32;
+    let batches = 16u32;
     let mut lost = Vec::new();
     let mut commands = 0;
     let started = Instant::now();

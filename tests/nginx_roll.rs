@@ -426,7 +426,10 @@ fn a_crashed_copy_leaves_its_upstream_and_up_puts_it_back() {
         (g.serving("gridctl_asset_private", "asset").1 == without).then_some(())
     });
     let took = killed.elapsed();
-    println!("kill -9 → out of nginx (reload run) in {} ms", took.as_millis());
+    println!(
+        "kill -9 → out of nginx (reload run) in {} ms",
+        took.as_millis()
+    );
     agree(&g, &without);
     let conf = std::fs::read_to_string(&g.output).unwrap();
     assert!(
@@ -450,10 +453,14 @@ fn a_crashed_copy_leaves_its_upstream_and_up_puts_it_back() {
             (r.state == "ready" && r.pid.is_some() && r.pid != Some(pid)).then_some(())
         },
     );
-    wait_for("the restarted copy back in the config and status", WAIT, || {
-        let (listed, shown) = g.serving("gridctl_asset_private", "asset");
-        (listed == all && shown == all).then_some(())
-    });
+    wait_for(
+        "the restarted copy back in the config and status",
+        WAIT,
+        || {
+            let (listed, shown) = g.serving("gridctl_asset_private", "asset");
+            (listed == all && shown == all).then_some(())
+        },
+    );
     agree(&g, &all);
     // ...so `up` has nothing left to do in nginx.
     let (run, reloads) = g.counted(&["up"]);
