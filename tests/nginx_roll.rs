@@ -388,11 +388,12 @@ fn nginx_reload_reloads_an_unchanged_file() {
     );
 }
 
-/// Issue 9, items 2 and 4: a copy that crashed leaves its upstream at the next render
-/// (here `nginx reload`), the config says why, `status` shows what the config says at
-/// every step, and `up` puts the copy back once its holder has it ready again.
+/// Issue 9, items 2 and 4, and issue 10, item 8: a copy that crashed leaves its
+/// upstream at once — its holder runs `gridctl nginx sync`, no command is needed — the
+/// config says why, `status` shows what the config says at every step, and the copy is
+/// back in as soon as its holder has it ready again (so `up` has nothing left to do).
 #[test]
-fn a_crashed_copy_leaves_its_upstream_and_up_puts_it_back() {
+fn a_crashed_copy_leaves_its_upstream_at_once_and_rejoins_when_ready() {
     // A long backoff keeps the crashed copy down while gridctl renders.
     let mut g = Grid::new(GridOptions {
         supervise: "backoff_initial = \"4s\"\ncrash_loop_count = 10",
