@@ -426,6 +426,10 @@ fn a_crashed_copy_leaves_its_upstream_at_once_and_rejoins_when_ready() {
     wait_for("status to show it out", WAIT, || {
         (g.serving("gridctl_asset_private", "asset").1 == without).then_some(())
     });
+    println!(
+        "kill -9 → `out` in status in {} ms",
+        killed.elapsed().as_millis()
+    );
     let took = killed.elapsed();
     println!(
         "kill -9 → out of nginx (reload run) in {} ms",
