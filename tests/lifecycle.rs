@@ -73,6 +73,8 @@ fn concurrent_commands_lose_no_update_and_leave_the_grid_as_declared() {
     let manifest = g.manifest.display().to_string();
     let batches = 16u32;
     let mut lost = Vec::new();
+    let mut mismatched = Vec::new();
+    let mut failed = Vec::new();
     let mut commands = 0;
     let started = Instant::now();
     for b in 0..batches {
@@ -112,7 +114,9 @@ fn concurrent_commands_lose_no_update_and_leave_the_grid_as_declared() {
         });
         g.record_pids();
         for (args, run) in &runs {
-            assert!(run.ok(), "batch {b}: gridctl {args:?}: {}", run.describe());
+            if !run.ok() {
+                failed.push(format!("batch {b}: gridctl {args:?}: {}", run.describe()));
+            }
         }
         let text = std::fs::read_to_string(&g.manifest).expect("grid.toml");
         let asset = count_of(&text, "asset");
@@ -121,14 +125,13 @@ fn concurrent_commands_lose_no_update_and_leave_the_grid_as_declared() {
             lost.push(format!(
                 "batch {b}: asset={asset:?} (wanted {a1} or {a2}), inventory={inventory:?} (wanted {inv})"
             ));
-            // Compare processes with what the file says, whatever it says.
         }
+        // Whatever the file says, the processes and nginx must match it.
         let (Some(asset), Some(inventory)) = (asset, inventory) else {
             panic!("batch {b}: grid.toml lost its counts:\n{text}");
         };
-        // The processes and nginx match the file.
         let rows = g.status();
-        let running: Vec<String> = rows
+        let mut got: Vec<String> = rows
             .iter()
             .filter(|r| r.state != "stopped")
             .map(|r| format!("{} {}", r.name, r.state))
@@ -139,36 +142,43 @@ fn concurrent_commands_lose_no_update_and_leave_the_grid_as_declared() {
             .chain(names("inventory", inventory))
             .map(|n| format!("{n} ready"))
             .collect();
-        let mut got = running.clone();
         want.sort();
         got.sort();
-        assert_eq!(got, want, "batch {b}: running copies vs grid.toml");
         let conf = std::fs::read_to_string(&g.output).expect("nginx include");
-        assert_eq!(
+        let serving = (
             serving_in(&conf, "gridctl_asset_private"),
-            names("asset", asset),
-            "batch {b}: nginx's asset upstream"
-        );
-        assert_eq!(
             serving_in(&conf, "gridctl_inventory_private"),
-            names("inventory", inventory),
-            "batch {b}: nginx's inventory upstream"
         );
         let membership: BTreeMap<String, Option<gridctl::render::Membership>> =
             rows.iter().map(|r| (r.name.clone(), r.upstream)).collect();
-        assert!(
-            membership
-                .values()
-                .all(|m| *m == Some(gridctl::render::Membership::In)),
-            "batch {b}: status membership {membership:?}"
-        );
+        let all_in = membership
+            .values()
+            .all(|m| *m == Some(gridctl::render::Membership::In));
+        if got != want
+            || serving != (names("asset", asset), names("inventory", inventory))
+            || !all_in
+        {
+            mismatched.push(format!(
+                "batch {b}: grid.toml asset={asset} inventory={inventory}; running {got:?}; \
+                 nginx serving {serving:?}; status membership {membership:?}"
+            ));
+        }
     }
     println!(
-        "race: {batches} batches, {commands} commands, {} lost update(s), {:.1}s",
+        "race: {batches} batches, {commands} commands, {} lost update(s), {} batch(es) with \
+         processes or nginx not matching grid.toml, {} failed command(s), {:.1}s",
         lost.len(),
+        mismatched.len(),
+        failed.len(),
         started.elapsed().as_secs_f64()
     );
+    assert!(failed.is_empty(), "failed commands:\n{}", failed.join("\n"));
     assert!(lost.is_empty(), "lost updates:\n{}", lost.join("\n"));
+    assert!(
+        mismatched.is_empty(),
+        "grid not as declared:\n{}",
+        mismatched.join("\n")
+    );
     let (_, violations) = g.reload_audit();
     assert!(violations.is_empty(), "{violations}");
 }
