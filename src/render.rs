@@ -443,11 +443,12 @@ pub fn warn_if_shared(dir: &Path) {
         return;
     }
     let who = if mode & 0o002 != 0 { "world" } else { "group" };
-    crate::app::print_diagnostics(&[Diagnostic::warning(format!(
-        "`{}` is {who}-writable (mode {mode:04o}): others can replace gridctl's files in it",
+    let d = Diagnostic::warning(format!(
+        "`{}` is {who}-writable (mode {mode:04o}): others can create or replace files in it",
         dir.display()
     ))
-    .help("use a state_dir of its own (gridctl creates it 0700), or `chmod go-w` it")]);
+    .help("use a state_dir of its own (gridctl creates it 0700), or `chmod go-w` it");
+    eprintln!("{d}\n");
 }
 
 /// Where a copy stands in its upstream (design.md §5).
@@ -670,4 +671,28 @@ fn with_final_newline(mut text: String) -> String {
         text.push('\n');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ensure_private_dir;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn existing_dirs_keep_their_mode_new_ones_are_0700() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = tmp.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        ensure_private_dir(&shared).unwrap();
+        assert_eq!(mode(&shared), 0o1777);
+        let fresh = shared.join("a/b");
+        ensure_private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&shared.join("a")), 0o700);
+    }
 }
