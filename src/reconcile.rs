@@ -146,15 +146,13 @@ pub fn restart(plan: &Plan, inst: &InstancePlan) -> Action {
                 Ok(_) => Action::Restarted,
                 // A holder started by an older gridctl cannot read a spec with fields it
                 // does not know (e.g. `on_health_change`): replace it, stop then start.
-                Err(e) if e.to_string().contains("unknown field") => {
-                    match stop(plan, inst) {
-                        Action::Failed(why) => Action::Failed(why),
-                        _ => match start(inst) {
-                            Ok(_) => Action::Restarted,
-                            Err(e) => Action::Failed(e),
-                        },
-                    }
-                }
+                Err(e) if e.to_string().contains("unknown field") => match stop(plan, inst) {
+                    Action::Failed(why) => Action::Failed(why),
+                    _ => match start(inst) {
+                        Ok(_) => Action::Restarted,
+                        Err(e) => Action::Failed(e),
+                    },
+                },
                 Err(e) => Action::Failed(format!("failed to {e}")),
             }
         }
