@@ -107,6 +107,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Nginx {
             action: crate::cli::NginxAction::Reload,
         } => crate::live::nginx_reload(&cli.file),
+        Command::Nginx {
+            action: crate::cli::NginxAction::Sync { lock_wait },
+        } => crate::live::nginx_sync(&cli.file, Duration::from_secs(*lock_wait)),
         Command::Holder { spec } => crate::holder::run_holder_command(spec),
         Command::GenDocs { out } => crate::docs::generate(out)
             .map_err(|e| Failure::failed(Diagnostic::error(format!("cannot write docs: {e}")))),
@@ -138,6 +141,41 @@ pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
 pub fn build_plan(file: &Path) -> Result<Plan, Failure> {
     let loaded = manifest::load(file)?;
     plan::build(&loaded).map_err(Failure::invalid)
+}
+
+/// How long a command waits for another one on the same grid.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Takes the grid lock, then reads the manifest and builds the plan under it.
+///
+/// The lock lives in the state dir, which only the manifest names: a first read finds
+/// it, and the plan used is the one read again once the lock is held, so a command
+/// never acts on a manifest that another command changed while it waited. Should the
+/// state dir itself have changed meanwhile, the lock is taken again there.
+pub fn locked_plan(file: &Path) -> Result<(crate::lock::GridLock, Plan), Failure> {
+    locked_plan_within(file, LOCK_TIMEOUT)
+}
+
+/// [`locked_plan`], waiting at most `timeout` for the lock.
+pub fn locked_plan_within(
+    file: &Path,
+    timeout: Duration,
+) -> Result<(crate::lock::GridLock, Plan), Failure> {
+    let mut state_dir = build_plan(file)?.state_dir;
+    for _ in 0..3 {
+        let lock = crate::lock::acquire(&state_dir, timeout).map_err(|e| {
+            Failure::failed(Diagnostic::error(format!("cannot lock the grid: {e}")))
+        })?;
+        let plan = load_plan(file)?;
+        if plan.state_dir == state_dir {
+            return Ok((lock, plan));
+        }
+        state_dir = plan.state_dir.clone();
+    }
+    Err(Failure::failed(Diagnostic::error(format!(
+        "the state directory named in `{}` keeps changing; try again",
+        file.display()
+    ))))
 }
 
 pub fn templates(plan: &Plan) -> Result<Templates, Failure> {

@@ -170,6 +170,14 @@ pub enum Command {
 pub enum NginxAction {
     /// Render the nginx config, test it, install it atomically (keeping the previous one) and reload.
     Reload,
+    /// Re-render membership from what the holders report; install and reload if it changed
+    /// (run by a holder when its copy crashes or is ready again; not for direct use).
+    #[command(hide = true)]
+    Sync {
+        /// Give up after this many seconds waiting for another command's grid lock.
+        #[arg(long, default_value_t = 60)]
+        lock_wait: u64,
+    },
 }
 
 #[derive(Debug, Args)]

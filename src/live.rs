@@ -1,12 +1,11 @@
 //! Commands that change a serving grid: `scale`, `restart --rolling`, `nginx reload`.
 
-use crate::app::{load_plan, templates, Failure, Outcome};
+use crate::app::{locked_plan, templates, Failure, Outcome};
 use crate::diagnostic::Diagnostic;
 use crate::operate::Printer;
 use crate::plan::{InstancePlan, Plan};
-use crate::{atomic, lock, manifest, nginx, plan, render, roll, scale};
+use crate::{atomic, manifest, nginx, plan, render, roll, scale};
 use std::path::Path;
-use std::time::Duration;
 
 fn failed(msg: impl Into<String>) -> Failure {
     Failure::failed(Diagnostic::error(msg))
@@ -17,11 +16,6 @@ fn usage(msg: impl Into<String>) -> Failure {
         diagnostics: vec![Diagnostic::error(msg)],
         code: crate::app::EXIT_USAGE,
     }
-}
-
-fn take_lock(plan: &Plan) -> Result<lock::GridLock, Failure> {
-    lock::acquire(&plan.state_dir, Duration::from_secs(600))
-        .map_err(|e| failed(format!("cannot lock the grid: {e}")))
 }
 
 fn write_tree(plan: &Plan) -> Outcome {
@@ -35,25 +29,25 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
     for r in requests {
         changes.push(scale::parse_request(r).map_err(usage)?);
     }
-    let old = load_plan(file)?;
-    let text = std::fs::read_to_string(file)
+    // A request refused by the file as it is now is refused before anything (even the
+    // state dir for the lock) is created.
+    crate::app::build_plan(file)?;
+    let target = std::fs::canonicalize(file)
         .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
-    let new_text = scale::edit_manifest(&text, &changes).map_err(usage)?;
-    // Validate the edited manifest completely before anything changes.
-    // The excerpts of these diagnostics show the edited text, which is not on disk.
-    let refused = |mut f: Failure| {
-        f.diagnostics.push(Diagnostic::error(format!(
-            "scale refused: `{}` is unchanged (the lines shown above are the requested edit)",
-            file.display()
-        )));
-        f
-    };
-    let loaded = manifest::parse(file, new_text.clone()).map_err(|d| refused(d.into()))?;
-    let new = plan::build(&loaded).map_err(|d| refused(Failure::invalid(d)))?;
-    let t = templates(&new)?;
-    render::render_instances(&new, &t).map_err(|d| refused(d.into()))?;
+    edited(file, &target, &changes)?;
+    // The real edit: one read-modify-write under the grid lock. The text edited is the
+    // text read under it, so two `scale` commands can never both start from the same
+    // file (each one's change survives the other).
+    let (_lock, old) = locked_plan(file)?;
+    let (new_text, new, t) = edited(file, &target, &changes)?;
 
-    let _lock = take_lock(&old)?;
+    // The manifest first: a failed write has stopped and started nothing, and a command
+    // interrupted after it leaves a grid that the next `up` converges to the file.
+    atomic::write_file(&target, new_text.as_bytes(), file_mode(&target))
+        .map_err(|e| failed(format!("cannot write `{}`: {e}", file.display())))?;
+    for (role, n) in &changes {
+        println!("grid.toml: {role} instances = {n}");
+    }
     let mut printer = Printer::new();
     let removed: Vec<&InstancePlan> = old
         .instances
@@ -62,11 +56,6 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
         .filter(|i| new.instance(&i.name).is_none())
         .collect();
     roll::retire(&old, &t, &removed, &mut printer).map_err(|e| failed(e.to_string()))?;
-    atomic::write_file(file, new_text.as_bytes(), file_mode(file))
-        .map_err(|e| failed(format!("cannot write `{}`: {e}", file.display())))?;
-    for (role, n) in &changes {
-        println!("grid.toml: {role} instances = {n}");
-    }
     write_tree(&new)?;
     let added: Vec<&InstancePlan> = new
         .start_order()
@@ -82,6 +71,32 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
     }
     roll::note_reloads(&new);
     retired
+}
+
+/// The manifest's text with `changes` made, its plan and templates; refused (the file
+/// unchanged) unless the edited text is a valid manifest that renders. Through a
+/// symlinked `grid.toml` the link's target is read (and later written; the link stays).
+fn edited(
+    file: &Path,
+    target: &Path,
+    changes: &[(String, u32)],
+) -> Result<(String, Plan, crate::templates::Templates), Failure> {
+    let text = std::fs::read_to_string(target)
+        .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
+    let new_text = scale::edit_manifest(&text, changes).map_err(usage)?;
+    // The excerpts of these diagnostics show the edited text, which is not on disk.
+    let refused = |mut f: Failure| {
+        f.diagnostics.push(Diagnostic::error(format!(
+            "scale refused: `{}` is unchanged (the lines shown above are the requested edit)",
+            file.display()
+        )));
+        f
+    };
+    let loaded = manifest::parse(file, new_text.clone()).map_err(|d| refused(d.into()))?;
+    let new = plan::build(&loaded).map_err(|d| refused(Failure::invalid(d)))?;
+    let t = templates(&new)?;
+    render::render_instances(&new, &t).map_err(|d| refused(d.into()))?;
+    Ok((new_text, new, t))
 }
 
 /// Retires stopped copies the plan no longer has (their logs are kept), saying so.
@@ -111,9 +126,8 @@ fn file_mode(file: &Path) -> u32 {
 }
 
 pub fn rolling_restart(file: &Path, names: &[String]) -> Outcome {
-    let plan = load_plan(file)?;
+    let (_lock, plan) = locked_plan(file)?;
     let selected = plan.select(names).map_err(usage)?;
-    let _lock = take_lock(&plan)?;
     write_tree(&plan)?;
     let t = templates(&plan)?;
     let mut printer = Printer::new();
@@ -131,9 +145,8 @@ pub fn rolling_restart(file: &Path, names: &[String]) -> Outcome {
 /// says nothing about what nginx runs. Copies are in only while their holders report
 /// them ready, so this also takes crashed copies out (and ready ones back in).
 pub fn nginx_reload(file: &Path) -> Outcome {
-    let plan = load_plan(file)?;
+    let (_lock, plan) = locked_plan(file)?;
     let t = templates(&plan)?;
-    let _lock = take_lock(&plan)?;
     let out = plan
         .nginx
         .as_ref()
@@ -152,5 +165,25 @@ pub fn nginx_reload(file: &Path) -> Outcome {
         }
         nginx::Applied::Reloaded => println!("nginx config installed at {out} and reloaded"),
     }
+    Ok(())
+}
+
+/// `nginx sync` (hidden): what a holder runs when its copy crashed or became ready
+/// again after a crash. Copies are rendered in only while their holders report them
+/// ready (see [`nginx::effective`]), so re-rendering from the holders' states takes a
+/// crashed copy out, and puts it back once ready, at once rather than at the next
+/// command. No wish changes; the lock wait is bounded, as no one waits for this.
+pub fn nginx_sync(file: &Path, lock_wait: std::time::Duration) -> Outcome {
+    let (_lock, plan) = crate::app::locked_plan_within(file, lock_wait)?;
+    let t = templates(&plan)?;
+    let applied = roll::apply(&plan, &t, &[]).map_err(|e| failed(format!("nginx: {e}")))?;
+    let what = match applied {
+        nginx::Applied::NotManaged => "grid.toml has no [nginx]; nothing to do",
+        nginx::Applied::Unchanged => "membership unchanged",
+        nginx::Applied::Reloaded => "membership changed; installed and reloaded",
+        nginx::Applied::Quiet => "config written; routing unchanged, no reload",
+        _ => "config written (no reload_command)",
+    };
+    println!("nginx sync: {what}");
     Ok(())
 }

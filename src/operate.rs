@@ -1,7 +1,7 @@
 //! The commands that operate the running grid: up, down, status, attach, send, logs,
 //! restart. Each reads the manifest, asks the holders, and reports.
 
-use crate::app::{load_plan, templates, Failure, Outcome};
+use crate::app::{load_plan, locked_plan, templates, Failure, Outcome};
 use crate::attach::{self, AttachEnd, AttachOptions};
 use crate::client::{HolderClient, HolderPresence, SendReply};
 use crate::diagnostic::{did_you_mean, Diagnostic};
@@ -9,20 +9,13 @@ use crate::plan::{InstancePlan, Plan};
 use crate::protocol::InstanceState;
 use crate::reconcile::{self, Action, Progress, Settled};
 use crate::render::Membership;
-use crate::{lock, render, roll, status};
+use crate::{render, roll, status};
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const LOCK_TIMEOUT: Duration = Duration::from_secs(600);
-
 fn failed(msg: impl Into<String>) -> Failure {
     Failure::failed(Diagnostic::error(msg))
-}
-
-fn take_lock(plan: &Plan) -> Result<lock::GridLock, Failure> {
-    lock::acquire(&plan.state_dir, LOCK_TIMEOUT)
-        .map_err(|e| failed(format!("cannot lock the grid: {e}")))
 }
 
 fn select<'p>(plan: &'p Plan, names: &[String]) -> Result<Vec<&'p InstancePlan>, Failure> {
@@ -104,7 +97,7 @@ pub fn install_tree(plan: &Plan, rendered: &[render::RenderedInstance]) -> Outco
 }
 
 pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
-    let plan = load_plan(file)?;
+    let (_lock, plan) = locked_plan(file)?;
     let t = templates(&plan)?;
     let mut env_errors: Vec<Diagnostic> = crate::check::environment(&plan)
         .into_iter()
@@ -117,7 +110,6 @@ pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
         return Err(Failure::invalid(env_errors));
     }
     let rendered = render::render_instances(&plan, &t)?;
-    let _lock = take_lock(&plan)?;
     install_tree(&plan, &rendered)?;
     let selected = select(&plan, names)?;
     let mut printer = Printer::new();
@@ -226,11 +218,72 @@ impl WithHelp for Failure {
 }
 
 pub fn down(file: &Path, names: &[String]) -> Outcome {
-    let plan = load_plan(file)?;
-    let _lock = take_lock(&plan)?;
+    let (_lock, plan) = locked_plan(file)?;
     let selected = select(&plan, names)?;
     let mut printer = Printer::new();
-    let failures = reconcile::down(&plan, &selected, &mut printer);
+    // A whole-grid `down` also stops copies that grid.toml no longer declares.
+    let undeclared: Vec<reconcile::Undeclared> = if names.is_empty() {
+        reconcile::undeclared(&plan)
+    } else {
+        Vec::new()
+    };
+    // nginx first: the copies leave their upstreams (and are drained) before they stop,
+    // so no request reaches a copy that is shutting down.
+    let t = if plan.nginx.is_some() {
+        Some(templates(&plan)?)
+    } else {
+        None
+    };
+    if let Some(t) = &t {
+        let changes: Vec<(String, Membership)> = selected
+            .iter()
+            .map(|i| (i.name.clone(), Membership::Draining))
+            .collect();
+        // A broken nginx must not keep the grid from stopping: warn and go on.
+        match roll::apply(&plan, t, &changes) {
+            Ok(applied) => {
+                roll::note_nginx(&applied, "copies to stop marked down");
+                if applied.reloaded() {
+                    roll::drain(&plan);
+                }
+            }
+            Err(e) => nginx_warning(&e),
+        }
+    }
+    let mut failures = Vec::new();
+    for u in undeclared.iter().filter(|u| u.running) {
+        match reconcile::stop_socket(&u.socket) {
+            Ok(()) => printer.action(&format!("{} (undeclared)", u.name), &Action::Stopped),
+            Err(e) => {
+                printer.action(&u.name, &Action::Failed(e.clone()));
+                failures.push((u.name.clone(), e));
+            }
+        }
+    }
+    failures.extend(reconcile::down(&plan, &selected, &mut printer));
+    if let Some(t) = &t {
+        // Stopped copies are out (the `down` lines go, which needs no reload); a copy
+        // that failed to stop stays marked down.
+        let changes: Vec<(String, Membership)> = selected
+            .iter()
+            .filter(|i| !failures.iter().any(|(n, _)| *n == i.name))
+            .map(|i| (i.name.clone(), Membership::Out))
+            .collect();
+        match roll::apply(&plan, t, &changes) {
+            Ok(applied) => roll::note_nginx(&applied, "stopped copies out of their upstreams"),
+            Err(e) => nginx_warning(&e),
+        }
+        roll::note_reloads(&plan);
+    }
+    if let Err(f) = crate::live::retire_all(
+        &plan,
+        undeclared
+            .iter()
+            .filter(|u| !failures.iter().any(|(n, _)| *n == u.name))
+            .map(|u| u.name.as_str()),
+    ) {
+        crate::app::print_diagnostics(&f.diagnostics);
+    }
     if failures.is_empty() {
         return Ok(());
     }
@@ -238,14 +291,25 @@ pub fn down(file: &Path, names: &[String]) -> Outcome {
     Err(failed(format!("could not stop: {}", list.join("; "))))
 }
 
+fn nginx_warning(e: &crate::nginx::NginxError) {
+    crate::app::print_diagnostics(&[Diagnostic::warning(format!("nginx: {e}"))]);
+}
+
 pub fn restart(file: &Path, names: &[String]) -> Outcome {
-    let plan = load_plan(file)?;
+    let (_lock, plan) = locked_plan(file)?;
     let t = templates(&plan)?;
     let rendered = render::render_instances(&plan, &t)?;
-    let _lock = take_lock(&plan)?;
     install_tree(&plan, &rendered)?;
     let selected = select(&plan, names)?;
     let mut printer = Printer::new();
+    if plan.nginx.is_some() {
+        // Behind nginx a restart is a roll: each copy leaves its upstream before it
+        // stops and returns once ready, so nginx never routes to a stopping copy.
+        let rolled = roll::rolling_restart(&plan, &t, &selected, Vec::new(), &mut printer)
+            .map_err(|e| failed(format!("restart incomplete: {e}")));
+        roll::note_reloads(&plan);
+        return rolled;
+    }
     let mut bad = Vec::new();
     for inst in selected {
         let a = reconcile::restart(&plan, inst);
@@ -279,7 +343,14 @@ pub fn restart(file: &Path, names: &[String]) -> Outcome {
 pub fn status(file: &Path, json: bool) -> Outcome {
     let plan = load_plan(file)?;
     let statuses = reconcile::statuses(&plan);
-    let rows = status::rows(&plan, &statuses);
+    let mut rows = status::rows(&plan, &statuses);
+    for u in reconcile::undeclared(&plan).iter().filter(|u| u.running) {
+        let st = match crate::client::probe_holder(&u.socket, &u.pid_file) {
+            HolderPresence::Alive(st) => Some(st),
+            _ => None,
+        };
+        rows.push(status::undeclared_row(&plan, &u.name, st.as_ref()));
+    }
     if json {
         println!(
             "{}",

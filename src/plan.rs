@@ -351,6 +351,8 @@ impl Plan {
                 timeout_ms: ms(sup.ready_timeout),
             },
             config_hash: config_hash.to_string(),
+            // Filled in by render (it knows whether nginx is managed).
+            on_health_change: Vec::new(),
         }
     }
 

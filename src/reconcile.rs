@@ -144,6 +144,15 @@ pub fn restart(plan: &Plan, inst: &InstancePlan) -> Action {
                 .and_then(|mut c| c.restart())
             {
                 Ok(_) => Action::Restarted,
+                // A holder started by an older gridctl cannot read a spec with fields it
+                // does not know (e.g. `on_health_change`): replace it, stop then start.
+                Err(e) if e.to_string().contains("unknown field") => match stop(plan, inst) {
+                    Action::Failed(why) => Action::Failed(why),
+                    _ => match start(inst) {
+                        Ok(_) => Action::Restarted,
+                        Err(e) => Action::Failed(e),
+                    },
+                },
                 Err(e) => Action::Failed(format!("failed to {e}")),
             }
         }
@@ -338,6 +347,7 @@ pub fn down(
 pub struct Undeclared {
     pub name: String,
     pub socket: PathBuf,
+    pub pid_file: PathBuf,
     /// Its holder still runs (it must be drained and stopped before it is retired).
     pub running: bool,
 }
@@ -355,13 +365,15 @@ pub fn undeclared(plan: &Plan) -> Vec<Undeclared> {
             continue;
         }
         let socket = plan.sockets_dir().join(&name);
+        let pid_file = e.path().join("holder.pid");
         let running = !matches!(
-            probe_holder(&socket, &e.path().join("holder.pid")),
+            probe_holder(&socket, &pid_file),
             HolderPresence::Absent | HolderPresence::Stale
         );
         out.push(Undeclared {
             name,
             socket,
+            pid_file,
             running,
         });
     }

@@ -262,7 +262,15 @@ pub fn render_instance(
         }
     }
     let config_hash = hash_files(&files, &inst.argv);
-    let spec = plan.spec(inst, &config_hash);
+    let mut spec = plan.spec(inst, &config_hash);
+    if plan.nginx.is_some() {
+        spec.on_health_change = vec![
+            "-f".into(),
+            plan.manifest_path.display().to_string(),
+            "nginx".into(),
+            "sync".into(),
+        ];
+    }
     let spec_json = serde_json::to_string_pretty(&spec).map_err(|e| {
         Diagnostic::error(format!("cannot encode the spec of `{}`: {e}", inst.name))
     })?;
@@ -405,10 +413,42 @@ pub fn create_dir_if_missing(dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Creates `dir` 0700 when missing. An existing directory is never chmod-ed (a
+/// `state_dir` of `.` or a shared 1777 directory belongs to someone else's choices);
+/// one that others may write to gets a warning, once per directory per command.
 pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    create_dir_if_missing(dir)?;
+    warn_if_shared(dir);
+    Ok(())
+}
+
+/// Warns (on stderr) when `dir` is group- or world-writable: others could then
+/// replace what gridctl writes there.
+pub fn warn_if_shared(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    use std::sync::{Mutex, OnceLock};
+    static WARNED: OnceLock<Mutex<std::collections::BTreeSet<PathBuf>>> = OnceLock::new();
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 == 0 {
+        return;
+    }
+    let mut warned = WARNED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if !warned.insert(dir.to_path_buf()) {
+        return;
+    }
+    let who = if mode & 0o002 != 0 { "world" } else { "group" };
+    let d = Diagnostic::warning(format!(
+        "`{}` is {who}-writable (mode {mode:04o}): others can create or replace files in it",
+        dir.display()
+    ))
+    .help("use a state_dir of its own (gridctl creates it 0700), or `chmod go-w` it");
+    eprintln!("{d}\n");
 }
 
 /// Where a copy stands in its upstream (design.md §5).
@@ -631,4 +671,28 @@ fn with_final_newline(mut text: String) -> String {
         text.push('\n');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ensure_private_dir;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn existing_dirs_keep_their_mode_new_ones_are_0700() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = tmp.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        ensure_private_dir(&shared).unwrap();
+        assert_eq!(mode(&shared), 0o1777);
+        let fresh = shared.join("a/b");
+        ensure_private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&shared.join("a")), 0o700);
+    }
 }

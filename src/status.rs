@@ -143,6 +143,36 @@ pub fn rows(
         .collect()
 }
 
+/// The state shown for a copy that runs although grid.toml no longer declares it.
+pub const UNDECLARED: &str = "undeclared";
+
+/// A row for a running copy the plan no longer declares (`status` lists it so it is
+/// never forgotten; `up` or `down` stops it). nginx never routes to it.
+pub fn undeclared_row(plan: &Plan, name: &str, status: Option<&InstanceStatus>) -> Row {
+    let role = name
+        .rsplit_once('-')
+        .map_or(name, |(role, _)| role)
+        .to_string();
+    Row {
+        name: name.to_string(),
+        role,
+        state: UNDECLARED.to_string(),
+        detail: "running but no longer in grid.toml; `gridctl up` or `gridctl down` stops it"
+            .into(),
+        pid: status.and_then(|s| s.pid),
+        holder_pid: status.map(|s| s.holder_pid),
+        ports: Vec::new(),
+        restarts: status.map_or(0, |s| s.restarts),
+        uptime_secs: None,
+        cpu_percent: None,
+        rss_bytes: None,
+        holder_rss_bytes: None,
+        last_exit: None,
+        viewers: status.map_or(0, |s| s.viewers),
+        upstream: plan.nginx.as_ref().map(|_| Membership::Out),
+    }
+}
+
 /// A symbol per state so the table reads without colour too.
 pub fn symbol(state: &str) -> &'static str {
     match state {
@@ -152,6 +182,7 @@ pub fn symbol(state: &str) -> &'static str {
         "stopping" => "◑",
         "backoff" => "↻",
         "crash-loop" => "✖",
+        UNDECLARED => "?",
         _ => "○",
     }
 }

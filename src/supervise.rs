@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 mod child;
 mod crash;
+mod hook;
 mod startup;
 
 pub use child::describe_exit;
@@ -112,6 +113,7 @@ pub(crate) async fn supervise(
                     let ran = child.started.elapsed();
                     current = None;
                     retry_at = schedule_restart(&hub, &mut history, ran, &how);
+                    hook::run(&hub, "child crashed");
                     continue;
                 }
                 c = rx.recv() => c,
@@ -130,6 +132,7 @@ pub(crate) async fn supervise(
                         Ok(child) => {
                             hub.lock().restarts += 1;
                             current = Some(child);
+                            hook::when_ready(hub.clone());
                         }
                         Err(e) => {
                             let how = format!("failed to start: {e}");

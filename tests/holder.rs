@@ -144,6 +144,7 @@ impl Fixture {
                 probe: None,
                 timeout_ms: 5000,
             },
+            on_health_change: Vec::new(),
             config_hash: "abc123".into(),
         };
         tweak(&mut spec);

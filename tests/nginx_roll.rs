@@ -388,11 +388,12 @@ fn nginx_reload_reloads_an_unchanged_file() {
     );
 }
 
-/// Issue 9, items 2 and 4: a copy that crashed leaves its upstream at the next render
-/// (here `nginx reload`), the config says why, `status` shows what the config says at
-/// every step, and `up` puts the copy back once its holder has it ready again.
+/// Issue 9, items 2 and 4, and issue 10, item 8: a copy that crashed leaves its
+/// upstream at once — its holder runs `gridctl nginx sync`, no command is needed — the
+/// config says why, `status` shows what the config says at every step, and the copy is
+/// back in as soon as its holder has it ready again (so `up` has nothing left to do).
 #[test]
-fn a_crashed_copy_leaves_its_upstream_and_up_puts_it_back() {
+fn a_crashed_copy_leaves_its_upstream_at_once_and_rejoins_when_ready() {
     // A long backoff keeps the crashed copy down while gridctl renders.
     let mut g = Grid::new(GridOptions {
         supervise: "backoff_initial = \"4s\"\ncrash_loop_count = 10",
@@ -409,14 +410,31 @@ fn a_crashed_copy_leaves_its_upstream_and_up_puts_it_back() {
 
     let victim = g.row("asset-2").expect("asset-2");
     let pid = victim.pid.expect("asset-2 runs");
+    let reloads_before = g.reloads();
+    let killed = std::time::Instant::now();
     assert!(kill(pid, libc::SIGKILL), "kill -9 {pid}");
-    wait_for("the holder to see the crash", WAIT, || {
-        let r = g.row("asset-2")?;
-        (r.state == "backoff").then_some(())
-    });
-    let run = g.gridctl_ok(&["nginx", "reload"]);
-    assert!(run.stdout.contains("reloaded"), "{}", run.describe());
+    // Issue 10, item 8: the holder runs `nginx sync` itself — no gridctl command is
+    // needed for the crashed copy to leave its upstream.
     let without = ["asset-1", "asset-3"].map(String::from).to_vec();
+    // The config is installed before nginx is told to reload: wait for both.
+    wait_for("the crashed copy out of the config, reloaded", WAIT, || {
+        let conf = std::fs::read_to_string(&g.output).ok()?;
+        let out = serving_in(&conf, "gridctl_asset_private") == without;
+        (out && g.reloads() > reloads_before).then_some(())
+    });
+    // `status` reads the membership recorded right after the install.
+    wait_for("status to show it out", WAIT, || {
+        (g.serving("gridctl_asset_private", "asset").1 == without).then_some(())
+    });
+    println!(
+        "kill -9 → `out` in status in {} ms",
+        killed.elapsed().as_millis()
+    );
+    let took = killed.elapsed();
+    println!(
+        "kill -9 → out of nginx (reload run) in {} ms",
+        took.as_millis()
+    );
     agree(&g, &without);
     let conf = std::fs::read_to_string(&g.output).unwrap();
     assert!(
@@ -426,8 +444,12 @@ fn a_crashed_copy_leaves_its_upstream_and_up_puts_it_back() {
         )),
         "{conf}"
     );
+    let run = g.gridctl_ok(&["nginx", "reload"]);
+    assert!(run.stdout.contains("reloaded"), "{}", run.describe());
+    agree(&g, &without);
 
-    // The holder brings it back; nothing rendered since, so it stays out...
+    // The holder brings it back, and once it is ready it is back in (the holder runs
+    // `nginx sync` again), still with no gridctl command...
     wait_for(
         "the holder to restart asset-2",
         Duration::from_secs(15),
@@ -436,10 +458,18 @@ fn a_crashed_copy_leaves_its_upstream_and_up_puts_it_back() {
             (r.state == "ready" && r.pid.is_some() && r.pid != Some(pid)).then_some(())
         },
     );
-    agree(&g, &without);
-    // ...until `up`, which puts it back in with one reload.
+    wait_for(
+        "the restarted copy back in the config and status",
+        WAIT,
+        || {
+            let (listed, shown) = g.serving("gridctl_asset_private", "asset");
+            (listed == all && shown == all).then_some(())
+        },
+    );
+    agree(&g, &all);
+    // ...so `up` has nothing left to do in nginx.
     let (run, reloads) = g.counted(&["up"]);
-    assert_eq!(reloads, 1, "{}", run.describe());
+    assert_eq!(reloads, 0, "{}", run.describe());
     agree(&g, &all);
     let by = get_through(&g);
     assert!(by.is_some(), "nothing answers through nginx");

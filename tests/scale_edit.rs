@@ -345,3 +345,73 @@ fn scaled_away_copies_are_retired_and_their_logs_kept() {
     let logs = s.gridctl(&["logs", "asset-7"]);
     assert_eq!(logs.stdout, "old run\n", "{}", logs.describe());
 }
+
+/// Issue 10, item 6: `scale` through a symlinked grid.toml edits the link's target and
+/// keeps the link (an atomic rename over the link would have replaced it with a file).
+#[test]
+fn scale_through_a_symlink_edits_the_target_and_keeps_the_link() {
+    let text = manifest(reserve_ports(8));
+    let s = Scratch::new(&text);
+    let conf = s.dir.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    let real = conf.join("grid.toml");
+    std::fs::rename(&s.file, &real).unwrap();
+    std::os::unix::fs::symlink("conf/grid.toml", &s.file).unwrap();
+    let run = s.gridctl(&["scale", "asset=2"]);
+    assert!(run.ok(), "{}", run.describe());
+    let meta = std::fs::symlink_metadata(&s.file).unwrap();
+    assert!(meta.file_type().is_symlink(), "the link was replaced");
+    assert_eq!(
+        std::fs::read_link(&s.file).unwrap(),
+        Path::new("conf/grid.toml")
+    );
+    let expected = text.replacen(ASSET_LINE, &ASSET_LINE.replacen('3', "2", 1), 1);
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), expected);
+    assert_eq!(mode(&real), 0o640, "the target's mode is kept");
+    // No temp file is left beside the target.
+    let names: Vec<String> = std::fs::read_dir(&conf)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["grid.toml"]);
+}
+
+/// Issue 10, item 6: an existing state directory keeps its mode — `state_dir = "."`
+/// (the manifest's own directory) and a shared 1777 directory are never made 0700 —
+/// a group- or world-writable one gets a warning, and a new one is created 0700.
+#[test]
+fn existing_state_dirs_keep_their_mode_and_new_ones_are_private() {
+    let cases: [(&str, Option<u32>, bool); 3] = [
+        (".", Some(0o755), false),
+        ("shared", Some(0o1777), true),
+        ("fresh/state", None, false),
+    ];
+    for (state_dir, before, warns) in cases {
+        let text = manifest(reserve_ports(8)).replacen(
+            "[robust]",
+            &format!("state_dir = {state_dir:?}\n\n[robust]"),
+            1,
+        );
+        let s = Scratch::new(&text);
+        let dir = s.dir.path().join(state_dir);
+        if let Some(m) = before {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(m)).unwrap();
+        }
+        let run = s.gridctl(&["scale", "asset=1"]);
+        assert!(run.ok(), "state_dir {state_dir}: {}", run.describe());
+        assert_eq!(
+            mode(&dir),
+            before.unwrap_or(0o700),
+            "state_dir {state_dir}: {}",
+            run.describe()
+        );
+        assert_eq!(
+            run.stderr.contains("-writable"),
+            warns,
+            "state_dir {state_dir}: {}",
+            run.describe()
+        );
+        let _ = s.gridctl(&["down"]);
+    }
+}

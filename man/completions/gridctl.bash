@@ -133,17 +133,26 @@ _gridctl() {
             gridctl__subcmd__help__subcmd__nginx,reload)
                 cmd="gridctl__subcmd__help__subcmd__nginx__subcmd__reload"
                 ;;
+            gridctl__subcmd__help__subcmd__nginx,sync)
+                cmd="gridctl__subcmd__help__subcmd__nginx__subcmd__sync"
+                ;;
             gridctl__subcmd__nginx,help)
                 cmd="gridctl__subcmd__nginx__subcmd__help"
                 ;;
             gridctl__subcmd__nginx,reload)
                 cmd="gridctl__subcmd__nginx__subcmd__reload"
                 ;;
+            gridctl__subcmd__nginx,sync)
+                cmd="gridctl__subcmd__nginx__subcmd__sync"
+                ;;
             gridctl__subcmd__nginx__subcmd__help,help)
                 cmd="gridctl__subcmd__nginx__subcmd__help__subcmd__help"
                 ;;
             gridctl__subcmd__nginx__subcmd__help,reload)
                 cmd="gridctl__subcmd__nginx__subcmd__help__subcmd__reload"
+                ;;
+            gridctl__subcmd__nginx__subcmd__help,sync)
+                cmd="gridctl__subcmd__nginx__subcmd__help__subcmd__sync"
                 ;;
             *)
                 ;;
@@ -364,7 +373,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__help__subcmd__nginx)
-            opts="reload"
+            opts="reload sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -378,6 +387,20 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__help__subcmd__nginx__subcmd__reload)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__help__subcmd__nginx__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -598,7 +621,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__nginx)
-            opts="-h --help reload help"
+            opts="-h --help reload sync help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -612,7 +635,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__nginx__subcmd__help)
-            opts="reload help"
+            opts="reload sync help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -653,6 +676,20 @@ _gridctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gridctl__subcmd__nginx__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gridctl__subcmd__nginx__subcmd__reload)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -660,6 +697,24 @@ _gridctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__nginx__subcmd__sync)
+            opts="-h --lock-wait --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
