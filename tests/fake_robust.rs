@@ -738,7 +738,7 @@ fn knobs_crash_error_and_ignore_shutdown() {
     // ERROR lines show in red after the category, as OpenSimAppender does.
     assert!(f
         .text()
-        .contains("[FAKE]:\x1b[31m simulated ERROR during startup\x1b[39;49m"));
+        .contains("[FAKE]:\x1b[31m simulated failure during startup\x1b[39;49m"));
     f.wait_for("crash line", |t| {
         t.contains("[FAKE]:\x1b[31m simulated crash")
     });

@@ -31,7 +31,9 @@ fn holder_process_entry() {
     }
 }
 
-/// The Robust stand-in. Knobs via env: CONNECTORS, FAIL, IGNORE_STOP, CRASH.
+/// The Robust stand-in. Knobs via env: CONNECTORS, FAIL, IGNORE_STOP, CRASH, STALE_PID,
+/// RED (an ERROR-level line as OpenSimAppender shows it: no level word, red text after a
+/// coloured category, the `HH:MM:SS - ` written apart so a read ends after it).
 const STAND_IN: &str = r#"#!/bin/bash
 echo $$ >> "$PIDS_LOG"
 echo $$ > "$ROBUST_PID_FILE"
@@ -48,6 +50,8 @@ cpr() {
 }
 cpr
 echo "[TEST] cpr reply: ${reply#*[}"
+if [ -n "$STALE_PID" ]; then printf '12:00:00 - [\033[36mSERVER BASE\033[39;49m]:\033[31m Previous pid file %s still exists on startup.  Possibly previously unclean shutdown.\033[39;49m\r\n' "$ROBUST_PID_FILE"; fi
+if [ -n "$RED" ]; then printf '12:00:00 - '; sleep 0.2; printf '[\033[36mSERVICE BASE\033[39;49m]:\033[31m %s\033[39;49m\r\n' "$RED"; fi
 for c in $CONNECTORS; do echo "12:00:00 - [SERVER]: $c loaded successfully"; done
 if [ -n "$FAIL" ]; then echo "12:00:00 - [SERVER]: Failed to load OpenSim.Server.Handlers.dll:$FAIL"; fi
 if [ -n "$CRASH" ]; then echo "12:00:00 - about to crash"; exit 1; fi
@@ -494,6 +498,32 @@ fn failed_connector_is_degraded() {
         "{}",
         s.detail
     );
+    fx.client().stop().unwrap();
+}
+
+/// The real console shows ERROR only as red text (robust.md §6): such a line during
+/// startup degrades, and the detail is the line once (its `HH:MM:SS - ` came in an
+/// earlier read and was once shown twice); the stale-PID line alone stays harmless.
+#[test]
+fn red_error_line_during_startup_is_degraded() {
+    let fx = Fixture::new(&[("RED", "Could not open the database")], |_| {});
+    fx.launch();
+    let s = fx.wait_state(InstanceState::Degraded, secs(5));
+    let line = "12:00:00 - [SERVICE BASE]: Could not open the database";
+    assert_eq!(s.detail, line);
+    fx.client().stop().unwrap();
+    assert_eq!(
+        fx.console_log().matches(line).count(),
+        1,
+        "{}",
+        fx.console_log()
+    );
+    assert!(!fx.console_log().contains("12:00:00 - 12:00:00"));
+
+    let fx = Fixture::new(&[("STALE_PID", "1")], |_| {});
+    fx.launch();
+    let s = fx.wait_state(InstanceState::Ready, secs(5));
+    assert_eq!(s.detail, "");
     fx.client().stop().unwrap();
 }
 

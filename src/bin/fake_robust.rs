@@ -298,7 +298,7 @@ fn run(argv: &[String]) -> ! {
         log::info(&format!("[SERVER]: {} loaded successfully", entry.class));
     }
     if error_at_start {
-        log::error("[FAKE]: simulated ERROR during startup");
+        log::error("[FAKE]: simulated failure during startup");
     }
     for line in startup_logo(&cwd) {
         log::info(&format!("[!] {line}"));
