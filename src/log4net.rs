@@ -265,6 +265,17 @@ mod tests {
         );
         std::fs::write(dir.path().join("OpenSim.Framework.Console.exe"), b"").expect("write");
         assert!(resolve(&good, dir.path()).is_ok());
+        // The rolling appender and the filter of the rendered config live in log4net.dll.
+        std::fs::write(dir.path().join("log4net.dll"), b"").expect("write");
+        for ty in [
+            "log4net.Appender.RollingFileAppender",
+            "log4net.Filter.LoggerMatchFilter",
+        ] {
+            assert_eq!(
+                resolve(&TypeName::parse(ty), dir.path()),
+                Ok(dir.path().join("log4net.dll"))
+            );
+        }
         let file = TypeName::parse("log4net.Appender.FileAppender, OpenSim.Framework");
         assert!(matches!(
             resolve(&file, dir.path()),

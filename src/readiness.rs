@@ -1,5 +1,6 @@
 //! When a Robust copy counts as ready (robust.md §0c, §6): every expected connector
-//! logged `loaded successfully`, nothing `Failed to load` or `ERROR` during startup,
+//! logged `loaded successfully`, nothing `Failed to load` or ERROR-level during startup
+//! (on the console an ERROR has no level word, only red text: see `console::lines`),
 //! the prompt is on the screen, and (if configured) a real request answers.
 //! A process that is merely alive, or a port that is merely bound, proves nothing.
 //!
@@ -18,7 +19,7 @@ pub enum LineKind<'a> {
     Loaded(&'a str),
     /// `[SERVER]: Failed to load ...`: the instance runs without that connector.
     FailedToLoad,
-    /// A line logged at ERROR level (`ERROR` as a word, `[ERROR]`).
+    /// A line logged at ERROR level (shown red, or `ERROR` as a word, `[ERROR]`).
     Error,
     Other,
 }
@@ -45,6 +46,16 @@ fn is_unresolved_uri(line: &str) -> bool {
         .is_some_and(|key| key.ends_with("URI"))
 }
 
+/// What one console line says; `red`: it was shown in red, OpenSimAppender's only
+/// sign of the ERROR level on the console (`HH:MM:SS - [CATEGORY]:ESC[31m text`).
+pub fn classify(line: &str, red: bool) -> LineKind<'_> {
+    match classify_line(line) {
+        LineKind::Other if red && !is_harmless(line) => LineKind::Error,
+        kind => kind,
+    }
+}
+
+/// What one line says from its text alone (the file log's `ERROR` level word included).
 pub fn classify_line(line: &str) -> LineKind<'_> {
     if is_harmless(line) {
         return LineKind::Other;
@@ -116,11 +127,12 @@ impl ReadinessTracker {
         &self.prompt
     }
 
-    pub fn feed_line(&mut self, line: &str) {
+    /// One finished console line; `red`: shown in red (ERROR level).
+    pub fn feed_line(&mut self, line: &str, red: bool) {
         if self.failure.is_some() {
             return;
         }
-        match classify_line(line) {
+        match classify(line, red) {
             LineKind::Loaded(class) => {
                 for (name, seen) in self.expected.iter().zip(self.seen.iter_mut()) {
                     if name == class || name.rsplit(':').next() == Some(class) {
@@ -316,8 +328,8 @@ mod tests {
         ] {
             assert_eq!(classify_line(line), LineKind::Other, "{line}");
             let mut t = ReadinessTracker::new(&spec(&["A"]));
-            t.feed_line(line);
-            t.feed_line("[SERVER]: A loaded successfully");
+            t.feed_line(line, false);
+            t.feed_line("[SERVER]: A loaded successfully", false);
             t.set_prompt_seen();
             assert_eq!(t.verdict(), Verdict::ConsoleReady);
         }
@@ -333,27 +345,48 @@ mod tests {
     #[test]
     fn ready_needs_every_connector_and_the_prompt() {
         let mut t = ReadinessTracker::new(&spec(&["A", "B"]));
-        t.feed_line("[SERVER]: A loaded successfully");
+        t.feed_line("[SERVER]: A loaded successfully", false);
         t.set_prompt_seen();
         assert_eq!(t.verdict(), Verdict::Pending);
         assert_eq!(t.missing(), "connectors not loaded: B");
-        t.feed_line("[SERVER]: B loaded successfully");
+        t.feed_line("[SERVER]: B loaded successfully", false);
         assert_eq!(t.verdict(), Verdict::ConsoleReady);
     }
 
     #[test]
     fn failed_connector_or_error_degrades() {
         let mut t = ReadinessTracker::new(&spec(&["A"]));
-        t.feed_line("[SERVER]: Failed to load x.dll:A");
-        t.feed_line("[SERVER]: A loaded successfully");
+        t.feed_line("[SERVER]: Failed to load x.dll:A", false);
+        t.feed_line("[SERVER]: A loaded successfully", false);
         t.set_prompt_seen();
         assert_eq!(
             t.verdict(),
             Verdict::Failed("[SERVER]: Failed to load x.dll:A".into())
         );
         let mut t = ReadinessTracker::new(&spec(&[]));
-        t.feed_line("12:00 - [ERROR] table migrations exists");
+        t.feed_line("12:00 - [ERROR] table migrations exists", false);
         assert!(matches!(t.verdict(), Verdict::Failed(_)));
+    }
+
+    /// On the real console an ERROR has no level word: only its colour says so.
+    #[test]
+    fn a_red_line_during_startup_degrades_except_the_stale_pid_file() {
+        let error = "16:24:00 - [SERVICE BASE]: Failed to open the database";
+        assert_eq!(classify(error, false), LineKind::Other);
+        assert_eq!(classify(error, true), LineKind::Error);
+        let stale = "16:11:07 - [SERVER BASE]: Previous pid file /g/robust.pid still exists on startup.  Possibly previously unclean shutdown.";
+        assert_eq!(classify(stale, true), LineKind::Other);
+        // Red does not hide what the line says.
+        assert_eq!(
+            classify("12:00 - [SERVER]: Failed to load x.dll:A", true),
+            LineKind::FailedToLoad
+        );
+        let mut t = ReadinessTracker::new(&spec(&["A"]));
+        t.feed_line(stale, true);
+        t.feed_line("[SERVER]: A loaded successfully", false);
+        t.feed_line(error, true);
+        t.set_prompt_seen();
+        assert_eq!(t.verdict(), Verdict::Failed(error.into()));
     }
 
     #[test]

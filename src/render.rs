@@ -65,6 +65,16 @@ struct Common<'a> {
     database: Option<DatabaseCtx<'a>>,
     login_address: String,
     shared: SharedCtx,
+    log: LogCtx,
+}
+
+/// Robust's own logs (log4net's RollingFileAppender) roll at the console log's size and
+/// count. log4net reads them as a long and an Int32 and drops the appender on a larger
+/// count, so they are capped at what it reads.
+#[derive(Serialize)]
+struct LogCtx {
+    max_bytes: i64,
+    keep: i32,
 }
 
 /// Absolute paths of the per-grid directories copies share. Robust resolves relative
@@ -137,6 +147,10 @@ fn common<'a>(plan: &'a Plan, role: &'a RolePlan, inst: &'a InstancePlan) -> Com
             bakes: plan.bakes_dir().display().to_string(),
             fsassets_data: plan.fsassets_dir().join("data").display().to_string(),
             fsassets_spool: plan.fsassets_dir().join("tmp").display().to_string(),
+        },
+        log: LogCtx {
+            max_bytes: i64::try_from(role.supervise.log_max_bytes).unwrap_or(i64::MAX),
+            keep: i32::try_from(role.supervise.log_keep).unwrap_or(i32::MAX),
         },
     }
 }

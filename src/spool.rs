@@ -13,8 +13,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::console::lines::MAX_LINE_BYTES;
-
 /// The scrollback always keeps at least this many lines, so status can show the
 /// last lines before an exit even when `scrollback_lines` is tiny.
 pub const MIN_SCROLLBACK: usize = 20;
@@ -37,28 +35,24 @@ impl Scrollback {
         }
     }
 
-    /// Adds finished lines (each ends in `\n`); `on_line` sees every one of them.
-    pub fn push(&mut self, lines: &[u8], mut on_line: impl FnMut(&str)) {
+    /// Adds finished lines (each ends in `\n`, and each is whole: the line builder
+    /// hands on a line with the text it showed before, so the line under the cursor is
+    /// replaced, never continued — continuing it doubled the `HH:MM:SS - ` that log4net
+    /// writes before a coloured category). `on_line` sees every line and its index in
+    /// `lines`. Text after the last `\n` becomes the line under the cursor.
+    pub fn push(&mut self, lines: &[u8], mut on_line: impl FnMut(usize, &str)) {
+        self.partial.clear();
         let mut rest = lines;
-        while !rest.is_empty() {
-            match rest.iter().position(|&b| b == b'\n') {
-                Some(nl) => {
-                    self.partial.extend_from_slice(&rest[..nl]);
-                    self.finish_line(&mut on_line);
-                    rest = &rest[nl + 1..];
-                }
-                None => {
-                    self.partial.extend_from_slice(rest);
-                    if self.partial.len() > MAX_LINE_BYTES {
-                        self.finish_line(&mut on_line);
-                    }
-                    rest = &[];
-                }
-            }
+        let mut index = 0;
+        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+            self.finish_line(&rest[..nl], index, &mut on_line);
+            index += 1;
+            rest = &rest[nl + 1..];
         }
+        self.partial.extend_from_slice(rest);
     }
 
-    fn finish_line(&mut self, on_line: &mut impl FnMut(&str)) {
+    fn finish_line(&mut self, text: &[u8], index: usize, on_line: &mut impl FnMut(usize, &str)) {
         // Recycle the evicted line's buffer: no allocation once the ring is full.
         let mut line = if self.lines.len() >= self.capacity {
             self.lines.pop_front().unwrap_or_default()
@@ -66,9 +60,8 @@ impl Scrollback {
             String::new()
         };
         line.clear();
-        line.push_str(&String::from_utf8_lossy(&self.partial));
-        self.partial.clear();
-        on_line(&line);
+        line.push_str(&String::from_utf8_lossy(text));
+        on_line(index, &line);
         self.lines.push_back(line);
     }
 
@@ -226,16 +219,39 @@ mod tests {
         let mut sb = Scrollback::new(20);
         let mut seen = Vec::new();
         for i in 0..30 {
-            sb.push(format!("line {i}\n").as_bytes(), |l| {
+            sb.push(format!("line {i}\n").as_bytes(), |_, l| {
                 seen.push(l.to_string())
             });
         }
-        sb.push(b"R.O.B.U.S.T.# ", |_| {});
+        sb.push(b"", |_, _| {});
+        sb.set_partial(b"R.O.B.U.S.T.# ");
         assert_eq!(seen.len(), 30);
         let last = sb.last_lines(3);
         assert_eq!(last, vec!["line 28", "line 29", "R.O.B.U.S.T.# "]);
         assert_eq!(sb.lines.len(), 20);
         assert_eq!(sb.partial(), "R.O.B.U.S.T.# ");
+    }
+
+    /// log4net writes `HH:MM:SS - ` before a coloured category in a write of its own, so
+    /// a read often ends there: the finished line must not repeat it (status once showed
+    /// `16:24:00 - 16:24:00 - [SERVICE BASE]: ...`).
+    #[test]
+    fn a_line_finished_in_a_later_read_is_not_doubled() {
+        let mut builder = crate::console::lines::LineBuilder::new();
+        let mut sb = Scrollback::new(20);
+        let mut seen = Vec::new();
+        for chunk in [
+            &b"16:24:00 - "[..],
+            b"[\x1b[36mSERVICE BASE\x1b[39;49m]:\x1b[31m Failed to load plugin\x1b[39;49m\r\n",
+        ] {
+            let mut lines = Vec::new();
+            builder.feed(chunk, &mut lines);
+            sb.push(&lines, |_, l| seen.push(l.to_string()));
+            sb.set_partial(builder.pending());
+        }
+        let want = "16:24:00 - [SERVICE BASE]: Failed to load plugin";
+        assert_eq!(seen, vec![want]);
+        assert_eq!(sb.last_lines(1), vec![want]);
     }
 
     #[test]

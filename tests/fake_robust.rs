@@ -738,7 +738,7 @@ fn knobs_crash_error_and_ignore_shutdown() {
     // ERROR lines show in red after the category, as OpenSimAppender does.
     assert!(f
         .text()
-        .contains("[FAKE]:\x1b[31m simulated ERROR during startup\x1b[39;49m"));
+        .contains("[FAKE]:\x1b[31m simulated failure during startup\x1b[39;49m"));
     f.wait_for("crash line", |t| {
         t.contains("[FAKE]:\x1b[31m simulated crash")
     });
@@ -795,6 +795,55 @@ fn output_lines_knob_floods_then_prompts_again() {
     );
     f.send(b"quit\r");
     assert_eq!(f.wait_exit().exit_code(), 0);
+}
+
+/// A size-rolling `LogFileAppender` rolls like log4net's (measured on 0.9.2.2 with a
+/// 2000-byte limit and 3 backups): a file at the limit becomes `.1` before the next line,
+/// so each file passes the limit by at most one line; only `maxSizeRollBackups` remain.
+#[test]
+fn rolling_file_appender_rolls_the_file_log_by_size() {
+    let g = Grid::new();
+    let log = g.path("inst/robust.log");
+    let xml = g.write(
+        "inst/log4net.xml",
+        &format!(
+            "<log4net>\n  <appender name=\"LogFileAppender\" type=\"log4net.Appender.RollingFileAppender\">\n    <file value=\"{}\" />\n    <rollingStyle value=\"Size\" />\n    <maximumFileSize value=\"200\" />\n    <maxSizeRollBackups value=\"2\" />\n  </appender>\n  <root><appender-ref ref=\"LogFileAppender\" /></root>\n</log4net>\n",
+            log.display()
+        ),
+    );
+    let p = g.ini("a.ini", free_port(), "");
+    let mut f = PtyFake::spawn(
+        &g.bin(),
+        &[
+            &format!("-inifile={}", p.display()),
+            &format!("-logconfig={}", xml.display()),
+        ],
+        &[],
+        true,
+    );
+    f.wait_prompts(1);
+    f.send(b"shutdown\r");
+    assert_eq!(f.wait_exit().exit_code(), 0);
+    assert!(!f.text().contains("log4net:ERROR"), "{}", f.text());
+    let read = |suffix: &str| std::fs::read_to_string(g.path(&format!("inst/robust.log{suffix}")));
+    let main = read("").expect("robust.log");
+    assert!(main.ends_with("[CONSOLE] Quitting\n"), "{main}");
+    for suffix in [".1", ".2"] {
+        let text = read(suffix).expect("backup");
+        let last = text.lines().last().unwrap_or_default().len() + 1;
+        assert!(
+            text.len() >= 200 && text.len() - last < 200,
+            "{suffix}: {text}"
+        );
+        assert!(
+            text.lines().all(|l| l.contains(" - ")),
+            "{suffix}: whole lines only"
+        );
+    }
+    assert!(
+        read(".3").is_err(),
+        "only maxSizeRollBackups backups are kept"
+    );
 }
 
 #[test]

@@ -31,7 +31,22 @@ fn holder_process_entry() {
     }
 }
 
-/// The Robust stand-in. Knobs via env: CONNECTORS, FAIL, IGNORE_STOP, CRASH.
+/// Not a test: a client run as another uid by `other_uid_is_refused_by_peer_credentials`
+/// (`GRIDCTL_TEST_PEER_SOCKET`); prints what the holder said.
+#[test]
+fn peer_client_entry() {
+    if let Ok(socket) = std::env::var("GRIDCTL_TEST_PEER_SOCKET") {
+        let uid = nix::unistd::geteuid();
+        match HolderClient::connect(Path::new(&socket), Duration::from_secs(5)) {
+            Ok(mut c) => println!("PEER uid {uid} OK {:?}", c.status().map(|s| s.state)),
+            Err(e) => println!("PEER uid {uid} ERR {e}"),
+        }
+    }
+}
+
+/// The Robust stand-in. Knobs via env: CONNECTORS, FAIL, IGNORE_STOP, CRASH, STALE_PID,
+/// RED (an ERROR-level line as OpenSimAppender shows it: no level word, red text after a
+/// coloured category, the `HH:MM:SS - ` written apart so a read ends after it).
 const STAND_IN: &str = r#"#!/bin/bash
 echo $$ >> "$PIDS_LOG"
 echo $$ > "$ROBUST_PID_FILE"
@@ -48,6 +63,8 @@ cpr() {
 }
 cpr
 echo "[TEST] cpr reply: ${reply#*[}"
+if [ -n "$STALE_PID" ]; then printf '12:00:00 - [\033[36mSERVER BASE\033[39;49m]:\033[31m Previous pid file %s still exists on startup.  Possibly previously unclean shutdown.\033[39;49m\r\n' "$ROBUST_PID_FILE"; fi
+if [ -n "$RED" ]; then printf '12:00:00 - '; sleep 0.2; printf '[\033[36mSERVICE BASE\033[39;49m]:\033[31m %s\033[39;49m\r\n' "$RED"; fi
 for c in $CONNECTORS; do echo "12:00:00 - [SERVER]: $c loaded successfully"; done
 if [ -n "$FAIL" ]; then echo "12:00:00 - [SERVER]: Failed to load OpenSim.Server.Handlers.dll:$FAIL"; fi
 if [ -n "$CRASH" ]; then echo "12:00:00 - about to crash"; exit 1; fi
@@ -495,6 +512,101 @@ fn failed_connector_is_degraded() {
         "{}",
         s.detail
     );
+    fx.client().stop().unwrap();
+}
+
+/// The real console shows ERROR only as red text (robust.md §6): such a line during
+/// startup degrades, and the detail is the line once (its `HH:MM:SS - ` came in an
+/// earlier read and was once shown twice); the stale-PID line alone stays harmless.
+#[test]
+fn red_error_line_during_startup_is_degraded() {
+    let fx = Fixture::new(&[("RED", "Could not open the database")], |_| {});
+    fx.launch();
+    let s = fx.wait_state(InstanceState::Degraded, secs(5));
+    let line = "12:00:00 - [SERVICE BASE]: Could not open the database";
+    assert_eq!(s.detail, line);
+    fx.client().stop().unwrap();
+    assert_eq!(
+        fx.console_log().matches(line).count(),
+        1,
+        "{}",
+        fx.console_log()
+    );
+    assert!(!fx.console_log().contains("12:00:00 - 12:00:00"));
+
+    let fx = Fixture::new(&[("STALE_PID", "1")], |_| {});
+    fx.launch();
+    let s = fx.wait_state(InstanceState::Ready, secs(5));
+    assert_eq!(s.detail, "");
+    fx.client().stop().unwrap();
+}
+
+/// File modes opened up on purpose (as a shared or loosened state directory would be):
+/// the peer-credential check alone keeps another uid out, with the reason on both ends.
+#[test]
+fn other_uid_is_refused_by_peer_credentials() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to run a client as `nobody`");
+        return;
+    }
+    let fx = Fixture::new(&[], |_| {});
+    fx.launch();
+    fx.wait_state(InstanceState::Ready, secs(5));
+    let root = fx.dir.path();
+    for (path, mode) in [
+        (root.to_path_buf(), 0o755),
+        (fx.spec.socket.parent().unwrap().to_path_buf(), 0o755),
+        (fx.spec.socket.clone(), 0o666),
+    ] {
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "peer_client_entry",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("GRIDCTL_TEST_PEER_SOCKET", &fx.spec.socket)
+    .stdout(std::process::Stdio::piped());
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    let mut child = cmd.spawn().expect("spawn the client as nobody");
+    let pid = child.id() as i32;
+    let deadline = Instant::now() + secs(20);
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            // Not reaped yet, so the pid is still this child's.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the client run as nobody did not finish within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    // libtest prints `test peer_client_entry ... ` before the line.
+    let line = out
+        .lines()
+        .find_map(|l| l.find("PEER ").map(|i| &l[i..]))
+        .unwrap_or_default();
+    let holder_log = fs::read_to_string(root.join("logs/holder.log")).unwrap_or_default();
+    assert_eq!(
+        line,
+        "PEER uid 65534 ERR permission denied: the connection comes from uid 65534 \
+         (pid PID); this holder runs as uid 0 and accepts only that uid or root"
+            .replace("PID", &pid.to_string()),
+        "{out}"
+    );
+    assert!(
+        holder_log.contains(&format!(
+            "refused a connection: permission denied: the connection comes from uid 65534 (pid {pid})"
+        )),
+        "{holder_log}"
+    );
+    // The holder's own uid still gets in.
+    assert_eq!(fx.status().state, InstanceState::Ready);
     fx.client().stop().unwrap();
 }
 

@@ -182,7 +182,12 @@ fn run(argv: &[String]) -> ! {
     for m in &sinks.messages {
         log::console_line(m);
     }
-    if let Err(e) = log::init(sinks.console, sinks.file.as_deref(), &sinks.opened) {
+    if let Err(e) = log::init(
+        sinks.console,
+        sinks.file.as_deref(),
+        sinks.roll,
+        &sinks.opened,
+    ) {
         println!("log4net:ERROR {e}");
     }
     log::info("[SERVER]: Starting fake Robust (gridctl test double)");
@@ -298,7 +303,7 @@ fn run(argv: &[String]) -> ! {
         log::info(&format!("[SERVER]: {} loaded successfully", entry.class));
     }
     if error_at_start {
-        log::error("[FAKE]: simulated ERROR during startup");
+        log::error("[FAKE]: simulated failure during startup");
     }
     for line in startup_logo(&cwd) {
         log::info(&format!("[!] {line}"));

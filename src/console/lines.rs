@@ -25,6 +25,13 @@
 //! `ESC[K`/`ESC[nK`; every other sequence and control byte is dropped, as before.
 //! Trailing blanks of a finished line are dropped (a screen cannot show them).
 //!
+//! Colour is dropped from the text but not forgotten: the console pattern has no level
+//! (`%date{HH:mm:ss} - %message`), and OpenSimAppender shows the level only as the colour
+//! of the message after `[CATEGORY]:` (captured on 0.9.2.2): ERROR `ESC[31m` (red), WARN
+//! `ESC[33m` (yellow), each closed by `ESC[39;49m`. Category names are coloured too
+//! (`ESC[3xm`: 32–37, never red), so yellow says nothing and only red is reported: the
+//! lines of each feed that had text written in red ([`LineBuilder::red_lines`]).
+//!
 //! Hot path: while output only appends (a log flood), a run of text is copied once,
 //! straight into the caller's buffer; only the unfinished last line is carried over.
 
@@ -50,9 +57,9 @@ enum State {
 #[derive(Debug, Default)]
 pub struct LineBuilder {
     state: State,
-    /// The first two CSI parameters (0 = absent), and whether the sequence is one
+    /// The first CSI parameters (0 = absent), and whether the sequence is one
     /// we must not interpret (private marker or intermediate bytes).
-    params: [u16; 2],
+    params: [u16; 4],
     nparam: usize,
     private: bool,
     /// The unfinished line, carried between calls.
@@ -69,7 +76,13 @@ pub struct LineBuilder {
     /// line finished that way (its row and text), handed on only once the next move
     /// shows it is not reopened.
     wrap: Option<(u16, bool)>,
-    held: Option<(u16, Vec<u8>)>,
+    held: Option<(u16, Vec<u8>, bool)>,
+    /// The foreground is red (SGR 31/91), and the line has text written in red.
+    red: bool,
+    line_red: bool,
+    /// Finished lines of this feed so far, and which of them were red.
+    finished: usize,
+    red_lines: Vec<usize>,
 }
 
 /// Characters in UTF-8 bytes (lead bytes counted; a sequence split across reads still
@@ -133,8 +146,16 @@ impl LineBuilder {
         &self.pending
     }
 
+    /// The lines the last [`feed`](Self::feed) finished that had text written in red
+    /// (OpenSimAppender's ERROR level), as indexes into its lines: usually empty.
+    pub fn red_lines(&self) -> &[usize] {
+        &self.red_lines
+    }
+
     /// Appends to `out` every line that `input` finishes, each ending in `\n`.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        self.finished = 0;
+        self.red_lines.clear();
         let start = out.len();
         out.extend_from_slice(&self.pending);
         self.pending.clear();
@@ -159,7 +180,7 @@ impl LineBuilder {
                 State::Esc => {
                     self.state = match b {
                         b'[' => {
-                            self.params = [0; 2];
+                            self.params = [0; 4];
                             self.nparam = 0;
                             self.private = false;
                             State::Csi
@@ -244,9 +265,10 @@ impl LineBuilder {
                 let row = self.params[0].max(1);
                 match self.held.take() {
                     // Back up to the line the wrap scrolled: it is still being drawn.
-                    Some((held_row, text)) if row + 1 == held_row => {
+                    Some((held_row, text, red)) if row + 1 == held_row => {
                         line.out.truncate(line.start);
                         line.out.extend_from_slice(&text);
+                        self.line_red = red;
                         self.recount(line);
                     }
                     other => {
@@ -258,16 +280,35 @@ impl LineBuilder {
                 self.wrap = (self.col == 0).then_some((row, false));
             }
             b'K' => self.erase(line, self.params[0]),
+            b'm' => self.sgr(),
             _ => {}
+        }
+    }
+
+    /// Follows whether the foreground is red. Only the first parameters are seen,
+    /// enough for the single-attribute sequences Mono writes.
+    fn sgr(&mut self) {
+        let n = (self.nparam + 1).min(self.params.len());
+        for &p in &self.params[..n] {
+            match p {
+                31 | 91 => self.red = true,
+                0 | 30..=37 | 39 | 90..=97 => self.red = false,
+                // An extended colour: the next parameters are its value, not attributes.
+                38 => {
+                    self.red = false;
+                    break;
+                }
+                _ => {}
+            }
         }
     }
 
     /// Hands on a held line (see `held`) before whatever comes next.
     fn release(&mut self, line: &mut Line) {
-        if let Some((_, text)) = self.held.take() {
+        if let Some((_, text, red)) = self.held.take() {
             let current = line.out.split_off(line.start);
             line.out.extend_from_slice(&text);
-            self.finish_at_end(line);
+            self.finish_at_end(line, red);
             line.out.extend_from_slice(&current);
         }
     }
@@ -311,6 +352,7 @@ impl LineBuilder {
                 line.out.truncate(line.start);
                 self.chars = 0;
                 self.ascii = true;
+                self.line_red = false;
             }
             _ => {}
         }
@@ -328,6 +370,7 @@ impl LineBuilder {
         if self.held.is_some() {
             self.release(line);
         }
+        self.line_red |= self.red;
         self.wrap = match self.wrap {
             Some((row, false)) if self.col == 0 && run == b" " => Some((row, true)),
             _ => None,
@@ -373,18 +416,23 @@ impl LineBuilder {
     /// (or hold it, when this may be LocalConsole's wrap scroll).
     fn finish(&mut self, line: &mut Line) {
         if let Some((row, true)) = self.wrap.take() {
-            self.held = Some((row, line.out[line.start..].to_vec()));
+            self.held = Some((row, line.out[line.start..].to_vec(), self.line_red));
             line.out.truncate(line.start);
         } else {
-            self.finish_at_end(line);
+            self.finish_at_end(line, self.line_red);
         }
+        self.line_red = false;
         self.col = 0;
         self.chars = 0;
         self.ascii = true;
     }
 
     /// Ends the line `out[start..]` with its trailing blanks dropped.
-    fn finish_at_end(&mut self, line: &mut Line) {
+    fn finish_at_end(&mut self, line: &mut Line, red: bool) {
+        if red {
+            self.red_lines.push(self.finished);
+        }
+        self.finished += 1;
         let keep = line.out[line.start..]
             .iter()
             .rposition(|&b| b != b' ')
@@ -565,6 +613,59 @@ mod tests {
             run(&[b"\x1b[?1h\x1b=\x1b[1;31mred\x1b[0m \x1b]0;title\x07ok\r\n\x1b(Bx\x1b[6n"]),
             ("red ok\n".to_string(), "x".to_string())
         );
+    }
+
+    /// Real 0.9.2.2 console bytes (captured on a PTY): an INFO line with a coloured
+    /// category, the stale-PID ERROR (red after the category), a WARN (yellow), and a
+    /// line printed above the pending prompt.
+    const LEVELS: &[u8] = b"16:48:22 - [\x1b[36mSERVER BASE\x1b[39;49m]: Starting in /tmp/rr-h2/bin\r\n\
+16:48:22 - [\x1b[36mSERVER BASE\x1b[39;49m]:\x1b[31m Previous pid file /tmp/cap/i1/Robust.pid still exists on startup.  Possibly previously unclean shutdown.\x1b[39;49m\r\n\
+16:48:22 - [\x1b[36mSERVER BASE\x1b[39;49m]: Created pid file /tmp/cap/i1/Robust.pid\r\n\
+\x1b[24;1H\x1b[24;1HR.O.B.U.S.T.# \x1b[24;15H\x1b[24;1H16:48:44 - [\x1b[33mBASE HTTP SERVER\x1b[39;49m]:\x1b[33m Fail to decode XMLRPC request 127.0.0.1:42682: Data at the root level is invalid. Line 1, position 1.\x1b[39;49m\r\n\
+\x1b[24;1HR.O.B.U.S.T.# \x1b[24;15H\x1b[24;1H16:48:45 - \x1b[31mno category\nsecond line of it\x1b[39;49m\r\n\
+\x1b[24;1HR.O.B.U.S.T.# \x1b[24;15H";
+
+    /// (red line texts, all lines) whatever the read size.
+    fn red_of(chunk: usize) -> (Vec<String>, Vec<String>) {
+        let mut b = LineBuilder::new();
+        let (mut all, mut red) = (Vec::new(), Vec::new());
+        for c in LEVELS.chunks(chunk) {
+            let mut out = Vec::new();
+            b.feed(c, &mut out);
+            let text = String::from_utf8(out).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            red.extend(b.red_lines().iter().map(|&i| lines[i].to_string()));
+            all.extend(lines.iter().map(|l| l.to_string()));
+        }
+        (red, all)
+    }
+
+    #[test]
+    fn real_error_lines_are_reported_red_and_warn_or_category_colours_are_not() {
+        let (red, all) = red_of(LEVELS.len());
+        assert_eq!(all.len(), 6, "{all:?}");
+        assert_eq!(
+            red,
+            vec![
+                "16:48:22 - [SERVER BASE]: Previous pid file /tmp/cap/i1/Robust.pid still exists on startup.  Possibly previously unclean shutdown.",
+                "16:48:45 - no category",
+                "second line of it",
+            ]
+        );
+        for size in [1, 2, 3, 7, 64] {
+            assert_eq!(red_of(size), (red.clone(), all.clone()), "chunks of {size}");
+        }
+        // SGR forms: reset by 0, by an empty list, by another colour; bright red counts.
+        let red_after = |bytes: &[u8]| {
+            let mut b = LineBuilder::new();
+            b.feed(bytes, &mut Vec::new());
+            b.red_lines().to_vec()
+        };
+        assert_eq!(red_after(b"\x1b[1;31mx\x1b[m\ny\n"), vec![0]);
+        assert_eq!(red_after(b"\x1b[91mx\n\x1b[0my\n"), vec![0]);
+        assert_eq!(red_after(b"\x1b[31m\x1b[32mx\n"), Vec::<usize>::new());
+        assert_eq!(red_after(b"\x1b[31m\x1b[2Kx\x1b[39m\n"), vec![0]);
+        assert_eq!(red_after(b"\x1b[38;5;31mx\n"), Vec::<usize>::new());
     }
 
     #[test]

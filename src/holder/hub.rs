@@ -246,13 +246,15 @@ impl Hub {
     }
 
     /// One chunk of console output: the raw bytes, the lines it finished (as the screen
-    /// finally showed them) and the unfinished line under the cursor. Returns the
-    /// answers owed to the program.
+    /// finally showed them), which of those were red (ERROR level, indexes into
+    /// `lines`) and the unfinished line under the cursor. Returns the answers owed to
+    /// the program.
     pub fn drain(
         &self,
         generation: u64,
         chunk: &[u8],
         lines: &[u8],
+        red: &[usize],
         pending: &[u8],
     ) -> Option<Vec<u8>> {
         let mut guard = self.lock();
@@ -267,7 +269,9 @@ impl Hub {
         {
             Some(r) => {
                 let tracker = &mut r.tracker;
-                inner.scrollback.push(lines, |line| tracker.feed_line(line));
+                inner
+                    .scrollback
+                    .push(lines, |i, line| tracker.feed_line(line, red.contains(&i)));
                 if tracker.is_pending() && inner.console.prompt_visible(tracker.prompt()) {
                     tracker.set_prompt_seen();
                 }
@@ -275,7 +279,7 @@ impl Hub {
                     r.notify.notify_one();
                 }
             }
-            None => inner.scrollback.push(lines, |_| {}),
+            None => inner.scrollback.push(lines, |_, _| {}),
         }
         inner.scrollback.set_partial(pending);
 

@@ -1,5 +1,10 @@
 //! The holder's socket: one task per connection, `Hello`/`Welcome`, then requests.
 //! Nothing a client does can end the holder: every error ends that connection only.
+//!
+//! Who may connect: the socket is 0600 in a 0700 directory, and on top of that the
+//! peer's credentials (`SO_PEERCRED`, taken by the kernel at `connect`) must show the
+//! holder's own uid or root. File modes alone fail open when a directory is loosened
+//! (a `state_dir` on a shared path, a careless `chmod -R`); the credential check does not.
 
 use super::hub::{Hub, SendState, ViewerEvent};
 use crate::protocol::{
@@ -24,6 +29,11 @@ pub(crate) async fn accept_loop(
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
+                if let Err(why) = check_peer(&stream) {
+                    hub.holder_log.log(&format!("refused a connection: {why}"));
+                    tokio::spawn(refuse(stream, why));
+                    continue;
+                }
                 let hub = hub.clone();
                 let control = control.clone();
                 tokio::spawn(async move {
@@ -46,6 +56,39 @@ pub(crate) async fn accept_loop(
             }
         }
     }
+}
+
+/// Whether a peer with `peer_uid` may talk to a holder running as `holder_uid`.
+pub(crate) fn peer_allowed(peer_uid: u32, holder_uid: u32) -> bool {
+    peer_uid == holder_uid || peer_uid == 0
+}
+
+/// `Ok` when the peer may connect; else why not, in words for both ends.
+fn check_peer(stream: &UnixStream) -> Result<(), String> {
+    let holder_uid = nix::unistd::geteuid().as_raw();
+    let cred = stream
+        .peer_cred()
+        .map_err(|e| format!("cannot read the peer's credentials: {e}"))?;
+    if peer_allowed(cred.uid(), holder_uid) {
+        return Ok(());
+    }
+    let pid = cred
+        .pid()
+        .map(|p| format!(" (pid {p})"))
+        .unwrap_or_default();
+    Err(format!(
+        "permission denied: the connection comes from uid {}{pid}; this holder runs as uid {holder_uid} and accepts only that uid or root",
+        cred.uid()
+    ))
+}
+
+/// Answers a refused peer's first frame with the reason, then closes. Reading that frame
+/// first matters: closing a Unix socket with unread data resets the peer, which would
+/// lose the reason.
+async fn refuse(stream: UnixStream, why: String) {
+    let (mut rd, mut wr) = stream.into_split();
+    let _ = tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut rd)).await;
+    let _ = send(&mut wr, &error(why)).await;
 }
 
 async fn read_frame(r: &mut (impl AsyncRead + Unpin)) -> io::Result<Option<(u8, Vec<u8>)>> {

@@ -277,7 +277,13 @@ fn drain_thread(
         let chunk = &buf[..n];
         lines.clear();
         builder.feed(chunk, &mut lines);
-        if let Some(reply) = hub.drain(generation, chunk, &lines, builder.pending()) {
+        if let Some(reply) = hub.drain(
+            generation,
+            chunk,
+            &lines,
+            builder.red_lines(),
+            builder.pending(),
+        ) {
             // Never block the drain on the input side; a full queue means the child
             // is not reading its console anyway.
             let _ = input.try_send(reply);

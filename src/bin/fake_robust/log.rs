@@ -5,7 +5,9 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::logconfig::Roll;
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,7 +31,73 @@ struct View {
 struct Logger {
     /// Log lines reach the console only through log4net's `Console` appender.
     console: bool,
-    file: Option<Mutex<File>>,
+    file: Option<Mutex<LogFile>>,
+}
+
+/// The file log, rolled by size as log4net's RollingFileAppender does: before a line is
+/// written, a file already at the limit becomes `.1` (so a file passes the limit by at
+/// most one line, as measured on 0.9.2.2).
+struct LogFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    roll: Option<Roll>,
+}
+
+impl LogFile {
+    fn open(path: &Path, roll: Option<Roll>) -> std::io::Result<LogFile> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let size = file.metadata()?.len();
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file,
+            size,
+            roll,
+        })
+    }
+
+    fn write_line(&mut self, line: &[u8]) {
+        if let Some(roll) = self.roll {
+            if self.size > 0 && self.size >= u64::try_from(roll.max_bytes).unwrap_or(0) {
+                // A failed roll keeps appending to the old file, as log4net does.
+                let _ = self.roll_over(roll.keep);
+            }
+        }
+        if self.file.write_all(line).is_ok() {
+            self.size += line.len() as u64;
+        }
+    }
+
+    fn roll_over(&mut self, keep: i32) -> std::io::Result<()> {
+        let numbered = |n: i64| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{n}"));
+            PathBuf::from(p)
+        };
+        if keep == 0 {
+            self.file.set_len(0)?;
+        } else {
+            // A negative count keeps every backup: shift as many as there are.
+            let last = if keep > 0 {
+                i64::from(keep)
+            } else {
+                (1..).find(|&n| !numbered(n).exists()).unwrap_or(1)
+            };
+            let _ = std::fs::remove_file(numbered(last));
+            for n in (1..last).rev() {
+                if numbered(n).exists() {
+                    std::fs::rename(numbered(n), numbered(n + 1))?;
+                }
+            }
+            std::fs::rename(&self.path, numbered(1))?;
+            *self = LogFile::open(&self.path, self.roll)?;
+        }
+        self.size = 0;
+        Ok(())
+    }
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
@@ -40,12 +108,13 @@ static VIEW: Mutex<View> = Mutex::new(View {
     echo: true,
 });
 
-/// Opens (appends to) every file log4net opened and keeps `path` for the log lines;
-/// `console` says whether log lines are shown on the console.
+/// Opens (appends to) every file log4net opened and keeps `path` for the log lines,
+/// rolled as `roll` says; `console` says whether log lines are shown on the console.
 pub fn init(
     console: bool,
     path: Option<&Path>,
-    opened: &[std::path::PathBuf],
+    roll: Option<Roll>,
+    opened: &[PathBuf],
 ) -> Result<(), String> {
     let mut err = Ok(());
     for p in opened.iter().filter(|p| Some(p.as_path()) != path) {
@@ -57,17 +126,11 @@ pub fn init(
             err = Err(format!("cannot open log file {}: {e}", p.display()));
         }
     }
-    let file = path.and_then(|p| {
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-        {
-            Ok(f) => Some(Mutex::new(f)),
-            Err(e) => {
-                err = Err(format!("cannot open log file {}: {e}", p.display()));
-                None
-            }
+    let file = path.and_then(|p| match LogFile::open(p, roll) {
+        Ok(f) => Some(Mutex::new(f)),
+        Err(e) => {
+            err = Err(format!("cannot open log file {}: {e}", p.display()));
+            None
         }
     });
     let _ = LOGGER.set(Logger { console, file });
@@ -92,7 +155,7 @@ pub fn log(level: Level, logger: &str, msg: &str) {
         };
         let line = format!("{} {lvl} (1) - {logger} {msg}\n", now.file_stamp());
         if let Ok(mut f) = f.lock() {
-            let _ = f.write_all(line.as_bytes());
+            f.write_line(line.as_bytes());
         }
     }
     // Before init (nothing configured yet) lines still show, as the fake always did.

@@ -6,6 +6,13 @@
 //!
 //! The real runtime probes appender assemblies in Robust.exe's directory; the fake has no
 //! such directory, so it probes its cwd, which is the same place when run as intended.
+//!
+//! `RollingFileAppender` parameters are read as log4net 2.0.8 on Mono reads them (measured
+//! on 0.9.2.2): names case-insensitively; `maximumFileSize` as a long with an optional
+//! KB/MB/GB suffix, a bad one only logged (the 10 MB default stays); `maxSizeRollBackups`
+//! as an Int32 and `rollingStyle` as the enum, a bad one costing the whole appender.
+//! Unknown parameters are ignored without a word. The fake rolls by size for the `Size`
+//! and `Composite` styles and never by date.
 
 use std::path::{Path, PathBuf};
 
@@ -18,10 +25,20 @@ pub struct Sinks {
     pub console: bool,
     /// The file of `LogFileAppender` (or `-logfile`, which Robust swaps in).
     pub file: Option<PathBuf>,
+    /// How that file rolls, when its appender is a size-rolling one.
+    pub roll: Option<Roll>,
     /// Every file a created file appender opened (log4net opens them at once).
     pub opened: Vec<PathBuf>,
     /// What log4net and Robust printed while configuring, in order.
     pub messages: Vec<String>,
+}
+
+/// A size-rolling file: at `max_bytes` the file becomes `.1`, `.1` becomes `.2`, ... up
+/// to `.keep` (`keep` 0: truncated, no backup; negative: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roll {
+    pub max_bytes: i64,
+    pub keep: i32,
 }
 
 /// log4net's own appenders the fake knows; any other `log4net.*` class does not load.
@@ -115,14 +132,32 @@ fn configure(xml: &str, cwd: &Path) -> Sinks {
                 .push(format!("log4net:ERROR Appender named [{name}] not found."));
             continue;
         }
+        let roll = if ty.class == "log4net.Appender.RollingFileAppender" {
+            match rolling(&elements, at, &mut sinks.messages) {
+                Ok(roll) => roll,
+                Err(exception) => {
+                    sinks.messages.push(format!(
+                        "log4net:ERROR Could not create Appender [{name}] of type [{value}]. Reported error follows."
+                    ));
+                    sinks.messages.push(exception);
+                    sinks
+                        .messages
+                        .push(format!("log4net:ERROR Appender named [{name}] not found."));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         created.push(name.to_string());
         if CONSOLE_CLASSES.contains(&ty.class.as_str()) {
             sinks.console |= name == "Console";
-        } else if let Some(file) = file_of(&elements, at) {
+        } else if let Some(file) = param(&elements, at, "file") {
             let file = cwd.join(file);
             sinks.opened.push(file.clone());
             if name == "LogFileAppender" || sinks.file.is_none() && is_root_ref(&elements, i) {
                 sinks.file = Some(file);
+                sinks.roll = roll;
             }
         }
     }
@@ -145,14 +180,85 @@ fn load_type(ty: &TypeName, cwd: &Path) -> Result<(), String> {
     }
 }
 
-/// The `<file value>` among the children of the element at `at`.
-fn file_of(elements: &[Element], at: usize) -> Option<&str> {
+/// The `<NAME value>` among the children of the element at `at` (log4net finds the
+/// property case-insensitively; the last one set wins).
+fn param<'a>(elements: &'a [Element], at: usize, name: &str) -> Option<&'a str> {
     let depth = elements.get(at)?.depth;
     elements[at + 1..]
         .iter()
         .take_while(|e| e.depth > depth)
-        .find(|e| e.tag == "file")
-        .and_then(|e| e.attr("value"))
+        .filter(|e| e.depth == depth + 1 && e.tag.eq_ignore_ascii_case(name))
+        .filter_map(|e| e.attr("value"))
+        .last()
+}
+
+/// The rolling of the `RollingFileAppender` at `at`: `Ok(None)` when it does not roll by
+/// size, `Err` with Mono's exception when a parameter costs the appender. A bad size is
+/// only logged into `messages`.
+fn rolling(
+    elements: &[Element],
+    at: usize,
+    messages: &mut Vec<String>,
+) -> Result<Option<Roll>, String> {
+    // log4net's defaults: Composite style, 10 MB, no backups.
+    let style = match param(elements, at, "rollingStyle").map(str::trim) {
+        None => "composite".to_string(),
+        Some(v) if v.parse::<i64>().is_ok() => v.to_string(),
+        Some(v) => {
+            let lower = v.to_ascii_lowercase();
+            if !["once", "size", "date", "composite"].contains(&lower.as_str()) {
+                return Err(format!(
+                    "System.ArgumentException: Requested value '{v}' was not found."
+                ));
+            }
+            lower
+        }
+    };
+    let keep = match param(elements, at, "maxSizeRollBackups") {
+        None => 0,
+        Some(v) => parse_int32(v)?,
+    };
+    let max_bytes = param(elements, at, "maximumFileSize")
+        .and_then(|v| file_size(v, messages))
+        .unwrap_or(10 * 1024 * 1024);
+    let by_size = matches!(style.as_str(), "size" | "composite" | "1" | "3");
+    Ok(by_size.then_some(Roll { max_bytes, keep }))
+}
+
+/// `Int32.Parse` on Mono: blanks around and a sign allowed, with its two exceptions.
+fn parse_int32(v: &str) -> Result<i32, String> {
+    let t = v.trim();
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("System.Reflection.TargetInvocationException: Exception has been thrown by the target of an invocation. ---> System.FormatException: Input string was not in a correct format.".into());
+    }
+    t.parse::<i32>().map_err(|_| {
+        "System.OverflowException: Value was either too large or too small for an Int32.".into()
+    })
+}
+
+/// `OptionConverter.ToFileSize`: upper-cased, a KB/MB/GB suffix cut off, the rest a long;
+/// otherwise logged in its words (with the cut, upper-cased text) and the default kept.
+fn file_size(v: &str, messages: &mut Vec<String>) -> Option<i64> {
+    let upper = v.trim().to_ascii_uppercase();
+    let (number, multiplier) = [
+        ("KB", 1024),
+        ("MB", 1024 * 1024),
+        ("GB", 1024 * 1024 * 1024),
+    ]
+    .iter()
+    .find_map(|(suffix, m)| upper.find(suffix).map(|i| (&upper[..i], *m)))
+    .unwrap_or((upper.as_str(), 1));
+    let number = number.trim();
+    match number.parse::<i64>() {
+        Ok(n) => Some(n.saturating_mul(multiplier)),
+        Err(_) => {
+            messages.push(format!(
+                "log4net:ERROR OptionConverter: [{number}] is not in the correct file size syntax."
+            ));
+            None
+        }
+    }
 }
 
 /// Whether the reference at `at` sits inside `<root>`.
@@ -211,5 +317,81 @@ mod tests {
         let s = configure(&fixed, dir.path());
         assert!(s.console);
         assert!(s.messages.is_empty());
+    }
+
+    fn rolling_config(params: &str) -> String {
+        format!(
+            r#"<log4net>
+  <appender name="LogFileAppender" type="log4net.Appender.RollingFileAppender">
+    <file value="r.log" />{params}
+  </appender>
+  <root><appender-ref ref="LogFileAppender" /></root>
+</log4net>"#
+        )
+    }
+
+    /// What log4net 2.0.8 on Mono (Robust 0.9.2.2) said to each value, measured.
+    #[test]
+    fn rolling_parameters_as_real_log4net_reads_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("log4net.dll"), b"").expect("write");
+        let roll = |params: &str| {
+            let s = configure(&rolling_config(params), dir.path());
+            (s.file.is_some(), s.roll, s.messages)
+        };
+        let ok = |max_bytes, keep| (true, Some(Roll { max_bytes, keep }), Vec::<String>::new());
+        assert_eq!(
+            roll(
+                r#"<rollingStyle value="Size"/><maximumFileSize value="2000"/><maxSizeRollBackups value="3"/>"#
+            ),
+            ok(2000, 3)
+        );
+        assert_eq!(
+            roll(
+                r#"<rollingstyle value="size"/><maximumFileSize value=" 1kb "/><MaxSizeRollBackups value="0"/>"#
+            ),
+            ok(1024, 0)
+        );
+        // Defaults: Composite (rolls by size too), 10 MB, no backups.
+        assert_eq!(roll(""), ok(10 * 1024 * 1024, 0));
+        assert_eq!(
+            roll(r#"<rollingStyle value="Date"/>"#),
+            (true, None, Vec::new())
+        );
+        // Unknown parameters are ignored without a word.
+        assert_eq!(
+            roll(r#"<maxFileSize value="2000"/>"#),
+            ok(10 * 1024 * 1024, 0)
+        );
+        let (file, r, messages) = roll(r#"<maximumFileSize value="abc"/>"#);
+        assert!(file);
+        assert_eq!(
+            r,
+            Some(Roll {
+                max_bytes: 10 * 1024 * 1024,
+                keep: 0
+            })
+        );
+        assert_eq!(
+            messages,
+            ["log4net:ERROR OptionConverter: [ABC] is not in the correct file size syntax."]
+        );
+        for (params, exception) in [
+            (r#"<maxSizeRollBackups value="three"/>"#, "System.Reflection.TargetInvocationException: Exception has been thrown by the target of an invocation. ---> System.FormatException: Input string was not in a correct format."),
+            (r#"<maxSizeRollBackups value="99999999999"/>"#, "System.OverflowException: Value was either too large or too small for an Int32."),
+            (r#"<rollingStyle value="Sized"/>"#, "System.ArgumentException: Requested value 'Sized' was not found."),
+        ] {
+            let (file, _, messages) = roll(params);
+            assert!(!file, "{params}: the appender is not created");
+            assert_eq!(
+                messages,
+                [
+                    "log4net:ERROR Could not create Appender [LogFileAppender] of type [log4net.Appender.RollingFileAppender]. Reported error follows.",
+                    exception,
+                    "log4net:ERROR Appender named [LogFileAppender] not found.",
+                ],
+                "{params}"
+            );
+        }
     }
 }
