@@ -360,19 +360,22 @@ async fn stop_on_signals(hub: Arc<Hub>, control: tokio::sync::mpsc::Sender<Contr
     }
 }
 
-/// Binds the control socket: directory 0700, socket 0600, and a leftover socket file
+/// Binds the control socket: a new directory 0700, socket 0600, and a leftover socket file
 /// is removed only when no live holder answers on it.
 fn bind_socket(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    if !dir.exists() {
-        fs::create_dir_all(dir)?;
-    }
-    let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
-    if mode != 0o700 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    // Created 0700 when missing; an existing directory keeps its mode (never chmod
+    // what may be shared on purpose): the socket's 0600 and the peer-credential check
+    // guard it either way.
+    if !dir.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            other => other?,
+        }
     }
     if fs::symlink_metadata(path).is_ok() {
         match holder_answers(path) {
