@@ -372,7 +372,11 @@ fn bind_socket(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
     // guard it either way.
     if !dir.is_dir() {
         use std::os::unix::fs::DirBuilderExt;
-        match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        match fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+        {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
             other => other?,
         }

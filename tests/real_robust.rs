@@ -13,6 +13,7 @@ mod common;
 mod real_robust_support;
 
 use common::grid::{row, row_pids, Row};
+use common::http::request_once;
 use common::procs::{alive, kill};
 use common::wait::wait_for;
 use gridctl::render::Membership;
@@ -300,27 +301,24 @@ fn real_robust_split_grid() {
     // --- 3. an asset POSTed through nginx, read back through both copies ------------------
     let target = grid.target();
     let body = load::asset_xml(ASSET_ID, "gridctl-test");
-    let status = load::request(
-        &target,
-        "POST",
-        "/assets",
-        Some(body.as_bytes()),
-        false,
-        &mut None,
-    )
-    .expect("POST an asset through nginx");
-    assert_eq!(status, 200, "POST /assets through nginx");
-    nginx.clear_access_log();
-    for _ in 0..6 {
-        let s = load::request(
-            &target,
-            "GET",
-            &format!("/assets/{ASSET_ID}"),
-            None,
+    let once = |method: &str, path: &str, body: Option<&[u8]>| {
+        request_once(
+            target.addr,
+            &target.host,
+            method,
+            path,
+            body,
             false,
             &mut None,
         )
-        .expect("GET the asset through nginx");
+        .unwrap_or_else(|e| panic!("{method} {path} through nginx: {e}"))
+        .status
+    };
+    let status = once("POST", "/assets", Some(body.as_bytes()));
+    assert_eq!(status, 200, "POST /assets through nginx");
+    nginx.clear_access_log();
+    for _ in 0..6 {
+        let s = once("GET", &format!("/assets/{ASSET_ID}"), None);
         assert_eq!(s, 200, "GET /assets/{ASSET_ID} through nginx");
     }
     let served = nginx.upstreams_for("asset.robust.internal");

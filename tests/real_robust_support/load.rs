@@ -3,9 +3,9 @@
 //! counted per phase. It stops when told, and by itself after [`MAX_RUN`] or
 //! [`MAX_REQUESTS`] (network traffic stays on 127.0.0.1).
 
+use crate::common::http::{get_keep_alive, request_once, Conn};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 pub const MAX_RUN: Duration = Duration::from_secs(240);
 /// ... or after this many requests in all.
 pub const MAX_REQUESTS: u64 = 400_000;
-/// Connect, write and read timeout of one request.
-const REQ_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -174,8 +172,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn worker(shared: &Shared, target: &Target, kind: Kind, n: usize) {
     let started = Instant::now();
-    let mut conn: Option<BufReader<TcpStream>> = None;
+    let mut conn: Option<Conn> = None;
     let mut seq: u64 = 0;
+    let get_path = format!("/assets/{}", target.asset_id);
     while !shared.stop.load(Ordering::SeqCst)
         && started.elapsed() < MAX_RUN
         && shared.total.fetch_add(1, Ordering::SeqCst) < MAX_REQUESTS
@@ -194,25 +193,19 @@ fn worker(shared: &Shared, target: &Target, kind: Kind, n: usize) {
         seq += 1;
         let phase = shared.phase.load(Ordering::SeqCst);
         let t0 = started.elapsed();
-        let mut reset = false;
-        let result = match kind {
-            Kind::Get => request(target, "GET", &asset_path(target), None, false, &mut None),
-            Kind::GetKeepAlive => {
-                let reused = conn.is_some();
-                match request(target, "GET", &asset_path(target), None, true, &mut conn) {
-                    Err(Failure::ClosedBeforeAnswer) if reused => {
-                        reset = true;
-                        conn = None;
-                        request(target, "GET", &asset_path(target), None, true, &mut conn)
-                    }
-                    other => other,
-                }
-            }
+        let (addr, host) = (target.addr, target.host.as_str());
+        let (result, reset) = match kind {
+            Kind::Get => (
+                request_once(addr, host, "GET", &get_path, None, false, &mut None),
+                false,
+            ),
+            Kind::GetKeepAlive => get_keep_alive(addr, host, &get_path, &mut conn),
             Kind::Post => {
                 let id = format!("{:08x}-0000-4000-8000-{:012x}", 0x1000 + n, seq);
                 let body = asset_xml(&id, "load");
-                let r = request(
-                    target,
+                let r = request_once(
+                    addr,
+                    host,
                     "POST",
                     "/assets",
                     Some(body.as_bytes()),
@@ -220,7 +213,7 @@ fn worker(shared: &Shared, target: &Target, kind: Kind, n: usize) {
                     &mut None,
                 );
                 shared.posts_in_flight.fetch_sub(1, Ordering::SeqCst);
-                r
+                (r, false)
             }
         };
         let mut phases = lock(&shared.phases);
@@ -230,25 +223,22 @@ fn worker(shared: &Shared, target: &Target, kind: Kind, n: usize) {
             p.keepalive_resets += 1;
         }
         match result {
-            Ok(200) => p.ok += 1,
-            Ok(status) => {
+            Ok(a) if a.status == 200 => p.ok += 1,
+            Ok(a) => {
                 p.failed += 1;
                 p.failures.push(format!(
-                    "{kind:?} at {:.3}s: status {status}",
-                    t0.as_secs_f64()
+                    "{kind:?} at {:.3}s: status {}",
+                    t0.as_secs_f64(),
+                    a.status
                 ));
             }
             Err(e) => {
                 p.failed += 1;
                 p.failures
-                    .push(format!("{kind:?} at {:.3}s: {e:?}", t0.as_secs_f64()));
+                    .push(format!("{kind:?} at {:.3}s: {e}", t0.as_secs_f64()));
             }
         }
     }
-}
-
-fn asset_path(target: &Target) -> String {
-    format!("/assets/{}", target.asset_id)
 }
 
 /// An `AssetBase` as Robust's asset connector reads it (a 5-byte text asset).
@@ -260,108 +250,4 @@ pub fn asset_xml(id: &str, name: &str) -> String {
          <Temporary>false</Temporary><CreatorID>00000000-0000-0000-0000-000000000000</CreatorID>\
          <Flags>Normal</Flags></AssetBase>"
     )
-}
-
-#[derive(Debug)]
-pub enum Failure {
-    /// A kept-alive connection closed before any byte of the answer.
-    ClosedBeforeAnswer,
-    Io(String),
-}
-
-/// One request and its HTTP status. With `keep_alive`, the connection in `conn` is used
-/// (a new one when empty) and put back there after a complete answer; without it, a new
-/// connection is closed after the answer.
-pub fn request(
-    target: &Target,
-    method: &str,
-    path: &str,
-    body: Option<&[u8]>,
-    keep_alive: bool,
-    conn: &mut Option<BufReader<TcpStream>>,
-) -> Result<u16, Failure> {
-    let io = |e: std::io::Error| Failure::Io(e.to_string());
-    let mut stream = match conn.take() {
-        Some(c) => c,
-        None => {
-            let s = TcpStream::connect_timeout(&target.addr, REQ_TIMEOUT).map_err(io)?;
-            s.set_read_timeout(Some(REQ_TIMEOUT)).map_err(io)?;
-            s.set_write_timeout(Some(REQ_TIMEOUT)).map_err(io)?;
-            BufReader::new(s)
-        }
-    };
-    let body = body.unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
-        target.host,
-        body.len(),
-        if keep_alive { "keep-alive" } else { "close" }
-    );
-    let sent = stream
-        .get_mut()
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.get_mut().write_all(body));
-    if let Err(e) = sent {
-        return Err(Failure::Io(e.to_string()));
-    }
-    let mut status_line = String::new();
-    match stream.read_line(&mut status_line) {
-        Ok(0) => return Err(Failure::ClosedBeforeAnswer),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-            return Err(Failure::ClosedBeforeAnswer)
-        }
-        Err(e) => return Err(io(e)),
-    }
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Failure::Io(format!("bad status line {status_line:?}")))?;
-    let mut length: Option<usize> = None;
-    let mut chunked = false;
-    let mut close = false;
-    loop {
-        let mut line = String::new();
-        if stream.read_line(&mut line).map_err(io)? == 0 {
-            return Err(Failure::Io("closed in the headers".into()));
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            match k.as_str() {
-                "content-length" => length = v.parse().ok(),
-                "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
-                "connection" => close = v.eq_ignore_ascii_case("close"),
-                _ => {}
-            }
-        }
-    }
-    if chunked {
-        loop {
-            let mut size = String::new();
-            stream.read_line(&mut size).map_err(io)?;
-            let n = usize::from_str_radix(size.trim(), 16)
-                .map_err(|_| Failure::Io(format!("bad chunk size {size:?}")))?;
-            let mut chunk = vec![0; n + 2];
-            stream.read_exact(&mut chunk).map_err(io)?;
-            if n == 0 {
-                break;
-            }
-        }
-    } else if let Some(n) = length {
-        let mut buf = vec![0; n];
-        stream.read_exact(&mut buf).map_err(io)?;
-    } else {
-        let mut rest = Vec::new();
-        stream.read_to_end(&mut rest).map_err(io)?;
-        close = true;
-    }
-    if keep_alive && !close {
-        *conn = Some(stream);
-    }
-    Ok(status)
 }
