@@ -23,6 +23,9 @@ use toml::Spanned;
 mod ports;
 mod routes;
 mod sections;
+mod validate;
+
+pub use validate::{dns_name_problem, ini_text_problem, parse_listen, MAX_INSTANCES};
 
 pub use ports::listen_port;
 use routes::public_url;
@@ -70,6 +73,7 @@ impl<'a> Planner<'a> {
     pub fn build(mut self) -> Result<Plan, Vec<Diagnostic>> {
         let dir = self.loaded.dir.clone();
         let m = self.m;
+        self.validate();
         let state_dir = absolutize(
             &dir,
             m.grid.state_dir.as_deref().unwrap_or(".gridctl".as_ref()),
@@ -329,7 +333,7 @@ impl<'a> Planner<'a> {
     ) -> RolePlan {
         let r = role.get_ref();
         let instances = match u32::try_from(*r.instances.get_ref()) {
-            Ok(n) if n <= 1000 => n,
+            Ok(n) if n <= MAX_INSTANCES => n,
             _ => {
                 let d = self.at(
                     format!("`instances` of role `{name}` must be a whole number from 0 to 1000"),
