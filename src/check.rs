@@ -131,8 +131,9 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
         }
         if let Some(e) = write_err {
             out.push(Diagnostic::error(format!(
-                "cannot write a scratch copy of `{}`: {e}",
-                r.name
+                "cannot write a scratch copy of `{}`: {}",
+                r.name,
+                e.kind()
             )));
             continue;
         }
@@ -146,6 +147,8 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
                     .ini
                     .merge_environment(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()));
                 for u in loaded.ini.unresolved_references() {
+                    // Scratch paths never reach the user: name the instance's real tree.
+                    let u = u.to_string().replace(&fake, &real);
                     out.push(
                         Diagnostic::error(format!("`{}` of instance `{}` does not resolve: {u}", "${...}", r.name))
                             .help("Robust aborts at startup on an unresolved reference; fix the template or the role's settings"),
@@ -153,8 +156,9 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
                 }
             }
             Err(e) => out.push(Diagnostic::error(format!(
-                "rendered config of `{}` does not parse: {e}",
-                r.name
+                "rendered config of `{}` does not parse: {}",
+                r.name,
+                e.to_string().replace(&fake, &real)
             ))),
         }
     }
@@ -265,13 +269,27 @@ pub fn log4net_types(
 }
 
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
-    let d = std::env::temp_dir().join(format!("gridctl-check-{}", std::process::id()));
-    if d.exists() {
-        std::fs::remove_dir_all(&d)?;
+    use std::os::unix::fs::DirBuilderExt;
+    // A fresh name each try, created exclusively (never an existing directory, which
+    // another user could have planted in a shared /tmp); owner-only: it is the grid's
+    // configuration.
+    let mut last = None;
+    for attempt in 0..16u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let d = std::env::temp_dir().join(format!(
+            "gridctl-check-{}-{nanos:x}-{attempt}",
+            std::process::id()
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&d) {
+            Ok(()) => return Ok(d),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
     }
-    // Owner-only: the scratch copy is the grid's configuration.
-    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(&d)?;
-    Ok(d)
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free scratch name")))
 }
 
 /// Hostnames that do not resolve (warnings): Robust's asset, griduser and useraccount
