@@ -54,12 +54,14 @@ pub fn environment(plan: &Plan) -> Vec<Diagnostic> {
             .filter(|a| a.ends_with(".dll") || a.ends_with(".exe"))
         {
             if !plan.bin_dir.join(assembly).exists() {
+                let d = Diagnostic::error(format!(
+                    "`{assembly}` is not in bin_dir `{}`",
+                    plan.bin_dir.display()
+                ));
                 out.push(
-                    Diagnostic::error(format!(
-                        "`{assembly}` is not in bin_dir `{}`",
-                        plan.bin_dir.display()
-                    ))
-                    .help("bin_dir must be the directory that holds Robust's assemblies"),
+                    origin
+                        .locate(d, &origin.program, "run in bin_dir")
+                        .help("bin_dir must be the directory that holds Robust's assemblies"),
                 );
             }
         }
@@ -108,6 +110,13 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
             ))]
         }
     };
+    let locator = crate::manifest::Locator::new(
+        plan.origin
+            .source
+            .as_ref()
+            .map(|s| s.text.as_str())
+            .unwrap_or(""),
+    );
     for r in rendered {
         let root = scratch.join(&r.name);
         let real = r.dir.display().to_string();
@@ -147,10 +156,18 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
                     .ini
                     .merge_environment(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()));
                 for u in loaded.ini.unresolved_references() {
+                    // A reference written in the role's settings points there in grid.toml.
+                    let span = plan
+                        .instance(&r.name)
+                        .and_then(|i| setting_span(plan, &locator, &i.role, &u.section, &u.key));
                     // Scratch paths never reach the user: name the instance's real tree.
                     let u = u.to_string().replace(&fake, &real);
+                    let d = Diagnostic::error(format!(
+                        "`{}` of instance `{}` does not resolve: {u}",
+                        "${...}", r.name
+                    ));
                     out.push(
-                        Diagnostic::error(format!("`{}` of instance `{}` does not resolve: {u}", "${...}", r.name))
+                        plan.origin.locate(d, &span, "in the role's settings")
                             .help("Robust aborts at startup on an unresolved reference; fix the template or the role's settings"),
                     );
                 }
@@ -164,6 +181,24 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
     }
     let _ = std::fs::remove_dir_all(&scratch);
     out
+}
+
+/// Where `[roles.ROLE.settings.SECTION] KEY` is written, matching names without case
+/// (as Nini does).
+fn setting_span(
+    plan: &Plan,
+    locator: &crate::manifest::Locator,
+    role: &str,
+    section: &str,
+    key: &str,
+) -> Option<std::ops::Range<usize>> {
+    let (s, keys) = plan
+        .role(role)?
+        .settings
+        .iter()
+        .find(|(s, _)| s.eq_ignore_ascii_case(section))?;
+    let (k, _) = keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(key))?;
+    locator.value(&["roles", role, "settings", s, k])
 }
 
 /// Every type the rendered log4net configs name must load from bin_dir: log4net drops an

@@ -193,15 +193,14 @@ impl<'a> Planner<'a> {
             origin: Origin {
                 source: Some(self.src.clone()),
                 bin_dir: Some(m.robust.bin_dir.span()),
-                program: m.robust.command.as_ref().and_then(|c| {
-                    // The span of the first array element: find its quoted text in the array.
-                    let span = c.span();
-                    let text = self.src.text.get(span.clone())?;
-                    let first = c.get_ref().first()?;
-                    let quoted = format!("{first:?}");
-                    text.find(&quoted)
-                        .map(|i| span.start + i..span.start + i + quoted.len())
-                }),
+                // The program as written; without a `command`, the `[robust]` table
+                // that would hold it (so "not found" still names a place).
+                program: {
+                    let loc = crate::manifest::Locator::new(&self.src.text);
+                    loc.value(&["robust", "command", "0"])
+                        .filter(|_| m.robust.command.is_some())
+                        .or_else(|| loc.key(&["robust"]))
+                },
                 connection: m.database.as_ref().map(|d| d.get_ref().connection.span()),
             },
         })
