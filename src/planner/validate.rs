@@ -100,6 +100,12 @@ pub fn parse_listen(s: &str) -> Result<(Option<IpAddr>, u16), String> {
             Ok(n) => Ok(n),
         }
     };
+    if s.contains(|c: char| c.is_whitespace() || c.is_control() || ";{}#'\"".contains(c)) {
+        return Err(
+            "spaces, `;`, quotes and braces are not allowed (nginx would read the rest as more parameters or directives)"
+                .into(),
+        );
+    }
     if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
         return Ok((None, port(s)?));
     }
