@@ -85,6 +85,12 @@ impl<'a> Planner<'a> {
             .as_ref()
             .map(|t| absolutize(&dir, t.get_ref()));
         let command = self.command(&dir, &bin_dir);
+        let manifest_path = dir.join(self.loaded.path().file_name().unwrap_or_default());
+        self.validate_resolved_paths(&[
+            ("the manifest's path", &[], &manifest_path),
+            ("state_dir", &["grid", "state_dir"], &state_dir),
+            ("bin_dir", &["robust", "bin_dir"], &bin_dir),
+        ]);
 
         // Which role hosts each service (a service lives in exactly one role).
         let mut host_of: HashMap<&'static str, String> = HashMap::new();
@@ -366,7 +372,20 @@ impl<'a> Planner<'a> {
         let needs_public = services.iter().any(|s| s.has_side(Side::Public));
         let public_port = match (&r.public_port, needs_public) {
             (Some(p), _) => Some(self.port(name, "public_port", p, instances)),
-            (None, true) => Some(port.saturating_add(1000)),
+            (None, true) => {
+                // The default base is port + 1000: its whole range must fit too.
+                let base = i64::from(port) + 1000;
+                let last = base + i64::from(instances.max(1)) - 1;
+                if last > 65535 {
+                    let d = self.at(
+                        format!("default `public_port` of role `{name}` (port + 1000) gives ports {base}..={last}, outside 1..=65535"),
+                        r.port.span(),
+                        "port base",
+                    );
+                    self.err(d.help("set `public_port` of the role explicitly"));
+                }
+                Some(port.saturating_add(1000))
+            }
             (None, false) => None,
         };
         if let Some(h) = &r.host {

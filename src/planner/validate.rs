@@ -62,8 +62,13 @@ pub fn dns_name_problem(s: &str) -> Option<String> {
     if s.contains('*') {
         return Some("wildcards are not allowed (nginx would route every matching name)".into());
     }
-    if s.parse::<IpAddr>().is_ok() {
+    // IPv4 literals are names to nginx and URLs alike; an IPv6 one would need brackets
+    // in both (`server ::1:8003` is not an address and a port).
+    if s.parse::<std::net::Ipv4Addr>().is_ok() {
         return None;
+    }
+    if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Some("IPv6 literals are not supported here; use a DNS name".into());
     }
     for label in s.split('.') {
         if label.is_empty() {
@@ -220,7 +225,14 @@ impl Planner<'_> {
         }
         for (k, v) in &m.grid.info {
             let path = ["grid", "info", k.as_str()];
-            self.identifier(&loc, &path, k, "key in [grid.info]");
+            if self.identifier(&loc, &path, k, "key in [grid.info]") && k.starts_with("Include-") {
+                self.bad(
+                    loc.key(&path),
+                    format!("`{}` in [grid.info] would be an include", esc(k)),
+                    "Robust reads every `Include-*` key as a file to include",
+                    None,
+                );
+            }
             if self.text(&loc, &path, v, &format!("`{}` in [grid.info]", esc(k))) {
                 let is_url = URL_INFO_KEYS.contains(&k.to_ascii_lowercase().as_str());
                 let scheme_ok = v.starts_with("http://") || v.starts_with("https://");
@@ -234,25 +246,12 @@ impl Planner<'_> {
                 }
             }
         }
-        for (what, p) in [
-            ("state_dir", m.grid.state_dir.as_deref()),
-            (
-                "templates",
-                m.grid.templates.as_ref().map(|t| t.get_ref().as_path()),
-            ),
-        ] {
-            if let Some(p) = p {
-                self.path(&loc, &["grid", what], p, what);
-            }
+        // state_dir and bin_dir are checked as resolved (validate_resolved_paths).
+        if let Some(t) = &m.grid.templates {
+            self.path(&loc, &["grid", "templates"], t.get_ref(), "templates");
         }
 
         // [robust]
-        self.path(
-            &loc,
-            &["robust", "bin_dir"],
-            m.robust.bin_dir.get_ref(),
-            "bin_dir",
-        );
         if let Some(c) = &m.robust.command {
             for (i, a) in c.get_ref().iter().enumerate() {
                 self.arg(
@@ -417,6 +416,25 @@ impl Planner<'_> {
                 &r.supervise,
                 &what,
             );
+        }
+    }
+
+    /// Paths as resolved (absolute, through the manifest's own directory): they are
+    /// written inside INI quotes and into comments of every rendered file, so the
+    /// manifest's directory and file name are held to the same rule as the values.
+    pub(super) fn validate_resolved_paths(&mut self, paths: &[(&str, &[&str], &std::path::Path)]) {
+        let loc = Locator::new(&self.src.text);
+        for (what, key, p) in paths {
+            let s = p.to_string_lossy();
+            if let Some(why) = ini_text_problem(&s) {
+                let span = if key.is_empty() { None } else { loc.value(key) };
+                self.bad(
+                    span,
+                    format!("{what} `{}` has a character it cannot hold", esc(&s)),
+                    why,
+                    Some("gridctl writes this path into the rendered files; move or rename it"),
+                );
+            }
         }
     }
 
