@@ -89,6 +89,7 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("grid info value with a quote", &["grid", "info", "about"], r#""http://x/\"y""#, "has a character it cannot hold"),
     ("grid name with a newline (INI and nginx comments)", &["grid", "name"], "\"Grid\\nserver { listen 80; }\"", "`name` of [grid] has a character it cannot hold: `Grid\\nserver { listen 80; }`"),
     ("grid name with a terminal escape", &["grid", "name"], "\"\\u001b[2J\"", "`\\u{1b}[2J`"),
+    ("grid name with a reference", &["grid", "name"], r#""My ${Const|X} grid""#, "`name` of [grid] holds `${`"),
     ("nick with a quote", &["grid", "nick"], r#""a\"b""#, "`nick` of [grid]"),
     ("prompt with a quote", &["robust", "prompt"], r##""R\"#""##, "`prompt` of [robust]"),
     ("term with a `;`", &["robust", "term"], r#""xterm;rm""#, "`term` of [robust] is `xterm;rm`"),

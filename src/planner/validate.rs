@@ -190,9 +190,9 @@ impl Planner<'_> {
         let m = self.m;
 
         // [grid]
-        self.text(&loc, &["grid", "name"], &m.grid.name, "`name` of [grid]");
+        self.plain_text(&loc, &["grid", "name"], &m.grid.name, "`name` of [grid]");
         if let Some(n) = &m.grid.nick {
-            self.text(&loc, &["grid", "nick"], n, "`nick` of [grid]");
+            self.plain_text(&loc, &["grid", "nick"], n, "`nick` of [grid]");
         }
         let domain = m.grid.domain.get_ref();
         self.dns(domain, m.grid.domain.span(), "`domain` of [grid]");
@@ -285,7 +285,7 @@ impl Planner<'_> {
                 Some("use a terminfo name such as \"xterm\""),
             );
         }
-        self.text(
+        self.plain_text(
             &loc,
             &["robust", "prompt"],
             &m.robust.prompt,
@@ -563,6 +563,20 @@ impl Planner<'_> {
                 None,
             ),
             _ => {}
+        }
+    }
+
+    /// A text gridctl writes into templates around other words (the grid's name in the
+    /// welcome message, the prompt): like [`Self::text`], and no `${`, which Robust
+    /// would try to expand as a reference there.
+    fn plain_text(&mut self, loc: &Locator, path: &[&str], s: &str, what: &str) {
+        if self.text(loc, path, s, what) && s.contains("${") {
+            self.bad(
+                loc.value(path),
+                format!("{what} holds `${{`: `{}`", esc(s)),
+                "Robust would expand it as a reference",
+                None,
+            );
         }
     }
 
