@@ -67,6 +67,29 @@ const NUMBERS: &[&str] = &[
     "\"-5s\"",
     "\"99999999999h\"",
     "\"0ms\"",
+    "\"99999999999999999999s\"",
+    "\"184467440737095516160ms\"",
+    "\"1000000000000h\"",
+    "\"0.0000000001ms\"",
+];
+
+/// Keys of `[supervise]` (and `[roles.X.supervise]`) and `[nginx]` that take numbers or
+/// durations: inserted with a hostile value right under their table's header.
+const BOUNDED_KEYS: &[&str] = &[
+    "stop_timeout",
+    "sigint_timeout",
+    "sigterm_timeout",
+    "ready_timeout",
+    "backoff_initial",
+    "backoff_max",
+    "stable_after",
+    "crash_loop_count",
+    "crash_loop_window",
+    "scrollback_lines",
+    "log_max_bytes",
+    "log_keep",
+    "console_rows",
+    "console_cols",
 ];
 
 const STRINGS: &[&str] = &[
@@ -141,11 +164,34 @@ const LINES: &[&str] = &[
     "[nginx]\noutput = \"/dev/null\"",
 ];
 
-/// One random edit of `text`.
-fn mutate(rng: &mut fastrand::Rng, text: &mut Vec<u8>) {
+/// One random edit of `text`. Half the cases use only edits that keep the TOML valid
+/// (values, hostile lines), so as many reach the planner and the renderer as stop in
+/// the parser.
+fn mutate(rng: &mut fastrand::Rng, text: &mut Vec<u8>, keep_toml: bool) {
     let lines =
         |t: &[u8]| -> Vec<Vec<u8>> { t.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect() };
-    match rng.u8(0..10) {
+    const VALUE_EDITS: [u8; 5] = [3, 4, 5, 8, 10];
+    let pick = if keep_toml {
+        VALUE_EDITS[rng.usize(0..VALUE_EDITS.len())]
+    } else {
+        rng.u8(0..11)
+    };
+    match pick {
+        // A bounded key with a hostile number or duration, under [supervise].
+        10 => {
+            let key = BOUNDED_KEYS[rng.usize(0..BOUNDED_KEYS.len())];
+            let n = NUMBERS[rng.usize(0..NUMBERS.len())];
+            let line = format!("{key} = {n}");
+            let s = String::from_utf8_lossy(text).into_owned();
+            *text = match s.find("[supervise]\n") {
+                Some(i) => {
+                    let at = i + "[supervise]\n".len();
+                    format!("{}{line}\n{}", &s[..at], &s[at..])
+                }
+                None => format!("{s}\n[supervise]\n{line}\n"),
+            }
+            .into_bytes();
+        }
         // Byte flip (also breaks UTF-8 when the new byte is >= 0x80).
         0 if !text.is_empty() => {
             let i = rng.usize(0..text.len());
@@ -296,20 +342,29 @@ struct Figures {
     panics: Vec<String>,
     diagnostics: u64,
     unlocated_manifest: u64,
+    /// Cases by how far they got: parse error, refused by the planner, planned.
+    stages: [u64; 3],
     unsafe_shown: Vec<String>,
     scratch_shown: Vec<String>,
 }
 
 /// Everything `gridctl check` runs, except the DNS lookups (network, and time).
-fn check_path(path: &Path) -> Vec<Diagnostic> {
+/// Also says how far the case got: 0 refused while reading (TOML syntax, types), 1 refused by the planner,
+/// 2 planned (and so rendered and checked).
+fn check_path(path: &Path) -> (Vec<Diagnostic>, usize) {
     let loaded = match manifest::load(path) {
         Ok(l) => l,
-        Err(d) => return vec![d],
+        Err(d) => return (vec![d], 0),
     };
     let plan = match plan::build(&loaded) {
         Ok(p) => p,
-        Err(ds) => return ds,
+        Err(ds) => return (ds, 1),
     };
+    (checks(&plan), 2)
+}
+
+fn checks(plan: &gridctl::plan::Plan) -> Vec<Diagnostic> {
+    let plan = plan.clone();
     let mut ds = plan.warnings.clone();
     let t = match Templates::load(plan.templates_dir.as_deref()) {
         Ok(t) => t,
@@ -364,8 +419,9 @@ fn mutated_manifests_never_panic_in_process() {
         let mut rng = fastrand::Rng::with_seed(seed);
         let (name, base) = &seeds[rng.usize(0..seeds.len())];
         let mut text = base.clone();
+        let keep_toml = rng.bool();
         for _ in 0..rng.usize(1..4) {
-            mutate(&mut rng, &mut text);
+            mutate(&mut rng, &mut text, keep_toml);
         }
         std::fs::write(&path, &text).expect("write case");
         f.cases += 1;
@@ -378,7 +434,8 @@ fn mutated_manifests_never_panic_in_process() {
                     .unwrap_or_default();
                 f.panics.push(format!("seed {seed} ({name}): {msg}"));
             }
-            Ok(ds) => {
+            Ok((ds, stage)) => {
+                f.stages[stage] += 1;
                 for d in ds {
                     f.diagnostics += 1;
                     let shown = d.to_string();
@@ -405,9 +462,12 @@ fn mutated_manifests_never_panic_in_process() {
     }
     std::panic::set_hook(previous);
     eprintln!(
-        "fuzz: {} cases in {:.1}s, {} panics, {} diagnostics, {} manifest diagnostics without a location",
+        "fuzz: {} cases in {:.1}s ({} refused while reading: TOML syntax or types, {} refused by the planner, {} planned, rendered and checked), {} panics, {} diagnostics, {} manifest diagnostics without a location",
         f.cases,
         start.elapsed().as_secs_f64(),
+        f.stages[0],
+        f.stages[1],
+        f.stages[2],
         f.panics.len(),
         f.diagnostics,
         f.unlocated_manifest
@@ -459,22 +519,29 @@ fn mutated_manifests_never_panic_the_binary() {
         let mut rng = fastrand::Rng::with_seed(seed);
         let (name, base) = &seeds[rng.usize(0..seeds.len())];
         let mut text = base.clone();
+        let keep_toml = rng.bool();
         for _ in 0..rng.usize(1..4) {
-            mutate(&mut rng, &mut text);
+            mutate(&mut rng, &mut text, keep_toml);
         }
         let tmp = tempfile::tempdir().expect("scratch");
         std::fs::write(tmp.path().join("grid.toml"), &text).expect("write case");
+        // Mostly `check`; also the commands that print the plan and the nginx config.
+        let args: &[&str] = match i % 4 {
+            1 => &["plan", "--json"],
+            2 => &["render-nginx"],
+            _ => &["check"],
+        };
         let out = assert_cmd::Command::new(common::gridctl_bin())
             .current_dir(tmp.path())
             .env("ROBUST_DB", common::DB_SECRET)
-            .arg("check")
+            .args(args)
             .timeout(Duration::from_secs(30))
             .output()
             .expect("run gridctl");
         let code = out.status.code();
         if !matches!(code, Some(0 | 1 | 3)) {
             bad.push(format!(
-                "seed {seed} ({name}): exit {code:?}\n{}",
+                "seed {seed} ({name}, {args:?}): exit {code:?}\n{}",
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
