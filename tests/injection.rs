@@ -105,7 +105,7 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("stop command typing two commands", &["supervise", "stop_command"], "\"shutdown\\nquit\"", "`stop_command` of [supervise] has a character"),
     ("empty stop command", &["roles", "asset", "supervise", "stop_command"], r#""  ""#, "`stop_command` of [roles.asset.supervise] is empty"),
     // The database secret: through the environment; no line break, no `${`.
-    ("secret with a line break", &["database", "connection"], "\"Server=x;\\nPassword=y\"", "`connection` of [database]"),
+    ("secret with a line break", &["database", "connection"], "\"Server=x;\\nPassword=y\"", "the database connection string (inline) holds a line break or control character"),
     ("secret with a reference", &["database", "connection"], r#""Password=${Const|BaseURL}""#, "the database connection string (inline) holds `${`"),
     // Bounds (part 4).
     ("log_keep huge", &["supervise", "log_keep"], "100000000", "`log_keep` of [supervise] is 100000000, outside 0..=100"),
@@ -277,5 +277,35 @@ fn accepted_configs_keep_private_services_off_the_public_listener() {
                 }
             }
         }
+    }
+}
+
+/// A `file:` secret is read capped and checked like an inline one, never shown.
+#[test]
+fn secret_file_with_a_line_break_or_a_reference() {
+    let tmp = tempfile::tempdir().expect("scratch");
+    for (content, expected) in [
+        (
+            "Server=x;\nPassword=y\n",
+            "holds a line break or control character",
+        ),
+        ("Password=${Const|X}\n", "holds `${`"),
+    ] {
+        let secret = tmp.path().join("secret");
+        std::fs::write(&secret, content).expect("write secret");
+        let mut doc = base();
+        set(
+            &mut doc,
+            &["database", "connection"],
+            &toml_edit::Value::from(format!("file:{}", secret.display())).to_string(),
+        );
+        let ds = diagnostics(&doc.to_string());
+        let d = ds
+            .iter()
+            .find(|d| d.message.contains(expected))
+            .unwrap_or_else(|| panic!("{expected}: {ds:?}"));
+        let shown = d.to_string();
+        assert!(shown.contains(" --> "), "{shown}");
+        assert!(!shown.contains("Password="), "the secret is shown: {shown}");
     }
 }

@@ -292,19 +292,8 @@ impl Planner<'_> {
             "`prompt` of [robust]",
         );
 
-        // [database]: the string itself goes through the environment; what can still go
-        // wrong is checked on the resolved value in `database()`.
-        if let Some(db) = &m.database {
-            let c = &db.get_ref().connection;
-            if let Some(why) = arg_problem(c.get_ref()) {
-                self.bad(
-                    Some(c.span()),
-                    "`connection` of [database] has a character it cannot hold".into(),
-                    why,
-                    None,
-                );
-            }
-        }
+        // [database]: the connection string is checked as resolved (inline, env: or
+        // file:) in `database()`, without showing it.
 
         // [nginx]
         if let Some(n) = &m.nginx {
