@@ -67,10 +67,11 @@ pub fn environment(plan: &Plan) -> Vec<Diagnostic> {
         }
     }
     if !plan.bin_dir.join(crate::catalog::HANDLERS_DLL).exists() {
-        out.push(Diagnostic::warning(format!(
+        let d = Diagnostic::warning(format!(
             "`{}` is not in bin_dir: every connector would fail to load",
             crate::catalog::HANDLERS_DLL
-        )));
+        ));
+        out.push(origin.locate(d, &origin.bin_dir, "bin_dir"));
     }
     if let Some(db) = &plan.database {
         if db.connection.0.is_none() {
@@ -382,15 +383,20 @@ pub fn topology(plan: &Plan) -> Vec<Diagnostic> {
     if plan.nginx.is_some() {
         return Vec::new();
     }
+    let source = plan.origin.source.as_ref();
+    let locator = crate::manifest::Locator::new(source.map(|s| s.text.as_str()).unwrap_or(""));
     plan.roles
         .iter()
         .filter(|r| r.instances > 1)
         .map(|r| {
-            Diagnostic::warning(format!(
+            let d = Diagnostic::warning(format!(
                 "role `{}` runs {} copies but grid.toml has no [nginx]: other roles reach only `{}-1`",
                 r.name, r.instances, r.name
-            ))
-            .help("add an [nginx] table so gridctl renders an upstream for the copies")
+            ));
+            let span = locator.value(&["roles", &r.name, "instances"]);
+            plan.origin
+                .locate(d, &span, "more than one copy")
+                .help("add an [nginx] table so gridctl renders an upstream for the copies")
         })
         .collect()
 }

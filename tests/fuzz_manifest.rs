@@ -504,8 +504,7 @@ fn is_manifest_stage(d: &Diagnostic) -> bool {
         || m.starts_with("rendered config of")
         || m.starts_with("log4net type")
         || m.starts_with("cannot create a scratch")
-        || m.starts_with("cannot write a scratch")
-        || d.severity == gridctl::diagnostic::Severity::Warning)
+        || m.starts_with("cannot write a scratch"))
 }
 
 #[test]
