@@ -54,21 +54,24 @@ pub fn environment(plan: &Plan) -> Vec<Diagnostic> {
             .filter(|a| a.ends_with(".dll") || a.ends_with(".exe"))
         {
             if !plan.bin_dir.join(assembly).exists() {
+                let d = Diagnostic::error(format!(
+                    "`{assembly}` is not in bin_dir `{}`",
+                    plan.bin_dir.display()
+                ));
                 out.push(
-                    Diagnostic::error(format!(
-                        "`{assembly}` is not in bin_dir `{}`",
-                        plan.bin_dir.display()
-                    ))
-                    .help("bin_dir must be the directory that holds Robust's assemblies"),
+                    origin
+                        .locate(d, &origin.program, "run in bin_dir")
+                        .help("bin_dir must be the directory that holds Robust's assemblies"),
                 );
             }
         }
     }
     if !plan.bin_dir.join(crate::catalog::HANDLERS_DLL).exists() {
-        out.push(Diagnostic::warning(format!(
+        let d = Diagnostic::warning(format!(
             "`{}` is not in bin_dir: every connector would fail to load",
             crate::catalog::HANDLERS_DLL
-        )));
+        ));
+        out.push(origin.locate(d, &origin.bin_dir, "bin_dir"));
     }
     if let Some(db) = &plan.database {
         if db.connection.0.is_none() {
@@ -108,6 +111,13 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
             ))]
         }
     };
+    let locator = crate::manifest::Locator::new(
+        plan.origin
+            .source
+            .as_ref()
+            .map(|s| s.text.as_str())
+            .unwrap_or(""),
+    );
     for r in rendered {
         let root = scratch.join(&r.name);
         let real = r.dir.display().to_string();
@@ -131,8 +141,9 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
         }
         if let Some(e) = write_err {
             out.push(Diagnostic::error(format!(
-                "cannot write a scratch copy of `{}`: {e}",
-                r.name
+                "cannot write a scratch copy of `{}`: {}",
+                r.name,
+                e.kind()
             )));
             continue;
         }
@@ -146,20 +157,49 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
                     .ini
                     .merge_environment(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()));
                 for u in loaded.ini.unresolved_references() {
+                    // A reference written in the role's settings points there in grid.toml.
+                    let span = plan
+                        .instance(&r.name)
+                        .and_then(|i| setting_span(plan, &locator, &i.role, &u.section, &u.key));
+                    // Scratch paths never reach the user: name the instance's real tree.
+                    let u = u.to_string().replace(&fake, &real);
+                    let d = Diagnostic::error(format!(
+                        "`{}` of instance `{}` does not resolve: {u}",
+                        "${...}", r.name
+                    ));
                     out.push(
-                        Diagnostic::error(format!("`{}` of instance `{}` does not resolve: {u}", "${...}", r.name))
+                        plan.origin.locate(d, &span, "in the role's settings")
                             .help("Robust aborts at startup on an unresolved reference; fix the template or the role's settings"),
                     );
                 }
             }
             Err(e) => out.push(Diagnostic::error(format!(
-                "rendered config of `{}` does not parse: {e}",
-                r.name
+                "rendered config of `{}` does not parse: {}",
+                r.name,
+                e.to_string().replace(&fake, &real)
             ))),
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
     out
+}
+
+/// Where `[roles.ROLE.settings.SECTION] KEY` is written, matching names without case
+/// (as Nini does).
+fn setting_span(
+    plan: &Plan,
+    locator: &crate::manifest::Locator,
+    role: &str,
+    section: &str,
+    key: &str,
+) -> Option<std::ops::Range<usize>> {
+    let (s, keys) = plan
+        .role(role)?
+        .settings
+        .iter()
+        .find(|(s, _)| s.eq_ignore_ascii_case(section))?;
+    let (k, _) = keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(key))?;
+    locator.value(&["roles", role, "settings", s, k])
 }
 
 /// Every type the rendered log4net configs name must load from bin_dir: log4net drops an
@@ -265,13 +305,27 @@ pub fn log4net_types(
 }
 
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
-    let d = std::env::temp_dir().join(format!("gridctl-check-{}", std::process::id()));
-    if d.exists() {
-        std::fs::remove_dir_all(&d)?;
+    use std::os::unix::fs::DirBuilderExt;
+    // A fresh name each try, created exclusively (never an existing directory, which
+    // another user could have planted in a shared /tmp); owner-only: it is the grid's
+    // configuration.
+    let mut last = None;
+    for attempt in 0..16u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let d = std::env::temp_dir().join(format!(
+            "gridctl-check-{}-{nanos:x}-{attempt}",
+            std::process::id()
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&d) {
+            Ok(()) => return Ok(d),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
     }
-    // Owner-only: the scratch copy is the grid's configuration.
-    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(&d)?;
-    Ok(d)
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free scratch name")))
 }
 
 /// Hostnames that do not resolve (warnings): Robust's asset, griduser and useraccount
@@ -329,15 +383,20 @@ pub fn topology(plan: &Plan) -> Vec<Diagnostic> {
     if plan.nginx.is_some() {
         return Vec::new();
     }
+    let source = plan.origin.source.as_ref();
+    let locator = crate::manifest::Locator::new(source.map(|s| s.text.as_str()).unwrap_or(""));
     plan.roles
         .iter()
         .filter(|r| r.instances > 1)
         .map(|r| {
-            Diagnostic::warning(format!(
+            let d = Diagnostic::warning(format!(
                 "role `{}` runs {} copies but grid.toml has no [nginx]: other roles reach only `{}-1`",
                 r.name, r.instances, r.name
-            ))
-            .help("add an [nginx] table so gridctl renders an upstream for the copies")
+            ));
+            let span = locator.value(&["roles", &r.name, "instances"]);
+            plan.origin
+                .locate(d, &span, "more than one copy")
+                .help("add an [nginx] table so gridctl renders an upstream for the copies")
         })
         .collect()
 }

@@ -119,15 +119,49 @@ fn display_path(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// Characters that would act on a terminal instead of showing: C0/C1 controls (ESC
+/// starts a sequence that can clear the screen or retitle the window) and the bidi
+/// overrides that make text read differently than it is.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every terminal-unsafe character shown as a Rust escape (`\u{1b}`, `\n`),
+/// for putting a manifest value into a message.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if is_unsafe(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Like [`escape`], keeping line breaks (and tabs): for whole messages, whose own
+/// layout may use them. Values inside them were escaped with [`escape`] already.
+fn escape_keep_lines(s: &str) -> String {
+    s.split('\n')
+        .map(|l| l.split('\t').map(escape).collect::<Vec<_>>().join("\t"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn write_snippet(out: &mut String, source: &Source, label: &Label, arrow: &str) {
     let (line, col) = line_col(&source.text, label.span.start);
-    let line_text = source.text.lines().nth(line - 1).unwrap_or("");
+    let raw_line = source.text.lines().nth(line - 1).unwrap_or("");
+    // The line as shown (control characters escaped), and the caret column in it.
+    let before: String = raw_line.chars().take(col - 1).collect();
+    let line_text = escape(raw_line);
+    let col = escape(&before).chars().count() + 1;
     let gutter = line.to_string().len();
     let pad = " ".repeat(gutter);
     let _ = writeln!(
         out,
         "{pad}{arrow} {}:{line}:{col}",
-        display_path(&source.path)
+        escape(&display_path(&source.path))
     );
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{line} | {line_text}");
@@ -136,7 +170,7 @@ fn write_snippet(out: &mut String, source: &Source, label: &Label, arrow: &str) 
     let span_chars = source
         .text
         .get(label.span.clone())
-        .map(|s| s.lines().next().unwrap_or("").chars().count())
+        .map(|s| escape(s.lines().next().unwrap_or("")).chars().count())
         .unwrap_or(1)
         .max(1)
         .min(line_chars.saturating_sub(col - 1).max(1));
@@ -149,7 +183,7 @@ fn write_snippet(out: &mut String, source: &Source, label: &Label, arrow: &str) 
     if label.text.is_empty() {
         out.push('\n');
     } else {
-        let _ = writeln!(out, " {}", label.text);
+        let _ = writeln!(out, " {}", escape(&label.text));
     }
 }
 
@@ -160,7 +194,7 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let _ = writeln!(out, "{kind}: {}", self.message);
+        let _ = writeln!(out, "{kind}: {}", escape_keep_lines(&self.message));
         if let Some(loc) = &self.location {
             let (source, label) = &**loc;
             write_snippet(&mut out, source, label, "-->");
@@ -169,7 +203,7 @@ impl fmt::Display for Diagnostic {
             write_snippet(&mut out, source, label, ":::");
         }
         if let Some(help) = &self.help {
-            let _ = writeln!(out, "help: {help}");
+            let _ = writeln!(out, "help: {}", escape_keep_lines(help));
         }
         f.write_str(out.trim_end_matches('\n'))
     }
@@ -208,6 +242,27 @@ mod tests {
         assert_eq!(
             d.to_string(),
             "error: unknown service `asett`\n --> grid.toml:2:13\n  |\n2 | services = [\"asett\"]\n  |             ^^^^^^^ not in the service catalog\nhelp: did you mean `asset`?"
+        );
+    }
+
+    #[test]
+    fn terminal_controls_are_shown_escaped() {
+        let src = Arc::new(Source {
+            path: "grid.toml".into(),
+            text: "[grid]\nname = \"\u{1b}[2Jx\"\n".into(),
+        });
+        let start = src.text.find('"').unwrap();
+        let d = Diagnostic::error("bad `\u{1b}[2J`")
+            .at(&src, start..src.text.len() - 1, "here\u{7}")
+            .help("no \u{9b}");
+        let shown = d.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{shown:?}"
+        );
+        assert_eq!(
+            shown,
+            "error: bad `\\u{1b}[2J`\n --> grid.toml:2:8\n  |\n2 | name = \"\\u{1b}[2Jx\"\n  |        ^^^^^^^^^^^^ here\\u{7}\nhelp: no \\u{9b}"
         );
     }
 

@@ -215,16 +215,22 @@ fn default_instances() -> Spanned<i64> {
     Spanned::new(0..0, 1)
 }
 
+/// The longest duration grid.toml may name; anything longer is a typo (and the
+/// arithmetic on it could overflow further down).
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
 /// Durations in grid.toml: `"500ms"`, `"30s"`, `"2m"`, `"1h"`, or a bare number of seconds.
+/// At most [`MAX_DURATION`]; never panics (`from_secs_f64` does on huge or negative input).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
+    let shown = crate::diagnostic::escape(s);
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let value: f64 = num
         .parse()
-        .map_err(|_| format!("`{s}` is not a duration (try \"500ms\", \"30s\", \"2m\")"))?;
+        .map_err(|_| format!("`{shown}` is not a duration (try \"500ms\", \"30s\", \"2m\")"))?;
     let secs = match unit.trim() {
         "ms" => value / 1000.0,
         "" | "s" => value,
@@ -232,11 +238,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         other => {
             return Err(format!(
-                "unknown duration unit `{other}` (use ms, s, m or h)"
+                "unknown duration unit `{}` (use ms, s, m or h)",
+                crate::diagnostic::escape(other)
             ))
         }
     };
-    Ok(Duration::from_secs_f64(secs))
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(format!("duration `{shown}` is longer than a day (24h)")),
+    }
 }
 
 mod duration {
@@ -246,13 +256,17 @@ mod duration {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
-        Secs(u64),
+        Secs(i64),
+        Float(f64),
         Text(String),
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         match Raw::deserialize(d)? {
-            Raw::Secs(s) => Ok(Duration::from_secs(s)),
+            Raw::Secs(s) => super::parse_duration(&s.to_string()).map_err(serde::de::Error::custom),
+            Raw::Float(f) => {
+                super::parse_duration(&f.to_string()).map_err(serde::de::Error::custom)
+            }
             Raw::Text(t) => super::parse_duration(&t).map_err(serde::de::Error::custom),
         }
     }
@@ -282,17 +296,90 @@ impl LoadedManifest {
     }
 }
 
+/// The largest manifest (or secret, or template) gridctl reads: far above any real one,
+/// small enough that a wrong path (a disk image, `/dev/zero`) cannot exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a small text file the manifest names: regular files only (a FIFO or a device is
+/// opened non-blocking and refused, a directory refused), at most [`MAX_FILE_BYTES`], UTF-8.
+/// The error reads after "cannot read `PATH`: ".
+pub fn read_text_file(path: &Path) -> Result<String, String> {
+    String::from_utf8(read_capped(path)?).map_err(|e| {
+        format!(
+            "it is not UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// The bytes of a regular file of at most [`MAX_FILE_BYTES`], never blocking.
+pub fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: opening a FIFO without a writer would otherwise block forever.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        return Err("it is a directory".into());
+    }
+    if !ft.is_file() {
+        return Err("it is not a regular file (a FIFO, socket or device)".into());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "it is {} bytes, more than the {MAX_FILE_BYTES} gridctl reads",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    // `take`: the file may grow between the size check and the read.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "it is more than the {MAX_FILE_BYTES} bytes gridctl reads"
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Reads and parses `path`. Errors are diagnostics pointing into the file.
 pub fn load(path: &Path) -> Result<LoadedManifest, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = read_capped(path).map_err(|e| {
         let d = Diagnostic::error(format!("cannot read manifest `{}`: {e}", path.display()));
-        if e.kind() == std::io::ErrorKind::NotFound {
+        if !path.exists() {
             d.help("create one with `gridctl init`, or name another with `-f FILE`")
         } else {
             d
         }
     })?;
-    parse(path, text)
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(path, text),
+        Err(e) => {
+            // Point at the first bad byte in a lossy copy of the text (TOML is UTF-8 only).
+            let at = e.utf8_error().valid_up_to();
+            let good = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let source = Arc::new(Source {
+                path: path.to_path_buf(),
+                text,
+            });
+            let start = good.len();
+            Err(Diagnostic::error("the manifest is not valid UTF-8")
+                .at(
+                    &source,
+                    start..start + '\u{FFFD}'.len_utf8(),
+                    "invalid byte here",
+                )
+                .help("TOML files are UTF-8; re-save grid.toml as UTF-8"))
+        }
+    }
 }
 
 pub fn parse(path: &Path, text: String) -> Result<LoadedManifest, Diagnostic> {
@@ -319,10 +406,9 @@ fn toml_error(source: &Arc<Source>, e: &toml::de::Error) -> Diagnostic {
     let message = e.message().trim().to_string();
     let (headline, label, help) = explain_toml_message(&message);
     let d = Diagnostic::error(headline);
-    let d = match e.span() {
-        Some(span) => d.at(source, span, label),
-        None => d,
-    };
+    // Serde errors about the whole document have no span: point at its start.
+    let span = e.span().unwrap_or(0..0);
+    let d = d.at(source, span, label);
     match help {
         Some(h) => d.help(h),
         None => d,
@@ -375,6 +461,70 @@ fn explain_toml_message(message: &str) -> (String, String, Option<String>) {
     )
 }
 
+/// Where a key or value read without `Spanned` is written in the manifest text, found
+/// by walking a span-keeping parse of the same text: `["roles", "core", "env", "X"]`.
+/// Array elements are named by their index. Falls back to the nearest enclosing item
+/// that has a span (an implicit table has none).
+pub struct Locator {
+    doc: Option<toml_edit::Document<String>>,
+}
+
+impl Locator {
+    pub fn new(text: &str) -> Locator {
+        Locator {
+            doc: toml_edit::Document::parse(text.to_string()).ok(),
+        }
+    }
+
+    /// The span of the value at `path` (or of the nearest ancestor that has one).
+    pub fn value(&self, path: &[&str]) -> Option<std::ops::Range<usize>> {
+        self.find(path, false)
+    }
+
+    /// The span of the last key of `path` (its value's, when the key has none).
+    pub fn key(&self, path: &[&str]) -> Option<std::ops::Range<usize>> {
+        self.find(path, true)
+    }
+
+    fn find(&self, path: &[&str], want_key: bool) -> Option<std::ops::Range<usize>> {
+        use toml_edit::{Item, Value};
+        let doc = self.doc.as_ref()?;
+        let mut item: &Item = doc.as_item();
+        let mut best = None;
+        for (i, seg) in path.iter().enumerate() {
+            let last = i + 1 == path.len();
+            let next: Option<(Option<std::ops::Range<usize>>, &Item)> =
+                if let Some(t) = item.as_table_like() {
+                    t.get_key_value(seg).map(|(k, v)| (k.span(), v))
+                } else {
+                    None
+                };
+            match next {
+                Some((key_span, v)) => {
+                    let span = if last && want_key {
+                        key_span.or_else(|| v.span())
+                    } else {
+                        v.span().or(key_span)
+                    };
+                    best = span.or(best);
+                    item = v;
+                }
+                None => {
+                    // An array element, or an inline table's key.
+                    let idx: Option<usize> = seg.parse().ok();
+                    let found = match (item, idx) {
+                        (Item::Value(Value::Array(a)), Some(n)) => a.get(n).and_then(|v| v.span()),
+                        (Item::ArrayOfTables(a), Some(n)) => a.get(n).and_then(|t| t.span()),
+                        _ => None,
+                    };
+                    return found.or(best);
+                }
+            }
+        }
+        best
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,6 +536,35 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
         assert!(parse_duration("3 fortnights").is_err());
+    }
+
+    #[test]
+    fn durations_never_panic() {
+        for bad in [
+            "1e300",
+            "-1",
+            "NaN",
+            "inf",
+            "99999999999999999999h",
+            "25h",
+            "1.5.2",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_duration("24h").unwrap(), MAX_DURATION);
+    }
+
+    #[test]
+    fn locator_finds_keys_and_values() {
+        let text =
+            "[grid]\nname = \"x\"\n[roles.core.env]\nA = \"b\"\n[robust]\nargs = [\"p\", \"q\"]\n";
+        let l = Locator::new(text);
+        let v = l.value(&["roles", "core", "env", "A"]).unwrap();
+        assert_eq!(&text[v], "\"b\"");
+        let k = l.key(&["roles", "core", "env", "A"]).unwrap();
+        assert_eq!(&text[k], "A");
+        let a = l.value(&["robust", "args", "1"]).unwrap();
+        assert_eq!(&text[a], "\"q\"");
     }
 
     #[test]

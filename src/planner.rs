@@ -23,6 +23,9 @@ use toml::Spanned;
 mod ports;
 mod routes;
 mod sections;
+mod validate;
+
+pub use validate::{dns_name_problem, ini_text_problem, parse_listen, MAX_INSTANCES};
 
 pub use ports::listen_port;
 use routes::public_url;
@@ -70,6 +73,7 @@ impl<'a> Planner<'a> {
     pub fn build(mut self) -> Result<Plan, Vec<Diagnostic>> {
         let dir = self.loaded.dir.clone();
         let m = self.m;
+        self.validate();
         let state_dir = absolutize(
             &dir,
             m.grid.state_dir.as_deref().unwrap_or(".gridctl".as_ref()),
@@ -81,6 +85,12 @@ impl<'a> Planner<'a> {
             .as_ref()
             .map(|t| absolutize(&dir, t.get_ref()));
         let command = self.command(&dir, &bin_dir);
+        let manifest_path = dir.join(self.loaded.path().file_name().unwrap_or_default());
+        self.validate_resolved_paths(&[
+            ("the manifest's path", &[], &manifest_path),
+            ("state_dir", &["grid", "state_dir"], &state_dir),
+            ("bin_dir", &["robust", "bin_dir"], &bin_dir),
+        ]);
 
         // Which role hosts each service (a service lives in exactly one role).
         let mut host_of: HashMap<&'static str, String> = HashMap::new();
@@ -189,15 +199,14 @@ impl<'a> Planner<'a> {
             origin: Origin {
                 source: Some(self.src.clone()),
                 bin_dir: Some(m.robust.bin_dir.span()),
-                program: m.robust.command.as_ref().and_then(|c| {
-                    // The span of the first array element: find its quoted text in the array.
-                    let span = c.span();
-                    let text = self.src.text.get(span.clone())?;
-                    let first = c.get_ref().first()?;
-                    let quoted = format!("{first:?}");
-                    text.find(&quoted)
-                        .map(|i| span.start + i..span.start + i + quoted.len())
-                }),
+                // The program as written; without a `command`, the `[robust]` table
+                // that would hold it (so "not found" still names a place).
+                program: {
+                    let loc = crate::manifest::Locator::new(&self.src.text);
+                    loc.value(&["robust", "command", "0"])
+                        .filter(|_| m.robust.command.is_some())
+                        .or_else(|| loc.key(&["robust"]))
+                },
                 connection: m.database.as_ref().map(|d| d.get_ref().connection.span()),
             },
         })
@@ -329,7 +338,7 @@ impl<'a> Planner<'a> {
     ) -> RolePlan {
         let r = role.get_ref();
         let instances = match u32::try_from(*r.instances.get_ref()) {
-            Ok(n) if n <= 1000 => n,
+            Ok(n) if n <= MAX_INSTANCES => n,
             _ => {
                 let d = self.at(
                     format!("`instances` of role `{name}` must be a whole number from 0 to 1000"),
@@ -363,7 +372,20 @@ impl<'a> Planner<'a> {
         let needs_public = services.iter().any(|s| s.has_side(Side::Public));
         let public_port = match (&r.public_port, needs_public) {
             (Some(p), _) => Some(self.port(name, "public_port", p, instances)),
-            (None, true) => Some(port.saturating_add(1000)),
+            (None, true) => {
+                // The default base is port + 1000: its whole range must fit too.
+                let base = i64::from(port) + 1000;
+                let last = base + i64::from(instances.max(1)) - 1;
+                if last > 65535 {
+                    let d = self.at(
+                        format!("default `public_port` of role `{name}` (port + 1000) gives ports {base}..={last}, outside 1..=65535"),
+                        r.port.span(),
+                        "port base",
+                    );
+                    self.err(d.help("set `public_port` of the role explicitly"));
+                }
+                Some(port.saturating_add(1000))
+            }
             (None, false) => None,
         };
         if let Some(h) = &r.host {

@@ -68,8 +68,9 @@ impl Templates {
             .collect();
         if let Some(dir) = dir {
             for (name, path) in user_files(dir)? {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let text = crate::manifest::read_text_file(&path).map_err(|e| {
                     Diagnostic::error(format!("cannot read template `{}`: {e}", path.display()))
+                        .help("a templates directory holds only text files, each overriding the built-in one of the same name")
                 })?;
                 let entry = TemplateSource {
                     name: name.clone(),
@@ -116,26 +117,74 @@ impl Templates {
     }
 }
 
-/// Files under the user's templates directory, named by their relative path.
+/// Deepest directory nesting and most files read from a templates directory: the
+/// built-in set is two levels and 25 files.
+const MAX_DEPTH: usize = 16;
+const MAX_FILES: usize = 1000;
+
+/// Files under the user's templates directory, named by their relative path. Symlinks
+/// are followed, but never back into a directory already on the way down (a loop is an
+/// error, not a hang).
 fn user_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, Diagnostic> {
+    use std::os::unix::fs::MetadataExt;
+    let help = "fix or remove `templates` in [grid]";
+    let id = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    let root = id(dir).map_err(|e| {
+        Diagnostic::error(format!(
+            "cannot read templates directory `{}`: {e}",
+            dir.display()
+        ))
+        .help(help)
+    })?;
     let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
+    // Each entry: a directory and the (device, inode) of every directory above it.
+    let mut stack = vec![(dir.to_path_buf(), vec![root])];
+    while let Some((d, ancestors)) = stack.pop() {
         let entries = std::fs::read_dir(&d).map_err(|e| {
             Diagnostic::error(format!(
                 "cannot read templates directory `{}`: {e}",
                 d.display()
             ))
-            .help("fix or remove `templates` in [grid]")
+            .help(help)
         })?;
         for entry in entries {
             let entry = entry
                 .map_err(|e| Diagnostic::error(format!("cannot read `{}`: {e}", d.display())))?;
             let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
+            // `metadata` follows a symlink; a dangling one is reported when read.
+            let is_dir = std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
+            if is_dir {
+                let me = id(&path).map_err(|e| {
+                    Diagnostic::error(format!("cannot read `{}`: {e}", path.display()))
+                })?;
+                if ancestors.contains(&me) {
+                    return Err(Diagnostic::error(format!(
+                        "templates directory `{}` loops: `{}` leads back to a directory above it",
+                        dir.display(),
+                        path.display()
+                    ))
+                    .help("remove the symlink that points back up"));
+                }
+                if ancestors.len() >= MAX_DEPTH {
+                    return Err(Diagnostic::error(format!(
+                        "templates directory `{}` nests deeper than {MAX_DEPTH} levels at `{}`",
+                        dir.display(),
+                        path.display()
+                    ))
+                    .help(help));
+                }
+                let mut below = ancestors.clone();
+                below.push(me);
+                stack.push((path, below));
             } else if let Ok(rel) = path.strip_prefix(dir) {
                 out.push((rel.to_string_lossy().into_owned(), path));
+                if out.len() > MAX_FILES {
+                    return Err(Diagnostic::error(format!(
+                        "templates directory `{}` holds more than {MAX_FILES} files",
+                        dir.display()
+                    ))
+                    .help(help));
+                }
             }
         }
     }
@@ -179,5 +228,44 @@ fn template_error(e: &tera::Error, sources: &[TemplateSource]) -> Diagnostic {
             "`{name}` comes from your templates directory ([grid] templates); fix it or delete it to use the built-in one"
         )),
         None => d,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_err(dir: &Path) -> String {
+        match Templates::load(Some(dir)) {
+            Ok(_) => panic!("loaded"),
+            Err(d) => d.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_symlink_loop_is_an_error_not_a_hang() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("local")).unwrap();
+        std::os::unix::fs::symlink("..", tmp.path().join("local/up")).unwrap();
+        let e = load_err(tmp.path());
+        assert!(e.contains("loops"), "{e}");
+    }
+
+    #[test]
+    fn a_fifo_or_a_huge_file_is_refused_without_blocking() {
+        let tmp = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(
+            &tmp.path().join("Robust.ini"),
+            nix::sys::stat::Mode::S_IRWXU,
+        )
+        .unwrap();
+        let e = load_err(tmp.path());
+        assert!(e.contains("not a regular file"), "{e}");
+
+        let tmp = tempfile::tempdir().unwrap();
+        let f = std::fs::File::create(tmp.path().join("Robust.ini")).unwrap();
+        f.set_len(crate::manifest::MAX_FILE_BYTES + 1).unwrap();
+        let e = load_err(tmp.path());
+        assert!(e.contains("more than the"), "{e}");
     }
 }

@@ -627,3 +627,189 @@ help: create one with `gridctl init`, or name another with `-f FILE`
 "
     );
 }
+
+// Issue 10: hostile values, bounds, unreadable inputs (the whole table is in injection.rs).
+
+/// Lines 13–17: an nginx front on two loopback listeners.
+const NGINX: &str = "[nginx]
+output = \"nginx.conf\"
+public_listen = \"127.0.0.1:18080\"
+private_listen = \"127.0.0.1:18081\"
+
+";
+
+/// The finding: `;` in a hostname ended nginx's `server_name` and added a `listen` on
+/// the public listener to a private service's server block.
+#[test]
+fn hostname_with_a_semicolon_is_not_a_dns_name() {
+    let text = format!(
+        "{HEAD}{DB}{NGINX}[grid.hostnames]\nasset = \"asset.robust.internal; listen 127.0.0.1:18080\"\n\n[roles.asset]\nservices = [\"asset\"]\nport = 18300\n"
+    );
+    assert_eq!(plan_fails(&text), "error: hostname of `asset` in [grid.hostnames] `asset.robust.internal; listen 127.0.0.1:18080` is not a DNS name
+  --> grid.toml:19:9
+   |
+19 | asset = \"asset.robust.internal; listen 127.0.0.1:18080\"
+   |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ `;` is not allowed in a DNS name (letters, digits, `-` and dots only)
+help: nginx reads a space or `;` in a name as the end of it; use letters, digits, `-` and dots
+
+");
+}
+
+#[test]
+fn private_listen_with_a_second_directive() {
+    let text = format!(
+        "{HEAD}{DB}{}[roles.asset]\nservices = [\"asset\"]\nport = 18300\n",
+        NGINX.replace("\"127.0.0.1:18081\"", "\"18081 ; listen 127.0.0.1:18080\"")
+    );
+    assert_eq!(plan_fails(&text), "error: `private_listen` of [nginx] is `18081 ; listen 127.0.0.1:18080`: spaces, `;`, quotes and braces are not allowed (nginx would read the rest as more parameters or directives)
+  --> grid.toml:16:18
+   |
+16 | private_listen = \"18081 ; listen 127.0.0.1:18080\"
+   |                  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ expected ADDRESS:PORT or PORT
+help: e.g. \"127.0.0.1:8003\", \"[::1]:8003\" or \"80\"
+
+");
+}
+
+#[test]
+fn private_listen_by_name_cannot_be_compared() {
+    let text = format!(
+        "{HEAD}{DB}{}[roles.asset]\nservices = [\"asset\"]\nport = 18300\n",
+        NGINX.replace("\"127.0.0.1:18081\"", "\"localhost:18080\"")
+    );
+    assert_eq!(plan_fails(&text), "error: `private_listen` of [nginx] is `localhost:18080`: `localhost` is not an IP address (names such as `localhost` are not allowed: only a parsed address can be told apart from the other listener)
+  --> grid.toml:16:18
+   |
+16 | private_listen = \"localhost:18080\"
+   |                  ^^^^^^^^^^^^^^^^^ expected ADDRESS:PORT or PORT
+help: e.g. \"127.0.0.1:8003\", \"[::1]:8003\" or \"80\"
+
+");
+}
+
+#[test]
+fn log_keep_out_of_bounds() {
+    let text = format!(
+        "{HEAD}{DB}[supervise]\nlog_keep = 100000000\n\n[roles.asset]\nservices = [\"asset\"]\nport = 18300\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: `log_keep` of [supervise] is 100000000, outside 0..=100
+  --> grid.toml:14:12
+   |
+14 | log_keep = 100000000
+   |            ^^^^^^^^^ out of range
+
+"
+    );
+}
+
+#[test]
+fn duration_that_overflows() {
+    let text = format!(
+        "{HEAD}{DB}[supervise]\nstop_timeout = \"99999999999999999999h\"\n\n[roles.asset]\nservices = [\"asset\"]\nport = 18300\n"
+    );
+    assert_eq!(
+        plan_fails(&text),
+        "error: invalid manifest: duration `99999999999999999999h` is longer than a day (24h)
+  --> grid.toml:14:16
+   |
+14 | stop_timeout = \"99999999999999999999h\"
+   |                ^^^^^^^^^^^^^^^^^^^^^^^
+
+"
+    );
+}
+
+/// A terminal escape in a value is shown escaped, never sent to the terminal.
+#[test]
+fn terminal_escape_in_a_value_is_shown_escaped() {
+    let text = format!(
+        "{}{DB}[roles.asset]\nservices = [\"asset\"]\nport = 18300\n",
+        HEAD.replace("\"Test Grid\"", "\"\\u001b[2JTest\"")
+    );
+    let err = plan_fails(&text);
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert_eq!(
+        err,
+        "error: `name` of [grid] has a character it cannot hold: `\\u{1b}[2JTest`
+ --> grid.toml:2:8
+  |
+2 | name = \"\\u001b[2JTest\"
+  |        ^^^^^^^^^^^^^^^ control characters are not allowed
+
+"
+    );
+}
+
+#[test]
+fn setting_value_with_a_quote() {
+    let text = format!(
+        "{HEAD}{DB}[roles.asset]\nservices = [\"asset\"]\nport = 18300\n\n[roles.asset.settings.AssetService]\nDefaultAssetLoader = 'x\" ; injected'\n"
+    );
+    assert_eq!(plan_fails(&text), "error: `DefaultAssetLoader` in settings has a character it cannot hold: `x\" ; injected`
+  --> grid.toml:18:22
+   |
+18 | DefaultAssetLoader = 'x\" ; injected'
+   |                      ^^^^^^^^^^^^^^^ a `\"` would end the quoted INI value early (Robust's reader has no escapes)
+
+");
+}
+
+#[test]
+fn manifest_that_is_not_utf8() {
+    let g = grid("");
+    std::fs::write(&g.manifest, b"[grid]\nname = \"Gr\xffid\"\n").unwrap();
+    let a = g.gridctl(&["plan"]);
+    assert_eq!(code(&a), Some(3));
+    assert_eq!(
+        stderr(&a),
+        "error: the manifest is not valid UTF-8
+ --> grid.toml:2:11
+  |
+2 | name = \"Gr�id\"
+  |           ^ invalid byte here
+help: TOML files are UTF-8; re-save grid.toml as UTF-8
+
+"
+    );
+}
+
+#[test]
+fn manifest_that_is_a_directory_or_a_fifo() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("dir.toml")).unwrap();
+    nix::unistd::mkfifo(&tmp.path().join("fifo.toml"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let a = common::gridctl(tmp.path(), &["-f", "dir.toml", "plan"]);
+    assert_eq!(code(&a), Some(3));
+    assert_eq!(
+        stderr(&a),
+        "error: cannot read manifest `dir.toml`: it is a directory
+
+"
+    );
+    // A FIFO without a writer: refused at once, never a hang.
+    let a = common::gridctl(tmp.path(), &["-f", "fifo.toml", "plan"]);
+    assert_eq!(code(&a), Some(3));
+    assert_eq!(stderr(&a), "error: cannot read manifest `fifo.toml`: it is not a regular file (a FIFO, socket or device)
+
+");
+}
+
+#[test]
+fn database_secret_file_that_is_a_fifo() {
+    let text = format!(
+        "{HEAD}[database]\nprovider = \"mysql\"\nconnection = \"file:secret\"\n\n[roles.asset]\nservices = [\"asset\"]\nport = 18300\n"
+    );
+    let g = grid(&text);
+    nix::unistd::mkfifo(&g.dir.join("secret"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let a = g.gridctl(&["plan"]);
+    assert_eq!(code(&a), Some(3));
+    assert_eq!(g.normalize(&stderr(&a)), "error: cannot read the connection string from `$DIR/grid/secret`: it is not a regular file (a FIFO, socket or device)
+  --> grid.toml:11:14
+   |
+11 | connection = \"file:secret\"
+   |              ^^^^^^^^^^^^^ secret file
+
+");
+}

@@ -1,6 +1,7 @@
 //! Ports: each role's port range, collisions between instances and nginx listeners
 //! on one host, and reading ports out of nginx `listen` values.
 
+use super::validate::{listeners_overlap, parse_listen};
 use super::Planner;
 use crate::manifest::NginxSection;
 use crate::plan::{InstancePlan, RolePlan};
@@ -88,16 +89,33 @@ impl Planner<'_> {
         let _ = roles;
     }
 
-    /// The nginx listeners themselves: the private one must not overlap the public one
-    /// and must name a port.
+    /// The nginx listeners themselves: each must be `ADDRESS:PORT` or `PORT` (an IP
+    /// literal, nothing after it: nginx would read `8003 ; listen 80` as two listeners),
+    /// and the private one must not share a socket with the public one.
     pub(super) fn check_listeners(&mut self, n: &NginxSection) {
-        if let (Some(public), Some(private)) = (
-            listen_addr(n.public_listen.get_ref()),
-            listen_addr(n.private_listen.get_ref()),
-        ) {
-            let overlap = public.1 == private.1
-                && (public.0 == private.0 || is_wildcard(&public.0) || is_wildcard(&private.0));
-            if overlap {
+        let mut parsed = Vec::new();
+        for (key, l) in [
+            ("public_listen", &n.public_listen),
+            ("private_listen", &n.private_listen),
+        ] {
+            match parse_listen(l.get_ref()) {
+                Ok(a) => parsed.push(Some(a)),
+                Err(why) => {
+                    parsed.push(None);
+                    let d = self.at(
+                        format!(
+                            "`{key}` of [nginx] is `{}`: {why}",
+                            crate::diagnostic::escape(l.get_ref())
+                        ),
+                        l.span(),
+                        "expected ADDRESS:PORT or PORT",
+                    );
+                    self.err(d.help("e.g. \"127.0.0.1:8003\", \"[::1]:8003\" or \"80\""));
+                }
+            }
+        }
+        if let [Some(public), Some(private)] = parsed[..] {
+            if listeners_overlap(public, private) {
                 let d = self.at(
                     format!(
                         "nginx `private_listen` ({}) overlaps `public_listen` ({})",
@@ -115,17 +133,6 @@ impl Planner<'_> {
                 self.err(d.help("give the private listener its own port, on an address not reachable from outside (e.g. 127.0.0.1:8003)"));
             }
         }
-        if listen_port(n.private_listen.get_ref()).is_none() {
-            let d = self.at(
-                format!(
-                    "cannot read a port from private_listen `{}`",
-                    n.private_listen.get_ref()
-                ),
-                n.private_listen.span(),
-                "expected ADDRESS:PORT or PORT",
-            );
-            self.err(d);
-        }
     }
 }
 
@@ -139,13 +146,6 @@ pub fn listen_port(listen: &str) -> Option<u16> {
 
 /// Address (`*` when none is given) and port of an nginx `listen` value.
 fn listen_addr(listen: &str) -> Option<(String, u16)> {
-    let first = listen.split_whitespace().next()?;
-    match first.rsplit_once(':') {
-        Some((addr, port)) => Some((addr.to_string(), port.parse().ok()?)),
-        None => Some(("*".to_string(), first.parse().ok()?)),
-    }
-}
-
-fn is_wildcard(addr: &str) -> bool {
-    matches!(addr, "*" | "0.0.0.0" | "[::]")
+    let (addr, port) = parse_listen(listen).ok()?;
+    Some((addr.map_or("*".into(), |a| a.to_string()), port))
 }

@@ -53,7 +53,8 @@ impl Planner<'_> {
                         .unwrap_or_else(|| format!("{}.{default_domain}", svc.name));
                     if let Some(other) = routes
                         .iter()
-                        .find(|r| r.hostname == hostname && r.side == side)
+                        // nginx compares server names without case.
+                        .find(|r| r.hostname.eq_ignore_ascii_case(&hostname) && r.side == side)
                     {
                         let msg = format!(
                             "hostname `{hostname}` is used by services `{}` and `{}` on the {} listener",
@@ -94,6 +95,7 @@ impl Planner<'_> {
                 }
             }
         }
+        self.check_sides(&routes);
         for (svc, h) in &m.grid.hostnames {
             if catalog::get(svc).is_none() {
                 let d = self.at(
@@ -107,6 +109,42 @@ impl Planner<'_> {
             }
         }
         routes
+    }
+
+    /// A private service's hostname must not also name a public service: a request for
+    /// it would then be answered on the public listener (by the public one), and the
+    /// private name is published in public URLs.
+    fn check_sides(&mut self, routes: &[Route]) {
+        let m = self.m;
+        for private in routes.iter().filter(|r| r.side == Side::Private) {
+            let Some(public) = routes.iter().find(|r| {
+                r.side == Side::Public
+                    && r.service != private.service
+                    && r.hostname.eq_ignore_ascii_case(&private.hostname)
+            }) else {
+                continue;
+            };
+            let named_at = |service: &str, role: &str| {
+                m.grid.hostnames.get(service).map(|h| h.span()).or_else(|| {
+                    m.roles
+                        .get(role)
+                        .and_then(|r| r.get_ref().hostname.as_ref())
+                        .map(|h| h.span())
+                })
+            };
+            let span = named_at(&private.service, &private.role)
+                .or_else(|| named_at(&public.service, &public.role))
+                .unwrap_or(m.grid.domain.span());
+            let d = self.at(
+                format!(
+                    "hostname `{}` names private service `{}` and public service `{}`",
+                    private.hostname, private.service, public.service
+                ),
+                span,
+                "a private hostname must not be public",
+            );
+            self.err(d.help("give private services hostnames under `private_domain` that no public service uses"));
+        }
     }
 
     fn service_url(&self, role_name: &str, side: Side, hostname: &str) -> String {

@@ -53,7 +53,7 @@ impl Planner<'_> {
             (format!("env:{var}"), std::env::var(var).ok())
         } else if let Some(path) = raw.strip_prefix("file:") {
             let p = absolutize(dir, path.as_ref());
-            match std::fs::read_to_string(&p) {
+            match crate::manifest::read_text_file(&p) {
                 Ok(s) => (
                     format!("file:{}", p.display()),
                     Some(s.trim_end_matches(['\n', '\r']).to_string()),
@@ -74,6 +74,28 @@ impl Planner<'_> {
         } else {
             ("inline".to_string(), Some(raw.clone()))
         };
+        // The secret reaches Robust through the environment and `${Environment|...}`;
+        // Nini would expand a `${` inside it, and a line break or NUL cannot pass.
+        // The message never shows the secret.
+        if let Some(v) = &value {
+            let why = if v.contains('\0') {
+                Some("a NUL byte")
+            } else if v.chars().any(char::is_control) {
+                Some("a line break or control character")
+            } else if v.contains("${") {
+                Some("`${`, which Robust would expand as a reference")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let d = self.at(
+                    format!("the database connection string ({source}) holds {why}"),
+                    db.connection.span(),
+                    "connection string",
+                );
+                self.err(d.help("the value is not shown here; fix the secret where it is kept"));
+            }
+        }
         Some(DatabasePlan {
             provider,
             storage_provider: storage.into(),
