@@ -386,7 +386,12 @@ fn wrap_list(items: &[String], width: usize) -> Vec<String> {
 }
 
 fn cmd_render(file: &Path) -> Outcome {
-    let plan = load_plan(file)?;
+    // Rendered once before the lock, so a render that fails leaves nothing on disk (not
+    // even the lock file); then again under the lock from a fresh read, so a concurrent
+    // `scale` or `up` is never interleaved with the write.
+    let first = build_plan(file)?;
+    render::render_instances(&first, &templates(&first)?)?;
+    let (_lock, plan) = locked_plan(file)?;
     let t = templates(&plan)?;
     let rendered = render::render_instances(&plan, &t)?;
     let report = render::write_instances(&rendered).map_err(|e| {

@@ -484,23 +484,32 @@ fn template_syntax_error_names_the_file_and_line() {
     assert!(!g.state_dir().exists(), "nothing rendered");
 }
 
+/// The state directory's files, without the grid lock's file: `render` takes the lock
+/// before it writes, and the lock file records the pid of the last command that took it
+/// (coordination between commands, not rendered output).
+fn rendered_state(g: &common::Grid) -> Vec<(PathBuf, Vec<u8>)> {
+    common::snapshot_dir(&g.state_dir())
+        .into_iter()
+        .filter(|(p, _)| p != Path::new("lock"))
+        .collect()
+}
+
 #[test]
 fn second_render_changes_nothing() {
     let g = rendered("blog-split");
-    let before = common::snapshot_dir(&g.state_dir());
+    let before = rendered_state(&g);
     let out = stdout(&g.gridctl(&["render"]).success());
     assert_eq!(
         g.normalize(&out),
         "rendered 6 instance(s) into $DIR/blog-split/.gridctl/instances (0 changed, 6 unchanged)\n"
     );
-    assert_eq!(common::snapshot_dir(&g.state_dir()), before);
+    assert_eq!(rendered_state(&g), before);
 }
 
 #[test]
 fn a_user_template_overrides_only_its_own_output() {
     let g = rendered("blog-split");
-    let before: HashMap<PathBuf, Vec<u8>> =
-        common::snapshot_dir(&g.state_dir()).into_iter().collect();
+    let before: HashMap<PathBuf, Vec<u8>> = rendered_state(&g).into_iter().collect();
     use_templates(&g, "tpl");
     write_template(
         &g,
@@ -512,8 +521,7 @@ fn a_user_template_overrides_only_its_own_output() {
         g.normalize(&out),
         "rendered 6 instance(s) into $DIR/blog-split/.gridctl/instances (3 changed, 3 unchanged)\n"
     );
-    let after: HashMap<PathBuf, Vec<u8>> =
-        common::snapshot_dir(&g.state_dir()).into_iter().collect();
+    let after: HashMap<PathBuf, Vec<u8>> = rendered_state(&g).into_iter().collect();
     assert_eq!(
         before.keys().collect::<std::collections::BTreeSet<_>>(),
         after.keys().collect()
@@ -685,4 +693,54 @@ fn every_assembly_the_examples_name_is_in_fake_bin() {
             }
         }
     }
+}
+
+#[test]
+fn render_waits_for_the_grid_lock_before_it_writes() {
+    use fs2::FileExt;
+    use std::io::Read;
+    let g = example("blog-split");
+    // Another command holds the grid lock (as `scale` or `up` would).
+    std::fs::create_dir_all(g.state_dir()).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(g.state_dir().join("lock"))
+        .unwrap();
+    lock.lock_exclusive().unwrap();
+    let mut child = std::process::Command::new(common::gridctl_bin())
+        .current_dir(&g.dir)
+        .arg("render")
+        .env("ROBUST_DB", common::DB_SECRET)
+        .env_remove("GRIDCTL_FILE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It says it waits, and writes nothing while it does.
+    let mut err = child.stderr.take().unwrap();
+    let mut said = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&said).contains("waiting for another gridctl command") {
+        match err.read(&mut byte) {
+            Ok(1) => said.push(byte[0]),
+            _ => panic!(
+                "render ended without waiting: {}",
+                String::from_utf8_lossy(&said)
+            ),
+        }
+    }
+    assert!(
+        !g.state_dir().join("instances").exists(),
+        "render wrote while another command held the lock"
+    );
+    FileExt::unlock(&lock).unwrap();
+    let status = common::wait::wait_for(
+        "render to finish",
+        std::time::Duration::from_secs(30),
+        || child.try_wait().ok().flatten(),
+    );
+    assert!(status.success());
+    assert_eq!(instances(&g).len(), 6);
 }
