@@ -333,10 +333,16 @@ fn real_robust_split_grid() {
 
     // --- 4. create user on the core console; its inventory calls reach both copies --------
     nginx.clear_access_log();
+    // As the README shows it: four arguments, then the two questions Robust still asks
+    // (user id, model) answered on the same command line.
     let create = grid.gridctl(&[
         "send",
         "core-1",
-        &format!("create user Test User test-only-pw test@example.org {USER_ID} Ruth"),
+        "create user Test User test-only-pw test@example.org",
+        "-a",
+        USER_ID,
+        "-a",
+        "",
     ]);
     assert!(create.ok(), "send create user failed: {create}");
     assert!(
