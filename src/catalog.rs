@@ -184,13 +184,23 @@ const PRESENCE_CACHE: &str = "PresenceService keeps process-wide session caches 
 const GRIDUSER_CACHE: &str = "GridUserService caches whole rows for 300 s and writes them back: two copies lose updates (SetHome on one, LoggedOut on the other restores the old home)";
 const SUITCASE_CACHE: &str = "HGSuitcaseInventoryService caches each user's suitcase tree for 5 minutes: another copy rejects folders created on the first";
 
-// A GET that a working AssetService answers 200: the default texture every grid loads.
+// A GET that a working AssetService answers 200: the default texture that the first
+// copy's asset loader stores. Every copy reads it from the shared database; a copy broken
+// by a migration race answers 404 for every asset (robust.md §0c), so 200 is required
+// (measured on the real 0.9.2.2 by tests/real_robust.rs).
 const ASSET_PROBE: ProbeDef = ProbeDef {
     method: "GET",
     path: "/assets/89556747-24cb-43ed-920b-47caed15465f",
     body: "",
-    expect_status: None,
+    expect_status: Some(200),
     reject_body: None,
+};
+
+// The same GET for FSAssets, where any answer counts: whether its loader stores the
+// default texture has not been measured on the real server yet.
+const FSASSET_PROBE: ProbeDef = ProbeDef {
+    expect_status: None,
+    ..ASSET_PROBE
 };
 
 static SERVICES: &[Service] = &[
@@ -230,7 +240,7 @@ static SERVICES: &[Service] = &[
         root_rpc: false,
         hypergrid: false,
         conflicts: &["asset"],
-        probe: Some(ASSET_PROBE),
+        probe: Some(FSASSET_PROBE),
     },
     Service {
         name: "inventory",

@@ -330,6 +330,32 @@ fn real_robust_split_grid() {
         );
     }
     eprintln!("asset read back through nginx by {served:?}");
+    // The asset readiness probe reads the default texture that asset-1's loader stores:
+    // every copy, reading the shared database, answers it 200 (a copy broken by a
+    // migration race answers 404 for every asset, robust.md §0c).
+    for port in [asset_port, asset_port + 1] {
+        let direct = Target {
+            addr: format!("127.0.0.1:{port}").parse().expect("addr"),
+            host: "127.0.0.1".into(),
+            asset_id: String::new(),
+        };
+        let probe = "/assets/89556747-24cb-43ed-920b-47caed15465f";
+        let s = request_once(
+            direct.addr,
+            &direct.host,
+            "GET",
+            probe,
+            None,
+            false,
+            &mut None,
+        )
+        .unwrap_or_else(|e| panic!("GET {probe} from port {port}: {e}"))
+        .status;
+        assert_eq!(
+            s, 200,
+            "the probe asset is not served by the copy on port {port}"
+        );
+    }
 
     // --- 4. create user on the core console; its inventory calls reach both copies --------
     nginx.clear_access_log();
