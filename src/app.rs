@@ -55,7 +55,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Render => cmd_render(&cli.file),
         Command::RenderNginx { output } => cmd_render_nginx(&cli.file, output.as_deref()),
         Command::RenderSimulator => cmd_render_simulator(&cli.file),
-        Command::Up { wait, names } => crate::operate::up(&cli.file, names, *wait),
+        Command::Up {
+            wait,
+            dry_run,
+            names,
+        } => crate::operate::up(&cli.file, names, *wait, *dry_run),
         Command::Down { names } => crate::operate::down(&cli.file, names),
         Command::Status { json } => crate::operate::status(&cli.file, *json),
         Command::Attach {

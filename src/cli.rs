@@ -61,6 +61,9 @@ pub enum Command {
         /// Wait until every started instance is ready; exit 1 naming those that are not.
         #[arg(long)]
         wait: bool,
+        /// Print the steps (each with its reason) without acting: nothing starts, stops or is written.
+        #[arg(long)]
+        dry_run: bool,
         /// Roles or instances (default: the whole grid, and undeclared instances are stopped).
         names: Vec<String>,
     },

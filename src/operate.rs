@@ -7,7 +7,7 @@ use crate::client::{HolderClient, HolderPresence, SendReply};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::plan::{InstancePlan, Plan};
 use crate::protocol::InstanceState;
-use crate::reconcile::{self, Action, Progress, Settled};
+use crate::reconcile::{self, diff, execute, observe, print, Action, Progress, Settled};
 use crate::render::Membership;
 use crate::{render, roll, status};
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
@@ -96,8 +96,17 @@ pub fn install_tree(plan: &Plan, rendered: &[render::RenderedInstance]) -> Outco
         .map_err(|e| failed(format!("cannot create the socket directory: {e}")))
 }
 
-pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
-    let (_lock, plan) = locked_plan(file)?;
+/// `up`: plan → observe → diff → steps → execute (or, with `dry_run`, print the steps).
+pub fn up(file: &Path, names: &[String], wait: bool, dry_run: bool) -> Outcome {
+    let started = Instant::now();
+    // The lock is taken before the manifest is read, so the plan is the one acted on.
+    // A dry run only reads: it takes no lock and creates nothing, not even the state dir.
+    let (_lock, plan) = if dry_run {
+        (None, load_plan(file)?)
+    } else {
+        let (lock, plan) = locked_plan(file)?;
+        (Some(lock), plan)
+    };
     let t = templates(&plan)?;
     let mut env_errors: Vec<Diagnostic> = crate::check::environment(&plan)
         .into_iter()
@@ -110,74 +119,32 @@ pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
         return Err(Failure::invalid(env_errors));
     }
     let rendered = render::render_instances(&plan, &t)?;
-    install_tree(&plan, &rendered)?;
     let selected = select(&plan, names)?;
-    let mut printer = Printer::new();
-    let undeclared = if names.is_empty() {
-        reconcile::undeclared(&plan)
-    } else {
-        Vec::new()
+    let seen = observe::observe(&plan, &selected, names.is_empty(), !dry_run);
+    let options = diff::UpOptions {
+        wait,
+        managed: plan.nginx.is_some(),
     };
-    // With nginx in front, a copy joins its upstream only once ready: always wait.
-    let managed = plan.nginx.is_some();
-    let report = reconcile::up(&plan, &rendered, &selected, wait || managed, &mut printer);
-    let mut failures = report.failures;
-    // Copies `up` left alone: in once ready, out otherwise.
-    let changes: Vec<(String, Membership)> = if managed {
-        selected
-            .iter()
-            .filter(|i| !report.changed.iter().any(|c| c.name == i.name))
-            .map(|i| {
-                let ready = !failures.iter().any(|f| f.name == i.name);
-                let m = if ready {
-                    Membership::In
-                } else {
-                    Membership::Out
-                };
-                (i.name.clone(), m)
-            })
-            .collect()
-    } else {
-        Vec::new()
+    let steps = diff::up(&observe::wants(&selected, &rendered), &seen, options);
+    if dry_run {
+        print!("{}", print::steps(&steps));
+        println!("dry run: {} step(s), nothing was done", steps.len());
+        return Ok(());
+    }
+    let cx = execute::Context {
+        plan: &plan,
+        templates: &t,
+        rendered: &rendered,
+        started,
     };
-    let mut first = changes;
-    let running: Vec<&reconcile::Undeclared> = undeclared.iter().filter(|u| u.running).collect();
-    if !running.is_empty() {
-        // Instances no longer declared leave the upstreams with this render: drain, stop.
-        let applied = roll::apply(&plan, &t, &first).map_err(|e| failed(format!("nginx: {e}")))?;
-        roll::note_nginx(&applied, "upstreams updated, undeclared copies dropped");
-        first.clear();
-        if applied.reloaded() {
-            roll::drain(&plan);
-        }
-        for u in &running {
-            match reconcile::stop_socket(&u.socket) {
-                Ok(()) => printer.action(&u.name, &Action::Stopped),
-                Err(e) => printer.action(&u.name, &Action::Failed(e)),
-            }
-        }
-    }
-    // Stopped undeclared copies (and leftovers of earlier ones) are retired.
-    let retired = crate::live::retire_all(&plan, undeclared.iter().map(|u| u.name.as_str()));
-    if let Err(f) = retired {
-        crate::app::print_diagnostics(&f.diagnostics);
-    }
-    // Copies whose config changed: rolled one at a time, drained through nginx when
-    // managed; the membership changes above ride on the roll's first render.
-    if let Err(e) = roll::rolling_restart(&plan, &t, &report.changed, first, &mut printer) {
-        failures.push(Settled {
-            name: "rolling restart".into(),
-            state: InstanceState::Stopped,
-            detail: e.to_string(),
-            took: Duration::ZERO,
-        });
-    }
+    let report = execute::run(&cx, &steps, &mut |e| print::print(&e)).map_err(|e| failed(e.0))?;
     roll::note_reloads(&plan);
+    let failures = report.failures;
     if failures.is_empty() {
         println!(
             "{} instance(s) up in {:.2}s",
             selected.len(),
-            printer.start.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64()
         );
         return Ok(());
     }

@@ -873,7 +873,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__up)
-            opts="-h --wait --help"
+            opts="-h --wait --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -59,6 +59,7 @@ complete -c gridctl -n "__fish_gridctl_using_subcommand render-nginx" -s o -l ou
 complete -c gridctl -n "__fish_gridctl_using_subcommand render-nginx" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand render-simulator" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -l wait -d 'Wait until every started instance is ready; exit 1 naming those that are not'
+complete -c gridctl -n "__fish_gridctl_using_subcommand up" -l dry-run -d 'Print the steps (each with its reason) without acting: nothing starts, stops or is written'
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_using_subcommand down" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand status" -l json -d 'Machine-readable output'
