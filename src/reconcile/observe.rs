@@ -85,8 +85,16 @@ fn differs_on_disk(r: &RenderedInstance) -> Vec<String> {
             }
         }
     }
+    // The holder's spec carries the config hash: it changes with any other file, so it
+    // is named only when it is all that changed (the command line).
+    if out.len() > 1 {
+        out.retain(|f| f != SPEC);
+    }
     out
 }
+
+/// The holder's spec in an instance tree.
+const SPEC: &str = "holder.json";
 
 /// Asks the holders of `selected` (and, for a whole-grid command, finds undeclared
 /// copies). With `tidy`, a dead holder's stale socket and pid file are removed as they
