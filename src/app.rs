@@ -59,8 +59,8 @@ pub fn run(cli: Cli) -> i32 {
             wait,
             dry_run,
             names,
-        } => crate::operate::up(&cli.file, names, *wait, *dry_run),
-        Command::Down { names } => crate::operate::down(&cli.file, names),
+        } => crate::converge::up(&cli.file, names, *wait, *dry_run),
+        Command::Down { dry_run, names } => crate::converge::down(&cli.file, names, *dry_run),
         Command::Status { json } => crate::operate::status(&cli.file, *json),
         Command::Attach {
             instance,
@@ -99,13 +99,10 @@ pub fn run(cli: Cli) -> i32 {
             lines,
         } => crate::operate::logs(&cli.file, instance, *follow, *lines),
         Command::Restart {
-            rolling: false,
+            rolling,
+            dry_run,
             names,
-        } => crate::operate::restart(&cli.file, names),
-        Command::Restart {
-            rolling: true,
-            names,
-        } => crate::live::rolling_restart(&cli.file, names),
+        } => crate::converge::restart(&cli.file, names, *rolling, *dry_run),
         Command::Top => crate::dashboard::run(&cli.file),
         Command::Scale { requests } => crate::live::scale(&cli.file, requests),
         Command::Nginx {

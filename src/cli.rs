@@ -69,6 +69,9 @@ pub enum Command {
     },
     /// Stop instances gracefully (console `shutdown`, then signals), dependants first.
     Down {
+        /// Print the steps (each with its reason) without acting.
+        #[arg(long)]
+        dry_run: bool,
         /// Roles or instances (default: the whole grid).
         names: Vec<String>,
     },
@@ -133,6 +136,9 @@ pub enum Command {
         /// One copy at a time: out of its upstream, drain, restart, ready, back in; the role keeps serving.
         #[arg(long)]
         rolling: bool,
+        /// Print the steps (each with its reason) without acting.
+        #[arg(long)]
+        dry_run: bool,
         /// Roles or instances.
         #[arg(required = true)]
         names: Vec<String>,

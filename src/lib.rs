@@ -33,6 +33,7 @@ pub mod attach;
 pub mod check;
 pub mod cli;
 pub mod client;
+pub mod converge;
 pub mod dashboard;
 pub mod docs;
 pub mod live;

@@ -1,4 +1,4 @@
-//! Commands that change a serving grid: `scale`, `restart --rolling`, `nginx reload`.
+//! Commands that change a serving grid: `scale`, `nginx reload`, `nginx sync`.
 
 use crate::app::{locked_plan, templates, Failure, Outcome};
 use crate::diagnostic::Diagnostic;
@@ -123,21 +123,6 @@ fn file_mode(file: &Path) -> u32 {
     std::fs::metadata(file)
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o644)
-}
-
-pub fn rolling_restart(file: &Path, names: &[String]) -> Outcome {
-    let (_lock, plan) = locked_plan(file)?;
-    let selected = plan.select(names).map_err(usage)?;
-    write_tree(&plan)?;
-    let t = templates(&plan)?;
-    let mut printer = Printer::new();
-    if plan.nginx.is_none() {
-        println!("note: grid.toml has no [nginx]; copies restart one at a time without draining");
-    }
-    let rolled = roll::rolling_restart(&plan, &t, &selected, Vec::new(), &mut printer)
-        .map_err(|e| failed(e.to_string()));
-    roll::note_reloads(&plan);
-    rolled
 }
 
 /// Always tests and reloads, even when the file is unchanged: nginx may have been

@@ -1,28 +1,19 @@
-//! The commands that operate the running grid: up, down, status, attach, send, logs,
-//! restart. Each reads the manifest, asks the holders, and reports.
+//! The commands that look at or talk to the running grid: status, attach, send, logs.
+//! (`up`, `down` and `restart` change it: see `converge`.)
 
-use crate::app::{load_plan, locked_plan, templates, Failure, Outcome};
+use crate::app::{load_plan, Failure, Outcome};
 use crate::attach::{self, AttachEnd, AttachOptions};
 use crate::client::{HolderClient, HolderPresence, SendReply};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::plan::{InstancePlan, Plan};
-use crate::protocol::InstanceState;
-use crate::reconcile::{self, diff, execute, observe, print, Action, Progress, Settled};
-use crate::render::Membership;
-use crate::{render, roll, status};
+use crate::reconcile::{self, Action, Progress, Settled};
+use crate::{render, status};
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn failed(msg: impl Into<String>) -> Failure {
     Failure::failed(Diagnostic::error(msg))
-}
-
-fn select<'p>(plan: &'p Plan, names: &[String]) -> Result<Vec<&'p InstancePlan>, Failure> {
-    plan.select(names).map_err(|e| Failure {
-        diagnostics: vec![Diagnostic::error(e)],
-        code: crate::app::EXIT_USAGE,
-    })
 }
 
 /// The instance named `name`, or an error listing the known ones.
@@ -94,217 +85,6 @@ pub fn install_tree(plan: &Plan, rendered: &[render::RenderedInstance]) -> Outco
         .map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
     render::ensure_private_dir(&plan.sockets_dir())
         .map_err(|e| failed(format!("cannot create the socket directory: {e}")))
-}
-
-/// `up`: plan → observe → diff → steps → execute (or, with `dry_run`, print the steps).
-pub fn up(file: &Path, names: &[String], wait: bool, dry_run: bool) -> Outcome {
-    let started = Instant::now();
-    // The lock is taken before the manifest is read, so the plan is the one acted on.
-    // A dry run only reads: it takes no lock and creates nothing, not even the state dir.
-    let (_lock, plan) = if dry_run {
-        (None, load_plan(file)?)
-    } else {
-        let (lock, plan) = locked_plan(file)?;
-        (Some(lock), plan)
-    };
-    let t = templates(&plan)?;
-    let mut env_errors: Vec<Diagnostic> = crate::check::environment(&plan)
-        .into_iter()
-        .filter(|d| d.is_error())
-        .collect();
-    if !env_errors.is_empty() {
-        env_errors.push(
-            Diagnostic::error("nothing was started").help("`gridctl check` shows every problem"),
-        );
-        return Err(Failure::invalid(env_errors));
-    }
-    let rendered = render::render_instances(&plan, &t)?;
-    let selected = select(&plan, names)?;
-    let seen = observe::observe(&plan, &selected, names.is_empty(), !dry_run);
-    let options = diff::UpOptions {
-        wait,
-        managed: plan.nginx.is_some(),
-    };
-    let steps = diff::up(&observe::wants(&selected, &rendered), &seen, options);
-    if dry_run {
-        print!("{}", print::steps(&steps));
-        println!("dry run: {} step(s), nothing was done", steps.len());
-        return Ok(());
-    }
-    let cx = execute::Context {
-        plan: &plan,
-        templates: &t,
-        rendered: &rendered,
-        started,
-    };
-    let report = execute::run(&cx, &steps, &mut |e| print::print(&e)).map_err(|e| failed(e.0))?;
-    roll::note_reloads(&plan);
-    let failures = report.failures;
-    if failures.is_empty() {
-        println!(
-            "{} instance(s) up in {:.2}s",
-            selected.len(),
-            started.elapsed().as_secs_f64()
-        );
-        return Ok(());
-    }
-    let list: Vec<String> = failures
-        .iter()
-        .map(|f| {
-            format!(
-                "{} ({}{})",
-                f.name,
-                f.state.as_str(),
-                if f.detail.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", f.detail)
-                }
-            )
-        })
-        .collect();
-    Err(failed(format!(
-        "{} instance(s) not ready: {}",
-        failures.len(),
-        list.join(", ")
-    ))
-    .help("see `gridctl status` and `gridctl logs INSTANCE`"))
-}
-
-trait WithHelp {
-    fn help(self, h: &str) -> Failure;
-}
-
-impl WithHelp for Failure {
-    fn help(mut self, h: &str) -> Failure {
-        if let Some(d) = self.diagnostics.pop() {
-            self.diagnostics.push(d.help(h));
-        }
-        self
-    }
-}
-
-pub fn down(file: &Path, names: &[String]) -> Outcome {
-    let (_lock, plan) = locked_plan(file)?;
-    let selected = select(&plan, names)?;
-    let mut printer = Printer::new();
-    // A whole-grid `down` also stops copies that grid.toml no longer declares.
-    let undeclared: Vec<reconcile::Undeclared> = if names.is_empty() {
-        reconcile::undeclared(&plan)
-    } else {
-        Vec::new()
-    };
-    // nginx first: the copies leave their upstreams (and are drained) before they stop,
-    // so no request reaches a copy that is shutting down.
-    let t = if plan.nginx.is_some() {
-        Some(templates(&plan)?)
-    } else {
-        None
-    };
-    if let Some(t) = &t {
-        let changes: Vec<(String, Membership)> = selected
-            .iter()
-            .map(|i| (i.name.clone(), Membership::Draining))
-            .collect();
-        // A broken nginx must not keep the grid from stopping: warn and go on.
-        match roll::apply(&plan, t, &changes) {
-            Ok(applied) => {
-                roll::note_nginx(&applied, "copies to stop marked down");
-                if applied.reloaded() {
-                    roll::drain(&plan);
-                }
-            }
-            Err(e) => nginx_warning(&e),
-        }
-    }
-    let mut failures = Vec::new();
-    for u in undeclared.iter().filter(|u| u.running) {
-        match reconcile::stop_socket(&u.socket) {
-            Ok(()) => printer.action(&format!("{} (undeclared)", u.name), &Action::Stopped),
-            Err(e) => {
-                printer.action(&u.name, &Action::Failed(e.clone()));
-                failures.push((u.name.clone(), e));
-            }
-        }
-    }
-    failures.extend(reconcile::down(&plan, &selected, &mut printer));
-    if let Some(t) = &t {
-        // Stopped copies are out (the `down` lines go, which needs no reload); a copy
-        // that failed to stop stays marked down.
-        let changes: Vec<(String, Membership)> = selected
-            .iter()
-            .filter(|i| !failures.iter().any(|(n, _)| *n == i.name))
-            .map(|i| (i.name.clone(), Membership::Out))
-            .collect();
-        match roll::apply(&plan, t, &changes) {
-            Ok(applied) => roll::note_nginx(&applied, "stopped copies out of their upstreams"),
-            Err(e) => nginx_warning(&e),
-        }
-        roll::note_reloads(&plan);
-    }
-    if let Err(f) = crate::live::retire_all(
-        &plan,
-        undeclared
-            .iter()
-            .filter(|u| !failures.iter().any(|(n, _)| *n == u.name))
-            .map(|u| u.name.as_str()),
-    ) {
-        crate::app::print_diagnostics(&f.diagnostics);
-    }
-    if failures.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = failures.iter().map(|(n, e)| format!("{n}: {e}")).collect();
-    Err(failed(format!("could not stop: {}", list.join("; "))))
-}
-
-fn nginx_warning(e: &crate::nginx::NginxError) {
-    crate::app::print_diagnostics(&[Diagnostic::warning(format!("nginx: {e}"))]);
-}
-
-pub fn restart(file: &Path, names: &[String]) -> Outcome {
-    let (_lock, plan) = locked_plan(file)?;
-    let t = templates(&plan)?;
-    let rendered = render::render_instances(&plan, &t)?;
-    install_tree(&plan, &rendered)?;
-    let selected = select(&plan, names)?;
-    let mut printer = Printer::new();
-    if plan.nginx.is_some() {
-        // Behind nginx a restart is a roll: each copy leaves its upstream before it
-        // stops and returns once ready, so nginx never routes to a stopping copy.
-        let rolled = roll::rolling_restart(&plan, &t, &selected, Vec::new(), &mut printer)
-            .map_err(|e| failed(format!("restart incomplete: {e}")));
-        roll::note_reloads(&plan);
-        return rolled;
-    }
-    let mut bad = Vec::new();
-    for inst in selected {
-        let a = reconcile::restart(&plan, inst);
-        let a = if a == Action::Restarted {
-            Action::Started
-        } else {
-            a
-        };
-        printer.action(&inst.name, &a);
-        if let Action::Failed(e) = a {
-            bad.push(format!("{}: {e}", inst.name));
-            continue;
-        }
-        let deadline = plan
-            .role(&inst.role)
-            .map(|r| r.supervise.ready_timeout)
-            .unwrap_or(Duration::from_secs(120));
-        let s = reconcile::wait_settled(&plan, inst, deadline + Duration::from_secs(2));
-        printer.settled(&s);
-        if s.state != InstanceState::Ready {
-            bad.push(format!("{}: {}", inst.name, s.state.as_str()));
-        }
-    }
-    if bad.is_empty() {
-        Ok(())
-    } else {
-        Err(failed(format!("restart incomplete: {}", bad.join("; "))))
-    }
 }
 
 pub fn status(file: &Path, json: bool) -> Outcome {

@@ -114,6 +114,7 @@ pub fn up(wants: &[Want], seen: &Observed, opts: UpOptions) -> Vec<Step> {
             steps.push(Step::new(
                 Action::Reload {
                     note: Some("upstreams updated, undeclared copies dropped".into()),
+                    best_effort: false,
                 },
                 Reason::Undeclared,
             ));
@@ -192,14 +193,21 @@ pub fn roll(
                 copy(|instance| Action::Leave { instance }, name),
                 reason.clone(),
             ));
-            steps.push(Step::new(Action::Reload { note: None }, Reason::Stopping));
+            steps.push(Step::new(reload(), Reason::Stopping));
             steps.push(Step::new(Action::Drain, Reason::InFlight));
         }
         restart_and_wait(steps, name, reason, managed);
         pending = managed;
     }
     if pending {
-        steps.push(Step::new(Action::Reload { note: None }, Reason::Routing));
+        steps.push(Step::new(reload(), Reason::Routing));
+    }
+}
+
+fn reload() -> Action {
+    Action::Reload {
+        note: None,
+        best_effort: false,
     }
 }
 
@@ -218,6 +226,112 @@ fn restart_and_wait(steps: &mut Vec<Step>, name: &str, reason: &Reason, managed:
             Reason::Routing,
         ));
     }
+}
+
+/// `restart [--rolling]`: behind nginx (or asked to roll) a roll; otherwise each copy
+/// restarts and is waited for in turn, a failure of one not stopping the others.
+pub fn restart(wants: &[Want], seen: &Observed, managed: bool, rolling: bool) -> Vec<Step> {
+    let mut steps = vec![Step::new(
+        Action::Render {
+            instances: wants.len(),
+        },
+        Reason::Declared,
+    )];
+    if rolling || managed {
+        let copies: Vec<(&str, Reason)> = wants
+            .iter()
+            .map(|w| (w.name.as_str(), Reason::OperatorRestart))
+            .collect();
+        roll(&mut steps, &copies, seen, managed, false);
+        return steps;
+    }
+    for w in wants {
+        steps.push(Step::new(
+            copy(|instance| Action::Restart { instance }, &w.name),
+            Reason::OperatorRestart,
+        ));
+        steps.push(Step::new(
+            copy(|instance| Action::WaitReady { instance }, &w.name),
+            Reason::OperatorRestart,
+        ));
+    }
+    steps
+}
+
+/// `down`: behind nginx every copy leaves first (one reload, drain); copies the plan no
+/// longer declares stop; then the rest, dependants first (the copies of one rank
+/// together); the stopped ones leave nginx (no reload: they were `down` already);
+/// undeclared copies are retired. `copies`: name and start rank, in start order.
+pub fn down(copies: &[(String, usize)], seen: &Observed, managed: bool) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let best_effort = |note: &str| Action::Reload {
+        note: Some(note.to_string()),
+        best_effort: true,
+    };
+    if managed {
+        for (name, _) in copies {
+            steps.push(Step::new(
+                copy(|instance| Action::Leave { instance }, name),
+                Reason::Stopping,
+            ));
+        }
+        steps.push(Step::new(
+            best_effort("copies to stop marked down"),
+            Reason::Stopping,
+        ));
+        steps.push(Step::new(Action::Drain, Reason::InFlight));
+    }
+    for u in seen.undeclared.iter().filter(|u| u.running) {
+        steps.push(Step::new(
+            copy(|instance| Action::StopUndeclared { instance }, &u.name),
+            Reason::Undeclared,
+        ));
+    }
+    let mut by_rank: Vec<(usize, Vec<&str>)> = Vec::new();
+    for (name, rank) in copies.iter().rev() {
+        match by_rank.iter_mut().find(|(r, _)| r == rank) {
+            Some((_, v)) => v.push(name),
+            None => by_rank.push((*rank, vec![name])),
+        }
+    }
+    by_rank.sort_by_key(|(r, _)| std::cmp::Reverse(*r));
+    for (_, group) in by_rank {
+        let mut stop = Vec::new();
+        for name in group {
+            match seen.holders.get(name).unwrap_or(&Seen::Absent) {
+                Seen::Absent => steps.push(Step::new(
+                    copy(|instance| Action::Keep { instance }, name),
+                    Reason::NotRunning,
+                )),
+                Seen::Running { .. } | Seen::Silent => stop.push(name.to_string()),
+            }
+        }
+        if !stop.is_empty() {
+            steps.push(Step::new(
+                Action::StopTogether { instances: stop },
+                Reason::OperatorDown,
+            ));
+        }
+    }
+    if managed {
+        for (name, _) in copies {
+            steps.push(Step::new(
+                copy(|instance| Action::Drop { instance }, name),
+                Reason::Stopped,
+            ));
+        }
+        steps.push(Step::new(
+            best_effort("stopped copies out of their upstreams"),
+            Reason::Stopped,
+        ));
+    }
+    for u in &seen.undeclared {
+        steps.push(Step::new(
+            copy(|instance| Action::Retire { instance }, &u.name),
+            Reason::Undeclared,
+        ));
+    }
+    steps
 }
 
 #[cfg(test)]

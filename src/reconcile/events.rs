@@ -34,7 +34,11 @@ pub enum Outcome {
         applied: Applied,
         note: String,
     },
-    NginxFailed(String),
+    /// nginx refused the config; a `warning` when the step was best effort.
+    NginxFailed {
+        why: String,
+        warning: bool,
+    },
     /// A copy not in its upstream is restarted without a drain.
     NothingToDrain,
     /// The drain period was waited (or skipped: the reload took nothing out).
@@ -57,7 +61,7 @@ impl Outcome {
     pub fn failed(&self) -> bool {
         match self {
             Outcome::Acted(Done::Failed(_))
-            | Outcome::NginxFailed(_)
+            | Outcome::NginxFailed { .. }
             | Outcome::RetireFailed(_) => true,
             Outcome::Settled { state, .. } => *state != InstanceState::Ready,
             _ => false,

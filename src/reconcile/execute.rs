@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 /// What the executor works with.
 pub struct Context<'a> {
     pub plan: &'a Plan,
-    pub templates: &'a Templates,
+    /// Needed only when nginx is managed (`down` of a grid without it loads none).
+    pub templates: Option<&'a Templates>,
     pub rendered: &'a [RenderedInstance],
     /// When the command started (events carry the time since).
     pub started: Instant,
@@ -57,9 +58,12 @@ fn phase_of(a: &Action) -> &'static str {
         Action::Start { .. } | Action::StartTogether { .. } => "start",
         Action::WaitReady { .. } => "wait_ready",
         Action::Restart { .. } => "restart",
-        Action::Stop { .. } | Action::StopUndeclared { .. } => "stop",
+        Action::Stop { .. } | Action::StopTogether { .. } => "stop",
+        Action::StopUndeclared { .. } => "stop_undeclared",
         Action::Leave { .. } => "leave",
         Action::Join { .. } => "join",
+        Action::Drop { .. } => "drop",
+        Action::KeepOut { .. } => "keep_out",
         Action::NothingToDrain { .. } => "no_drain",
         Action::Reload { .. } => "reload",
         Action::Drain => "drain",
@@ -88,8 +92,15 @@ pub fn run(cx: &Context, steps: &[Step], emit: &mut dyn FnMut(Event)) -> Result<
             continue;
         }
         let ok = r.one(s)?;
-        // nginx refusing a config ends the run too: every later step assumes it.
-        let nginx_failed = matches!(s.action, Action::Reload { .. });
+        // nginx refusing a config ends the run too (every later step assumes it), unless
+        // the step says it is best effort.
+        let nginx_failed = matches!(
+            s.action,
+            Action::Reload {
+                best_effort: false,
+                ..
+            }
+        );
         if !ok && (s.halts || nginx_failed) {
             halted = true;
             if !nginx_failed {
@@ -199,13 +210,13 @@ impl Run<'_, '_> {
                 let done = holders::stop(cx.plan, inst);
                 return Ok(self.acted(instance, done));
             }
+            Action::StopTogether { instances } => return self.stop_together(instances),
             Action::StopUndeclared { instance } => {
-                // Reported, not counted: its retirement (a later step) says if it stayed.
                 let done = match holders::stop_socket(&cx.plan.sockets_dir().join(instance)) {
                     Ok(()) => Done::Stopped,
                     Err(e) => Done::Failed(e),
                 };
-                self.emit(Some(instance), Outcome::Acted(done));
+                return Ok(self.acted(instance, done));
             }
             Action::Leave { instance } => {
                 self.pending.push((instance.clone(), Membership::Draining));
@@ -220,10 +231,24 @@ impl Run<'_, '_> {
                 self.pending.push((instance.clone(), m));
                 self.emit(Some(instance), Outcome::Queued);
             }
+            Action::Drop { instance } => {
+                // A copy that failed to stop stays marked down: it may still answer.
+                if !self.failed.contains(instance) {
+                    self.pending.push((instance.clone(), Membership::Out));
+                }
+                self.emit(Some(instance), Outcome::Queued);
+            }
+            Action::KeepOut { instance } => {
+                crate::nginx::record(cx.plan, &[(instance.as_str(), Membership::Out)])
+                    .map_err(|e| Fatal(format!("nginx: {e}")))?;
+                self.emit(Some(instance), Outcome::Queued);
+            }
             Action::NothingToDrain { instance } => {
                 self.emit(Some(instance), Outcome::NothingToDrain);
             }
-            Action::Reload { note } => return Ok(self.reload(note.clone())),
+            Action::Reload { note, best_effort } => {
+                return Ok(self.reload(note.clone(), *best_effort))
+            }
             Action::Drain => {
                 let waited = match &self.last_reload {
                     // Unchanged with copies marked down: an interrupted roll marked them
@@ -239,6 +264,10 @@ impl Run<'_, '_> {
                     }
                 }
                 self.emit(None, Outcome::Drained { waited });
+            }
+            // A copy this run failed to stop still owns its files.
+            Action::Retire { instance } if self.failed.contains(instance) => {
+                self.emit(Some(instance), Outcome::Skipped);
             }
             Action::Retire { instance } => match holders::retire(cx.plan, instance) {
                 Ok(logs) => self.emit(Some(instance), Outcome::Retired { logs }),
@@ -301,12 +330,45 @@ impl Run<'_, '_> {
         Ok(all)
     }
 
+    /// Copies of one rank stop in parallel; each is reported once all have.
+    fn stop_together(&mut self, names: &[String]) -> Result<bool, Fatal> {
+        let cx = self.cx;
+        let mut insts = Vec::new();
+        for n in names {
+            insts.push(find(cx.plan, n)?);
+        }
+        let stopped: Vec<(&InstancePlan, Done)> = std::thread::scope(|s| {
+            let handles: Vec<_> = insts
+                .iter()
+                .map(|inst| (*inst, s.spawn(move || holders::stop(cx.plan, inst))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|(inst, h)| {
+                    let done = h
+                        .join()
+                        .unwrap_or_else(|_| Done::Failed("the stopping thread panicked".into()));
+                    (inst, done)
+                })
+                .collect()
+        });
+        let mut all = true;
+        for (inst, done) in stopped {
+            all &= self.acted(&inst.name, done);
+        }
+        Ok(all)
+    }
+
     /// Applies the queued membership changes with one render (a reload only if routing changed).
-    fn reload(&mut self, note: Option<String>) -> bool {
+    fn reload(&mut self, note: Option<String>, best_effort: bool) -> bool {
         let changes = std::mem::take(&mut self.pending);
         let note = note.unwrap_or_else(|| upstream::describe(&changes));
         let takes_out = changes.iter().any(|(_, m)| *m == Membership::Draining);
-        match upstream::apply(self.cx.plan, self.cx.templates, &changes) {
+        let applied = match self.cx.templates {
+            Some(t) => upstream::apply(self.cx.plan, t, &changes),
+            None => Ok(Applied::NotManaged),
+        };
+        match applied {
             Ok(applied) => {
                 self.last_reload = Some((applied.clone(), takes_out));
                 self.emit(None, Outcome::Nginx { applied, note });
@@ -315,7 +377,16 @@ impl Run<'_, '_> {
             Err(e) => {
                 self.last_reload = None;
                 let why = format!("nginx: {e}");
-                self.emit(None, Outcome::NginxFailed(why.clone()));
+                self.emit(
+                    None,
+                    Outcome::NginxFailed {
+                        why: why.clone(),
+                        warning: best_effort,
+                    },
+                );
+                if best_effort {
+                    return true;
+                }
                 self.halted_with(why);
                 false
             }
@@ -340,7 +411,10 @@ impl Run<'_, '_> {
             self.pending.push((name.to_string(), Membership::Out));
         }
         let changes = std::mem::take(&mut self.pending);
-        if let Ok(applied) = upstream::apply(self.cx.plan, self.cx.templates, &changes) {
+        let Some(t) = self.cx.templates else {
+            return;
+        };
+        if let Ok(applied) = upstream::apply(self.cx.plan, t, &changes) {
             let note = upstream::describe(&changes);
             self.emit(s.instance(), Outcome::Nginx { applied, note });
         }

@@ -162,41 +162,6 @@ pub trait Progress {
     fn settled(&mut self, s: &Settled);
 }
 
-/// Stops the selected instances in reverse start order: dependants first; the copies of
-/// one role in parallel.
-pub fn down(
-    plan: &Plan,
-    selected: &[&InstancePlan],
-    progress: &mut dyn Progress,
-) -> Vec<(String, String)> {
-    let mut failures = Vec::new();
-    let mut by_rank: Vec<(usize, Vec<&InstancePlan>)> = Vec::new();
-    for inst in selected.iter().rev() {
-        let rank = plan.role(&inst.role).map(|r| r.start_rank).unwrap_or(0);
-        match by_rank.iter_mut().find(|(r, _)| *r == rank) {
-            Some((_, v)) => v.push(inst),
-            None => by_rank.push((rank, vec![inst])),
-        }
-    }
-    by_rank.sort_by_key(|(r, _)| std::cmp::Reverse(*r));
-    for (_, group) in by_rank {
-        let results: Vec<(String, Action)> = std::thread::scope(|s| {
-            let handles: Vec<_> = group
-                .iter()
-                .map(|inst| s.spawn(move || (inst.name.clone(), stop(plan, inst))))
-                .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        for (name, a) in results {
-            progress.action(&name, &a);
-            if let Action::Failed(e) = a {
-                failures.push((name, e));
-            }
-        }
-    }
-    failures
-}
-
 /// An instance the state dir knows but the plan no longer declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Undeclared {

@@ -25,6 +25,11 @@ pub fn line(e: &Event) -> Option<String> {
     let t = e.elapsed.as_secs_f64();
     let name = e.instance.as_deref().unwrap_or("");
     match &e.outcome {
+        // Copies the plan no longer has say so.
+        Outcome::Acted(done) if e.phase == "stop_undeclared" => Some(match done {
+            Done::Failed(why) => format!("[{t:6.2}s] {name}: FAILED: {why}"),
+            _ => format!("[{t:6.2}s] {name}: stopped (undeclared)"),
+        }),
         Outcome::Acted(done) => Some(match done {
             Done::Started => format!("[{t:6.2}s] {name}: started"),
             Done::Unchanged => format!("[{t:6.2}s] {name}: unchanged"),
@@ -57,7 +62,7 @@ pub fn line(e: &Event) -> Option<String> {
             "{name} retired: config removed, logs kept in {} (`gridctl logs {name}`)",
             logs.display()
         )),
-        Outcome::NginxFailed(_)
+        Outcome::NginxFailed { .. }
         | Outcome::RetireFailed(_)
         | Outcome::Drained { .. }
         | Outcome::Queued
@@ -72,16 +77,17 @@ pub fn print(e: &Event) {
     if let Some(l) = line(e) {
         println!("{l}");
     }
+    use crate::diagnostic::Diagnostic;
     let problem = match &e.outcome {
-        Outcome::RetireFailed(why) => Some(format!(
+        Outcome::RetireFailed(why) => Some(Diagnostic::error(format!(
             "could not retire {}: {why}",
             e.instance.as_deref().unwrap_or("")
-        )),
-        Outcome::NginxFailed(why) => Some(why.clone()),
+        ))),
+        Outcome::NginxFailed { why, warning: true } => Some(Diagnostic::warning(why.clone())),
+        Outcome::NginxFailed { why, .. } => Some(Diagnostic::error(why.clone())),
         _ => None,
     };
-    if let Some(p) = problem {
-        let d = crate::diagnostic::Diagnostic::error(p);
+    if let Some(d) = problem {
         let _ = writeln!(std::io::stderr().lock(), "{d}\n");
     }
 }

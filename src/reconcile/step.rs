@@ -17,6 +17,8 @@ pub enum Action {
     Start { instance: String },
     /// Start several copies' holders at once.
     StartTogether { instances: Vec<String> },
+    /// Stop several copies at once (the copies of one dependency rank).
+    StopTogether { instances: Vec<String> },
     /// Wait until the copy leaves `starting` (ready, degraded, crashed, or the deadline).
     WaitReady { instance: String },
     /// Restart a copy through its holder (it re-reads its spec).
@@ -29,10 +31,19 @@ pub enum Action {
     Leave { instance: String },
     /// Put the copy in its upstream if this run saw it ready, out otherwise (next reload).
     Join { instance: String },
+    /// Take a stopped copy out of its upstream (next reload); one that failed to stop stays marked down.
+    Drop { instance: String },
+    /// Record the copy out of its upstream now, without a render (nothing routed changes).
+    KeepOut { instance: String },
     /// A copy that is not in its upstream is restarted without a reload or drain.
     NothingToDrain { instance: String },
     /// Render nginx with the membership changes since the last reload; reload if routing changed.
-    Reload { note: Option<String> },
+    /// `best_effort`: a refused config is a warning and the run goes on (`down` must stop
+    /// the grid even with a broken nginx).
+    Reload {
+        note: Option<String>,
+        best_effort: bool,
+    },
     /// Wait the drain period, when the reload before took copies out.
     Drain,
     /// Move a stopped, undeclared copy's logs aside and remove its tree.
@@ -56,6 +67,7 @@ pub enum Reason {
     Undeclared,
     ScaledAway,
     OperatorRestart,
+    OperatorDown,
     /// A first copy runs its role's migrations: its siblings wait for it.
     FirstCopy,
     /// Started by this run; waited for (`--wait`, or nginx in front).
@@ -65,6 +77,8 @@ pub enum Reason {
     /// Requests already sent to the copies marked down finish.
     InFlight,
     Stopping,
+    /// Stopped copies leave nginx; one that would not stop stays marked down.
+    Stopped,
 }
 
 impl Reason {
@@ -98,11 +112,13 @@ impl fmt::Display for Reason {
             Reason::Undeclared => write!(f, "undeclared (no longer in grid.toml)"),
             Reason::ScaledAway => write!(f, "scaled away"),
             Reason::OperatorRestart => write!(f, "operator restart"),
+            Reason::OperatorDown => write!(f, "operator down"),
             Reason::FirstCopy => write!(f, "first copy: its siblings wait for its migrations"),
             Reason::JustStarted => write!(f, "started by this run"),
             Reason::Routing => write!(f, "in once ready, out otherwise"),
             Reason::InFlight => write!(f, "requests already sent finish"),
             Reason::Stopping => write!(f, "out before it stops"),
+            Reason::Stopped => write!(f, "stopped copies out, any other stays marked down"),
         }
     }
 }
@@ -146,10 +162,13 @@ impl Step {
             | Action::StopUndeclared { instance }
             | Action::Leave { instance }
             | Action::Join { instance }
+            | Action::Drop { instance }
+            | Action::KeepOut { instance }
             | Action::NothingToDrain { instance }
             | Action::Retire { instance } => Some(instance),
             Action::Render { .. }
             | Action::StartTogether { .. }
+            | Action::StopTogether { .. }
             | Action::Reload { .. }
             | Action::Drain => None,
         }
@@ -166,12 +185,17 @@ impl fmt::Display for Action {
             Action::StartTogether { instances } => {
                 write!(f, "start together {}", instances.join(", "))
             }
+            Action::StopTogether { instances } => {
+                write!(f, "stop together {}", instances.join(", "))
+            }
             Action::WaitReady { instance } => write!(f, "wait until {instance} is ready"),
             Action::Restart { instance } => write!(f, "restart {instance}"),
             Action::Stop { instance } => write!(f, "stop {instance}"),
             Action::StopUndeclared { instance } => write!(f, "stop {instance} (undeclared)"),
             Action::Leave { instance } => write!(f, "{instance} leaves its upstream"),
             Action::Join { instance } => write!(f, "{instance} joins its upstream"),
+            Action::Drop { instance } => write!(f, "{instance} leaves its upstream once stopped"),
+            Action::KeepOut { instance } => write!(f, "{instance} is recorded out of its upstream"),
             Action::NothingToDrain { instance } => {
                 write!(f, "{instance} is not in its upstream: no drain")
             }

@@ -1,6 +1,6 @@
 //! Table-driven tests of the diff: observed grid + options → the exact steps and reasons.
 
-use super::{up, UpOptions};
+use super::{down, restart, up, UpOptions};
 use crate::protocol::InstanceState;
 use crate::reconcile::observe::{Leftover, Observed, Seen, Want};
 use crate::render::Membership;
@@ -318,5 +318,89 @@ fn only_roll_steps_halt() {
         halting,
         ["restart asset-1", "wait until asset-1 is ready"],
         "{steps:#?}"
+    );
+}
+
+#[test]
+fn down_steps_and_reasons() {
+    let wants = blog(|_| ("h1", vec![]));
+    let mut seen = all_running(&wants, InstanceState::Ready);
+    seen.holders.insert("asset-3".into(), Seen::Absent);
+    seen.undeclared = vec![Leftover {
+        name: "asset-4".into(),
+        running: true,
+    }];
+    // core rank 0, asset and inventory rank 1 (they depend on it), in start order.
+    let copies: Vec<(String, usize)> = ["core-1", "asset-1", "asset-2", "asset-3"]
+        .iter()
+        .map(|n| (n.to_string(), usize::from(*n != "core-1")))
+        .collect();
+    let got: Vec<String> = down(&copies, &seen, true)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "core-1 leaves its upstream — out before it stops",
+            "asset-1 leaves its upstream — out before it stops",
+            "asset-2 leaves its upstream — out before it stops",
+            "asset-3 leaves its upstream — out before it stops",
+            "nginx: render, reload if routing changed — out before it stops",
+            "drain — requests already sent finish",
+            "stop asset-4 (undeclared) — undeclared (no longer in grid.toml)",
+            "keep asset-3 — not running",
+            "stop together asset-2, asset-1 — operator down",
+            "stop together core-1 — operator down",
+            "core-1 leaves its upstream once stopped — stopped copies out, any other stays marked down",
+            "asset-1 leaves its upstream once stopped — stopped copies out, any other stays marked down",
+            "asset-2 leaves its upstream once stopped — stopped copies out, any other stays marked down",
+            "asset-3 leaves its upstream once stopped — stopped copies out, any other stays marked down",
+            "nginx: render, reload if routing changed — stopped copies out, any other stays marked down",
+            "retire asset-4 — undeclared (no longer in grid.toml)",
+        ]
+    );
+    // Without nginx: only the stops, dependants first.
+    let plain: Vec<String> = down(&copies[..2], &Observed::default(), false)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        plain,
+        ["keep asset-1 — not running", "keep core-1 — not running"]
+    );
+}
+
+#[test]
+fn restart_steps_and_reasons() {
+    let wants = blog(|_| ("h1", vec![]));
+    let seen = all_running(&wants, InstanceState::Ready);
+    let names = |steps: Vec<crate::reconcile::step::Step>| -> Vec<String> {
+        steps.iter().map(|s| s.to_string()).collect()
+    };
+    assert_eq!(
+        names(restart(&wants[1..2], &seen, false, false)),
+        [
+            "render 1 instance tree(s) — the plan's config",
+            "restart asset-1 — operator restart",
+            "wait until asset-1 is ready — operator restart",
+        ]
+    );
+    // --rolling without nginx: halting steps, no nginx steps.
+    let rolled = restart(&wants[1..2], &seen, false, true);
+    assert!(rolled.iter().skip(1).all(|s| s.halts), "{rolled:#?}");
+    // Behind nginx a restart is always a roll.
+    assert_eq!(
+        names(restart(&wants[1..2], &seen, true, false)),
+        [
+            "render 1 instance tree(s) — the plan's config",
+            "asset-1 leaves its upstream — operator restart",
+            "nginx: render, reload if routing changed — out before it stops",
+            "drain — requests already sent finish",
+            "restart asset-1 — operator restart",
+            "wait until asset-1 is ready — operator restart",
+            "asset-1 joins its upstream — in once ready, out otherwise",
+            "nginx: render, reload if routing changed — in once ready, out otherwise",
+        ]
     );
 }
