@@ -104,7 +104,7 @@ pub fn run(cli: Cli) -> i32 {
             names,
         } => crate::converge::restart(&cli.file, names, *rolling, *dry_run),
         Command::Top => crate::dashboard::run(&cli.file),
-        Command::Scale { requests } => crate::live::scale(&cli.file, requests),
+        Command::Scale { requests, dry_run } => crate::live::scale(&cli.file, requests, *dry_run),
         Command::Nginx {
             action: crate::cli::NginxAction::Reload,
         } => crate::live::nginx_reload(&cli.file),

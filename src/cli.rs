@@ -149,6 +149,9 @@ pub enum Command {
     /// Scale down: mark it down, reload, drain, stop it gracefully, remove it. Copies are
     /// never renumbered: 4 -> 2 removes the copies 4 and 3.
     Scale {
+        /// Print the steps (each with its reason) without acting; grid.toml is not written.
+        #[arg(long)]
+        dry_run: bool,
         /// ROLE=COUNT, e.g. asset=4 inventory=2.
         #[arg(required = true)]
         requests: Vec<String>,

@@ -8,12 +8,10 @@ use crate::app::{load_plan, locked_plan, templates, Failure, Outcome};
 use crate::diagnostic::Diagnostic;
 use crate::lock::GridLock;
 use crate::plan::{InstancePlan, Plan};
-use crate::reconcile::execute::{self, Report};
+use crate::reconcile::execute::{self, Context, Report};
 use crate::reconcile::step::Step;
 use crate::reconcile::{diff, observe, print};
-use crate::render::RenderedInstance;
-use crate::templates::Templates;
-use crate::{render, roll};
+use crate::render;
 use std::path::Path;
 use std::time::Instant;
 
@@ -37,30 +35,32 @@ fn plan_for(file: &Path, dry_run: bool) -> Result<(Option<GridLock>, Plan), Fail
     Ok((Some(lock), plan))
 }
 
-/// What the executor needs besides the steps.
-struct Run<'a> {
-    plan: &'a Plan,
-    templates: Option<&'a Templates>,
-    rendered: &'a [RenderedInstance],
-    started: Instant,
+/// Prints the steps of a dry run.
+pub(crate) fn print_dry_run(steps: &[Step]) {
+    print!("{}", print::steps(steps));
+    println!("dry run: {} step(s), nothing was done", steps.len());
 }
 
-/// Prints the steps (`dry_run`) or runs them, printing events as they come; `None`
-/// after a dry run.
-fn converge(run: &Run, steps: &[Step], dry_run: bool) -> Result<Option<Report>, Failure> {
+/// Runs the steps, printing events as they come.
+pub(crate) fn execute(cx: &Context, steps: &[Step]) -> Result<Report, Failure> {
+    execute::run(cx, steps, &mut |e| print::print(&e)).map_err(|e| failed(e.0))
+}
+
+/// Prints the steps (`dry_run`) or runs them; `None` after a dry run. Undeclared copies
+/// that could not be retired are reported, not failed: the next command retries.
+fn converge(run: &Context, steps: &[Step], dry_run: bool) -> Result<Option<Report>, Failure> {
     if dry_run {
-        print!("{}", print::steps(steps));
-        println!("dry run: {} step(s), nothing was done", steps.len());
+        print_dry_run(steps);
         return Ok(None);
     }
-    let cx = execute::Context {
-        plan: run.plan,
-        templates: run.templates,
-        rendered: run.rendered,
-        started: run.started,
-    };
-    let report = execute::run(&cx, steps, &mut |e| print::print(&e)).map_err(|e| failed(e.0))?;
-    roll::note_reloads(run.plan);
+    let report = execute(run, steps)?;
+    if !report.unretired.is_empty() {
+        crate::app::print_diagnostics(&[Diagnostic::error(format!(
+            "could not retire {}",
+            report.unretired.join("; ")
+        ))]);
+    }
+    print::note_reloads(run.plan);
     Ok(Some(report))
 }
 
@@ -104,7 +104,7 @@ pub fn up(file: &Path, names: &[String], wait: bool, dry_run: bool) -> Outcome {
         managed: plan.nginx.is_some(),
     };
     let steps = diff::up(&observe::wants(&selected, &rendered), &seen, options);
-    let run = Run {
+    let run = Context {
         plan: &plan,
         templates: Some(&t),
         rendered: &rendered,
@@ -149,7 +149,7 @@ pub fn down(file: &Path, names: &[String], dry_run: bool) -> Outcome {
         })
         .collect();
     let steps = diff::down(&copies, &seen, plan.nginx.is_some());
-    let run = Run {
+    let run = Context {
         plan: &plan,
         templates: t.as_ref(),
         rendered: &[],
@@ -188,7 +188,7 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, dry_run: bool) -> O
         managed,
         rolling,
     );
-    let run = Run {
+    let run = Context {
         plan: &plan,
         templates: Some(&t),
         rendered: &rendered,

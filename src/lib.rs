@@ -41,6 +41,5 @@ pub mod lock;
 pub mod operate;
 pub mod procstat;
 pub mod reconcile;
-pub mod roll;
 pub mod scale;
 pub mod status;

@@ -6,11 +6,11 @@ use crate::attach::{self, AttachEnd, AttachOptions};
 use crate::client::{HolderClient, HolderPresence, SendReply};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::plan::{InstancePlan, Plan};
-use crate::reconcile::{self, Action, Progress, Settled};
-use crate::{render, status};
+use crate::reconcile;
+use crate::status;
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn failed(msg: impl Into<String>) -> Failure {
     Failure::failed(Diagnostic::error(msg))
@@ -30,61 +30,6 @@ fn instance<'p>(plan: &'p Plan, name: &str) -> Result<&'p InstancePlan, Failure>
             code: crate::app::EXIT_USAGE,
         }
     })
-}
-
-/// Prints progress lines; time since the command started on each.
-pub struct Printer {
-    start: Instant,
-}
-
-impl Printer {
-    pub fn new() -> Printer {
-        Printer {
-            start: Instant::now(),
-        }
-    }
-}
-
-impl Default for Printer {
-    fn default() -> Printer {
-        Printer::new()
-    }
-}
-
-impl Progress for Printer {
-    fn action(&mut self, name: &str, action: &Action) {
-        let t = self.start.elapsed().as_secs_f64();
-        match action {
-            Action::Started => println!("[{t:6.2}s] {name}: started"),
-            Action::Unchanged => println!("[{t:6.2}s] {name}: unchanged"),
-            Action::Restarted => println!("[{t:6.2}s] {name}: restarted"),
-            Action::Stopped => println!("[{t:6.2}s] {name}: stopped"),
-            Action::Failed(e) => println!("[{t:6.2}s] {name}: FAILED: {e}"),
-        }
-    }
-    fn settled(&mut self, s: &Settled) {
-        let t = self.start.elapsed().as_secs_f64();
-        let detail = if s.detail.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", s.detail)
-        };
-        println!(
-            "[{t:6.2}s] {}: {} {} after {:.2}s{detail}",
-            s.name,
-            status::symbol(s.state.as_str()),
-            s.state.as_str(),
-            s.took.as_secs_f64()
-        );
-    }
-}
-
-/// Writes rendered trees (only after every template succeeded) and the socket dir.
-pub fn install_tree(plan: &Plan, rendered: &[render::RenderedInstance]) -> Outcome {
-    render::write_instances(rendered)
-        .map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
-    render::ensure_private_dir(&plan.sockets_dir())
-        .map_err(|e| failed(format!("cannot create the socket directory: {e}")))
 }
 
 pub fn status(file: &Path, json: bool) -> Outcome {

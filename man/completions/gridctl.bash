@@ -801,7 +801,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__scale)
-            opts="-h --help"
+            opts="-h --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

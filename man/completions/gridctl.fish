@@ -78,6 +78,7 @@ complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s h -l help -d 'P
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l rolling -d 'One copy at a time: out of its upstream, drain, restart, ready, back in; the role keeps serving'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l dry-run -d 'Print the steps (each with its reason) without acting'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand scale" -l dry-run -d 'Print the steps (each with its reason) without acting; grid.toml is not written'
 complete -c gridctl -n "__fish_gridctl_using_subcommand scale" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_using_subcommand top" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload sync help" -s h -l help -d 'Print help'

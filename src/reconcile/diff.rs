@@ -25,12 +25,7 @@ fn copy(a: impl FnOnce(String) -> Action, name: &str) -> Action {
 /// leave healthy copies alone, drop undeclared copies, roll copies whose config changed.
 pub fn up(wants: &[Want], seen: &Observed, opts: UpOptions) -> Vec<Step> {
     let wait = opts.wait || opts.managed;
-    let mut steps = vec![Step::new(
-        Action::Render {
-            instances: wants.len(),
-        },
-        Reason::Declared,
-    )];
+    let mut steps = vec![Step::new(Action::Render, Reason::Declared)];
     let mut changed: Vec<&Want> = Vec::new();
     let mut adopted: Vec<(&Want, InstanceState)> = Vec::new();
     let mut to_start: Vec<&Want> = Vec::new();
@@ -231,12 +226,7 @@ fn restart_and_wait(steps: &mut Vec<Step>, name: &str, reason: &Reason, managed:
 /// `restart [--rolling]`: behind nginx (or asked to roll) a roll; otherwise each copy
 /// restarts and is waited for in turn, a failure of one not stopping the others.
 pub fn restart(wants: &[Want], seen: &Observed, managed: bool, rolling: bool) -> Vec<Step> {
-    let mut steps = vec![Step::new(
-        Action::Render {
-            instances: wants.len(),
-        },
-        Reason::Declared,
-    )];
+    let mut steps = vec![Step::new(Action::Render, Reason::Declared)];
     if rolling || managed {
         let copies: Vec<(&str, Reason)> = wants
             .iter()
@@ -332,6 +322,96 @@ pub fn down(copies: &[(String, usize)], seen: &Observed, managed: bool) -> Vec<S
         ));
     }
     steps
+}
+
+/// `scale`'s steps in two runs: `before` with the plan from before the edit (the only
+/// one that still knows the removed copies), `after` with the edited plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleSteps {
+    pub before: Vec<Step>,
+    pub after: Vec<Step>,
+}
+
+impl ScaleSteps {
+    /// Both runs' steps in order (for a listing).
+    pub fn all(&self) -> Vec<Step> {
+        self.before.iter().chain(&self.after).cloned().collect()
+    }
+}
+
+/// `scale`: removed copies (highest number first) are marked down with one reload,
+/// drained, stopped and retired; added copies start out of their upstream, are waited
+/// for, and all the ready ones go in with one reload — the render that also drops the
+/// removed copies' `down` lines (which needs no reload of its own).
+pub fn scale(removed: &[String], added: &[String], managed: bool) -> ScaleSteps {
+    let mut before = Vec::new();
+    if !removed.is_empty() {
+        if managed {
+            for name in removed {
+                before.push(Step::new(
+                    copy(|instance| Action::Leave { instance }, name),
+                    Reason::ScaledAway,
+                ));
+            }
+            before.push(Step::new(reload(), Reason::Stopping));
+            before.push(Step::new(Action::Drain, Reason::InFlight));
+        }
+        for name in removed {
+            before.push(Step::new(
+                copy(|instance| Action::Stop { instance }, name),
+                Reason::ScaledAway,
+            ));
+        }
+    }
+    let mut after = vec![Step::new(Action::Render, Reason::Declared)];
+    for name in removed {
+        after.push(Step::new(
+            copy(|instance| Action::Retire { instance }, name),
+            Reason::ScaledAway,
+        ));
+    }
+    if added.is_empty() {
+        if managed {
+            after.push(Step::new(
+                Action::Reload {
+                    note: Some("removed copies dropped from their upstream".into()),
+                    best_effort: false,
+                },
+                Reason::ScaledAway,
+            ));
+        }
+        return ScaleSteps { before, after };
+    }
+    if managed {
+        for name in added {
+            after.push(Step::new(
+                copy(|instance| Action::KeepOut { instance }, name),
+                Reason::NotRunning,
+            ));
+        }
+    }
+    for name in added {
+        after.push(Step::halting(
+            copy(|instance| Action::Start { instance }, name),
+            Reason::ScaledUp,
+        ));
+    }
+    for name in added {
+        after.push(Step::new(
+            copy(|instance| Action::WaitReady { instance }, name),
+            Reason::JustStarted,
+        ));
+    }
+    if managed {
+        for name in added {
+            after.push(Step::new(
+                copy(|instance| Action::Join { instance }, name),
+                Reason::Routing,
+            ));
+        }
+        after.push(Step::new(reload(), Reason::Routing));
+    }
+    ScaleSteps { before, after }
 }
 
 #[cfg(test)]

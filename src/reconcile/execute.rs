@@ -30,6 +30,8 @@ pub struct Context<'a> {
 #[derive(Debug, Default)]
 pub struct Report {
     pub failures: Vec<Settled>,
+    /// Undeclared copies that could not be retired, and why (the caller says how bad).
+    pub unretired: Vec<String>,
 }
 
 /// A failure that stops the run before its steps could be tried (the tree not written).
@@ -52,7 +54,7 @@ struct Run<'a, 'e> {
 
 fn phase_of(a: &Action) -> &'static str {
     match a {
-        Action::Render { .. } => "render",
+        Action::Render => "render",
         Action::Keep { .. } => "keep",
         Action::Unreachable { .. } => "unreachable",
         Action::Start { .. } | Action::StartTogether { .. } => "start",
@@ -137,7 +139,7 @@ impl Run<'_, '_> {
     fn one(&mut self, s: &Step) -> Result<bool, Fatal> {
         let cx = self.cx;
         match &s.action {
-            Action::Render { .. } => {
+            Action::Render => {
                 render::write_instances(cx.rendered)
                     .map_err(|e| Fatal(format!("cannot write the rendered tree: {e}")))?;
                 render::ensure_private_dir(&cx.plan.sockets_dir())
@@ -272,6 +274,7 @@ impl Run<'_, '_> {
             Action::Retire { instance } => match holders::retire(cx.plan, instance) {
                 Ok(logs) => self.emit(Some(instance), Outcome::Retired { logs }),
                 Err(e) => {
+                    self.report.unretired.push(format!("{instance}: {e}"));
                     self.emit(Some(instance), Outcome::RetireFailed(e));
                     return Ok(false);
                 }

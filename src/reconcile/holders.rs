@@ -156,12 +156,6 @@ pub fn restart(plan: &Plan, inst: &InstancePlan) -> Action {
     }
 }
 
-/// Reports of `up`, printed as they happen.
-pub trait Progress {
-    fn action(&mut self, name: &str, action: &Action);
-    fn settled(&mut self, s: &Settled);
-}
-
 /// An instance the state dir knows but the plan no longer declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Undeclared {

@@ -20,6 +20,13 @@ pub fn nginx_line(applied: &Applied, what: &str) -> Option<String> {
     }
 }
 
+/// The closing line of a command that drove nginx: how many reloads it cost.
+pub fn note_reloads(plan: &crate::plan::Plan) {
+    if plan.nginx.is_some() {
+        println!("nginx: reloaded {} time(s)", crate::nginx::reloads_done());
+    }
+}
+
 /// The progress line of one event (none for events that only feed a display).
 pub fn line(e: &Event) -> Option<String> {
     let t = e.elapsed.as_secs_f64();
@@ -71,18 +78,14 @@ pub fn line(e: &Event) -> Option<String> {
     }
 }
 
-/// Prints events as they come: progress on stdout, failures that are no copy's state
-/// (a retirement, nginx) as diagnostics on stderr.
+/// Prints events as they come: progress on stdout, nginx's refusals as diagnostics on
+/// stderr (a failed retirement is the caller's to report: the report lists it).
 pub fn print(e: &Event) {
     if let Some(l) = line(e) {
         println!("{l}");
     }
     use crate::diagnostic::Diagnostic;
     let problem = match &e.outcome {
-        Outcome::RetireFailed(why) => Some(Diagnostic::error(format!(
-            "could not retire {}: {why}",
-            e.instance.as_deref().unwrap_or("")
-        ))),
         Outcome::NginxFailed { why, warning: true } => Some(Diagnostic::warning(why.clone())),
         Outcome::NginxFailed { why, .. } => Some(Diagnostic::error(why.clone())),
         _ => None,

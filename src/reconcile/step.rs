@@ -7,8 +7,8 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "do", rename_all = "snake_case")]
 pub enum Action {
-    /// Write the rendered instance trees (only files whose text changed are written).
-    Render { instances: usize },
+    /// Write the rendered instance trees of the whole plan (only files whose text changed).
+    Render,
     /// Leave a running copy as it is.
     Keep { instance: String },
     /// A copy whose holder does not answer: nothing can be done to it.
@@ -66,6 +66,7 @@ pub enum Reason {
     HolderSilent,
     Undeclared,
     ScaledAway,
+    ScaledUp,
     OperatorRestart,
     OperatorDown,
     /// A first copy runs its role's migrations: its siblings wait for it.
@@ -111,6 +112,7 @@ impl fmt::Display for Reason {
             Reason::HolderSilent => write!(f, "holder does not answer on its socket"),
             Reason::Undeclared => write!(f, "undeclared (no longer in grid.toml)"),
             Reason::ScaledAway => write!(f, "scaled away"),
+            Reason::ScaledUp => write!(f, "scaled up"),
             Reason::OperatorRestart => write!(f, "operator restart"),
             Reason::OperatorDown => write!(f, "operator down"),
             Reason::FirstCopy => write!(f, "first copy: its siblings wait for its migrations"),
@@ -166,7 +168,7 @@ impl Step {
             | Action::KeepOut { instance }
             | Action::NothingToDrain { instance }
             | Action::Retire { instance } => Some(instance),
-            Action::Render { .. }
+            Action::Render
             | Action::StartTogether { .. }
             | Action::StopTogether { .. }
             | Action::Reload { .. }
@@ -178,7 +180,7 @@ impl Step {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Action::Render { instances } => write!(f, "render {instances} instance tree(s)"),
+            Action::Render => write!(f, "write the instance trees (changed files only)"),
             Action::Keep { instance } => write!(f, "keep {instance}"),
             Action::Unreachable { instance } => write!(f, "cannot reach {instance}"),
             Action::Start { instance } => write!(f, "start {instance}"),

@@ -108,7 +108,7 @@ fn cases() -> Vec<Case> {
             seen: Observed::default(),
             options: PLAIN,
             steps: &[
-                "render 6 instance tree(s) — the plan's config",
+                "write the instance trees (changed files only) — the plan's config",
                 "start core-1 — not running",
                 "wait until core-1 is ready — first copy: its siblings wait for its migrations",
                 "start asset-1 — not running",
@@ -124,7 +124,7 @@ fn cases() -> Vec<Case> {
             seen: Observed::default(),
             options: NGINX,
             steps: &[
-                "render 4 instance tree(s) — the plan's config",
+                "write the instance trees (changed files only) — the plan's config",
                 "start core-1 — not running",
                 "wait until core-1 is ready — first copy: its siblings wait for its migrations",
                 "start asset-1 — not running",
@@ -146,7 +146,7 @@ fn cases() -> Vec<Case> {
             seen: all_running(&blog(same), InstanceState::Ready),
             options: PLAIN,
             steps: &[
-                "render 2 instance tree(s) — the plan's config",
+                "write the instance trees (changed files only) — the plan's config",
                 "keep core-1 — running, config unchanged",
                 "keep asset-1 — running, config unchanged",
             ],
@@ -157,7 +157,7 @@ fn cases() -> Vec<Case> {
             seen: all_running(&blog(same), InstanceState::Ready),
             options: NGINX,
             steps: &[
-                "render 4 instance tree(s) — the plan's config",
+                "write the instance trees (changed files only) — the plan's config",
                 "keep core-1 — running, config unchanged",
                 "keep inventory-1 — running, config unchanged",
                 "core-1 joins its upstream — in once ready, out otherwise",
@@ -183,7 +183,7 @@ fn cases() -> Vec<Case> {
             seen: all_running(&blog(same), InstanceState::Ready),
             options: PLAIN,
             steps: &[
-                "render 3 instance tree(s) — the plan's config",
+                "write the instance trees (changed files only) — the plan's config",
                 "keep core-1 — running, config unchanged",
                 "keep inventory-1 — running, config unchanged",
                 "restart asset-1 — config changed: includes/local/asset.ini",
@@ -196,7 +196,7 @@ fn cases() -> Vec<Case> {
             seen: crashed,
             options: NGINX,
             steps: &[
-                "render 4 instance tree(s) — the plan's config",
+                "write the instance trees (changed files only) — the plan's config",
                 "keep core-1 — running, config unchanged",
                 "keep asset-1 — running, config unchanged",
                 "keep inventory-1 — running, config unchanged",
@@ -215,7 +215,7 @@ fn cases() -> Vec<Case> {
             seen: crashed_and_changed,
             options: NGINX,
             steps: &[
-                "render 5 instance tree(s) — the plan's config",
+                "write the instance trees (changed files only) — the plan's config",
                 "keep core-1 — running, config unchanged",
                 "keep inventory-1 — running, config unchanged",
                 "core-1 joins its upstream — in once ready, out otherwise",
@@ -245,7 +245,7 @@ fn cases() -> Vec<Case> {
             seen: silent,
             options: NGINX,
             steps: &[
-                "render 2 instance tree(s) — the plan's config",
+                "write the instance trees (changed files only) — the plan's config",
                 "keep asset-3 — running, config unchanged",
                 "cannot reach inventory-2 — holder does not answer on its socket",
                 "asset-3 joins its upstream — in once ready, out otherwise",
@@ -259,7 +259,7 @@ fn cases() -> Vec<Case> {
             seen: scaled_down,
             options: NGINX,
             steps: &[
-                "render 2 instance tree(s) — the plan's config",
+                "write the instance trees (changed files only) — the plan's config",
                 "keep core-1 — running, config unchanged",
                 "keep asset-1 — running, config unchanged",
                 "core-1 joins its upstream — in once ready, out otherwise",
@@ -277,7 +277,7 @@ fn cases() -> Vec<Case> {
             seen: out_of_upstream,
             options: NGINX,
             steps: &[
-                "render 1 instance tree(s) — the plan's config",
+                "write the instance trees (changed files only) — the plan's config",
                 "asset-1 is not in its upstream: no drain — config changed: includes/local/asset.ini",
                 "restart asset-1 — config changed: includes/local/asset.ini",
                 "wait until asset-1 is ready — config changed: includes/local/asset.ini",
@@ -381,7 +381,7 @@ fn restart_steps_and_reasons() {
     assert_eq!(
         names(restart(&wants[1..2], &seen, false, false)),
         [
-            "render 1 instance tree(s) — the plan's config",
+            "write the instance trees (changed files only) — the plan's config",
             "restart asset-1 — operator restart",
             "wait until asset-1 is ready — operator restart",
         ]
@@ -393,13 +393,54 @@ fn restart_steps_and_reasons() {
     assert_eq!(
         names(restart(&wants[1..2], &seen, true, false)),
         [
-            "render 1 instance tree(s) — the plan's config",
+            "write the instance trees (changed files only) — the plan's config",
             "asset-1 leaves its upstream — operator restart",
             "nginx: render, reload if routing changed — out before it stops",
             "drain — requests already sent finish",
             "restart asset-1 — operator restart",
             "wait until asset-1 is ready — operator restart",
             "asset-1 joins its upstream — in once ready, out otherwise",
+            "nginx: render, reload if routing changed — in once ready, out otherwise",
+        ]
+    );
+}
+
+#[test]
+fn scale_steps_and_reasons() {
+    let names = |steps: &[crate::reconcile::step::Step]| -> Vec<String> {
+        steps.iter().map(|s| s.to_string()).collect()
+    };
+    let down = super::scale(&["asset-3".into(), "asset-2".into()], &[], true);
+    assert_eq!(
+        names(&down.before),
+        [
+            "asset-3 leaves its upstream — scaled away",
+            "asset-2 leaves its upstream — scaled away",
+            "nginx: render, reload if routing changed — out before it stops",
+            "drain — requests already sent finish",
+            "stop asset-3 — scaled away",
+            "stop asset-2 — scaled away",
+        ]
+    );
+    assert_eq!(
+        names(&down.after),
+        [
+            "write the instance trees (changed files only) — the plan's config",
+            "retire asset-3 — scaled away",
+            "retire asset-2 — scaled away",
+            "nginx: render, reload if routing changed — scaled away",
+        ]
+    );
+    let up = super::scale(&[], &["asset-4".into()], true);
+    assert!(up.before.is_empty());
+    assert_eq!(
+        names(&up.after),
+        [
+            "write the instance trees (changed files only) — the plan's config",
+            "asset-4 is recorded out of its upstream — not running",
+            "start asset-4 — scaled up",
+            "wait until asset-4 is ready — started by this run",
+            "asset-4 joins its upstream — in once ready, out otherwise",
             "nginx: render, reload if routing changed — in once ready, out otherwise",
         ]
     );
