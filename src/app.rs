@@ -58,9 +58,14 @@ pub fn run(cli: Cli) -> i32 {
         Command::Up {
             wait,
             dry_run,
+            json,
             names,
-        } => crate::converge::up(&cli.file, names, *wait, *dry_run),
-        Command::Down { dry_run, names } => crate::converge::down(&cli.file, names, *dry_run),
+        } => crate::converge::up(&cli.file, names, *wait, mode(*dry_run, *json)),
+        Command::Down {
+            dry_run,
+            json,
+            names,
+        } => crate::converge::down(&cli.file, names, mode(*dry_run, *json)),
         Command::Status { json } => crate::operate::status(&cli.file, *json),
         Command::Attach {
             instance,
@@ -101,8 +106,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Restart {
             rolling,
             dry_run,
+            json,
             names,
-        } => crate::converge::restart(&cli.file, names, *rolling, *dry_run),
+        } => crate::converge::restart(&cli.file, names, *rolling, mode(*dry_run, *json)),
         Command::Top => crate::dashboard::run(&cli.file),
         Command::Scale { requests, dry_run } => crate::live::scale(&cli.file, requests, *dry_run),
         Command::Nginx {
@@ -122,6 +128,10 @@ pub fn run(cli: Cli) -> i32 {
             f.code
         }
     }
+}
+
+fn mode(dry_run: bool, json: bool) -> crate::converge::Mode {
+    crate::converge::Mode { dry_run, json }
 }
 
 pub fn print_diagnostics(ds: &[Diagnostic]) {

@@ -64,6 +64,9 @@ pub enum Command {
         /// Print the steps (each with its reason) without acting: nothing starts, stops or is written.
         #[arg(long)]
         dry_run: bool,
+        /// Steps (with --dry-run) or events as JSON lines instead of progress lines.
+        #[arg(long)]
+        json: bool,
         /// Roles or instances (default: the whole grid, and undeclared instances are stopped).
         names: Vec<String>,
     },
@@ -72,6 +75,9 @@ pub enum Command {
         /// Print the steps (each with its reason) without acting.
         #[arg(long)]
         dry_run: bool,
+        /// Steps (with --dry-run) or events as JSON lines instead of progress lines.
+        #[arg(long)]
+        json: bool,
         /// Roles or instances (default: the whole grid).
         names: Vec<String>,
     },
@@ -139,6 +145,9 @@ pub enum Command {
         /// Print the steps (each with its reason) without acting.
         #[arg(long)]
         dry_run: bool,
+        /// Steps (with --dry-run) or events as JSON lines instead of progress lines.
+        #[arg(long)]
+        json: bool,
         /// Roles or instances.
         #[arg(required = true)]
         names: Vec<String>,

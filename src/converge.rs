@@ -35,32 +35,67 @@ fn plan_for(file: &Path, dry_run: bool) -> Result<(Option<GridLock>, Plan), Fail
     Ok((Some(lock), plan))
 }
 
+/// How a command was asked to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Mode {
+    /// `--dry-run`: print the steps, act on nothing.
+    pub dry_run: bool,
+    /// `--json`: steps or events as JSON lines instead of progress lines.
+    pub json: bool,
+}
+
 /// Prints the steps of a dry run.
-pub(crate) fn print_dry_run(steps: &[Step]) {
-    print!("{}", print::steps(steps));
-    println!("dry run: {} step(s), nothing was done", steps.len());
+pub(crate) fn print_dry_run(steps: &[Step], json: bool) {
+    if json {
+        print::out(&crate::reconcile::json::steps(steps));
+        return;
+    }
+    print::out(&print::steps(steps));
+    print::out(&format!(
+        "dry run: {} step(s), nothing was done\n",
+        steps.len()
+    ));
 }
 
-/// Runs the steps, printing events as they come.
-pub(crate) fn execute(cx: &Context, steps: &[Step]) -> Result<Report, Failure> {
-    execute::run(cx, steps, &mut |e| print::print(&e)).map_err(|e| failed(e.0))
+/// Runs the steps, printing events (as progress lines or JSON) as they come.
+pub(crate) fn execute(cx: &Context, steps: &[Step], json: bool) -> Result<Report, Failure> {
+    let mut emit = |e: crate::reconcile::events::Event| {
+        if json {
+            print::out(&format!("{}\n", crate::reconcile::json::event(&e)));
+        } else {
+            print::print(&e);
+        }
+    };
+    execute::run(cx, steps, &mut emit).map_err(|e| failed(e.0))
 }
 
-/// Prints the steps (`dry_run`) or runs them; `None` after a dry run. Undeclared copies
+/// Prints the steps (dry run) or runs them; `None` after a dry run. Undeclared copies
 /// that could not be retired are reported, not failed: the next command retries.
-fn converge(run: &Context, steps: &[Step], dry_run: bool) -> Result<Option<Report>, Failure> {
-    if dry_run {
-        print_dry_run(steps);
+fn converge(run: &Context, steps: &[Step], mode: Mode) -> Result<Option<Report>, Failure> {
+    if mode.dry_run {
+        print_dry_run(steps, mode.json);
         return Ok(None);
     }
-    let report = execute(run, steps)?;
+    let report = execute(run, steps, mode.json)?;
     if !report.unretired.is_empty() {
         crate::app::print_diagnostics(&[Diagnostic::error(format!(
             "could not retire {}",
             report.unretired.join("; ")
         ))]);
     }
-    print::note_reloads(run.plan);
+    if mode.json {
+        let reloads = run
+            .plan
+            .nginx
+            .as_ref()
+            .map(|_| crate::nginx::reloads_done());
+        print::out(&format!(
+            "{}\n",
+            crate::reconcile::json::summary(&report, reloads)
+        ));
+    } else {
+        print::note_reloads(run.plan);
+    }
     Ok(Some(report))
 }
 
@@ -82,7 +117,8 @@ fn state_list(report: &Report) -> String {
 }
 
 /// `up`: start what is missing, keep what runs, roll what changed, drop what is undeclared.
-pub fn up(file: &Path, names: &[String], wait: bool, dry_run: bool) -> Outcome {
+pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
+    let dry_run = mode.dry_run;
     let started = Instant::now();
     let (_lock, plan) = plan_for(file, dry_run)?;
     let t = templates(&plan)?;
@@ -110,15 +146,18 @@ pub fn up(file: &Path, names: &[String], wait: bool, dry_run: bool) -> Outcome {
         rendered: &rendered,
         started,
     };
-    let Some(report) = converge(&run, &steps, dry_run)? else {
+    let Some(report) = converge(&run, &steps, mode)? else {
         return Ok(());
     };
     if report.failures.is_empty() {
-        println!(
-            "{} instance(s) up in {:.2}s",
+        if mode.json {
+            return Ok(());
+        }
+        print::out(&format!(
+            "{} instance(s) up in {:.2}s\n",
             selected.len(),
             started.elapsed().as_secs_f64()
-        );
+        ));
         return Ok(());
     }
     Err(Failure::failed(
@@ -132,7 +171,8 @@ pub fn up(file: &Path, names: &[String], wait: bool, dry_run: bool) -> Outcome {
 }
 
 /// `down`: out of nginx, drained, stopped (dependants first), undeclared copies retired.
-pub fn down(file: &Path, names: &[String], dry_run: bool) -> Outcome {
+pub fn down(file: &Path, names: &[String], mode: Mode) -> Outcome {
+    let dry_run = mode.dry_run;
     let started = Instant::now();
     let (_lock, plan) = plan_for(file, dry_run)?;
     let selected = select(&plan, names)?;
@@ -155,7 +195,7 @@ pub fn down(file: &Path, names: &[String], dry_run: bool) -> Outcome {
         rendered: &[],
         started,
     };
-    let Some(report) = converge(&run, &steps, dry_run)? else {
+    let Some(report) = converge(&run, &steps, mode)? else {
         return Ok(());
     };
     if report.failures.is_empty() {
@@ -171,15 +211,18 @@ pub fn down(file: &Path, names: &[String], dry_run: bool) -> Outcome {
 
 /// `restart [--rolling]`: behind nginx (or `--rolling`) one copy at a time, out of its
 /// upstream while it restarts; otherwise each copy restarts and is waited for.
-pub fn restart(file: &Path, names: &[String], rolling: bool, dry_run: bool) -> Outcome {
+pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outcome {
+    let dry_run = mode.dry_run;
     let started = Instant::now();
     let (_lock, plan) = plan_for(file, dry_run)?;
     let t = templates(&plan)?;
     let rendered = render::render_instances(&plan, &t)?;
     let selected = select(&plan, names)?;
     let managed = plan.nginx.is_some();
-    if rolling && !managed && !dry_run {
-        println!("note: grid.toml has no [nginx]; copies restart one at a time without draining");
+    if rolling && !managed && !dry_run && !mode.json {
+        print::out(
+            "note: grid.toml has no [nginx]; copies restart one at a time without draining\n",
+        );
     }
     let seen = observe::observe(&plan, &selected, false, !dry_run);
     let steps = diff::restart(
@@ -194,7 +237,7 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, dry_run: bool) -> O
         rendered: &rendered,
         started,
     };
-    let Some(report) = converge(&run, &steps, dry_run)? else {
+    let Some(report) = converge(&run, &steps, mode)? else {
         return Ok(());
     };
     if report.failures.is_empty() {

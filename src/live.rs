@@ -34,7 +34,7 @@ pub fn scale(file: &Path, requests: &[String], dry_run: bool) -> Outcome {
     let checked = edited(file, &target, &changes)?;
     if dry_run {
         let (_, new, _) = checked;
-        print_dry_run(&scale_steps(&current, &new).all());
+        print_dry_run(&scale_steps(&current, &new).all(), false);
         return Ok(());
     }
     // The real edit: one read-modify-write under the grid lock. The text edited is the
@@ -58,7 +58,7 @@ pub fn scale(file: &Path, requests: &[String], dry_run: bool) -> Outcome {
         rendered: &[],
         started,
     };
-    let report = execute(&before, &steps.before)?;
+    let report = execute(&before, &steps.before, false)?;
     if let Some(f) = report.failures.first() {
         return Err(failed(format!("{}: {}", f.name, f.detail)));
     }
@@ -69,7 +69,7 @@ pub fn scale(file: &Path, requests: &[String], dry_run: bool) -> Outcome {
         rendered: &rendered,
         started,
     };
-    let report = execute(&after, &steps.after)?;
+    let report = execute(&after, &steps.after, false)?;
     if new.nginx.is_none() {
         println!("note: grid.toml has no [nginx]; no upstream was changed");
     }

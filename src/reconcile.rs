@@ -10,6 +10,7 @@ pub mod diff;
 pub mod events;
 pub mod execute;
 pub mod holders;
+pub mod json;
 pub mod observe;
 pub mod print;
 pub mod step;

@@ -139,6 +139,26 @@ fn up_dry_run_after_a_hand_edit_lists_the_steps_and_changes_nothing() {
     );
     assert!(dry.stdout.contains("step(s), nothing was done"), "{dry}");
 
+    // The same steps as JSON lines, for scripts; and `down --dry-run` touches nothing either.
+    let json = g.ok(&["up", "--dry-run", "--json"]);
+    let parsed: Vec<serde_json::Value> = json
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(parsed.len() + 1, lines.len(), "{json}");
+    assert!(
+        parsed.iter().any(|v| v["do"] == "restart"
+            && v["instance"] == "core-1"
+            && v["reason"]["why"] == "config_changed"
+            && v["reason"]["detail"][0] == "includes/overrides.ini"),
+        "{json}"
+    );
+    let down = g.ok(&["down", "--dry-run"]);
+    assert!(down.stdout.contains("stop together "), "{down}");
+    assert_eq!(pids(&g), pids_before, "{down}");
+    assert!(files(&g.dir) == files_before, "a file changed\n{down}");
+
     // `up` then does what the dry run said.
     let up = g.ok(&["up"]);
     assert!(up.stdout.contains("core-1: restarted"), "{up}");

@@ -52,27 +52,6 @@ struct Run<'a, 'e> {
     report: Report,
 }
 
-fn phase_of(a: &Action) -> &'static str {
-    match a {
-        Action::Render => "render",
-        Action::Keep { .. } => "keep",
-        Action::Unreachable { .. } => "unreachable",
-        Action::Start { .. } | Action::StartTogether { .. } => "start",
-        Action::WaitReady { .. } => "wait_ready",
-        Action::Restart { .. } => "restart",
-        Action::Stop { .. } | Action::StopTogether { .. } => "stop",
-        Action::StopUndeclared { .. } => "stop_undeclared",
-        Action::Leave { .. } => "leave",
-        Action::Join { .. } => "join",
-        Action::Drop { .. } => "drop",
-        Action::KeepOut { .. } => "keep_out",
-        Action::NothingToDrain { .. } => "no_drain",
-        Action::Reload { .. } => "reload",
-        Action::Drain => "drain",
-        Action::Retire { .. } => "retire",
-    }
-}
-
 /// Runs `steps` in order; every outcome goes to `emit` as it happens.
 pub fn run(cx: &Context, steps: &[Step], emit: &mut dyn FnMut(Event)) -> Result<Report, Fatal> {
     let mut r = Run {
@@ -88,7 +67,7 @@ pub fn run(cx: &Context, steps: &[Step], emit: &mut dyn FnMut(Event)) -> Result<
     let mut halted = false;
     for (i, s) in steps.iter().enumerate() {
         r.step = i;
-        r.phase = phase_of(&s.action);
+        r.phase = s.action.kind();
         if halted {
             r.emit(s.instance(), Outcome::Skipped);
             continue;

@@ -20,10 +20,20 @@ pub fn nginx_line(applied: &Applied, what: &str) -> Option<String> {
     }
 }
 
+/// Writes `text` to stdout. A closed stdout (`gridctl up | head`) must not stop a
+/// command halfway through the grid: the line is dropped, the steps go on.
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes()).and_then(|_| o.flush());
+}
+
 /// The closing line of a command that drove nginx: how many reloads it cost.
 pub fn note_reloads(plan: &crate::plan::Plan) {
     if plan.nginx.is_some() {
-        println!("nginx: reloaded {} time(s)", crate::nginx::reloads_done());
+        out(&format!(
+            "nginx: reloaded {} time(s)\n",
+            crate::nginx::reloads_done()
+        ));
     }
 }
 
@@ -82,7 +92,7 @@ pub fn line(e: &Event) -> Option<String> {
 /// stderr (a failed retirement is the caller's to report: the report lists it).
 pub fn print(e: &Event) {
     if let Some(l) = line(e) {
-        println!("{l}");
+        out(&format!("{l}\n"));
     }
     use crate::diagnostic::Diagnostic;
     let problem = match &e.outcome {

@@ -177,6 +177,30 @@ impl Step {
     }
 }
 
+impl Action {
+    /// A short name for the kind of step (`start`, `wait_ready`, `reload`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Render => "render",
+            Action::Keep { .. } => "keep",
+            Action::Unreachable { .. } => "unreachable",
+            Action::Start { .. } | Action::StartTogether { .. } => "start",
+            Action::WaitReady { .. } => "wait_ready",
+            Action::Restart { .. } => "restart",
+            Action::Stop { .. } | Action::StopTogether { .. } => "stop",
+            Action::StopUndeclared { .. } => "stop_undeclared",
+            Action::Leave { .. } => "leave",
+            Action::Join { .. } => "join",
+            Action::Drop { .. } => "drop",
+            Action::KeepOut { .. } => "keep_out",
+            Action::NothingToDrain { .. } => "no_drain",
+            Action::Reload { .. } => "reload",
+            Action::Drain => "drain",
+            Action::Retire { .. } => "retire",
+        }
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -1,4 +1,4 @@
-//! nginx membership changes as the executor (and `roll`) apply them: wishes + holders' health → one render.
+//! nginx membership changes as the executor (and `nginx reload`/`sync`) apply them: wishes + holders' health → one render.
 
 use crate::nginx::{self, Applied, Health, Install, NginxError};
 use crate::plan::Plan;
