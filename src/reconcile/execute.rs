@@ -163,10 +163,14 @@ impl Run<'_, '_> {
                         } else {
                             format!(": {}", st.detail)
                         };
-                        self.halted_with(format!(
-                            "{instance} did not become ready ({}{detail}); it stays out of its upstream and the roll stopped",
-                            st.state.as_str()
-                        ));
+                        let state = st.state.as_str();
+                        self.halted_with(
+                            "rolling restart",
+                            format!(
+                                "{instance} did not become ready ({state}{detail}); \
+                                 it stays out of its upstream and the roll stopped"
+                            ),
+                        );
                     } else {
                         self.failed.insert(instance.clone());
                         self.report.failures.push(st);
@@ -181,7 +185,7 @@ impl Run<'_, '_> {
                     let why = why.clone();
                     self.emit(Some(instance), Outcome::Acted(done));
                     self.failed.insert(instance.clone());
-                    self.halted_with(format!("{instance}: {why}"));
+                    self.halted_with("rolling restart", format!("{instance}: {why}"));
                     return Ok(false);
                 }
                 return Ok(self.acted(instance, done));
@@ -369,15 +373,16 @@ impl Run<'_, '_> {
                 if best_effort {
                     return true;
                 }
-                self.halted_with(why);
+                self.halted_with("nginx", why);
                 false
             }
         }
     }
 
-    fn halted_with(&mut self, detail: String) {
+    /// A failure that stopped the run: the roll's, or nginx's (`what`).
+    fn halted_with(&mut self, what: &str, detail: String) {
         self.report.failures.push(Settled {
-            name: "rolling restart".into(),
+            name: what.into(),
             state: InstanceState::Stopped,
             detail,
             took: Duration::ZERO,

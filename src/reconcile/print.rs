@@ -88,8 +88,9 @@ pub fn line(e: &Event) -> Option<String> {
     }
 }
 
-/// Prints events as they come: progress on stdout, nginx's refusals as diagnostics on
-/// stderr (a failed retirement is the caller's to report: the report lists it).
+/// Prints events as they come: progress on stdout, a best-effort nginx refusal as a
+/// warning on stderr (failures that end the run, and failed retirements, are in the
+/// report the caller closes with).
 pub fn print(e: &Event) {
     if let Some(l) = line(e) {
         out(&format!("{l}\n"));
@@ -97,7 +98,7 @@ pub fn print(e: &Event) {
     use crate::diagnostic::Diagnostic;
     let problem = match &e.outcome {
         Outcome::NginxFailed { why, warning: true } => Some(Diagnostic::warning(why.clone())),
-        Outcome::NginxFailed { why, .. } => Some(Diagnostic::error(why.clone())),
+        // A refusal that ends the run is in the report the command closes with.
         _ => None,
     };
     if let Some(d) = problem {
