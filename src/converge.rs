@@ -4,9 +4,10 @@
 //! writes nothing), asks the diff for the steps, and either prints them (`--dry-run`)
 //! or hands them to the executor, whose events the printer turns into progress lines.
 
-use crate::app::{load_plan, locked_plan, templates, Failure, Outcome};
 use crate::diagnostic::Diagnostic;
+use crate::load::{load_plan, locked_plan, templates};
 use crate::lock::GridLock;
+use crate::outcome::{Failure, Outcome};
 use crate::plan::{InstancePlan, Plan};
 use crate::reconcile::execute::{self, Context, Report};
 use crate::reconcile::step::Step;
@@ -22,7 +23,7 @@ fn failed(msg: impl Into<String>) -> Failure {
 fn select<'p>(plan: &'p Plan, names: &[String]) -> Result<Vec<&'p InstancePlan>, Failure> {
     plan.select(names).map_err(|e| Failure {
         diagnostics: vec![Diagnostic::error(e)],
-        code: crate::app::EXIT_USAGE,
+        code: crate::outcome::EXIT_USAGE,
     })
 }
 
@@ -78,7 +79,7 @@ fn converge(run: &Context, steps: &[Step], mode: Mode) -> Result<Option<Report>,
     }
     let report = execute(run, steps, mode.json)?;
     if !report.unretired.is_empty() {
-        crate::app::print_diagnostics(&[Diagnostic::error(format!(
+        crate::outcome::print_diagnostics(&[Diagnostic::error(format!(
             "could not retire {}",
             report.unretired.join("; ")
         ))]);

@@ -1,8 +1,9 @@
 //! Commands that change a serving grid: `scale`, `nginx reload`, `nginx sync`.
 
-use crate::app::{locked_plan, templates, Failure, Outcome};
 use crate::converge::{execute, print_dry_run};
 use crate::diagnostic::Diagnostic;
+use crate::load::{locked_plan, templates};
+use crate::outcome::{Failure, Outcome};
 use crate::plan::Plan;
 use crate::reconcile::execute::Context;
 use crate::reconcile::{diff, print, upstream};
@@ -16,7 +17,7 @@ fn failed(msg: impl Into<String>) -> Failure {
 fn usage(msg: impl Into<String>) -> Failure {
     Failure {
         diagnostics: vec![Diagnostic::error(msg)],
-        code: crate::app::EXIT_USAGE,
+        code: crate::outcome::EXIT_USAGE,
     }
 }
 
@@ -28,7 +29,7 @@ pub fn scale(file: &Path, requests: &[String], dry_run: bool) -> Outcome {
     }
     // A request refused by the file as it is now is refused before anything (even the
     // state dir for the lock) is created.
-    let current = crate::app::build_plan(file)?;
+    let current = crate::load::build_plan(file)?;
     let target = std::fs::canonicalize(file)
         .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
     let checked = edited(file, &target, &changes)?;
@@ -186,7 +187,7 @@ pub fn nginx_reload(file: &Path) -> Outcome {
 /// crashed copy out, and puts it back once ready, at once rather than at the next
 /// command. No wish changes; the lock wait is bounded, as no one waits for this.
 pub fn nginx_sync(file: &Path, lock_wait: std::time::Duration) -> Outcome {
-    let (_lock, plan) = crate::app::locked_plan_within(file, lock_wait)?;
+    let (_lock, plan) = crate::load::locked_plan_within(file, lock_wait)?;
     let t = templates(&plan)?;
     let applied = upstream::apply(&plan, &t, &[]).map_err(|e| failed(format!("nginx: {e}")))?;
     let what = match applied {

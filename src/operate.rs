@@ -1,10 +1,11 @@
 //! The commands that look at or talk to the running grid: status, attach, send, logs.
 //! (`up`, `down` and `restart` change it: see `converge`.)
 
-use crate::app::{load_plan, Failure, Outcome};
 use crate::attach::{self, AttachEnd, AttachOptions};
 use crate::client::{HolderClient, HolderPresence, SendReply};
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::load::load_plan;
+use crate::outcome::{Failure, Outcome};
 use crate::plan::{InstancePlan, Plan};
 use crate::reconcile;
 use crate::status;
@@ -27,7 +28,7 @@ fn instance<'p>(plan: &'p Plan, name: &str) -> Result<&'p InstancePlan, Failure>
         });
         Failure {
             diagnostics: vec![d],
-            code: crate::app::EXIT_USAGE,
+            code: crate::outcome::EXIT_USAGE,
         }
     })
 }
@@ -76,7 +77,7 @@ pub fn attach(file: &Path, name: &str, read_only: bool, detach_key: &str) -> Out
     let inst = instance(&plan, name)?;
     let detach = attach::parse_detach_key(detach_key).map_err(|e| Failure {
         diagnostics: vec![Diagnostic::error(format!("bad --detach-key: {e}"))],
-        code: crate::app::EXIT_USAGE,
+        code: crate::outcome::EXIT_USAGE,
     })?;
     // Fail before touching the terminal when the instance is not running.
     drop(connect(&plan, inst)?);
@@ -127,7 +128,7 @@ pub fn send(
                 return Err(Failure {
                     diagnostics: vec![Diagnostic::error(format!("no role named `{r}`"))
                         .help(format!("known roles: {}", roles.join(", ")))],
-                    code: crate::app::EXIT_USAGE,
+                    code: crate::outcome::EXIT_USAGE,
                 });
             }
             plan.instances.iter().filter(|i| i.role == r).collect()
@@ -158,7 +159,7 @@ pub fn send(
             }) => {
                 print(&out);
                 if unused_answers > 0 {
-                    crate::app::print_diagnostics(&[Diagnostic::warning(format!(
+                    crate::outcome::print_diagnostics(&[Diagnostic::warning(format!(
                         "`{}` asked no more questions: {unused_answers} of the answers were not typed",
                         inst.name
                     ))
@@ -170,7 +171,7 @@ pub fn send(
                 question,
             }) => {
                 print(&out);
-                crate::app::print_diagnostics(&[Diagnostic::error(format!(
+                crate::outcome::print_diagnostics(&[Diagnostic::error(format!(
                     "`{}` is waiting for an answer: {question}",
                     inst.name
                 ))
@@ -181,7 +182,7 @@ pub fn send(
                 waiting.push(inst.name.clone());
             }
             Err(f) => {
-                crate::app::print_diagnostics(&f.diagnostics);
+                crate::outcome::print_diagnostics(&f.diagnostics);
                 bad.push(inst.name.clone());
             }
         }
@@ -192,7 +193,7 @@ pub fn send(
         // The diagnostics are printed above, one per instance.
         Err(Failure {
             diagnostics: Vec::new(),
-            code: crate::app::EXIT_WAITING,
+            code: crate::outcome::EXIT_WAITING,
         })
     } else {
         Ok(())
