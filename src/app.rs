@@ -7,45 +7,17 @@ use crate::plan::Plan;
 use crate::render;
 use crate::templates::Templates;
 use crate::{check, manifest, plan};
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_INVALID: i32 = 3;
-/// `send`: the console stopped at a question and waits for an answer.
-pub const EXIT_WAITING: i32 = 4;
-
-/// A command's failure: what to print, and the exit code.
-#[derive(Debug)]
-pub struct Failure {
-    pub diagnostics: Vec<Diagnostic>,
-    pub code: i32,
-}
-
-impl Failure {
-    pub fn invalid(d: Vec<Diagnostic>) -> Failure {
-        Failure {
-            diagnostics: d,
-            code: EXIT_INVALID,
-        }
-    }
-    pub fn failed(d: Diagnostic) -> Failure {
-        Failure {
-            diagnostics: vec![d],
-            code: EXIT_FAILED,
-        }
-    }
-}
-
-impl From<Diagnostic> for Failure {
-    fn from(d: Diagnostic) -> Failure {
-        Failure::invalid(vec![d])
-    }
-}
-
-pub type Outcome = Result<(), Failure>;
+// The commands import these from `load` and `outcome` (below `app`, so no command
+// imports the dispatcher back); the names stay here for code written against them.
+pub use crate::load::{
+    build_plan, load_plan, locked_plan, locked_plan_within, templates, LOCK_TIMEOUT,
+};
+pub use crate::outcome::{
+    print_diagnostics, Failure, Outcome, EXIT_FAILED, EXIT_INVALID, EXIT_USAGE, EXIT_WAITING,
+};
 
 pub fn run(cli: Cli) -> i32 {
     let result = match &cli.command {
@@ -55,8 +27,17 @@ pub fn run(cli: Cli) -> i32 {
         Command::Render => cmd_render(&cli.file),
         Command::RenderNginx { output } => cmd_render_nginx(&cli.file, output.as_deref()),
         Command::RenderSimulator => cmd_render_simulator(&cli.file),
-        Command::Up { wait, names } => crate::operate::up(&cli.file, names, *wait),
-        Command::Down { names } => crate::operate::down(&cli.file, names),
+        Command::Up {
+            wait,
+            dry_run,
+            json,
+            names,
+        } => crate::converge::up(&cli.file, names, *wait, mode(*dry_run, *json)),
+        Command::Down {
+            dry_run,
+            json,
+            names,
+        } => crate::converge::down(&cli.file, names, mode(*dry_run, *json)),
         Command::Status { json } => crate::operate::status(&cli.file, *json),
         Command::Attach {
             instance,
@@ -95,15 +76,13 @@ pub fn run(cli: Cli) -> i32 {
             lines,
         } => crate::operate::logs(&cli.file, instance, *follow, *lines),
         Command::Restart {
-            rolling: false,
+            rolling,
+            dry_run,
+            json,
             names,
-        } => crate::operate::restart(&cli.file, names),
-        Command::Restart {
-            rolling: true,
-            names,
-        } => crate::live::rolling_restart(&cli.file, names),
+        } => crate::converge::restart(&cli.file, names, *rolling, mode(*dry_run, *json)),
         Command::Top => crate::dashboard::run(&cli.file),
-        Command::Scale { requests } => crate::live::scale(&cli.file, requests),
+        Command::Scale { requests, dry_run } => crate::live::scale(&cli.file, requests, *dry_run),
         Command::Nginx {
             action: crate::cli::NginxAction::Reload,
         } => crate::live::nginx_reload(&cli.file),
@@ -123,63 +102,8 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-pub fn print_diagnostics(ds: &[Diagnostic]) {
-    let mut err = std::io::stderr().lock();
-    for d in ds {
-        let _ = writeln!(err, "{d}\n");
-    }
-}
-
-/// Manifest → plan, or the diagnostics that stop it.
-pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
-    let plan = build_plan(file)?;
-    print_diagnostics(&plan.warnings);
-    Ok(plan)
-}
-
-/// Like [`load_plan`], leaving the plan's warnings to the caller.
-pub fn build_plan(file: &Path) -> Result<Plan, Failure> {
-    let loaded = manifest::load(file)?;
-    plan::build(&loaded).map_err(Failure::invalid)
-}
-
-/// How long a command waits for another one on the same grid.
-pub const LOCK_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// Takes the grid lock, then reads the manifest and builds the plan under it.
-///
-/// The lock lives in the state dir, which only the manifest names: a first read finds
-/// it, and the plan used is the one read again once the lock is held, so a command
-/// never acts on a manifest that another command changed while it waited. Should the
-/// state dir itself have changed meanwhile, the lock is taken again there.
-pub fn locked_plan(file: &Path) -> Result<(crate::lock::GridLock, Plan), Failure> {
-    locked_plan_within(file, LOCK_TIMEOUT)
-}
-
-/// [`locked_plan`], waiting at most `timeout` for the lock.
-pub fn locked_plan_within(
-    file: &Path,
-    timeout: Duration,
-) -> Result<(crate::lock::GridLock, Plan), Failure> {
-    let mut state_dir = build_plan(file)?.state_dir;
-    for _ in 0..3 {
-        let lock = crate::lock::acquire(&state_dir, timeout).map_err(|e| {
-            Failure::failed(Diagnostic::error(format!("cannot lock the grid: {e}")))
-        })?;
-        let plan = load_plan(file)?;
-        if plan.state_dir == state_dir {
-            return Ok((lock, plan));
-        }
-        state_dir = plan.state_dir.clone();
-    }
-    Err(Failure::failed(Diagnostic::error(format!(
-        "the state directory named in `{}` keeps changing; try again",
-        file.display()
-    ))))
-}
-
-pub fn templates(plan: &Plan) -> Result<Templates, Failure> {
-    Templates::load(plan.templates_dir.as_deref()).map_err(|d| Failure::invalid(vec![d]))
+fn mode(dry_run: bool, json: bool) -> crate::converge::Mode {
+    crate::converge::Mode { dry_run, json }
 }
 
 fn init(file: &Path, args: &InitArgs) -> Outcome {

@@ -61,11 +61,23 @@ pub enum Command {
         /// Wait until every started instance is ready; exit 1 naming those that are not.
         #[arg(long)]
         wait: bool,
+        /// Print the steps (each with its reason) without acting: nothing starts, stops or is written.
+        #[arg(long)]
+        dry_run: bool,
+        /// Steps (with --dry-run) or events as JSON lines instead of progress lines.
+        #[arg(long)]
+        json: bool,
         /// Roles or instances (default: the whole grid, and undeclared instances are stopped).
         names: Vec<String>,
     },
     /// Stop instances gracefully (console `shutdown`, then signals), dependants first.
     Down {
+        /// Print the steps (each with its reason) without acting.
+        #[arg(long)]
+        dry_run: bool,
+        /// Steps (with --dry-run) or events as JSON lines instead of progress lines.
+        #[arg(long)]
+        json: bool,
         /// Roles or instances (default: the whole grid).
         names: Vec<String>,
     },
@@ -130,6 +142,12 @@ pub enum Command {
         /// One copy at a time: out of its upstream, drain, restart, ready, back in; the role keeps serving.
         #[arg(long)]
         rolling: bool,
+        /// Print the steps (each with its reason) without acting.
+        #[arg(long)]
+        dry_run: bool,
+        /// Steps (with --dry-run) or events as JSON lines instead of progress lines.
+        #[arg(long)]
+        json: bool,
         /// Roles or instances.
         #[arg(required = true)]
         names: Vec<String>,
@@ -140,6 +158,9 @@ pub enum Command {
     /// Scale down: mark it down, reload, drain, stop it gracefully, remove it. Copies are
     /// never renumbered: 4 -> 2 removes the copies 4 and 3.
     Scale {
+        /// Print the steps (each with its reason) without acting; grid.toml is not written.
+        #[arg(long)]
+        dry_run: bool,
         /// ROLE=COUNT, e.g. asset=4 inventory=2.
         #[arg(required = true)]
         requests: Vec<String>,

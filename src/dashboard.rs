@@ -15,9 +15,10 @@ pub mod poll;
 pub mod terminal;
 pub mod view;
 
-use crate::app::{load_plan, Failure, Outcome};
 use crate::attach::{self, AttachEnd, AttachOptions};
 use crate::diagnostic::Diagnostic;
+use crate::load::load_plan;
+use crate::outcome::{Failure, Outcome};
 use crate::plan::Plan;
 use action::JobEvent;
 use console::{ConsoleView, Feed, FeedEvent};

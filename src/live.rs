@@ -1,10 +1,13 @@
-//! Commands that change a serving grid: `scale`, `restart --rolling`, `nginx reload`.
+//! Commands that change a serving grid: `scale`, `nginx reload`, `nginx sync`.
 
-use crate::app::{locked_plan, templates, Failure, Outcome};
+use crate::converge::{execute, print_dry_run};
 use crate::diagnostic::Diagnostic;
-use crate::operate::Printer;
-use crate::plan::{InstancePlan, Plan};
-use crate::{atomic, manifest, nginx, plan, render, roll, scale};
+use crate::load::{locked_plan, templates};
+use crate::outcome::{Failure, Outcome};
+use crate::plan::Plan;
+use crate::reconcile::execute::Context;
+use crate::reconcile::{diff, print, upstream};
+use crate::{atomic, manifest, nginx, plan, render, scale};
 use std::path::Path;
 
 fn failed(msg: impl Into<String>) -> Failure {
@@ -14,27 +17,27 @@ fn failed(msg: impl Into<String>) -> Failure {
 fn usage(msg: impl Into<String>) -> Failure {
     Failure {
         diagnostics: vec![Diagnostic::error(msg)],
-        code: crate::app::EXIT_USAGE,
+        code: crate::outcome::EXIT_USAGE,
     }
 }
 
-fn write_tree(plan: &Plan) -> Outcome {
-    let t = templates(plan)?;
-    let rendered = render::render_instances(plan, &t)?;
-    crate::operate::install_tree(plan, &rendered)
-}
-
-pub fn scale(file: &Path, requests: &[String]) -> Outcome {
+pub fn scale(file: &Path, requests: &[String], dry_run: bool) -> Outcome {
+    let started = std::time::Instant::now();
     let mut changes = Vec::new();
     for r in requests {
         changes.push(scale::parse_request(r).map_err(usage)?);
     }
     // A request refused by the file as it is now is refused before anything (even the
     // state dir for the lock) is created.
-    crate::app::build_plan(file)?;
+    let current = crate::load::build_plan(file)?;
     let target = std::fs::canonicalize(file)
         .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
-    edited(file, &target, &changes)?;
+    let checked = edited(file, &target, &changes)?;
+    if dry_run {
+        let (_, new, _) = checked;
+        print_dry_run(&scale_steps(&current, &new).all(), false);
+        return Ok(());
+    }
     // The real edit: one read-modify-write under the grid lock. The text edited is the
     // text read under it, so two `scale` commands can never both start from the same
     // file (each one's change survives the other).
@@ -48,29 +51,73 @@ pub fn scale(file: &Path, requests: &[String]) -> Outcome {
     for (role, n) in &changes {
         println!("grid.toml: {role} instances = {n}");
     }
-    let mut printer = Printer::new();
-    let removed: Vec<&InstancePlan> = old
+    let steps = scale_steps(&old, &new);
+    // Removed copies leave and stop under the old plan, the only one that knows them.
+    let before = Context {
+        plan: &old,
+        templates: Some(&t),
+        rendered: &[],
+        started,
+    };
+    let report = execute(&before, &steps.before, false)?;
+    if let Some(f) = report.failures.first() {
+        return Err(failed(format!("{}: {}", f.name, f.detail)));
+    }
+    let rendered = render::render_instances(&new, &t)?;
+    let after = Context {
+        plan: &new,
+        templates: Some(&t),
+        rendered: &rendered,
+        started,
+    };
+    let report = execute(&after, &steps.after, false)?;
+    if new.nginx.is_none() {
+        println!("note: grid.toml has no [nginx]; no upstream was changed");
+    }
+    print::note_reloads(&new);
+    if let Some(f) = report.failures.first() {
+        let detail = if f.detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", f.detail)
+        };
+        return Err(failed(match f.state {
+            crate::protocol::InstanceState::Stopped if !f.detail.is_empty() => {
+                format!("{}: {}", f.name, f.detail)
+            }
+            state => format!(
+                "{} did not become ready ({}{detail}); it stays out of its upstream",
+                f.name,
+                state.as_str()
+            ),
+        }));
+    }
+    if !report.unretired.is_empty() {
+        return Err(failed(format!(
+            "could not retire {}",
+            report.unretired.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+/// The steps from `old` to `new`: copies are never renumbered, so the removed ones are
+/// the highest numbers of their role.
+fn scale_steps(old: &Plan, new: &Plan) -> diff::ScaleSteps {
+    let removed: Vec<String> = old
         .instances
         .iter()
         .rev()
         .filter(|i| new.instance(&i.name).is_none())
+        .map(|i| i.name.clone())
         .collect();
-    roll::retire(&old, &t, &removed, &mut printer).map_err(|e| failed(e.to_string()))?;
-    write_tree(&new)?;
-    let added: Vec<&InstancePlan> = new
+    let added: Vec<String> = new
         .start_order()
         .into_iter()
         .filter(|i| old.instance(&i.name).is_none())
+        .map(|i| i.name.clone())
         .collect();
-    // One render for the whole change: the removed copies' `down` lines go (no reload
-    // needed) in the same render that puts the added, ready copies in.
-    let retired = retire_all(&old, removed.iter().map(|i| i.name.as_str()));
-    roll::add(&new, &t, &added, &mut printer).map_err(|e| failed(e.to_string()))?;
-    if new.nginx.is_none() {
-        println!("note: grid.toml has no [nginx]; no upstream was changed");
-    }
-    roll::note_reloads(&new);
-    retired
+    diff::scale(&removed, &added, new.nginx.is_some())
 }
 
 /// The manifest's text with `changes` made, its plan and templates; refused (the file
@@ -99,45 +146,11 @@ fn edited(
     Ok((new_text, new, t))
 }
 
-/// Retires stopped copies the plan no longer has (their logs are kept), saying so.
-pub fn retire_all<'a>(plan: &Plan, names: impl Iterator<Item = &'a str>) -> Outcome {
-    let mut bad = Vec::new();
-    for name in names {
-        match crate::reconcile::retire(plan, name) {
-            Ok(logs) => println!(
-                "{name} retired: config removed, logs kept in {} (`gridctl logs {name}`)",
-                logs.display()
-            ),
-            Err(e) => bad.push(format!("{name}: {e}")),
-        }
-    }
-    if bad.is_empty() {
-        Ok(())
-    } else {
-        Err(failed(format!("could not retire {}", bad.join("; "))))
-    }
-}
-
 fn file_mode(file: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(file)
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o644)
-}
-
-pub fn rolling_restart(file: &Path, names: &[String]) -> Outcome {
-    let (_lock, plan) = locked_plan(file)?;
-    let selected = plan.select(names).map_err(usage)?;
-    write_tree(&plan)?;
-    let t = templates(&plan)?;
-    let mut printer = Printer::new();
-    if plan.nginx.is_none() {
-        println!("note: grid.toml has no [nginx]; copies restart one at a time without draining");
-    }
-    let rolled = roll::rolling_restart(&plan, &t, &selected, Vec::new(), &mut printer)
-        .map_err(|e| failed(e.to_string()));
-    roll::note_reloads(&plan);
-    rolled
 }
 
 /// Always tests and reloads, even when the file is unchanged: nginx may have been
@@ -152,7 +165,7 @@ pub fn nginx_reload(file: &Path) -> Outcome {
         .as_ref()
         .map(|n| n.output.display().to_string())
         .unwrap_or_default();
-    let applied = roll::apply_mode(&plan, &t, &[], nginx::Install::Always)
+    let applied = upstream::apply_mode(&plan, &t, &[], nginx::Install::Always)
         .map_err(|e| failed(format!("nginx: {e}")))?;
     match applied {
         nginx::Applied::NotManaged => println!("note: grid.toml has no [nginx]; nothing to do"),
@@ -174,9 +187,9 @@ pub fn nginx_reload(file: &Path) -> Outcome {
 /// crashed copy out, and puts it back once ready, at once rather than at the next
 /// command. No wish changes; the lock wait is bounded, as no one waits for this.
 pub fn nginx_sync(file: &Path, lock_wait: std::time::Duration) -> Outcome {
-    let (_lock, plan) = crate::app::locked_plan_within(file, lock_wait)?;
+    let (_lock, plan) = crate::load::locked_plan_within(file, lock_wait)?;
     let t = templates(&plan)?;
-    let applied = roll::apply(&plan, &t, &[]).map_err(|e| failed(format!("nginx: {e}")))?;
+    let applied = upstream::apply(&plan, &t, &[]).map_err(|e| failed(format!("nginx: {e}")))?;
     let what = match applied {
         nginx::Applied::NotManaged => "grid.toml has no [nginx]; nothing to do",
         nginx::Applied::Unchanged => "membership unchanged",

@@ -1,28 +1,20 @@
-//! The commands that operate the running grid: up, down, status, attach, send, logs,
-//! restart. Each reads the manifest, asks the holders, and reports.
+//! The commands that look at or talk to the running grid: status, attach, send, logs.
+//! (`up`, `down` and `restart` change it: see `converge`.)
 
-use crate::app::{load_plan, locked_plan, templates, Failure, Outcome};
 use crate::attach::{self, AttachEnd, AttachOptions};
 use crate::client::{HolderClient, HolderPresence, SendReply};
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::load::load_plan;
+use crate::outcome::{Failure, Outcome};
 use crate::plan::{InstancePlan, Plan};
-use crate::protocol::InstanceState;
-use crate::reconcile::{self, Action, Progress, Settled};
-use crate::render::Membership;
-use crate::{render, roll, status};
+use crate::reconcile;
+use crate::status;
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn failed(msg: impl Into<String>) -> Failure {
     Failure::failed(Diagnostic::error(msg))
-}
-
-fn select<'p>(plan: &'p Plan, names: &[String]) -> Result<Vec<&'p InstancePlan>, Failure> {
-    plan.select(names).map_err(|e| Failure {
-        diagnostics: vec![Diagnostic::error(e)],
-        code: crate::app::EXIT_USAGE,
-    })
 }
 
 /// The instance named `name`, or an error listing the known ones.
@@ -36,308 +28,9 @@ fn instance<'p>(plan: &'p Plan, name: &str) -> Result<&'p InstancePlan, Failure>
         });
         Failure {
             diagnostics: vec![d],
-            code: crate::app::EXIT_USAGE,
+            code: crate::outcome::EXIT_USAGE,
         }
     })
-}
-
-/// Prints progress lines; time since the command started on each.
-pub struct Printer {
-    start: Instant,
-}
-
-impl Printer {
-    pub fn new() -> Printer {
-        Printer {
-            start: Instant::now(),
-        }
-    }
-}
-
-impl Default for Printer {
-    fn default() -> Printer {
-        Printer::new()
-    }
-}
-
-impl Progress for Printer {
-    fn action(&mut self, name: &str, action: &Action) {
-        let t = self.start.elapsed().as_secs_f64();
-        match action {
-            Action::Started => println!("[{t:6.2}s] {name}: started"),
-            Action::Unchanged => println!("[{t:6.2}s] {name}: unchanged"),
-            Action::Restarted => println!("[{t:6.2}s] {name}: restarted"),
-            Action::Stopped => println!("[{t:6.2}s] {name}: stopped"),
-            Action::Failed(e) => println!("[{t:6.2}s] {name}: FAILED: {e}"),
-        }
-    }
-    fn settled(&mut self, s: &Settled) {
-        let t = self.start.elapsed().as_secs_f64();
-        let detail = if s.detail.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", s.detail)
-        };
-        println!(
-            "[{t:6.2}s] {}: {} {} after {:.2}s{detail}",
-            s.name,
-            status::symbol(s.state.as_str()),
-            s.state.as_str(),
-            s.took.as_secs_f64()
-        );
-    }
-}
-
-/// Writes rendered trees (only after every template succeeded) and the socket dir.
-pub fn install_tree(plan: &Plan, rendered: &[render::RenderedInstance]) -> Outcome {
-    render::write_instances(rendered)
-        .map_err(|e| failed(format!("cannot write the rendered tree: {e}")))?;
-    render::ensure_private_dir(&plan.sockets_dir())
-        .map_err(|e| failed(format!("cannot create the socket directory: {e}")))
-}
-
-pub fn up(file: &Path, names: &[String], wait: bool) -> Outcome {
-    let (_lock, plan) = locked_plan(file)?;
-    let t = templates(&plan)?;
-    let mut env_errors: Vec<Diagnostic> = crate::check::environment(&plan)
-        .into_iter()
-        .filter(|d| d.is_error())
-        .collect();
-    if !env_errors.is_empty() {
-        env_errors.push(
-            Diagnostic::error("nothing was started").help("`gridctl check` shows every problem"),
-        );
-        return Err(Failure::invalid(env_errors));
-    }
-    let rendered = render::render_instances(&plan, &t)?;
-    install_tree(&plan, &rendered)?;
-    let selected = select(&plan, names)?;
-    let mut printer = Printer::new();
-    let undeclared = if names.is_empty() {
-        reconcile::undeclared(&plan)
-    } else {
-        Vec::new()
-    };
-    // With nginx in front, a copy joins its upstream only once ready: always wait.
-    let managed = plan.nginx.is_some();
-    let report = reconcile::up(&plan, &rendered, &selected, wait || managed, &mut printer);
-    let mut failures = report.failures;
-    // Copies `up` left alone: in once ready, out otherwise.
-    let changes: Vec<(String, Membership)> = if managed {
-        selected
-            .iter()
-            .filter(|i| !report.changed.iter().any(|c| c.name == i.name))
-            .map(|i| {
-                let ready = !failures.iter().any(|f| f.name == i.name);
-                let m = if ready {
-                    Membership::In
-                } else {
-                    Membership::Out
-                };
-                (i.name.clone(), m)
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut first = changes;
-    let running: Vec<&reconcile::Undeclared> = undeclared.iter().filter(|u| u.running).collect();
-    if !running.is_empty() {
-        // Instances no longer declared leave the upstreams with this render: drain, stop.
-        let applied = roll::apply(&plan, &t, &first).map_err(|e| failed(format!("nginx: {e}")))?;
-        roll::note_nginx(&applied, "upstreams updated, undeclared copies dropped");
-        first.clear();
-        if applied.reloaded() {
-            roll::drain(&plan);
-        }
-        for u in &running {
-            match reconcile::stop_socket(&u.socket) {
-                Ok(()) => printer.action(&u.name, &Action::Stopped),
-                Err(e) => printer.action(&u.name, &Action::Failed(e)),
-            }
-        }
-    }
-    // Stopped undeclared copies (and leftovers of earlier ones) are retired.
-    let retired = crate::live::retire_all(&plan, undeclared.iter().map(|u| u.name.as_str()));
-    if let Err(f) = retired {
-        crate::app::print_diagnostics(&f.diagnostics);
-    }
-    // Copies whose config changed: rolled one at a time, drained through nginx when
-    // managed; the membership changes above ride on the roll's first render.
-    if let Err(e) = roll::rolling_restart(&plan, &t, &report.changed, first, &mut printer) {
-        failures.push(Settled {
-            name: "rolling restart".into(),
-            state: InstanceState::Stopped,
-            detail: e.to_string(),
-            took: Duration::ZERO,
-        });
-    }
-    roll::note_reloads(&plan);
-    if failures.is_empty() {
-        println!(
-            "{} instance(s) up in {:.2}s",
-            selected.len(),
-            printer.start.elapsed().as_secs_f64()
-        );
-        return Ok(());
-    }
-    let list: Vec<String> = failures
-        .iter()
-        .map(|f| {
-            format!(
-                "{} ({}{})",
-                f.name,
-                f.state.as_str(),
-                if f.detail.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", f.detail)
-                }
-            )
-        })
-        .collect();
-    Err(failed(format!(
-        "{} instance(s) not ready: {}",
-        failures.len(),
-        list.join(", ")
-    ))
-    .help("see `gridctl status` and `gridctl logs INSTANCE`"))
-}
-
-trait WithHelp {
-    fn help(self, h: &str) -> Failure;
-}
-
-impl WithHelp for Failure {
-    fn help(mut self, h: &str) -> Failure {
-        if let Some(d) = self.diagnostics.pop() {
-            self.diagnostics.push(d.help(h));
-        }
-        self
-    }
-}
-
-pub fn down(file: &Path, names: &[String]) -> Outcome {
-    let (_lock, plan) = locked_plan(file)?;
-    let selected = select(&plan, names)?;
-    let mut printer = Printer::new();
-    // A whole-grid `down` also stops copies that grid.toml no longer declares.
-    let undeclared: Vec<reconcile::Undeclared> = if names.is_empty() {
-        reconcile::undeclared(&plan)
-    } else {
-        Vec::new()
-    };
-    // nginx first: the copies leave their upstreams (and are drained) before they stop,
-    // so no request reaches a copy that is shutting down.
-    let t = if plan.nginx.is_some() {
-        Some(templates(&plan)?)
-    } else {
-        None
-    };
-    if let Some(t) = &t {
-        let changes: Vec<(String, Membership)> = selected
-            .iter()
-            .map(|i| (i.name.clone(), Membership::Draining))
-            .collect();
-        // A broken nginx must not keep the grid from stopping: warn and go on.
-        match roll::apply(&plan, t, &changes) {
-            Ok(applied) => {
-                roll::note_nginx(&applied, "copies to stop marked down");
-                if applied.reloaded() {
-                    roll::drain(&plan);
-                }
-            }
-            Err(e) => nginx_warning(&e),
-        }
-    }
-    let mut failures = Vec::new();
-    for u in undeclared.iter().filter(|u| u.running) {
-        match reconcile::stop_socket(&u.socket) {
-            Ok(()) => printer.action(&format!("{} (undeclared)", u.name), &Action::Stopped),
-            Err(e) => {
-                printer.action(&u.name, &Action::Failed(e.clone()));
-                failures.push((u.name.clone(), e));
-            }
-        }
-    }
-    failures.extend(reconcile::down(&plan, &selected, &mut printer));
-    if let Some(t) = &t {
-        // Stopped copies are out (the `down` lines go, which needs no reload); a copy
-        // that failed to stop stays marked down.
-        let changes: Vec<(String, Membership)> = selected
-            .iter()
-            .filter(|i| !failures.iter().any(|(n, _)| *n == i.name))
-            .map(|i| (i.name.clone(), Membership::Out))
-            .collect();
-        match roll::apply(&plan, t, &changes) {
-            Ok(applied) => roll::note_nginx(&applied, "stopped copies out of their upstreams"),
-            Err(e) => nginx_warning(&e),
-        }
-        roll::note_reloads(&plan);
-    }
-    if let Err(f) = crate::live::retire_all(
-        &plan,
-        undeclared
-            .iter()
-            .filter(|u| !failures.iter().any(|(n, _)| *n == u.name))
-            .map(|u| u.name.as_str()),
-    ) {
-        crate::app::print_diagnostics(&f.diagnostics);
-    }
-    if failures.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = failures.iter().map(|(n, e)| format!("{n}: {e}")).collect();
-    Err(failed(format!("could not stop: {}", list.join("; "))))
-}
-
-fn nginx_warning(e: &crate::nginx::NginxError) {
-    crate::app::print_diagnostics(&[Diagnostic::warning(format!("nginx: {e}"))]);
-}
-
-pub fn restart(file: &Path, names: &[String]) -> Outcome {
-    let (_lock, plan) = locked_plan(file)?;
-    let t = templates(&plan)?;
-    let rendered = render::render_instances(&plan, &t)?;
-    install_tree(&plan, &rendered)?;
-    let selected = select(&plan, names)?;
-    let mut printer = Printer::new();
-    if plan.nginx.is_some() {
-        // Behind nginx a restart is a roll: each copy leaves its upstream before it
-        // stops and returns once ready, so nginx never routes to a stopping copy.
-        let rolled = roll::rolling_restart(&plan, &t, &selected, Vec::new(), &mut printer)
-            .map_err(|e| failed(format!("restart incomplete: {e}")));
-        roll::note_reloads(&plan);
-        return rolled;
-    }
-    let mut bad = Vec::new();
-    for inst in selected {
-        let a = reconcile::restart(&plan, inst);
-        let a = if a == Action::Restarted {
-            Action::Started
-        } else {
-            a
-        };
-        printer.action(&inst.name, &a);
-        if let Action::Failed(e) = a {
-            bad.push(format!("{}: {e}", inst.name));
-            continue;
-        }
-        let deadline = plan
-            .role(&inst.role)
-            .map(|r| r.supervise.ready_timeout)
-            .unwrap_or(Duration::from_secs(120));
-        let s = reconcile::wait_settled(&plan, inst, deadline + Duration::from_secs(2));
-        printer.settled(&s);
-        if s.state != InstanceState::Ready {
-            bad.push(format!("{}: {}", inst.name, s.state.as_str()));
-        }
-    }
-    if bad.is_empty() {
-        Ok(())
-    } else {
-        Err(failed(format!("restart incomplete: {}", bad.join("; "))))
-    }
 }
 
 pub fn status(file: &Path, json: bool) -> Outcome {
@@ -384,7 +77,7 @@ pub fn attach(file: &Path, name: &str, read_only: bool, detach_key: &str) -> Out
     let inst = instance(&plan, name)?;
     let detach = attach::parse_detach_key(detach_key).map_err(|e| Failure {
         diagnostics: vec![Diagnostic::error(format!("bad --detach-key: {e}"))],
-        code: crate::app::EXIT_USAGE,
+        code: crate::outcome::EXIT_USAGE,
     })?;
     // Fail before touching the terminal when the instance is not running.
     drop(connect(&plan, inst)?);
@@ -435,7 +128,7 @@ pub fn send(
                 return Err(Failure {
                     diagnostics: vec![Diagnostic::error(format!("no role named `{r}`"))
                         .help(format!("known roles: {}", roles.join(", ")))],
-                    code: crate::app::EXIT_USAGE,
+                    code: crate::outcome::EXIT_USAGE,
                 });
             }
             plan.instances.iter().filter(|i| i.role == r).collect()
@@ -466,7 +159,7 @@ pub fn send(
             }) => {
                 print(&out);
                 if unused_answers > 0 {
-                    crate::app::print_diagnostics(&[Diagnostic::warning(format!(
+                    crate::outcome::print_diagnostics(&[Diagnostic::warning(format!(
                         "`{}` asked no more questions: {unused_answers} of the answers were not typed",
                         inst.name
                     ))
@@ -478,7 +171,7 @@ pub fn send(
                 question,
             }) => {
                 print(&out);
-                crate::app::print_diagnostics(&[Diagnostic::error(format!(
+                crate::outcome::print_diagnostics(&[Diagnostic::error(format!(
                     "`{}` is waiting for an answer: {question}",
                     inst.name
                 ))
@@ -489,7 +182,7 @@ pub fn send(
                 waiting.push(inst.name.clone());
             }
             Err(f) => {
-                crate::app::print_diagnostics(&f.diagnostics);
+                crate::outcome::print_diagnostics(&f.diagnostics);
                 bad.push(inst.name.clone());
             }
         }
@@ -500,7 +193,7 @@ pub fn send(
         // The diagnostics are printed above, one per instance.
         Err(Failure {
             diagnostics: Vec::new(),
-            code: crate::app::EXIT_WAITING,
+            code: crate::outcome::EXIT_WAITING,
         })
     } else {
         Ok(())

@@ -215,7 +215,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__down)
-            opts="-h --help"
+            opts="-h --dry-run --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -787,7 +787,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__restart)
-            opts="-h --rolling --help"
+            opts="-h --rolling --dry-run --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -801,7 +801,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__scale)
-            opts="-h --help"
+            opts="-h --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -873,7 +873,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__up)
-            opts="-h --wait --help"
+            opts="-h --wait --dry-run --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

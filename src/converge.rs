@@ -1,0 +1,265 @@
+//! `up`, `down` and `restart [--rolling]`: small callers of the reconciler (observe → diff → steps → execute).
+//!
+//! Each takes the grid lock before it reads the manifest (a dry run takes none and
+//! writes nothing), asks the diff for the steps, and either prints them (`--dry-run`)
+//! or hands them to the executor, whose events the printer turns into progress lines.
+
+use crate::diagnostic::Diagnostic;
+use crate::load::{load_plan, locked_plan, templates};
+use crate::lock::GridLock;
+use crate::outcome::{Failure, Outcome};
+use crate::plan::{InstancePlan, Plan};
+use crate::reconcile::execute::{self, Context, Report};
+use crate::reconcile::step::Step;
+use crate::reconcile::{diff, observe, print};
+use crate::render;
+use std::path::Path;
+use std::time::Instant;
+
+fn failed(msg: impl Into<String>) -> Failure {
+    Failure::failed(Diagnostic::error(msg))
+}
+
+fn select<'p>(plan: &'p Plan, names: &[String]) -> Result<Vec<&'p InstancePlan>, Failure> {
+    plan.select(names).map_err(|e| Failure {
+        diagnostics: vec![Diagnostic::error(e)],
+        code: crate::outcome::EXIT_USAGE,
+    })
+}
+
+/// The plan, under the grid lock unless this is a dry run.
+fn plan_for(file: &Path, dry_run: bool) -> Result<(Option<GridLock>, Plan), Failure> {
+    if dry_run {
+        return Ok((None, load_plan(file)?));
+    }
+    let (lock, plan) = locked_plan(file)?;
+    Ok((Some(lock), plan))
+}
+
+/// How a command was asked to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Mode {
+    /// `--dry-run`: print the steps, act on nothing.
+    pub dry_run: bool,
+    /// `--json`: steps or events as JSON lines instead of progress lines.
+    pub json: bool,
+}
+
+/// Prints the steps of a dry run.
+pub(crate) fn print_dry_run(steps: &[Step], json: bool) {
+    if json {
+        print::out(&crate::reconcile::json::steps(steps));
+        return;
+    }
+    print::out(&print::steps(steps));
+    print::out(&format!(
+        "dry run: {} step(s), nothing was done\n",
+        steps.len()
+    ));
+}
+
+/// Runs the steps, printing events (as progress lines or JSON) as they come.
+pub(crate) fn execute(cx: &Context, steps: &[Step], json: bool) -> Result<Report, Failure> {
+    let mut emit = |e: crate::reconcile::events::Event| {
+        if json {
+            print::out(&format!("{}\n", crate::reconcile::json::event(&e)));
+        } else {
+            print::print(&e);
+        }
+    };
+    execute::run(cx, steps, &mut emit).map_err(|e| failed(e.0))
+}
+
+/// Prints the steps (dry run) or runs them; `None` after a dry run. Undeclared copies
+/// that could not be retired are reported, not failed: the next command retries.
+fn converge(run: &Context, steps: &[Step], mode: Mode) -> Result<Option<Report>, Failure> {
+    if mode.dry_run {
+        print_dry_run(steps, mode.json);
+        return Ok(None);
+    }
+    let report = execute(run, steps, mode.json)?;
+    if !report.unretired.is_empty() {
+        crate::outcome::print_diagnostics(&[Diagnostic::error(format!(
+            "could not retire {}",
+            report.unretired.join("; ")
+        ))]);
+    }
+    if mode.json {
+        let reloads = run
+            .plan
+            .nginx
+            .as_ref()
+            .map(|_| crate::nginx::reloads_done());
+        print::out(&format!(
+            "{}\n",
+            crate::reconcile::json::summary(&report, reloads)
+        ));
+    } else {
+        print::note_reloads(run.plan);
+    }
+    Ok(Some(report))
+}
+
+/// "name (state: detail)" for the closing error of `up`.
+fn state_list(report: &Report) -> String {
+    report
+        .failures
+        .iter()
+        .map(|f| {
+            let detail = if f.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", f.detail)
+            };
+            format!("{} ({}{detail})", f.name, f.state.as_str())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `up`: start what is missing, keep what runs, roll what changed, drop what is undeclared.
+pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
+    let dry_run = mode.dry_run;
+    let started = Instant::now();
+    let (_lock, plan) = plan_for(file, dry_run)?;
+    let t = templates(&plan)?;
+    let mut env_errors: Vec<Diagnostic> = crate::check::environment(&plan)
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect();
+    if !env_errors.is_empty() {
+        env_errors.push(
+            Diagnostic::error("nothing was started").help("`gridctl check` shows every problem"),
+        );
+        return Err(Failure::invalid(env_errors));
+    }
+    let rendered = render::render_instances(&plan, &t)?;
+    let selected = select(&plan, names)?;
+    let seen = observe::observe(&plan, &selected, names.is_empty(), !dry_run);
+    let options = diff::UpOptions {
+        wait,
+        managed: plan.nginx.is_some(),
+    };
+    let steps = diff::up(&observe::wants(&selected, &rendered), &seen, options);
+    let run = Context {
+        plan: &plan,
+        templates: Some(&t),
+        rendered: &rendered,
+        started,
+    };
+    let Some(report) = converge(&run, &steps, mode)? else {
+        return Ok(());
+    };
+    if report.failures.is_empty() {
+        if mode.json {
+            return Ok(());
+        }
+        print::out(&format!(
+            "{} instance(s) up in {:.2}s\n",
+            selected.len(),
+            started.elapsed().as_secs_f64()
+        ));
+        return Ok(());
+    }
+    Err(Failure::failed(
+        Diagnostic::error(format!(
+            "{} instance(s) not ready: {}",
+            report.failures.len(),
+            state_list(&report)
+        ))
+        .help("see `gridctl status` and `gridctl logs INSTANCE`"),
+    ))
+}
+
+/// `down`: out of nginx, drained, stopped (dependants first), undeclared copies retired.
+pub fn down(file: &Path, names: &[String], mode: Mode) -> Outcome {
+    let dry_run = mode.dry_run;
+    let started = Instant::now();
+    let (_lock, plan) = plan_for(file, dry_run)?;
+    let selected = select(&plan, names)?;
+    let t = match plan.nginx {
+        Some(_) => Some(templates(&plan)?),
+        None => None,
+    };
+    let seen = observe::observe(&plan, &selected, names.is_empty(), !dry_run);
+    let copies: Vec<(String, usize)> = selected
+        .iter()
+        .map(|i| {
+            let rank = plan.role(&i.role).map(|r| r.start_rank).unwrap_or(0);
+            (i.name.clone(), rank)
+        })
+        .collect();
+    let steps = diff::down(&copies, &seen, plan.nginx.is_some());
+    let run = Context {
+        plan: &plan,
+        templates: t.as_ref(),
+        rendered: &[],
+        started,
+    };
+    let Some(report) = converge(&run, &steps, mode)? else {
+        return Ok(());
+    };
+    if report.failures.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = report
+        .failures
+        .iter()
+        .map(|f| format!("{}: {}", f.name, f.detail))
+        .collect();
+    Err(failed(format!("could not stop: {}", list.join("; "))))
+}
+
+/// `restart [--rolling]`: behind nginx (or `--rolling`) one copy at a time, out of its
+/// upstream while it restarts; otherwise each copy restarts and is waited for.
+pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outcome {
+    let dry_run = mode.dry_run;
+    let started = Instant::now();
+    let (_lock, plan) = plan_for(file, dry_run)?;
+    let t = templates(&plan)?;
+    let rendered = render::render_instances(&plan, &t)?;
+    let selected = select(&plan, names)?;
+    let managed = plan.nginx.is_some();
+    if rolling && !managed && !dry_run && !mode.json {
+        print::out(
+            "note: grid.toml has no [nginx]; copies restart one at a time without draining\n",
+        );
+    }
+    let seen = observe::observe(&plan, &selected, false, !dry_run);
+    let steps = diff::restart(
+        &observe::wants(&selected, &rendered),
+        &seen,
+        managed,
+        rolling,
+    );
+    let run = Context {
+        plan: &plan,
+        templates: Some(&t),
+        rendered: &rendered,
+        started,
+    };
+    let Some(report) = converge(&run, &steps, mode)? else {
+        return Ok(());
+    };
+    if report.failures.is_empty() {
+        return Ok(());
+    }
+    // A roll's failure says what happened to the roll; a plain restart's, per copy.
+    let list: Vec<String> = report
+        .failures
+        .iter()
+        .map(|f| match f.name.as_str() {
+            "rolling restart" => f.detail.clone(),
+            _ if f.state == crate::protocol::InstanceState::Stopped && !f.detail.is_empty() => {
+                format!("{}: {}", f.name, f.detail)
+            }
+            _ => format!("{}: {}", f.name, f.state.as_str()),
+        })
+        .collect();
+    let text = list.join("; ");
+    Err(failed(if rolling {
+        text
+    } else {
+        format!("restart incomplete: {text}")
+    }))
+}

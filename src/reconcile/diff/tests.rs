@@ -1,0 +1,447 @@
+//! Table-driven tests of the diff: observed grid + options → the exact steps and reasons.
+
+use super::{down, restart, up, UpOptions};
+use crate::protocol::InstanceState;
+use crate::reconcile::observe::{Leftover, Observed, Seen, Want};
+use crate::render::Membership;
+
+/// `name:index` copies wanted with hash `h1` (file lists name what differs on disk).
+fn want(name: &str, index: u32, hash: &str, differs: &[&str]) -> Want {
+    Want {
+        name: name.into(),
+        index,
+        config_hash: hash.into(),
+        differs_on_disk: differs.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn running(state: InstanceState, hash: &str) -> Seen {
+    Seen::Running {
+        state,
+        config_hash: hash.into(),
+    }
+}
+
+/// The blog's shape: core-1, asset-1..3, inventory-1..2, in start order.
+fn blog(hash_of: impl Fn(&str) -> (&'static str, Vec<&'static str>)) -> Vec<Want> {
+    [
+        ("core-1", 1),
+        ("asset-1", 1),
+        ("inventory-1", 1),
+        ("asset-2", 2),
+        ("asset-3", 3),
+        ("inventory-2", 2),
+    ]
+    .iter()
+    .map(|(n, i)| {
+        let (h, files) = hash_of(n);
+        want(n, *i, h, &files)
+    })
+    .collect()
+}
+
+fn all_running(wants: &[Want], state: InstanceState) -> Observed {
+    Observed {
+        holders: wants
+            .iter()
+            .map(|w| (w.name.clone(), running(state, "h1")))
+            .collect(),
+        ..Observed::default()
+    }
+}
+
+const PLAIN: UpOptions = UpOptions {
+    wait: false,
+    managed: false,
+};
+const NGINX: UpOptions = UpOptions {
+    wait: false,
+    managed: true,
+};
+
+struct Case {
+    name: &'static str,
+    wants: Vec<Want>,
+    seen: Observed,
+    options: UpOptions,
+    steps: &'static [&'static str],
+}
+
+fn cases() -> Vec<Case> {
+    let same = |_: &str| ("h1", vec![]);
+    let asset_changed = |n: &str| {
+        if n.starts_with("asset") {
+            ("h2", vec!["includes/local/asset.ini"])
+        } else {
+            ("h1", vec![])
+        }
+    };
+    let mut crashed = all_running(&blog(same), InstanceState::Ready);
+    crashed
+        .holders
+        .insert("asset-2".into(), running(InstanceState::Backoff, "h1"));
+    let mut crashed_and_changed = all_running(&blog(same), InstanceState::Ready);
+    crashed_and_changed
+        .holders
+        .insert("asset-3".into(), running(InstanceState::CrashLoop, "h1"));
+    let mut silent = all_running(&blog(same), InstanceState::Ready);
+    silent.holders.insert("inventory-2".into(), Seen::Silent);
+    let mut scaled_down = all_running(&blog(same), InstanceState::Ready);
+    scaled_down.undeclared = vec![
+        Leftover {
+            name: "asset-4".into(),
+            running: true,
+        },
+        Leftover {
+            name: "asset-5".into(),
+            running: false,
+        },
+    ];
+    let mut out_of_upstream = all_running(&blog(same), InstanceState::Ready);
+    out_of_upstream
+        .installed
+        .insert("asset-1".into(), Membership::Out);
+    vec![
+        Case {
+            name: "fresh grid: first copies alone and waited for, siblings together",
+            wants: blog(same),
+            seen: Observed::default(),
+            options: PLAIN,
+            steps: &[
+                "write the instance trees (changed files only) — the plan's config",
+                "start core-1 — not running",
+                "wait until core-1 is ready — first copy: its siblings wait for its migrations",
+                "start asset-1 — not running",
+                "wait until asset-1 is ready — first copy: its siblings wait for its migrations",
+                "start inventory-1 — not running",
+                "wait until inventory-1 is ready — first copy: its siblings wait for its migrations",
+                "start together asset-2, asset-3, inventory-2 — not running",
+            ],
+        },
+        Case {
+            name: "fresh grid behind nginx: every copy waited for, then in with one reload",
+            wants: blog(same)[..4].to_vec(),
+            seen: Observed::default(),
+            options: NGINX,
+            steps: &[
+                "write the instance trees (changed files only) — the plan's config",
+                "start core-1 — not running",
+                "wait until core-1 is ready — first copy: its siblings wait for its migrations",
+                "start asset-1 — not running",
+                "wait until asset-1 is ready — first copy: its siblings wait for its migrations",
+                "start inventory-1 — not running",
+                "wait until inventory-1 is ready — first copy: its siblings wait for its migrations",
+                "start together asset-2 — not running",
+                "wait until asset-2 is ready — started by this run",
+                "core-1 joins its upstream — in once ready, out otherwise",
+                "asset-1 joins its upstream — in once ready, out otherwise",
+                "inventory-1 joins its upstream — in once ready, out otherwise",
+                "asset-2 joins its upstream — in once ready, out otherwise",
+                "nginx: render, reload if routing changed — in once ready, out otherwise",
+            ],
+        },
+        Case {
+            name: "nothing changed, no nginx: every copy kept",
+            wants: blog(same)[..2].to_vec(),
+            seen: all_running(&blog(same), InstanceState::Ready),
+            options: PLAIN,
+            steps: &[
+                "write the instance trees (changed files only) — the plan's config",
+                "keep core-1 — running, config unchanged",
+                "keep asset-1 — running, config unchanged",
+            ],
+        },
+        Case {
+            name: "a changed file rolls the role: out, drain, restart, ready, in with the next out",
+            wants: blog(asset_changed)[..4].to_vec(),
+            seen: all_running(&blog(same), InstanceState::Ready),
+            options: NGINX,
+            steps: &[
+                "write the instance trees (changed files only) — the plan's config",
+                "keep core-1 — running, config unchanged",
+                "keep inventory-1 — running, config unchanged",
+                "core-1 joins its upstream — in once ready, out otherwise",
+                "inventory-1 joins its upstream — in once ready, out otherwise",
+                "asset-1 leaves its upstream — config changed: includes/local/asset.ini",
+                "nginx: render, reload if routing changed — out before it stops",
+                "drain — requests already sent finish",
+                "restart asset-1 — config changed: includes/local/asset.ini",
+                "wait until asset-1 is ready — config changed: includes/local/asset.ini",
+                "asset-1 joins its upstream — in once ready, out otherwise",
+                "asset-2 leaves its upstream — config changed: includes/local/asset.ini",
+                "nginx: render, reload if routing changed — out before it stops",
+                "drain — requests already sent finish",
+                "restart asset-2 — config changed: includes/local/asset.ini",
+                "wait until asset-2 is ready — config changed: includes/local/asset.ini",
+                "asset-2 joins its upstream — in once ready, out otherwise",
+                "nginx: render, reload if routing changed — in once ready, out otherwise",
+            ],
+        },
+        Case {
+            name: "a changed file without nginx: restarts one at a time",
+            wants: blog(asset_changed)[..3].to_vec(),
+            seen: all_running(&blog(same), InstanceState::Ready),
+            options: PLAIN,
+            steps: &[
+                "write the instance trees (changed files only) — the plan's config",
+                "keep core-1 — running, config unchanged",
+                "keep inventory-1 — running, config unchanged",
+                "restart asset-1 — config changed: includes/local/asset.ini",
+                "wait until asset-1 is ready — config changed: includes/local/asset.ini",
+            ],
+        },
+        Case {
+            name: "a crashed copy is waited for and joins only if ready",
+            wants: blog(same)[..4].to_vec(),
+            seen: crashed,
+            options: NGINX,
+            steps: &[
+                "write the instance trees (changed files only) — the plan's config",
+                "keep core-1 — running, config unchanged",
+                "keep asset-1 — running, config unchanged",
+                "keep inventory-1 — running, config unchanged",
+                "keep asset-2 — running, config unchanged",
+                "wait until asset-2 is ready — crashed (backoff)",
+                "core-1 joins its upstream — in once ready, out otherwise",
+                "asset-1 joins its upstream — in once ready, out otherwise",
+                "inventory-1 joins its upstream — in once ready, out otherwise",
+                "asset-2 joins its upstream — in once ready, out otherwise",
+                "nginx: render, reload if routing changed — in once ready, out otherwise",
+            ],
+        },
+        Case {
+            name: "a crashed copy whose config changed has nothing to drain: it goes first",
+            wants: blog(asset_changed)[..5].to_vec(),
+            seen: crashed_and_changed,
+            options: NGINX,
+            steps: &[
+                "write the instance trees (changed files only) — the plan's config",
+                "keep core-1 — running, config unchanged",
+                "keep inventory-1 — running, config unchanged",
+                "core-1 joins its upstream — in once ready, out otherwise",
+                "inventory-1 joins its upstream — in once ready, out otherwise",
+                "asset-3 is not in its upstream: no drain — config changed: includes/local/asset.ini",
+                "restart asset-3 — config changed: includes/local/asset.ini",
+                "wait until asset-3 is ready — config changed: includes/local/asset.ini",
+                "asset-3 joins its upstream — in once ready, out otherwise",
+                "asset-1 leaves its upstream — config changed: includes/local/asset.ini",
+                "nginx: render, reload if routing changed — out before it stops",
+                "drain — requests already sent finish",
+                "restart asset-1 — config changed: includes/local/asset.ini",
+                "wait until asset-1 is ready — config changed: includes/local/asset.ini",
+                "asset-1 joins its upstream — in once ready, out otherwise",
+                "asset-2 leaves its upstream — config changed: includes/local/asset.ini",
+                "nginx: render, reload if routing changed — out before it stops",
+                "drain — requests already sent finish",
+                "restart asset-2 — config changed: includes/local/asset.ini",
+                "wait until asset-2 is ready — config changed: includes/local/asset.ini",
+                "asset-2 joins its upstream — in once ready, out otherwise",
+                "nginx: render, reload if routing changed — in once ready, out otherwise",
+            ],
+        },
+        Case {
+            name: "a holder that does not answer is reported and kept out",
+            wants: blog(same)[4..].to_vec(),
+            seen: silent,
+            options: NGINX,
+            steps: &[
+                "write the instance trees (changed files only) — the plan's config",
+                "keep asset-3 — running, config unchanged",
+                "cannot reach inventory-2 — holder does not answer on its socket",
+                "asset-3 joins its upstream — in once ready, out otherwise",
+                "inventory-2 joins its upstream — in once ready, out otherwise",
+                "nginx: render, reload if routing changed — in once ready, out otherwise",
+            ],
+        },
+        Case {
+            name: "scaled down by hand: undeclared copies leave, stop and retire",
+            wants: blog(same)[..2].to_vec(),
+            seen: scaled_down,
+            options: NGINX,
+            steps: &[
+                "write the instance trees (changed files only) — the plan's config",
+                "keep core-1 — running, config unchanged",
+                "keep asset-1 — running, config unchanged",
+                "core-1 joins its upstream — in once ready, out otherwise",
+                "asset-1 joins its upstream — in once ready, out otherwise",
+                "nginx: render, reload if routing changed — undeclared (no longer in grid.toml)",
+                "drain — requests already sent finish",
+                "stop asset-4 (undeclared) — undeclared (no longer in grid.toml)",
+                "retire asset-4 — undeclared (no longer in grid.toml)",
+                "retire asset-5 — undeclared (no longer in grid.toml)",
+            ],
+        },
+        Case {
+            name: "a roll takes a copy out of nginx's installed config first, undrained",
+            wants: blog(asset_changed)[1..2].to_vec(),
+            seen: out_of_upstream,
+            options: NGINX,
+            steps: &[
+                "write the instance trees (changed files only) — the plan's config",
+                "asset-1 is not in its upstream: no drain — config changed: includes/local/asset.ini",
+                "restart asset-1 — config changed: includes/local/asset.ini",
+                "wait until asset-1 is ready — config changed: includes/local/asset.ini",
+                "asset-1 joins its upstream — in once ready, out otherwise",
+                "nginx: render, reload if routing changed — in once ready, out otherwise",
+            ],
+        },
+    ]
+}
+
+#[test]
+fn up_steps_and_reasons() {
+    for c in cases() {
+        let got: Vec<String> = up(&c.wants, &c.seen, c.options)
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(got, c.steps, "case: {}", c.name);
+    }
+}
+
+#[test]
+fn only_roll_steps_halt() {
+    let wants = blog(|n| {
+        if n == "asset-1" {
+            ("h2", vec![])
+        } else {
+            ("h1", vec![])
+        }
+    });
+    let steps = up(&wants, &all_running(&wants, InstanceState::Ready), NGINX);
+    let halting: Vec<String> = steps
+        .iter()
+        .filter(|s| s.halts)
+        .map(|s| s.action.to_string())
+        .collect();
+    assert_eq!(
+        halting,
+        ["restart asset-1", "wait until asset-1 is ready"],
+        "{steps:#?}"
+    );
+}
+
+#[test]
+fn down_steps_and_reasons() {
+    let wants = blog(|_| ("h1", vec![]));
+    let mut seen = all_running(&wants, InstanceState::Ready);
+    seen.holders.insert("asset-3".into(), Seen::Absent);
+    seen.undeclared = vec![Leftover {
+        name: "asset-4".into(),
+        running: true,
+    }];
+    // core rank 0, asset and inventory rank 1 (they depend on it), in start order.
+    let copies: Vec<(String, usize)> = ["core-1", "asset-1", "asset-2", "asset-3"]
+        .iter()
+        .map(|n| (n.to_string(), usize::from(*n != "core-1")))
+        .collect();
+    let got: Vec<String> = down(&copies, &seen, true)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "core-1 leaves its upstream — out before it stops",
+            "asset-1 leaves its upstream — out before it stops",
+            "asset-2 leaves its upstream — out before it stops",
+            "asset-3 leaves its upstream — out before it stops",
+            "nginx: render, reload if routing changed — out before it stops",
+            "drain — requests already sent finish",
+            "stop asset-4 (undeclared) — undeclared (no longer in grid.toml)",
+            "keep asset-3 — not running",
+            "stop together asset-2, asset-1 — operator down",
+            "stop together core-1 — operator down",
+            "core-1 leaves its upstream once stopped — stopped copies out, any other stays marked down",
+            "asset-1 leaves its upstream once stopped — stopped copies out, any other stays marked down",
+            "asset-2 leaves its upstream once stopped — stopped copies out, any other stays marked down",
+            "asset-3 leaves its upstream once stopped — stopped copies out, any other stays marked down",
+            "nginx: render, reload if routing changed — stopped copies out, any other stays marked down",
+            "retire asset-4 — undeclared (no longer in grid.toml)",
+        ]
+    );
+    // Without nginx: only the stops, dependants first.
+    let plain: Vec<String> = down(&copies[..2], &Observed::default(), false)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        plain,
+        ["keep asset-1 — not running", "keep core-1 — not running"]
+    );
+}
+
+#[test]
+fn restart_steps_and_reasons() {
+    let wants = blog(|_| ("h1", vec![]));
+    let seen = all_running(&wants, InstanceState::Ready);
+    let names = |steps: Vec<crate::reconcile::step::Step>| -> Vec<String> {
+        steps.iter().map(|s| s.to_string()).collect()
+    };
+    assert_eq!(
+        names(restart(&wants[1..2], &seen, false, false)),
+        [
+            "write the instance trees (changed files only) — the plan's config",
+            "restart asset-1 — operator restart",
+            "wait until asset-1 is ready — operator restart",
+        ]
+    );
+    // --rolling without nginx: halting steps, no nginx steps.
+    let rolled = restart(&wants[1..2], &seen, false, true);
+    assert!(rolled.iter().skip(1).all(|s| s.halts), "{rolled:#?}");
+    // Behind nginx a restart is always a roll.
+    assert_eq!(
+        names(restart(&wants[1..2], &seen, true, false)),
+        [
+            "write the instance trees (changed files only) — the plan's config",
+            "asset-1 leaves its upstream — operator restart",
+            "nginx: render, reload if routing changed — out before it stops",
+            "drain — requests already sent finish",
+            "restart asset-1 — operator restart",
+            "wait until asset-1 is ready — operator restart",
+            "asset-1 joins its upstream — in once ready, out otherwise",
+            "nginx: render, reload if routing changed — in once ready, out otherwise",
+        ]
+    );
+}
+
+#[test]
+fn scale_steps_and_reasons() {
+    let names = |steps: &[crate::reconcile::step::Step]| -> Vec<String> {
+        steps.iter().map(|s| s.to_string()).collect()
+    };
+    let down = super::scale(&["asset-3".into(), "asset-2".into()], &[], true);
+    assert_eq!(
+        names(&down.before),
+        [
+            "asset-3 leaves its upstream — scaled away",
+            "asset-2 leaves its upstream — scaled away",
+            "nginx: render, reload if routing changed — out before it stops",
+            "drain — requests already sent finish",
+            "stop asset-3 — scaled away",
+            "stop asset-2 — scaled away",
+        ]
+    );
+    assert_eq!(
+        names(&down.after),
+        [
+            "write the instance trees (changed files only) — the plan's config",
+            "retire asset-3 — scaled away",
+            "retire asset-2 — scaled away",
+            "nginx: render, reload if routing changed — scaled away",
+        ]
+    );
+    let up = super::scale(&[], &["asset-4".into()], true);
+    assert!(up.before.is_empty());
+    assert_eq!(
+        names(&up.after),
+        [
+            "write the instance trees (changed files only) — the plan's config",
+            "asset-4 is recorded out of its upstream — not running",
+            "start asset-4 — scaled up",
+            "wait until asset-4 is ready — started by this run",
+            "asset-4 joins its upstream — in once ready, out otherwise",
+            "nginx: render, reload if routing changed — in once ready, out otherwise",
+        ]
+    );
+}

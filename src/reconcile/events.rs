@@ -1,0 +1,70 @@
+//! What the executor reports as it runs a step: the printer, `--json` and a progress display read these.
+
+use super::holders::Action as Done;
+use crate::nginx::Applied;
+use crate::protocol::InstanceState;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One thing that happened, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Index of the step in the list the executor ran.
+    pub step: usize,
+    /// The step's kind (`start`, `wait_ready`, `reload`, …).
+    pub phase: &'static str,
+    pub instance: Option<String>,
+    /// Since the command started.
+    pub elapsed: Duration,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A copy was started, left alone, restarted, stopped — or that failed.
+    Acted(Done),
+    /// A wait ended: the state the copy settled in, and how long its start took.
+    Settled {
+        state: InstanceState,
+        detail: String,
+        took: Duration,
+    },
+    /// nginx was rendered with these membership changes (`note` says which).
+    Nginx {
+        applied: Applied,
+        note: String,
+    },
+    /// nginx refused the config; a `warning` when the step was best effort.
+    NginxFailed {
+        why: String,
+        warning: bool,
+    },
+    /// A copy not in its upstream is restarted without a drain.
+    NothingToDrain,
+    /// The drain period was waited (or skipped: the reload took nothing out).
+    Drained {
+        waited: bool,
+    },
+    /// A membership change was queued for the next reload.
+    Queued,
+    Rendered,
+    Retired {
+        logs: PathBuf,
+    },
+    RetireFailed(String),
+    /// Not run: an earlier step ended the run.
+    Skipped,
+}
+
+impl Outcome {
+    /// Whether this outcome is a failure of its step.
+    pub fn failed(&self) -> bool {
+        match self {
+            Outcome::Acted(Done::Failed(_))
+            | Outcome::NginxFailed { .. }
+            | Outcome::RetireFailed(_) => true,
+            Outcome::Settled { state, .. } => *state != InstanceState::Ready,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! The executor: runs a list of steps in order, emitting an event per outcome; it never decides.
+//!
+//! The only judgement left here is mechanical and stated on [`Step::halts`]: after a
+//! halting step fails, the copy is kept out of its upstream, the membership changes
+//! queued so far are applied, and every later step is skipped.
+
+use super::events::{Event, Outcome};
+use super::holders::{self, Action as Done, Settled};
+use super::step::{Action, Step};
+use super::upstream;
+use crate::nginx::Applied;
+use crate::plan::{InstancePlan, Plan};
+use crate::protocol::InstanceState;
+use crate::render::{self, Membership, RenderedInstance};
+use crate::templates::Templates;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// What the executor works with.
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    /// Needed only when nginx is managed (`down` of a grid without it loads none).
+    pub templates: Option<&'a Templates>,
+    pub rendered: &'a [RenderedInstance],
+    /// When the command started (events carry the time since).
+    pub started: Instant,
+}
+
+/// What a run left: the copies that did not end ready (or failed), in the order seen.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub failures: Vec<Settled>,
+    /// Undeclared copies that could not be retired, and why (the caller says how bad).
+    pub unretired: Vec<String>,
+}
+
+/// A failure that stops the run before its steps could be tried (the tree not written).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Fatal(pub String);
+
+struct Run<'a, 'e> {
+    cx: &'a Context<'a>,
+    emit: &'e mut dyn FnMut(Event),
+    step: usize,
+    phase: &'static str,
+    /// Membership changes waiting for the next reload.
+    pending: Vec<(String, Membership)>,
+    /// The last reload, and whether it marked copies down (a drain must follow).
+    last_reload: Option<(Applied, bool)>,
+    failed: BTreeSet<String>,
+    report: Report,
+}
+
+/// Runs `steps` in order; every outcome goes to `emit` as it happens.
+pub fn run(cx: &Context, steps: &[Step], emit: &mut dyn FnMut(Event)) -> Result<Report, Fatal> {
+    let mut r = Run {
+        cx,
+        emit,
+        step: 0,
+        phase: "",
+        pending: Vec::new(),
+        last_reload: None,
+        failed: BTreeSet::new(),
+        report: Report::default(),
+    };
+    let mut halted = false;
+    for (i, s) in steps.iter().enumerate() {
+        r.step = i;
+        r.phase = s.action.kind();
+        if halted {
+            r.emit(s.instance(), Outcome::Skipped);
+            continue;
+        }
+        let ok = r.one(s)?;
+        // nginx refusing a config ends the run too (every later step assumes it), unless
+        // the step says it is best effort.
+        let nginx_failed = matches!(
+            s.action,
+            Action::Reload {
+                best_effort: false,
+                ..
+            }
+        );
+        if !ok && (s.halts || nginx_failed) {
+            halted = true;
+            if !nginx_failed {
+                r.halt(s);
+            }
+        }
+    }
+    Ok(r.report)
+}
+
+impl Run<'_, '_> {
+    fn emit(&mut self, instance: Option<&str>, outcome: Outcome) {
+        let e = Event {
+            step: self.step,
+            phase: self.phase,
+            instance: instance.map(str::to_string),
+            elapsed: self.cx.started.elapsed(),
+            outcome,
+        };
+        (self.emit)(e);
+    }
+
+    fn fail(&mut self, name: &str, state: InstanceState, detail: String, took: Duration) {
+        self.failed.insert(name.to_string());
+        self.report.failures.push(Settled {
+            name: name.to_string(),
+            state,
+            detail,
+            took,
+        });
+    }
+
+    /// Runs one step; `false` when it failed.
+    fn one(&mut self, s: &Step) -> Result<bool, Fatal> {
+        let cx = self.cx;
+        match &s.action {
+            Action::Render => {
+                render::write_instances(cx.rendered)
+                    .map_err(|e| Fatal(format!("cannot write the rendered tree: {e}")))?;
+                render::ensure_private_dir(&cx.plan.sockets_dir())
+                    .map_err(|e| Fatal(format!("cannot create the socket directory: {e}")))?;
+                self.emit(None, Outcome::Rendered);
+            }
+            Action::Keep { instance } => {
+                self.emit(Some(instance), Outcome::Acted(Done::Unchanged));
+            }
+            Action::Unreachable { instance } => {
+                let why = s.reason.to_string();
+                self.emit(Some(instance), Outcome::Acted(Done::Failed(why.clone())));
+                self.fail(instance, InstanceState::Stopped, why, Duration::ZERO);
+                return Ok(false);
+            }
+            Action::Start { instance } => {
+                let inst = find(cx.plan, instance)?;
+                let done = match holders::start(inst) {
+                    Ok(_) => Done::Started,
+                    Err(e) => Done::Failed(e),
+                };
+                return Ok(self.acted(instance, done));
+            }
+            Action::StartTogether { instances } => return self.start_together(instances),
+            Action::WaitReady { instance } => {
+                let inst = find(cx.plan, instance)?;
+                let st = holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst));
+                self.emit(
+                    Some(instance),
+                    Outcome::Settled {
+                        state: st.state,
+                        detail: st.detail.clone(),
+                        took: st.took,
+                    },
+                );
+                if st.state != InstanceState::Ready {
+                    if s.halts {
+                        // The roll's report names the copy; it is not counted twice.
+                        self.failed.insert(instance.clone());
+                        let detail = if st.detail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", st.detail)
+                        };
+                        let state = st.state.as_str();
+                        self.halted_with(
+                            "rolling restart",
+                            format!(
+                                "{instance} did not become ready ({state}{detail}); \
+                                 it stays out of its upstream and the roll stopped"
+                            ),
+                        );
+                    } else {
+                        self.failed.insert(instance.clone());
+                        self.report.failures.push(st);
+                    }
+                    return Ok(false);
+                }
+            }
+            Action::Restart { instance } => {
+                let inst = find(cx.plan, instance)?;
+                let done = holders::restart(cx.plan, inst);
+                if let (Done::Failed(why), true) = (&done, s.halts) {
+                    let why = why.clone();
+                    self.emit(Some(instance), Outcome::Acted(done));
+                    self.failed.insert(instance.clone());
+                    self.halted_with("rolling restart", format!("{instance}: {why}"));
+                    return Ok(false);
+                }
+                return Ok(self.acted(instance, done));
+            }
+            Action::Stop { instance } => {
+                let inst = find(cx.plan, instance)?;
+                let done = holders::stop(cx.plan, inst);
+                return Ok(self.acted(instance, done));
+            }
+            Action::StopTogether { instances } => return self.stop_together(instances),
+            Action::StopUndeclared { instance } => {
+                let done = match holders::stop_socket(&cx.plan.sockets_dir().join(instance)) {
+                    Ok(()) => Done::Stopped,
+                    Err(e) => Done::Failed(e),
+                };
+                return Ok(self.acted(instance, done));
+            }
+            Action::Leave { instance } => {
+                self.pending.push((instance.clone(), Membership::Draining));
+                self.emit(Some(instance), Outcome::Queued);
+            }
+            Action::Join { instance } => {
+                let m = if self.failed.contains(instance) {
+                    Membership::Out
+                } else {
+                    Membership::In
+                };
+                self.pending.push((instance.clone(), m));
+                self.emit(Some(instance), Outcome::Queued);
+            }
+            Action::Drop { instance } => {
+                // A copy that failed to stop stays marked down: it may still answer.
+                if !self.failed.contains(instance) {
+                    self.pending.push((instance.clone(), Membership::Out));
+                }
+                self.emit(Some(instance), Outcome::Queued);
+            }
+            Action::KeepOut { instance } => {
+                crate::nginx::record(cx.plan, &[(instance.as_str(), Membership::Out)])
+                    .map_err(|e| Fatal(format!("nginx: {e}")))?;
+                self.emit(Some(instance), Outcome::Queued);
+            }
+            Action::NothingToDrain { instance } => {
+                self.emit(Some(instance), Outcome::NothingToDrain);
+            }
+            Action::Reload { note, best_effort } => {
+                return Ok(self.reload(note.clone(), *best_effort))
+            }
+            Action::Drain => {
+                let waited = match &self.last_reload {
+                    // Unchanged with copies marked down: an interrupted roll marked them
+                    // already; nginx may still be sending them requests.
+                    Some((a, takes_out)) => {
+                        a.reloaded() || (*a == Applied::Unchanged && *takes_out)
+                    }
+                    None => false,
+                };
+                if waited {
+                    if let Some(n) = &cx.plan.nginx {
+                        std::thread::sleep(Duration::from_secs_f64(n.drain_secs));
+                    }
+                }
+                self.emit(None, Outcome::Drained { waited });
+            }
+            // A copy this run failed to stop still owns its files.
+            Action::Retire { instance } if self.failed.contains(instance) => {
+                self.emit(Some(instance), Outcome::Skipped);
+            }
+            Action::Retire { instance } => match holders::retire(cx.plan, instance) {
+                Ok(logs) => self.emit(Some(instance), Outcome::Retired { logs }),
+                Err(e) => {
+                    self.report.unretired.push(format!("{instance}: {e}"));
+                    self.emit(Some(instance), Outcome::RetireFailed(e));
+                    return Ok(false);
+                }
+            },
+        }
+        Ok(true)
+    }
+
+    /// Emits what was done to a copy; a failure is counted. `false` when it failed.
+    fn acted(&mut self, instance: &str, done: Done) -> bool {
+        let failed = match &done {
+            Done::Failed(why) => Some(why.clone()),
+            _ => None,
+        };
+        self.emit(Some(instance), Outcome::Acted(done));
+        match failed {
+            Some(why) => {
+                self.fail(instance, InstanceState::Stopped, why, Duration::ZERO);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Holders are launched in parallel: each launch waits ~10 ms for its holder's report.
+    fn start_together(&mut self, names: &[String]) -> Result<bool, Fatal> {
+        let cx = self.cx;
+        let mut insts = Vec::new();
+        for n in names {
+            insts.push(find(cx.plan, n)?);
+        }
+        let launched: Vec<(&InstancePlan, Result<u32, String>)> = std::thread::scope(|s| {
+            let mut out = Vec::new();
+            for batch in insts.chunks(16) {
+                let handles: Vec<_> = batch
+                    .iter()
+                    .map(|inst| (*inst, s.spawn(move || holders::start(inst))))
+                    .collect();
+                for (inst, h) in handles {
+                    let r = h
+                        .join()
+                        .unwrap_or_else(|_| Err("the launching thread panicked".to_string()));
+                    out.push((inst, r));
+                }
+            }
+            out
+        });
+        let mut all = true;
+        for (inst, result) in launched {
+            let done = match result {
+                Ok(_) => Done::Started,
+                Err(e) => Done::Failed(e),
+            };
+            all &= self.acted(&inst.name, done);
+        }
+        Ok(all)
+    }
+
+    /// Copies of one rank stop in parallel; each is reported once all have.
+    fn stop_together(&mut self, names: &[String]) -> Result<bool, Fatal> {
+        let cx = self.cx;
+        let mut insts = Vec::new();
+        for n in names {
+            insts.push(find(cx.plan, n)?);
+        }
+        let stopped: Vec<(&InstancePlan, Done)> = std::thread::scope(|s| {
+            let handles: Vec<_> = insts
+                .iter()
+                .map(|inst| (*inst, s.spawn(move || holders::stop(cx.plan, inst))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|(inst, h)| {
+                    let done = h
+                        .join()
+                        .unwrap_or_else(|_| Done::Failed("the stopping thread panicked".into()));
+                    (inst, done)
+                })
+                .collect()
+        });
+        let mut all = true;
+        for (inst, done) in stopped {
+            all &= self.acted(&inst.name, done);
+        }
+        Ok(all)
+    }
+
+    /// Applies the queued membership changes with one render (a reload only if routing changed).
+    fn reload(&mut self, note: Option<String>, best_effort: bool) -> bool {
+        let changes = std::mem::take(&mut self.pending);
+        let note = note.unwrap_or_else(|| upstream::describe(&changes));
+        let takes_out = changes.iter().any(|(_, m)| *m == Membership::Draining);
+        let applied = match self.cx.templates {
+            Some(t) => upstream::apply(self.cx.plan, t, &changes),
+            None => Ok(Applied::NotManaged),
+        };
+        match applied {
+            Ok(applied) => {
+                self.last_reload = Some((applied.clone(), takes_out));
+                self.emit(None, Outcome::Nginx { applied, note });
+                true
+            }
+            Err(e) => {
+                self.last_reload = None;
+                let why = format!("nginx: {e}");
+                self.emit(
+                    None,
+                    Outcome::NginxFailed {
+                        why: why.clone(),
+                        warning: best_effort,
+                    },
+                );
+                if best_effort {
+                    return true;
+                }
+                self.halted_with("nginx", why);
+                false
+            }
+        }
+    }
+
+    /// A failure that stopped the run: the roll's, or nginx's (`what`).
+    fn halted_with(&mut self, what: &str, detail: String) {
+        self.report.failures.push(Settled {
+            name: what.into(),
+            state: InstanceState::Stopped,
+            detail,
+            took: Duration::ZERO,
+        });
+    }
+
+    /// After a halting failure: the copy stays out; what was queued is applied.
+    fn halt(&mut self, s: &Step) {
+        if self.cx.plan.nginx.is_none() {
+            return;
+        }
+        if let Some(name) = s.instance() {
+            self.pending.push((name.to_string(), Membership::Out));
+        }
+        let changes = std::mem::take(&mut self.pending);
+        let Some(t) = self.cx.templates else {
+            return;
+        };
+        if let Ok(applied) = upstream::apply(self.cx.plan, t, &changes) {
+            let note = upstream::describe(&changes);
+            self.emit(s.instance(), Outcome::Nginx { applied, note });
+        }
+    }
+}
+
+fn find<'p>(plan: &'p Plan, name: &str) -> Result<&'p InstancePlan, Fatal> {
+    plan.instance(name)
+        .ok_or_else(|| Fatal(format!("the plan has no instance `{name}`")))
+}
+
+fn ready_deadline(plan: &Plan, inst: &InstancePlan) -> Duration {
+    plan.role(&inst.role)
+        .map(|r| r.supervise.ready_timeout)
+        .unwrap_or(Duration::from_secs(120))
+        + Duration::from_secs(2)
+}

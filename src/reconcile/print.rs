@@ -1,0 +1,133 @@
+//! The printer: events as progress lines (`[  0.01s] asset-1: started`), and steps as a `--dry-run` listing.
+
+use super::events::{Event, Outcome};
+use super::holders::Action as Done;
+use super::step::Step;
+use crate::nginx::Applied;
+use std::io::Write;
+
+/// The line for an nginx render, or none when nginx is not managed or nothing changed.
+pub fn nginx_line(applied: &Applied, what: &str) -> Option<String> {
+    match applied {
+        Applied::NotManaged | Applied::Unchanged => None,
+        Applied::Reloaded | Applied::Refreshed => Some(format!("         nginx: {what}; reloaded")),
+        Applied::Quiet => Some(format!(
+            "         nginx: {what}; config written, no reload needed"
+        )),
+        Applied::Written | Applied::Tested => Some(format!(
+            "         nginx: {what}; config written (no reload_command)"
+        )),
+    }
+}
+
+/// Writes `text` to stdout. A closed stdout (`gridctl up | head`) must not stop a
+/// command halfway through the grid: the line is dropped, the steps go on.
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes()).and_then(|_| o.flush());
+}
+
+/// The closing line of a command that drove nginx: how many reloads it cost.
+pub fn note_reloads(plan: &crate::plan::Plan) {
+    if plan.nginx.is_some() {
+        out(&format!(
+            "nginx: reloaded {} time(s)\n",
+            crate::nginx::reloads_done()
+        ));
+    }
+}
+
+/// The progress line of one event (none for events that only feed a display).
+pub fn line(e: &Event) -> Option<String> {
+    let t = e.elapsed.as_secs_f64();
+    let name = e.instance.as_deref().unwrap_or("");
+    match &e.outcome {
+        // Copies the plan no longer has say so.
+        Outcome::Acted(done) if e.phase == "stop_undeclared" => Some(match done {
+            Done::Failed(why) => format!("[{t:6.2}s] {name}: FAILED: {why}"),
+            _ => format!("[{t:6.2}s] {name}: stopped (undeclared)"),
+        }),
+        Outcome::Acted(done) => Some(match done {
+            Done::Started => format!("[{t:6.2}s] {name}: started"),
+            Done::Unchanged => format!("[{t:6.2}s] {name}: unchanged"),
+            Done::Restarted => format!("[{t:6.2}s] {name}: restarted"),
+            Done::Stopped => format!("[{t:6.2}s] {name}: stopped"),
+            Done::Failed(why) => format!("[{t:6.2}s] {name}: FAILED: {why}"),
+        }),
+        Outcome::Settled {
+            state,
+            detail,
+            took,
+        } => {
+            let detail = if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({detail})")
+            };
+            Some(format!(
+                "[{t:6.2}s] {name}: {} {} after {:.2}s{detail}",
+                crate::status::symbol(state.as_str()),
+                state.as_str(),
+                took.as_secs_f64()
+            ))
+        }
+        Outcome::Nginx { applied, note } => nginx_line(applied, note),
+        Outcome::NothingToDrain => Some(format!(
+            "         nginx: {name} is not in its upstream; nothing to drain"
+        )),
+        Outcome::Retired { logs } => Some(format!(
+            "{name} retired: config removed, logs kept in {} (`gridctl logs {name}`)",
+            logs.display()
+        )),
+        Outcome::NginxFailed { .. }
+        | Outcome::RetireFailed(_)
+        | Outcome::Drained { .. }
+        | Outcome::Queued
+        | Outcome::Rendered
+        | Outcome::Skipped => None,
+    }
+}
+
+/// Prints events as they come: progress on stdout, a best-effort nginx refusal as a
+/// warning on stderr (failures that end the run, and failed retirements, are in the
+/// report the caller closes with).
+pub fn print(e: &Event) {
+    if let Some(l) = line(e) {
+        out(&format!("{l}\n"));
+    }
+    use crate::diagnostic::Diagnostic;
+    let problem = match &e.outcome {
+        Outcome::NginxFailed { why, warning: true } => Some(Diagnostic::warning(why.clone())),
+        // A refusal that ends the run is in the report the command closes with.
+        _ => None,
+    };
+    if let Some(d) = problem {
+        let _ = writeln!(std::io::stderr().lock(), "{d}\n");
+    }
+}
+
+/// The `--dry-run` listing: one numbered line per step with its reason.
+pub fn steps(steps: &[Step]) -> String {
+    let width = steps
+        .iter()
+        .map(|s| s.action.to_string().chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (i, s) in steps.iter().enumerate() {
+        let action = s.action.to_string();
+        let pad = width.saturating_sub(action.chars().count());
+        out.push_str(&format!(
+            "{:>3}. {action}{}  # {}{}\n",
+            i + 1,
+            " ".repeat(pad),
+            s.reason,
+            if s.halts {
+                " (a failure stops here)"
+            } else {
+                ""
+            }
+        ));
+    }
+    out
+}
