@@ -142,19 +142,7 @@ fn init(file: &Path, args: &InitArgs) -> Outcome {
 
 fn cmd_check(file: &Path) -> Outcome {
     let plan = build_plan(file)?;
-    let t = templates(&plan)?;
-    let rendered = render::render_instances(&plan, &t)?;
-    let mut ds = plan.warnings.clone();
-    ds.extend(check::environment(&plan));
-    ds.extend(check::references(&plan, &rendered));
-    ds.extend(check::log4net_types(&plan, &rendered, &t));
-    if plan.nginx.is_some() {
-        if let Err(d) = render::render_nginx(&plan, &t, &Default::default()) {
-            ds.push(d);
-        }
-    }
-    ds.extend(check::topology(&plan));
-    ds.extend(check::hostnames(&plan, Duration::from_secs(2)));
+    let ds = check::all(&plan, Some(Duration::from_secs(2)))?;
     let errors = ds.iter().filter(|d| d.is_error()).count();
     let warnings = ds.len() - errors;
     print_diagnostics(&ds);

@@ -8,10 +8,34 @@ use crate::diagnostic::{Diagnostic, Source};
 use crate::ini;
 use crate::log4net::{self, TypeName, Unresolved};
 use crate::plan::{Plan, DB_ENV};
-use crate::render::RenderedInstance;
+use crate::render::{self, RenderedInstance};
+use crate::templates::Templates;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
+
+/// Everything `gridctl check` knows before starting anything: the plan's warnings, then
+/// every check over the rendered trees and the nginx config, and the hostname lookups
+/// when given a deadline (the fuzz test runs without the network). `Err`: templates
+/// that do not load or render, which stop the check there.
+pub fn all(plan: &Plan, dns_deadline: Option<Duration>) -> Result<Vec<Diagnostic>, Diagnostic> {
+    let t = Templates::load(plan.templates_dir.as_deref())?;
+    let rendered = render::render_instances(plan, &t)?;
+    let mut ds = plan.warnings.clone();
+    ds.extend(environment(plan));
+    ds.extend(references(plan, &rendered));
+    ds.extend(log4net_types(plan, &rendered, &t));
+    if plan.nginx.is_some() {
+        if let Err(d) = render::render_nginx(plan, &t, &Default::default()) {
+            ds.push(d);
+        }
+    }
+    ds.extend(topology(plan));
+    if let Some(deadline) = dns_deadline {
+        ds.extend(hostnames(plan, deadline));
+    }
+    Ok(ds)
+}
 
 /// Machine checks: bin_dir, program, DLLs, database secret.
 pub fn environment(plan: &Plan) -> Vec<Diagnostic> {

@@ -13,7 +13,7 @@
 mod common;
 
 use gridctl::diagnostic::Diagnostic;
-use gridctl::{check, manifest, plan, render, templates::Templates};
+use gridctl::{check, manifest, plan};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Mutex;
@@ -363,33 +363,10 @@ fn check_path(path: &Path) -> (Vec<Diagnostic>, usize) {
     (checks(&plan), 2)
 }
 
+/// `check`'s own checks (`check::all`), without the DNS lookups; a template that does not
+/// load or render ends the list as `check` stops there.
 fn checks(plan: &gridctl::plan::Plan) -> Vec<Diagnostic> {
-    let plan = plan.clone();
-    let mut ds = plan.warnings.clone();
-    let t = match Templates::load(plan.templates_dir.as_deref()) {
-        Ok(t) => t,
-        Err(d) => {
-            ds.push(d);
-            return ds;
-        }
-    };
-    let rendered = match render::render_instances(&plan, &t) {
-        Ok(r) => r,
-        Err(d) => {
-            ds.push(d);
-            return ds;
-        }
-    };
-    ds.extend(check::environment(&plan));
-    ds.extend(check::references(&plan, &rendered));
-    ds.extend(check::log4net_types(&plan, &rendered, &t));
-    if plan.nginx.is_some() {
-        if let Err(d) = render::render_nginx(&plan, &t, &Default::default()) {
-            ds.push(d);
-        }
-    }
-    ds.extend(check::topology(&plan));
-    ds
+    check::all(plan, None).unwrap_or_else(|d| vec![d])
 }
 
 static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
