@@ -20,6 +20,8 @@ mod knobs;
 mod log;
 #[path = "fake_robust/logconfig.rs"]
 mod logconfig;
+#[path = "fake_robust/migrations.rs"]
+mod migrations;
 #[path = "fake_robust/remote.rs"]
 mod remote;
 #[path = "fake_robust/services.rs"]
@@ -241,6 +243,8 @@ fn run(argv: &[String]) -> ! {
     let start_delay = knobs.start_delay_ms;
     let fail_connectors = knobs.fail_connectors.clone();
     let error_at_start = knobs.error_at_start;
+    let migrations_dir = knobs.migrations_dir.clone().map(|d| cwd.join(d));
+    let migration_ms = knobs.migration_ms;
     let settings = console::Settings {
         prompt: format!(
             "{}# ",
@@ -289,6 +293,21 @@ fn run(argv: &[String]) -> ! {
         {
             for line in remote::unresolved(&config, section) {
                 log::error(&line);
+            }
+        }
+        // The service's constructor runs the store's migrations (robust.md §0c).
+        if let Some(dir) = &migrations_dir {
+            let section = entry
+                .config_name
+                .as_deref()
+                .or_else(|| services::section_of(&entry.class))
+                .unwrap_or("");
+            if let Some((store, revision, broken)) =
+                migrations::store_of(&entry.class, &config, section)
+            {
+                if !migrations::migrate(dir, store, revision, migration_ms) {
+                    routes.break_class(&entry.class, broken);
+                }
             }
         }
         routes.add(entry_port, &entry.class);

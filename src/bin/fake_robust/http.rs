@@ -7,6 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::migrations::Broken;
 use crate::services;
 
 /// What every listener answers; connectors are added per port as they load.
@@ -15,6 +16,8 @@ pub struct Routes {
     /// `[GridInfoService]` keys, already `${}`-expanded.
     pub grid_info: Vec<(String, String)>,
     loaded: RwLock<HashMap<u16, Vec<String>>>,
+    /// Connectors that lost the migrations race: loaded, yet answering wrongly.
+    broken: RwLock<HashMap<String, Broken>>,
 }
 
 impl Routes {
@@ -23,7 +26,19 @@ impl Routes {
             instance,
             grid_info,
             loaded: RwLock::new(HashMap::new()),
+            broken: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Marks `class` broken (the migrations race, robust.md §0c) on every port.
+    pub fn break_class(&self, class: &str, how: Broken) {
+        let mut map = self.broken.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(class.to_string(), how);
+    }
+
+    fn broken(&self, class: &str) -> Option<Broken> {
+        let map = self.broken.read().unwrap_or_else(|e| e.into_inner());
+        map.get(class).copied()
     }
 
     pub fn add(&self, port: u16, class: &str) {
@@ -208,10 +223,20 @@ fn route(req: &Request, port: u16, routes: &Routes) -> Response {
         .iter()
         .find(|c| services::serves(c, method, &req.path))
     {
+        let broken = routes.broken(class);
+        if broken == Some(Broken::AssetNotFound) && method == "GET" {
+            resp.status = 404;
+            return resp;
+        }
+        let result = if broken == Some(Broken::ResultFalse) {
+            "False"
+        } else {
+            "True"
+        };
         resp.headers.push(("X-Robust-Connector", class.clone()));
         resp.headers.push(("Content-Type", "text/xml".into()));
         resp.body = format!(
-            "<?xml version=\"1.0\"?><ServerResponse><RESULT>True</RESULT><INSTANCE>{}</INSTANCE><METHOD>{}</METHOD><PATH>{}</PATH><CONNECTOR>{class}</CONNECTOR></ServerResponse>",
+            "<?xml version=\"1.0\"?><ServerResponse><RESULT>{result}</RESULT><INSTANCE>{}</INSTANCE><METHOD>{}</METHOD><PATH>{}</PATH><CONNECTOR>{class}</CONNECTOR></ServerResponse>",
             escape(&routes.instance),
             escape(&req.method),
             escape(&req.path),

@@ -23,10 +23,15 @@ pub struct Knobs {
     pub output_line_bytes: usize,
     /// Do not send the cursor-position query before prompts.
     pub no_cpr: bool,
+    /// A directory standing for the database: connectors that own a store migrate it
+    /// there at load and can lose the race on it (see `migrations.rs`). Off when unset.
+    pub migrations_dir: Option<String>,
+    /// How long a migration holds its store (the window in which another copy loses).
+    pub migration_ms: u64,
 }
 
 /// `(ini key, env var)` for each knob.
-const NAMES: [(&str, &str); 9] = [
+const NAMES: [(&str, &str); 11] = [
     ("StartDelayMs", "FAKE_ROBUST_START_DELAY_MS"),
     ("CrashAfterMs", "FAKE_ROBUST_CRASH_AFTER_MS"),
     ("FailConnector", "FAKE_ROBUST_FAIL_CONNECTOR"),
@@ -36,6 +41,8 @@ const NAMES: [(&str, &str); 9] = [
     ("OutputLines", "FAKE_ROBUST_OUTPUT_LINES"),
     ("OutputLineBytes", "FAKE_ROBUST_OUTPUT_LINE_BYTES"),
     ("NoCpr", "FAKE_ROBUST_NO_CPR"),
+    ("MigrationsDir", "FAKE_ROBUST_MIGRATIONS_DIR"),
+    ("MigrationMs", "FAKE_ROBUST_MIGRATION_MS"),
 ];
 
 impl Knobs {
@@ -44,6 +51,7 @@ impl Knobs {
     pub fn load(ini: &Ini, env: impl Fn(&str) -> Option<String>) -> (Knobs, Vec<String>) {
         let mut k = Knobs {
             output_line_bytes: 100,
+            migration_ms: 300,
             ..Knobs::default()
         };
         let mut warnings = Vec::new();
@@ -75,6 +83,11 @@ impl Knobs {
                 "OutputLines" => num().map(|v| k.output_lines = v),
                 "OutputLineBytes" => num().map(|v| k.output_line_bytes = v as usize),
                 "NoCpr" => flag().map(|v| k.no_cpr = v),
+                "MigrationsDir" => {
+                    k.migrations_dir = Some(raw.to_string()).filter(|d| !d.is_empty());
+                    Some(())
+                }
+                "MigrationMs" => num().map(|v| k.migration_ms = v),
                 _ => None,
             }
             .is_some();
@@ -111,6 +124,7 @@ mod tests {
         let env = |v: &str| match v {
             "FAKE_ROBUST_START_DELAY_MS" => Some("9".to_string()),
             "FAKE_ROBUST_FAIL_CONNECTOR" => Some("A, B".to_string()),
+            "FAKE_ROBUST_MIGRATIONS_DIR" => Some("/db".to_string()),
             _ => None,
         };
         let (k, warnings) = Knobs::load(&ini, env);
@@ -118,6 +132,8 @@ mod tests {
         assert!(k.no_cpr);
         assert_eq!(k.fail_connectors, vec!["A", "B"]);
         assert_eq!(k.output_lines, 0);
+        assert_eq!(k.migrations_dir.as_deref(), Some("/db"));
+        assert_eq!(k.migration_ms, 300);
         assert_eq!(warnings.len(), 1);
     }
 }
