@@ -16,33 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// `examples/blog-split/grid.toml` on this test's ports, run by the fake Robust.
 fn blog_split(base: u16) -> String {
-    let text = std::fs::read_to_string(common::repo().join("examples/blog-split/grid.toml"))
-        .expect("example");
-    let ports = [
-        ("18100", base),
-        ("18200", base + 1),
-        ("18300", base + 2),
-        ("18400", base + 6),
-        ("18080", base + 10),
-        ("18081", base + 11),
-    ];
-    let mut out = String::new();
-    for line in text.lines() {
-        let key = line.split('=').next().unwrap_or("").trim();
-        let line = match key {
-            "bin_dir" => format!(
-                "bin_dir = {:?}",
-                common::fake_bin_dir().display().to_string()
-            ),
-            "command" => format!("command = [{:?}, \"Robust.dll\"]", FAKE_ROBUST),
-            _ => ports.iter().fold(line.to_string(), |l, (from, to)| {
-                l.replace(from, &to.to_string())
-            }),
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
+    common::grid::blog_split_on_ports(base, &common::fake_bin_dir())
 }
 
 /// Every regular file under `dir` but the logs (the copies write those as they run),

@@ -10,34 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// `examples/blog-split/grid.toml` on this test's ports and `bin_dir`, run by `fake`.
-/// Fixed example ports are rewritten so parallel tests (and other checkouts) never collide.
-fn blog_split(base: u16, bin_dir: &Path) -> String {
-    let text = std::fs::read_to_string(common::repo().join("examples/blog-split/grid.toml"))
-        .expect("example");
-    let ports = [
-        ("18100", base),
-        ("18200", base + 1),
-        ("18300", base + 2),
-        ("18400", base + 6),
-        ("18080", base + 10),
-        ("18081", base + 11),
-    ];
-    let mut out = String::new();
-    for line in text.lines() {
-        let key = line.split('=').next().unwrap_or("").trim();
-        let line = match key {
-            "bin_dir" => format!("bin_dir = {:?}", bin_dir.display().to_string()),
-            "command" => format!("command = [{:?}, \"Robust.dll\"]", FAKE_ROBUST),
-            _ => ports.iter().fold(line.to_string(), |l, (from, to)| {
-                l.replace(from, &to.to_string())
-            }),
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
-}
+use common::grid::blog_split_on_ports as blog_split;
 
 /// Every path under `dir` (relative), recursively.
 fn tree(dir: &Path) -> BTreeSet<PathBuf> {

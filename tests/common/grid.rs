@@ -46,3 +46,33 @@ pub fn row<'a>(rows: &'a [Row], name: &str) -> &'a Row {
         .find(|r| r.name == name)
         .unwrap_or_else(|| panic!("no `{name}` in status: {rows:#?}"))
 }
+
+/// `examples/blog-split/grid.toml` on the ports from `base` (width 12) and with `bin_dir`,
+/// run by this test run's fake Robust. The example's fixed ports are rewritten so parallel
+/// tests (and other checkouts) never collide.
+pub fn blog_split_on_ports(base: u16, bin_dir: &Path) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/blog-split/grid.toml");
+    let text = std::fs::read_to_string(path).expect("the blog-split example");
+    let ports = [
+        ("18100", base),
+        ("18200", base + 1),
+        ("18300", base + 2),
+        ("18400", base + 6),
+        ("18080", base + 10),
+        ("18081", base + 11),
+    ];
+    let mut out = String::new();
+    for line in text.lines() {
+        let key = line.split('=').next().unwrap_or("").trim();
+        let line = match key {
+            "bin_dir" => format!("bin_dir = {:?}", bin_dir.display().to_string()),
+            "command" => format!("command = [{FAKE_ROBUST:?}, \"Robust.dll\"]"),
+            _ => ports.iter().fold(line.to_string(), |l, (from, to)| {
+                l.replace(from, &to.to_string())
+            }),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
