@@ -68,7 +68,7 @@ fn rolling_restart_and_scale_up_and_down_under_load_drop_no_request() {
     let first_pids = pids_of(&g.status(), "asset");
     assert_eq!(first_pids.len(), 3, "{first_pids:?}");
 
-    let load = Load::start(g.private_listen, LOAD, PACE, "steady");
+    let load = Load::start(asset_target(g.private_listen, PACE), LOAD, "steady");
     load.wait_served_by(&["asset-1", "asset-2", "asset-3"], WAIT);
     load.wait_requests(300, WAIT);
 
@@ -208,7 +208,7 @@ fn kill_9_of_one_copy_fails_over_until_its_holder_restarts_it() {
         ..GridOptions::default()
     });
     g.start();
-    let load = Load::start(g.private_listen, LOAD, PACE, "steady");
+    let load = Load::start(asset_target(g.private_listen, PACE), LOAD, "steady");
     load.wait_served_by(&["asset-1", "asset-2", "asset-3"], WAIT);
     load.wait_requests(300, WAIT);
 
@@ -286,7 +286,7 @@ fn a_template_nginx_rejects_leaves_the_old_config_serving() {
         (w.len() == 1).then_some(w)
     });
 
-    let load = Load::start(g.private_listen, LOAD, PACE, "steady");
+    let load = Load::start(asset_target(g.private_listen, PACE), LOAD, "steady");
     load.wait_served_by(&["asset-1", "asset-2", "asset-3"], WAIT);
 
     // A template override with a directive nginx does not know.
@@ -345,7 +345,11 @@ fn a_template_nginx_rejects_leaves_the_old_config_serving() {
 
 /// One GET through nginx's private listener: the copy that answered, if any did.
 fn get_through(g: &Grid) -> Option<String> {
-    let load = Load::start(g.private_listen, &[Kind::GetClose], PACE, "probe");
+    let load = Load::start(
+        asset_target(g.private_listen, PACE),
+        &[Kind::GetClose],
+        "probe",
+    );
     let served = wait_for("one answer through nginx", WAIT, || {
         let p = load.snapshot();
         let p = p.last()?;

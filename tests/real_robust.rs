@@ -14,10 +14,10 @@ mod real_robust_support;
 
 use common::grid::{row, row_pids, Row};
 use common::http::request_once;
+use common::load::{self, Kind, Load, PhaseStats, Target};
 use common::procs::{alive, kill};
 use common::wait::wait_for;
 use gridctl::render::Membership;
-use real_robust_support::load::{self, Kind, Load, Target};
 use real_robust_support::services::{log_problems, service_list_classes};
 use real_robust_support::*;
 use std::net::SocketAddr;
@@ -106,7 +106,8 @@ impl RealGrid {
         Target {
             addr: self.private_listen,
             host: "asset.robust.internal".into(),
-            asset_id: ASSET_ID.into(),
+            asset_id: Some(ASSET_ID.into()),
+            pace: Duration::ZERO,
         }
     }
 
@@ -334,23 +335,11 @@ fn real_robust_split_grid() {
     // every copy, reading the shared database, answers it 200 (a copy broken by a
     // migration race answers 404 for every asset, robust.md §0c).
     for port in [asset_port, asset_port + 1] {
-        let direct = Target {
-            addr: format!("127.0.0.1:{port}").parse().expect("addr"),
-            host: "127.0.0.1".into(),
-            asset_id: String::new(),
-        };
+        let direct: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         let probe = "/assets/89556747-24cb-43ed-920b-47caed15465f";
-        let s = request_once(
-            direct.addr,
-            &direct.host,
-            "GET",
-            probe,
-            None,
-            false,
-            &mut None,
-        )
-        .unwrap_or_else(|e| panic!("GET {probe} from port {port}: {e}"))
-        .status;
+        let s = request_once(direct, "127.0.0.1", "GET", probe, None, false, &mut None)
+            .unwrap_or_else(|e| panic!("GET {probe} from port {port}: {e}"))
+            .status;
         assert_eq!(
             s, 200,
             "the probe asset is not served by the copy on port {port}"
@@ -464,7 +453,12 @@ fn real_robust_split_grid() {
     // --- 5. rolling restart and scale 2 → 3 → 2 under a request loop: 0 lost ---------------
     let load = Load::start(
         target,
-        &[Kind::Get, Kind::Get, Kind::GetKeepAlive, Kind::Post],
+        &[
+            Kind::GetClose,
+            Kind::GetClose,
+            Kind::GetKeepAlive,
+            Kind::PostClose,
+        ],
         "steady",
     );
     load.wait_requests(200, Duration::from_secs(60));
@@ -518,8 +512,8 @@ fn real_robust_split_grid() {
     let report: Vec<String> = phases
         .iter()
         .map(|p| match reloads.iter().find(|(name, _)| *name == p.name) {
-            Some((_, n)) => format!("{p}; nginx reloads {n}"),
-            None => p.to_string(),
+            Some((_, n)) => format!("{}; nginx reloads {n}", phase_line(p)),
+            None => phase_line(p),
         })
         .collect();
     eprintln!("request loop:\n  {}", report.join("\n  "));
@@ -529,8 +523,8 @@ fn real_robust_split_grid() {
         back_after.as_secs_f64()
     );
     for p in &phases {
-        assert_eq!(p.failed, 0, "requests lost in {p}");
-        assert!(p.ok > 0, "no request answered in {p}");
+        assert_eq!(p.failed, 0, "requests lost in {}", phase_line(p));
+        assert!(p.ok > 0, "no request answered in {}", phase_line(p));
     }
     // Retired by `scale asset=2`: its rendered tree is gone (its logs are kept).
     let asset3_tree = grid.instance_dir("asset-3").join("Robust.ini");
@@ -644,4 +638,21 @@ fn reloads_done(out: &Out) -> u32 {
                 .ok()
         })
         .unwrap_or_else(|| panic!("no `nginx: reloaded N time(s)` line: {out}"))
+}
+
+/// One phase of the request loop as the report shows it.
+fn phase_line(p: &PhaseStats) -> String {
+    let mut s = format!(
+        "{}: {} requests, {} failed, {} keep-alive resets (GET {}, POST {})",
+        p.name,
+        p.ok + p.failed,
+        p.failed,
+        p.stale_retries,
+        p.gets,
+        p.posts
+    );
+    for f in p.failures.iter().take(5) {
+        s.push_str(&format!("\n    failure: {f}"));
+    }
+    s
 }

@@ -4,14 +4,15 @@
 //! The live-grid tests share the submodules: free loopback [`ports`], processes through
 //! /proc and kills by pid ([`procs`]), deadlines ([`wait`]), running a program to the end
 //! under one ([`run`]), a process on a PTY of its own ([`pty`]), and a test grid's
-//! binaries, scratch directory and status rows ([`grid`]), and an HTTP/1.1 client for
-//! their load loops ([`http`]).
+//! binaries, scratch directory and status rows ([`grid`]), and an HTTP/1.1 client
+//! ([`http`]) under a bounded request loop through nginx ([`load`]).
 //!
 //! Every test crate includes this module with `mod common;` and uses only part of it.
 #![allow(dead_code)] // each test crate uses a different subset; `expect` would fail in the others
 
 pub mod grid;
 pub mod http;
+pub mod load;
 pub mod ports;
 pub mod procs;
 pub mod pty;

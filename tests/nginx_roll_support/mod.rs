@@ -16,7 +16,6 @@ pub use crate::common::run::Out as Run;
 pub use crate::common::wait::wait_for;
 
 use crate::common::grid::{row_pids, write_manifest, Row};
-use crate::common::http::{get_keep_alive, request_once, Answer, Conn};
 use crate::common::procs::{children_of, kill_if_naming, Pids};
 use crate::common::run::run_to_end;
 use crate::common::wait::wait_child;
@@ -24,10 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const BUILTIN_NGINX_TEMPLATE: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/templates/nginx.conf");
@@ -510,273 +506,18 @@ impl Drop for Grid {
 
 // --- load generator ----------------------------------------------------------------------
 
-#[derive(Debug, Default, Clone)]
-pub struct PhaseStats {
-    pub name: String,
-    pub ok: u64,
-    pub failed: u64,
-    pub gets: u64,
-    pub posts: u64,
-    /// Keep-alive GETs whose reused connection was closed by nginx before any byte of an
-    /// answer (an old worker closing idle connections on reload): retried once on a new
-    /// connection, as RFC 9112 §9.3.1 allows for idempotent requests. Never a POST.
-    pub stale_retries: u64,
-    pub by_instance: BTreeMap<String, u64>,
-    pub failures: Vec<String>,
-    pub took: Duration,
-}
+// Not every test crate that includes this module runs a load (`expect` would fail there).
+#[allow(unused_imports)]
+pub use crate::common::load::{summary, Kind, Load, PhaseStats, Target};
 
-#[derive(Default)]
-struct Shared {
-    stop: AtomicBool,
-    phase: AtomicUsize,
-    posts_paused: AtomicBool,
-    posts_in_flight: AtomicUsize,
-    phases: Mutex<Vec<PhaseStats>>,
-    started: Mutex<Vec<Instant>>,
-}
-
-pub struct Load {
-    shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub enum Kind {
-    GetKeepAlive,
-    GetClose,
-    PostClose,
-}
-
-impl Load {
-    /// Starts the load threads against nginx's `addr` with `Host: asset.robust.internal`.
-    /// Each thread pauses `pace` between its requests.
-    pub fn start(addr: SocketAddr, kinds: &[Kind], pace: Duration, first_phase: &str) -> Load {
-        let shared = Arc::new(Shared::default());
-        shared.phases.lock().unwrap().push(PhaseStats {
-            name: first_phase.into(),
-            ..Default::default()
-        });
-        shared.started.lock().unwrap().push(Instant::now());
-        let threads = kinds
-            .iter()
-            .enumerate()
-            .map(|(n, kind)| {
-                let shared = Arc::clone(&shared);
-                let kind = *kind;
-                std::thread::Builder::new()
-                    .name(format!("load-{n}"))
-                    .spawn(move || worker(&shared, addr, kind, n, pace))
-                    .expect("spawn load thread")
-            })
-            .collect();
-        Load { shared, threads }
-    }
-
-    /// Requests started from now on count in a new phase.
-    pub fn phase(&self, name: &str) {
-        let mut phases = self.shared.phases.lock().unwrap();
-        phases.push(PhaseStats {
-            name: name.into(),
-            ..Default::default()
-        });
-        self.shared.started.lock().unwrap().push(Instant::now());
-        self.shared.phase.store(phases.len() - 1, Ordering::SeqCst);
-    }
-
-    /// Stops sending POSTs and waits until none is in flight.
-    pub fn pause_posts(&self) {
-        self.shared.posts_paused.store(true, Ordering::SeqCst);
-        wait_for("in-flight POSTs to finish", Duration::from_secs(10), || {
-            (self.shared.posts_in_flight.load(Ordering::SeqCst) == 0).then_some(())
-        });
-    }
-
-    pub fn resume_posts(&self) {
-        self.shared.posts_paused.store(false, Ordering::SeqCst);
-    }
-
-    /// Waits until the current phase has at least `n` answered requests (ok or failed).
-    pub fn wait_requests(&self, n: u64, timeout: Duration) {
-        let idx = self.shared.phase.load(Ordering::SeqCst);
-        wait_for(
-            &format!("{n} requests in the current phase"),
-            timeout,
-            || {
-                let phases = self.shared.phases.lock().unwrap();
-                let p = &phases[idx];
-                (p.ok + p.failed >= n).then_some(())
-            },
-        );
-    }
-
-    /// Waits until every instance in `names` answered at least one request in the current phase.
-    pub fn wait_served_by(&self, names: &[&str], timeout: Duration) {
-        let idx = self.shared.phase.load(Ordering::SeqCst);
-        wait_for(
-            &format!("requests answered by each of {names:?}"),
-            timeout,
-            || {
-                let phases = self.shared.phases.lock().unwrap();
-                names
-                    .iter()
-                    .all(|n| phases[idx].by_instance.contains_key(*n))
-                    .then_some(())
-            },
-        );
-    }
-
-    pub fn snapshot(&self) -> Vec<PhaseStats> {
-        self.shared.phases.lock().unwrap().clone()
-    }
-
-    /// Stops the threads and returns every phase's numbers.
-    pub fn finish(mut self) -> Vec<PhaseStats> {
-        self.stop_threads();
-        let mut phases = self.shared.phases.lock().unwrap().clone();
-        let started = self.shared.started.lock().unwrap().clone();
-        let end = Instant::now();
-        for (i, p) in phases.iter_mut().enumerate() {
-            let next = started.get(i + 1).copied().unwrap_or(end);
-            p.took = next.saturating_duration_since(started[i]);
-        }
-        phases
-    }
-
-    fn stop_threads(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.posts_paused.store(false, Ordering::SeqCst);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.stop_threads();
-    }
-}
-
-pub fn summary(phases: &[PhaseStats]) -> String {
-    let mut s = String::new();
-    for p in phases {
-        s.push_str(&format!(
-            "{:<22} {:>6.2}s ok {:>6} failed {:>3} (GET {} POST {}; stale keep-alive retries {}) by copy {:?}\n",
-            p.name,
-            p.took.as_secs_f64(),
-            p.ok,
-            p.failed,
-            p.gets,
-            p.posts,
-            p.stale_retries,
-            p.by_instance
-        ));
-        for f in p.failures.iter().take(10) {
-            s.push_str(&format!("    failure: {f}\n"));
-        }
-    }
-    s
-}
-
-fn worker(shared: &Shared, addr: SocketAddr, kind: Kind, n: usize, pace: Duration) {
-    let mut conn: Option<Conn> = None;
-    let mut seq: u64 = 0;
-    let started = Instant::now();
-    while !shared.stop.load(Ordering::SeqCst) {
-        seq += 1;
-        let is_post = matches!(kind, Kind::PostClose);
-        if is_post {
-            if shared.posts_paused.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(1));
-                continue;
-            }
-            shared.posts_in_flight.fetch_add(1, Ordering::SeqCst);
-            if shared.posts_paused.load(Ordering::SeqCst) {
-                shared.posts_in_flight.fetch_sub(1, Ordering::SeqCst);
-                continue;
-            }
-        }
-        let phase = shared.phase.load(Ordering::SeqCst);
-        let id = format!("{:08x}-0000-4000-8000-{:012x}", n, seq);
-        let t0 = Instant::now();
-        let (result, stale) = match kind {
-            Kind::GetKeepAlive => {
-                get_keep_alive(addr, ASSET_HOST, &format!("/assets/{id}"), &mut conn)
-            }
-            Kind::GetClose => (
-                request_once(
-                    addr,
-                    ASSET_HOST,
-                    "GET",
-                    &format!("/assets/{id}"),
-                    None,
-                    false,
-                    &mut None,
-                ),
-                false,
-            ),
-            Kind::PostClose => {
-                let body = format!(
-                    "<?xml version=\"1.0\"?><AssetBase><Data>AAAA</Data><FullID><Guid>{id}</Guid></FullID><Name>load</Name><Type>0</Type></AssetBase>"
-                );
-                (
-                    request_once(
-                        addr,
-                        ASSET_HOST,
-                        "POST",
-                        "/assets",
-                        Some(body.as_bytes()),
-                        false,
-                        &mut None,
-                    ),
-                    false,
-                )
-            }
-        };
-        if is_post {
-            shared.posts_in_flight.fetch_sub(1, Ordering::SeqCst);
-        }
-        {
-            let mut phases = shared.phases.lock().unwrap();
-            let p = &mut phases[phase];
-            if is_post {
-                p.posts += 1;
-            } else {
-                p.gets += 1;
-            }
-            if stale {
-                p.stale_retries += 1;
-            }
-            match result {
-                Ok(Answer {
-                    status: 200,
-                    instance: Some(inst),
-                }) => {
-                    p.ok += 1;
-                    *p.by_instance.entry(inst).or_default() += 1;
-                }
-                Ok(a) => {
-                    p.failed += 1;
-                    p.failures.push(format!(
-                        "{kind:?} at {:.3}s: status {} from {:?}",
-                        (t0 - started).as_secs_f64(),
-                        a.status,
-                        a.instance
-                    ));
-                }
-                Err(e) => {
-                    p.failed += 1;
-                    p.failures.push(format!(
-                        "{kind:?} at {:.3}s: {e}",
-                        (t0 - started).as_secs_f64()
-                    ));
-                }
-            }
-        }
-        if !pace.is_zero() {
-            std::thread::sleep(pace);
-        }
+/// The load's target: the asset hostname on nginx's private listener `addr`, a new asset
+/// id per GET (the fake answers any), each thread pausing `pace` between requests.
+pub fn asset_target(addr: SocketAddr, pace: Duration) -> Target {
+    Target {
+        addr,
+        host: ASSET_HOST.into(),
+        asset_id: None,
+        pace,
     }
 }
 

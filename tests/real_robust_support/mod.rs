@@ -1,13 +1,12 @@
 //! Support for `tests/real_robust.rs`: the real OpenSim Robust 0.9.2.2 from
 //! `../shared/robust` unpacked into a scratch directory, a private MariaDB and a private
 //! nginx (own data dir / prefix, free loopback ports, stopped by pid), the service
-//! hostnames in a marked block of `/etc/hosts`, and a bounded request loop.
+//! hostnames in a marked block of `/etc/hosts` (the request loop is `common::load`).
 //!
 //! Everything here is started by the test and ended by the test, by pid, on every path
 //! (the guards' `Drop`s run when an assertion fails too).
 #![allow(dead_code)] // not every helper is used by every step
 
-pub mod load;
 pub mod services;
 
 pub use crate::common::ports::reserve_ports;
