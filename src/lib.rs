@@ -5,7 +5,7 @@
 //! Each instance runs under its own detached holder process that owns its PTY.
 
 // Manifest → plan → files.
-pub mod atomic;
+pub use gridctl_holder::atomic;
 pub mod catalog;
 pub mod diagnostic;
 pub mod ini;
@@ -18,14 +18,10 @@ pub mod render;
 pub mod templates;
 pub mod wiring;
 
-// Processes: the holder side.
-pub mod console;
-pub mod holder;
-pub mod protocol;
-pub mod readiness;
-pub mod spec;
-pub mod spool;
-pub mod supervise;
+// Processes: the holder side, in its own crates (crates/gridctl-wire, crates/gridctl-holder),
+// re-exported under their old paths.
+pub use gridctl_holder::{console, holder, readiness, spool, supervise};
+pub use gridctl_wire::{protocol, spec};
 
 // Processes: the CLI side.
 pub mod app;
