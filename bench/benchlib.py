@@ -111,12 +111,14 @@ def write_spec(dirpath, name, program, args, env=(), log_max_bytes=10 << 20, log
 
 
 def start_holder(spec_path, spec, timeout=15.0, gridctl=None, env=None):
-    """Runs `gridctl holder --spec` (it daemonizes) and returns the holder's pid."""
+    """Runs `gridctl-holder --spec` (the binary next to gridctl; it daemonizes) and
+    returns the holder's pid."""
     try:
         os.unlink(spec["holder_pid_file"])
     except FileNotFoundError:
         pass
-    subprocess.run([gridctl or GRIDCTL, "holder", "--spec", spec_path], check=True, env=env,
+    holder = os.path.join(os.path.dirname(gridctl or GRIDCTL), "gridctl-holder")
+    subprocess.run([holder, "--spec", spec_path], check=True, env=env,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout

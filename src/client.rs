@@ -23,6 +23,9 @@ pub enum ClientError {
     /// The holder refused or failed the request; `message` is its own words.
     #[error("{message}")]
     Holder { message: String },
+    /// The greeting failed: a holder of another protocol version (or not a holder).
+    #[error("talk to the holder at {}: it refused this gridctl: {message}", socket.display())]
+    Refused { socket: PathBuf, message: String },
     #[error("understand the holder at {}: unexpected reply {got}", socket.display())]
     Unexpected { socket: PathBuf, got: String },
     #[error("set up the terminal: {0}")]
@@ -63,9 +66,29 @@ impl HolderClient {
         client.send(&ClientMessage::Hello {
             version: PROTOCOL_VERSION,
         })?;
-        match client.receive()? {
-            HolderMessage::Welcome { holder_pid, .. } => client.holder_pid = holder_pid,
-            other => return Err(client.unexpected(other)),
+        // Both sides check the version: the holder refuses a client of another version
+        // with an `Error` naming both; a `Welcome` of another version is refused here.
+        match client.receive() {
+            Ok(HolderMessage::Welcome {
+                version,
+                holder_pid,
+            }) if version == PROTOCOL_VERSION => client.holder_pid = holder_pid,
+            Ok(HolderMessage::Welcome { version, .. }) => {
+                return Err(ClientError::Refused {
+                    socket: socket.into(),
+                    message: format!(
+                        "protocol version mismatch: this gridctl speaks version {PROTOCOL_VERSION}, the holder speaks version {version}"
+                    ),
+                })
+            }
+            Err(ClientError::Holder { message }) => {
+                return Err(ClientError::Refused {
+                    socket: socket.into(),
+                    message,
+                })
+            }
+            Ok(other) => return Err(client.unexpected(other)),
+            Err(e) => return Err(e),
         }
         Ok(client)
     }

@@ -261,7 +261,11 @@ impl Grid {
         self.processes()
             .into_iter()
             .filter(|(_, cmd)| {
-                cmd.starts_with(&*self.gridctl.to_string_lossy()) && cmd.contains(" holder --spec ")
+                // `gridctl-holder --spec ...`, the binary next to `gridctl`.
+                cmd.starts_with(&format!(
+                    "{}-holder --spec ",
+                    self.gridctl.to_string_lossy()
+                ))
             })
             .map(|(pid, cmd)| (pid, self.instance_named_in(&cmd)))
             .collect()

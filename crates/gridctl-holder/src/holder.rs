@@ -2,7 +2,7 @@
 //! child, like a `screen` session per instance (design.md §3).
 //!
 //! Life of a holder:
-//! 1. [`launch`] (in the CLI) starts `gridctl holder --spec <path>` with a pipe;
+//! 1. [`launch`] (in the CLI) starts `gridctl-holder --spec <path>` with a pipe;
 //! 2. [`run_holder_command`] detaches (fork, setsid, fork, stdio to `/dev/null`)
 //!    **before** any tokio runtime exists, binds the socket, writes its pid file,
 //!    spawns the child, and reports `ok <pid>` (or `error <why>`) on the pipe;
@@ -10,7 +10,7 @@
 //!
 //! Killing or upgrading the CLI never touches a running holder. If the holder itself
 //! is killed, its PTY master closes and the child gets SIGHUP — like Robust in a
-//! closed terminal; [`crate::client::probe_holder`] then reports the files as stale.
+//! closed terminal; the CLI's `client::probe_holder` then reports the files as stale.
 
 pub(crate) mod hub;
 mod server;
@@ -40,6 +40,11 @@ pub enum HolderError {
     Spec { path: PathBuf, source: io::Error },
     #[error("start holder process {}: {source}", program.display())]
     Spawn { program: PathBuf, source: io::Error },
+    #[error(
+        "start holder: `{}` is missing (install it next to `gridctl`; `cargo build --workspace` builds both)",
+        program.display()
+    )]
+    Missing { program: PathBuf },
     #[error("create the holder's report pipe: {0}")]
     Pipe(io::Error),
     #[error("start holder: {0}")]
@@ -50,31 +55,36 @@ pub enum HolderError {
     Timeout(Duration),
 }
 
-/// Starts the holder for the spec at `spec_path` as `<current exe> holder --spec <path>`
-/// and returns its pid once its socket is served and its child spawned.
+/// The holder binary's file name; it is installed next to `gridctl`.
+pub const HOLDER_BIN: &str = "gridctl-holder";
+
+/// Where the holder binary is: next to the running executable (`gridctl`, or a test
+/// binary's sibling in `target/*/`).
+pub fn holder_program() -> Result<PathBuf, HolderError> {
+    let exe = std::env::current_exe().map_err(|source| HolderError::Spawn {
+        program: HOLDER_BIN.into(),
+        source,
+    })?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    // `current_exe` names `... (deleted)` when the CLI was replaced on disk mid-run;
+    // its directory is still the right one.
+    Ok(dir.join(HOLDER_BIN))
+}
+
+/// Starts the holder for the spec at `spec_path` as `gridctl-holder --spec <path>`
+/// (the binary next to the running executable) and returns its pid once its socket is
+/// served and its child spawned.
+///
+/// No fallback to running the CLI itself as the holder: that would silently bring back
+/// the heavy holder this split removed. A missing binary is a clear error instead, and
+/// a holder of another protocol version is refused on its first connection.
 pub fn launch(spec_path: &Path) -> Result<u32, HolderError> {
-    // `/proc/self/exe` still runs this very binary after it was replaced on disk (an
-    // upgrade mid-`up`), where `current_exe()` would name a deleted file; it also keeps
-    // holder and CLI the same version.
-    let proc_exe = Path::new("/proc/self/exe");
-    let exe = if proc_exe.exists() {
-        proc_exe.to_path_buf()
-    } else {
-        std::env::current_exe().map_err(|source| HolderError::Spawn {
-            program: "gridctl".into(),
-            source,
-        })?
-    };
-    let mut cmd = Command::new(exe);
-    // argv[0] = the real name, so `ps` shows `gridctl holder --spec ...`.
-    if let Ok(name) = std::env::current_exe() {
-        let name = name
-            .to_string_lossy()
-            .trim_end_matches(" (deleted)")
-            .to_string();
-        cmd.arg0(name);
+    let program = holder_program()?;
+    if !program.is_file() {
+        return Err(HolderError::Missing { program });
     }
-    cmd.arg("holder").arg("--spec").arg(spec_path);
+    let mut cmd = Command::new(program);
+    cmd.arg("--spec").arg(spec_path);
     launch_command(cmd, spec_path)
 }
 

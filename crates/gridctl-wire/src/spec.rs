@@ -44,7 +44,7 @@ pub struct InstanceSpec {
     pub readiness: ReadinessSpec,
     /// Content hash of the rendered config tree this spec was written for.
     pub config_hash: String,
-    /// gridctl arguments the holder runs (`/proc/self/exe ARGS`, detached, output to
+    /// gridctl arguments the holder runs (`<dir of gridctl-holder>/gridctl ARGS`, detached, output to
     /// its log) when its child crashes and when the restarted child settles, so nginx
     /// membership follows at once: `-f MANIFEST nginx sync`. Empty when nginx is not
     /// managed (and then not written, so such specs read as before).

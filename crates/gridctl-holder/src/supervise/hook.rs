@@ -19,8 +19,7 @@ pub(super) fn run(hub: &Hub, why: &str) {
     if spec.on_health_change.is_empty() {
         return;
     }
-    // This very binary, as `holder::launch` runs it (even if replaced on disk).
-    let exe = PathBuf::from("/proc/self/exe");
+    let exe = cli_program();
     let log = || {
         OpenOptions::new()
             .create(true)
@@ -49,6 +48,18 @@ pub(super) fn run(hub: &Hub, why: &str) {
         Err(e) => hub
             .holder_log
             .log(&format!("{why}: cannot start nginx sync: {e}")),
+    }
+}
+
+/// The `gridctl` CLI the hook runs: the one installed next to this holder binary
+/// (`holder::launch` starts `gridctl-holder` from the CLI's own directory). When the
+/// holder runs from another binary (the CLI's hidden `holder` command, a test harness),
+/// that binary's own sibling named `gridctl`.
+fn cli_program() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+    match exe.parent() {
+        Some(dir) => dir.join("gridctl"),
+        None => PathBuf::from("gridctl"),
     }
 }
 
