@@ -13,7 +13,7 @@ pub use crate::common::procs::alive;
 pub use crate::common::run::Out;
 pub use crate::common::wait::wait_for;
 
-use crate::common::grid::{scratch_dir, write_manifest, FAKE_BIN};
+use crate::common::grid::{gridctl_holder, scratch_dir, write_manifest, FAKE_BIN};
 use crate::common::procs::Pids;
 use crate::common::pty::Pty;
 use crate::common::run::run_to_end;
@@ -131,6 +131,8 @@ impl Grid {
         let bin = dir.join("bin");
         std::fs::create_dir(&bin).expect("mkdir bin");
         let gridctl = pinned(GRIDCTL, &bin);
+        // Where the pinned CLI looks for it (and the holder for the CLI it runs on a crash).
+        pinned(&gridctl_holder().display().to_string(), &bin);
         let fake = pinned(FAKE_ROBUST, &bin);
         let text = make(base).replace(FAKE_ROBUST, &fake.display().to_string());
         let manifest = write_manifest(&dir, &text);

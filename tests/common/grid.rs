@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 
 /// The `gridctl` binary built for this test run.
 pub const GRIDCTL: &str = env!("CARGO_BIN_EXE_gridctl");
+/// The `gridctl-holder` binary built for this test run: next to `gridctl`, where the CLI
+/// looks for it (a root-package test cannot name another package's binary with
+/// `CARGO_BIN_EXE_*`; `cargo test` builds it with the holder crate's own tests).
+pub fn gridctl_holder() -> PathBuf {
+    Path::new(GRIDCTL).with_file_name("gridctl-holder")
+}
 /// The fake Robust built for this test run (debug profile, never the release build).
 pub const FAKE_ROBUST: &str = env!("CARGO_BIN_EXE_fake-robust");
 /// `examples/fake-bin`: a directory that looks like Robust's `bin/`.
