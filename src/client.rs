@@ -23,8 +23,8 @@ pub enum ClientError {
     /// The holder refused or failed the request; `message` is its own words.
     #[error("{message}")]
     Holder { message: String },
-    /// The greeting failed: a holder of another protocol version (or not a holder).
-    #[error("talk to the holder at {}: it refused this gridctl: {message}", socket.display())]
+    /// The holder welcomed us with another protocol version.
+    #[error("talk to the holder at {}: {message}", socket.display())]
     Refused { socket: PathBuf, message: String },
     #[error("understand the holder at {}: unexpected reply {got}", socket.display())]
     Unexpected { socket: PathBuf, got: String },
@@ -67,7 +67,8 @@ impl HolderClient {
             version: PROTOCOL_VERSION,
         })?;
         // Both sides check the version: the holder refuses a client of another version
-        // with an `Error` naming both; a `Welcome` of another version is refused here.
+        // with an `Error` naming both (passed on in its own words, like every refusal of
+        // the holder's); a `Welcome` of another version is refused here.
         match client.receive() {
             Ok(HolderMessage::Welcome {
                 version,
@@ -77,14 +78,8 @@ impl HolderClient {
                 return Err(ClientError::Refused {
                     socket: socket.into(),
                     message: format!(
-                        "protocol version mismatch: this gridctl speaks version {PROTOCOL_VERSION}, the holder speaks version {version}"
+                        "protocol version mismatch: this gridctl speaks version {PROTOCOL_VERSION}, the holder speaks version {version}; restart the instance with this gridctl"
                     ),
-                })
-            }
-            Err(ClientError::Holder { message }) => {
-                return Err(ClientError::Refused {
-                    socket: socket.into(),
-                    message,
                 })
             }
             Ok(other) => return Err(client.unexpected(other)),

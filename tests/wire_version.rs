@@ -26,7 +26,7 @@ fn fake_holder(socket: &Path, reply: HolderMessage) -> std::thread::JoinHandle<(
     })
 }
 
-fn refusal(reply: HolderMessage) -> String {
+fn refusal(reply: HolderMessage) -> ClientError {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("holder.sock");
     let server = fake_holder(&socket, reply);
@@ -35,18 +35,19 @@ fn refusal(reply: HolderMessage) -> String {
         Err(e) => e,
     };
     server.join().unwrap();
-    assert!(matches!(err, ClientError::Refused { .. }), "{err:?}");
-    err.to_string()
+    err
 }
 
 #[test]
 fn a_newer_holder_welcome_is_refused_naming_both_versions() {
     let newer = PROTOCOL_VERSION + 1;
-    let msg = refusal(HolderMessage::Welcome {
+    let err = refusal(HolderMessage::Welcome {
         version: newer,
         holder_pid: 42,
     });
-    assert!(msg.contains("it refused this gridctl"), "{msg}");
+    assert!(matches!(err, ClientError::Refused { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.starts_with("talk to the holder at "), "{msg}");
     assert!(
         msg.contains(&format!(
             "this gridctl speaks version {PROTOCOL_VERSION}, the holder speaks version {newer}"
@@ -57,13 +58,11 @@ fn a_newer_holder_welcome_is_refused_naming_both_versions() {
 
 #[test]
 fn a_holder_that_refuses_the_hello_is_reported_in_its_own_words() {
-    let msg = refusal(HolderMessage::Error {
-        message:
-            "protocol version mismatch: the client speaks version 1, this holder speaks version 2"
-                .into(),
+    let words =
+        "protocol version mismatch: the client speaks version 1, this holder speaks version 2";
+    let err = refusal(HolderMessage::Error {
+        message: words.into(),
     });
-    assert!(
-        msg.contains("it refused this gridctl: protocol version mismatch"),
-        "{msg}"
-    );
+    assert!(matches!(err, ClientError::Holder { .. }), "{err:?}");
+    assert_eq!(err.to_string(), words);
 }
