@@ -89,7 +89,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Nginx {
             action: crate::cli::NginxAction::Sync { lock_wait },
         } => crate::live::nginx_sync(&cli.file, Duration::from_secs(*lock_wait)),
-        Command::Holder { spec } => crate::holder::run_holder_command(spec),
         Command::GenDocs { out } => crate::docs::generate(out)
             .map_err(|e| Failure::failed(Diagnostic::error(format!("cannot write docs: {e}")))),
     };

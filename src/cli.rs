@@ -172,12 +172,6 @@ pub enum Command {
         #[command(subcommand)]
         action: NginxAction,
     },
-    /// Run one instance's holder (started by `up`; not for direct use).
-    #[command(hide = true)]
-    Holder {
-        #[arg(long)]
-        spec: PathBuf,
-    },
     /// Generate man pages and shell completions from these definitions.
     #[command(hide = true)]
     GenDocs {

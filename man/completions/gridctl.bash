@@ -31,9 +31,6 @@ _gridctl() {
             gridctl,help)
                 cmd="gridctl__subcmd__help"
                 ;;
-            gridctl,holder)
-                cmd="gridctl__subcmd__holder"
-                ;;
             gridctl,init)
                 cmd="gridctl__subcmd__init"
                 ;;
@@ -87,9 +84,6 @@ _gridctl() {
                 ;;
             gridctl__subcmd__help,help)
                 cmd="gridctl__subcmd__help__subcmd__help"
-                ;;
-            gridctl__subcmd__help,holder)
-                cmd="gridctl__subcmd__help__subcmd__holder"
                 ;;
             gridctl__subcmd__help,init)
                 cmd="gridctl__subcmd__help__subcmd__init"
@@ -161,7 +155,7 @@ _gridctl() {
 
     case "${cmd}" in
         gridctl)
-            opts="-f -h -V --file --help --version init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx holder gen-docs help"
+            opts="-f -h -V --file --help --version init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,7 +241,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__help)
-            opts="init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx holder gen-docs help"
+            opts="init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -317,20 +311,6 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gridctl__subcmd__help__subcmd__holder)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -547,24 +527,6 @@ _gridctl() {
                 return 0
             fi
             case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gridctl__subcmd__holder)
-            opts="-h --spec --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --spec)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -52,9 +52,8 @@ pub(super) fn run(hub: &Hub, why: &str) {
 }
 
 /// The `gridctl` CLI the hook runs: the one installed next to this holder binary
-/// (`holder::launch` starts `gridctl-holder` from the CLI's own directory). When the
-/// holder runs from another binary (the CLI's hidden `holder` command, a test harness),
-/// that binary's own sibling named `gridctl`.
+/// (`holder::launch` starts `gridctl-holder` from the CLI's own directory, so they are
+/// one install). The spec does not carry the path: it stays the same on every machine.
 fn cli_program() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
     match exe.parent() {
