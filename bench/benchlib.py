@@ -111,14 +111,16 @@ def write_spec(dirpath, name, program, args, env=(), log_max_bytes=10 << 20, log
 
 
 def start_holder(spec_path, spec, timeout=15.0, gridctl=None, env=None):
-    """Runs `gridctl-holder --spec` (the binary next to gridctl; it daemonizes) and
-    returns the holder's pid."""
+    """Runs `gridctl-holder --spec` (the binary next to gridctl; `gridctl holder --spec`
+    for builds from before the split; it daemonizes) and returns the holder's pid."""
     try:
         os.unlink(spec["holder_pid_file"])
     except FileNotFoundError:
         pass
     holder = os.path.join(os.path.dirname(gridctl or GRIDCTL), "gridctl-holder")
-    subprocess.run([holder, "--spec", spec_path], check=True, env=env,
+    # Builds from before the split have no gridctl-holder: their CLI is the holder.
+    argv = [holder] if os.path.exists(holder) else [gridctl or GRIDCTL, "holder"]
+    subprocess.run([*argv, "--spec", spec_path], check=True, env=env,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
