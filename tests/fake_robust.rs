@@ -108,6 +108,16 @@ struct PtyFake {
 }
 
 impl PtyFake {
+    /// A fake in `cwd` on `ini` with `-logconfig=xml`, its cursor queries answered.
+    fn spawn_with_logconfig(cwd: &Path, ini: &Path, xml: &Path) -> PtyFake {
+        let args = [
+            format!("-inifile={}", ini.display()),
+            format!("-logconfig={}", xml.display()),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        PtyFake::spawn(cwd, &args, &[], true)
+    }
+
     fn spawn(cwd: &Path, args: &[&str], env: &[(&str, &str)], answer_cpr: bool) -> PtyFake {
         PtyFake::spawn_sized(cwd, args, env, answer_cpr, (40, 200))
     }
@@ -812,15 +822,7 @@ fn rolling_file_appender_rolls_the_file_log_by_size() {
         ),
     );
     let p = g.ini("a.ini", free_port(), "");
-    let mut f = PtyFake::spawn(
-        &g.bin(),
-        &[
-            &format!("-inifile={}", p.display()),
-            &format!("-logconfig={}", xml.display()),
-        ],
-        &[],
-        true,
-    );
+    let mut f = PtyFake::spawn_with_logconfig(&g.bin(), &p, &xml);
     f.wait_prompts(1);
     f.send(b"shutdown\r");
     assert_eq!(f.wait_exit().exit_code(), 0);
@@ -858,15 +860,7 @@ fn logconfig_file_element_names_the_log_file() {
         ),
     );
     let p = g.ini("a.ini", free_port(), "");
-    let mut f = PtyFake::spawn(
-        &g.bin(),
-        &[
-            &format!("-inifile={}", p.display()),
-            &format!("-logconfig={}", xml.display()),
-        ],
-        &[],
-        true,
-    );
+    let mut f = PtyFake::spawn_with_logconfig(&g.bin(), &p, &xml);
     f.wait_prompts(1);
     f.send(b"shutdown\r");
     assert_eq!(f.wait_exit().exit_code(), 0);
@@ -997,12 +991,7 @@ fn a_console_appender_from_the_wrong_assembly_silences_the_console() {
     let g = Grid::new();
     let p = g.ini("a.ini", free_port(), GRID_INFO);
     let xml = log4net_xml(&g, "OpenSim.Framework");
-    let args = [
-        format!("-inifile={}", p.display()),
-        format!("-logconfig={}", xml.display()),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut f = PtyFake::spawn(&g.bin(), &args, &[], true);
+    let mut f = PtyFake::spawn_with_logconfig(&g.bin(), &p, &xml);
     f.wait_prompts(1);
     let out = f.text();
     // What real log4net 2.0.8 on Mono prints (measured on Robust 0.9.2.2; its stack trace trimmed).
@@ -1024,7 +1013,7 @@ fn a_console_appender_from_the_wrong_assembly_silences_the_console() {
     // The right assembly, but its DLL missing from the cwd: the same failure.
     let xml = log4net_xml(&g, "OpenSim.Framework.Console");
     std::fs::remove_file(g.bin().join("OpenSim.Framework.Console.dll")).expect("rm dll");
-    let mut f = PtyFake::spawn(&g.bin(), &args, &[], true);
+    let mut f = PtyFake::spawn_with_logconfig(&g.bin(), &p, &xml);
     f.wait_prompts(1);
     assert!(f.text().contains("Could not load type 'OpenSim.Framework.Console.OpenSimAppender' from assembly 'OpenSim.Framework.Console, "));
     assert!(!f.text().contains("loaded successfully"));
@@ -1033,7 +1022,7 @@ fn a_console_appender_from_the_wrong_assembly_silences_the_console() {
 
     // Both right: log lines on the console again.
     std::fs::write(g.bin().join("OpenSim.Framework.Console.dll"), b"").expect("dll");
-    let mut f = PtyFake::spawn(&g.bin(), &args, &[], true);
+    let mut f = PtyFake::spawn_with_logconfig(&g.bin(), &p, &xml);
     f.wait_prompts(1);
     assert!(f
         .text()
@@ -1254,15 +1243,7 @@ fn outside_bin_every_connector_fails_but_the_process_stays_up() {
     for dll in ["log4net.dll", "OpenSim.Framework.Console.dll"] {
         std::fs::write(g.path(dll), b"").expect("dll");
     }
-    let mut f = PtyFake::spawn(
-        &g.path(""),
-        &[
-            &format!("-inifile={}", p.display()),
-            &format!("-logconfig={}", xml.display()),
-        ],
-        &[],
-        true,
-    );
+    let mut f = PtyFake::spawn_with_logconfig(&g.path(""), &p, &xml);
     f.wait_prompts(1);
     let out = f.text();
     assert!(!out.contains("loaded successfully"), "{out}");
