@@ -62,15 +62,7 @@ impl Planner<'_> {
                             svc.name,
                             side_name(side)
                         );
-                        // Point at whatever named the hostname: [grid.hostnames], else the role's `hostname`.
-                        let named_at = |service: &str, role: &str| {
-                            m.grid.hostnames.get(service).map(|h| h.span()).or_else(|| {
-                                m.roles
-                                    .get(role)
-                                    .and_then(|r| r.get_ref().hostname.as_ref())
-                                    .map(|h| h.span())
-                            })
-                        };
+                        let named_at = |service: &str, role: &str| hostname_span(m, service, role);
                         let mut d = match named_at(svc.name, role_name) {
                             Some(span) => self.at(msg, span, "duplicate hostname"),
                             None => Diagnostic::error(msg),
@@ -124,14 +116,7 @@ impl Planner<'_> {
             }) else {
                 continue;
             };
-            let named_at = |service: &str, role: &str| {
-                m.grid.hostnames.get(service).map(|h| h.span()).or_else(|| {
-                    m.roles
-                        .get(role)
-                        .and_then(|r| r.get_ref().hostname.as_ref())
-                        .map(|h| h.span())
-                })
-            };
+            let named_at = |service: &str, role: &str| hostname_span(m, service, role);
             let span = named_at(&private.service, &private.role)
                 .or_else(|| named_at(&public.service, &public.role))
                 .unwrap_or(m.grid.domain.span());
@@ -184,6 +169,17 @@ impl Planner<'_> {
             },
         }
     }
+}
+
+/// Where the manifest names `service`'s hostname: `[grid.hostnames]`, else its role's
+/// `hostname` (the place a diagnostic about that hostname points at).
+fn hostname_span(m: &Manifest, service: &str, role: &str) -> Option<std::ops::Range<usize>> {
+    m.grid.hostnames.get(service).map(|h| h.span()).or_else(|| {
+        m.roles
+            .get(role)
+            .and_then(|r| r.get_ref().hostname.as_ref())
+            .map(|h| h.span())
+    })
 }
 
 fn side_name(side: Side) -> &'static str {
