@@ -14,7 +14,7 @@ mod real_robust_support;
 
 use common::grid::{row, row_pids, Row};
 use common::http::request_once;
-use common::load::{self, Kind, Load, PhaseStats, Target};
+use common::load::{self, summary, Kind, Load, Target};
 use common::procs::{alive, kill};
 use common::wait::wait_for;
 use gridctl::render::Membership;
@@ -509,22 +509,19 @@ fn real_robust_split_grid() {
     load.wait_requests(50, Duration::from_secs(60));
     load.resume_posts();
     let phases = load.finish();
-    let report: Vec<String> = phases
-        .iter()
-        .map(|p| match reloads.iter().find(|(name, _)| *name == p.name) {
-            Some((_, n)) => format!("{}; nginx reloads {n}", phase_line(p)),
-            None => phase_line(p),
-        })
-        .collect();
-    eprintln!("request loop:\n  {}", report.join("\n  "));
+    eprintln!(
+        "request loop:\n{}nginx reloads: {reloads:?}",
+        summary(&phases)
+    );
     eprintln!(
         "asset-2 out of nginx {:.2}s and ready again {:.1}s after kill -9",
         out_after.as_secs_f64(),
         back_after.as_secs_f64()
     );
     for p in &phases {
-        assert_eq!(p.failed, 0, "requests lost in {}", phase_line(p));
-        assert!(p.ok > 0, "no request answered in {}", phase_line(p));
+        let line = summary(std::slice::from_ref(p));
+        assert_eq!(p.failed, 0, "requests lost in {line}");
+        assert!(p.ok > 0, "no request answered in {line}");
     }
     // Retired by `scale asset=2`: its rendered tree is gone (its logs are kept).
     let asset3_tree = grid.instance_dir("asset-3").join("Robust.ini");
@@ -638,21 +635,4 @@ fn reloads_done(out: &Out) -> u32 {
                 .ok()
         })
         .unwrap_or_else(|| panic!("no `nginx: reloaded N time(s)` line: {out}"))
-}
-
-/// One phase of the request loop as the report shows it.
-fn phase_line(p: &PhaseStats) -> String {
-    let mut s = format!(
-        "{}: {} requests, {} failed, {} keep-alive resets (GET {}, POST {})",
-        p.name,
-        p.ok + p.failed,
-        p.failed,
-        p.stale_retries,
-        p.gets,
-        p.posts
-    );
-    for f in p.failures.iter().take(5) {
-        s.push_str(&format!("\n    failure: {f}"));
-    }
-    s
 }
