@@ -124,7 +124,7 @@ fn init(file: &Path, args: &InitArgs) -> Outcome {
     )?;
     // What init writes must itself be a valid manifest.
     let loaded = manifest::parse(file, text.clone())?;
-    plan::build(&loaded).map_err(Failure::invalid)?;
+    crate::planner::build(&loaded).map_err(Failure::invalid)?;
     crate::atomic::write_file(file, text.as_bytes(), 0o644).map_err(|e| {
         Failure::failed(Diagnostic::error(format!(
             "cannot write `{}`: {e}",

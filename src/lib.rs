@@ -1,43 +1,30 @@
-//! gridctl: run an OpenSimulator grid's Robust services as many small supervised
-//! instances, from one manifest (`grid.toml`).
+//! gridctl: the CLI and dashboard — the top layer over the workspace's crates.
 //!
-//! Pipeline (design.md §2): manifest → plan → rendered files → processes.
-//! Each instance runs under its own detached holder process that owns its PTY.
+//! Layers, bottom to top (docs/architecture.md draws them):
+//! - `gridctl-files` (atomic writes) and `gridctl-wire` (wire protocol, instance spec);
+//! - `gridctl-holder`: the small per-instance holder binary;
+//! - `gridctl-config`: grid.toml → plan → rendered files;
+//! - `gridctl-control`: observe → diff → steps → execute, nginx, the lock;
+//! - this crate: argument parsing, output, attach and the dashboard.
+//!
+//! The lower crates' modules are re-exported here under the paths they have always
+//! had (`gridctl::plan`, `gridctl::reconcile`, ...), so tests and tools keep one import root.
 
-// Manifest → plan → files.
-pub use gridctl_holder::atomic;
-pub mod catalog;
-pub mod diagnostic;
-pub mod ini;
-pub mod log4net;
-pub mod manifest;
-pub mod nginx;
-pub mod plan;
-pub mod planner;
-pub mod render;
-pub mod templates;
-pub mod wiring;
-
-// Processes: the holder side, in its own crates (crates/gridctl-wire, crates/gridctl-holder),
-// re-exported under their old paths.
+pub use gridctl_config::{
+    catalog, check, diagnostic, ini, log4net, manifest, plan, planner, render, scale, templates,
+    wiring,
+};
+pub use gridctl_control::{
+    client, converge, live, load, lock, nginx, outcome, procstat, reconcile, status,
+};
+pub use gridctl_files::atomic;
 pub use gridctl_holder::{console, holder, readiness, spool, supervise};
 pub use gridctl_wire::{protocol, spec};
 
-// Processes: the CLI side.
+// The CLI itself.
 pub mod app;
 pub mod attach;
-pub mod check;
 pub mod cli;
-pub mod client;
-pub mod converge;
 pub mod dashboard;
 pub mod docs;
-pub mod live;
-pub mod load;
-pub mod lock;
 pub mod operate;
-pub mod outcome;
-pub mod procstat;
-pub mod reconcile;
-pub mod scale;
-pub mod status;

@@ -13,7 +13,7 @@
 mod common;
 
 use gridctl::diagnostic::Diagnostic;
-use gridctl::{check, manifest, plan};
+use gridctl::{check, manifest, planner};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Mutex;
@@ -356,7 +356,7 @@ fn check_path(path: &Path) -> (Vec<Diagnostic>, usize) {
         Ok(l) => l,
         Err(d) => return (vec![d], 0),
     };
-    let plan = match plan::build(&loaded) {
+    let plan = match planner::build(&loaded) {
         Ok(p) => p,
         Err(ds) => return (ds, 1),
     };

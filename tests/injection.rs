@@ -6,7 +6,7 @@
 //! In-process (manifest → plan → render), so the table of cases stays fast; the exact
 //! text of a few of these diagnostics is asserted through the binary in diagnostics.rs.
 
-use gridctl::{ini, manifest, plan, render, templates::Templates};
+use gridctl::{ini, manifest, planner, render, templates::Templates};
 use std::path::{Path, PathBuf};
 use toml_edit::DocumentMut;
 
@@ -44,7 +44,7 @@ fn diagnostics(text: &str) -> Vec<gridctl::diagnostic::Diagnostic> {
         Ok(l) => l,
         Err(d) => return vec![d],
     };
-    match plan::build(&loaded) {
+    match planner::build(&loaded) {
         Ok(_) => Vec::new(),
         Err(ds) => ds,
     }
@@ -202,7 +202,7 @@ fn accepted_setting_values_round_trip_through_the_ini_reader() {
         );
     }
     let loaded = manifest::parse(&base_path(), doc.to_string()).expect("parses");
-    let plan = plan::build(&loaded).expect("plan builds");
+    let plan = planner::build(&loaded).expect("plan builds");
     let t = Templates::load(None).expect("templates");
     let rendered = render::render_instances(&plan, &t).expect("renders");
     let core = rendered
@@ -243,7 +243,7 @@ fn accepted_configs_keep_private_services_off_the_public_listener() {
         let mut doc = base();
         set(&mut doc, path, value);
         let loaded = manifest::parse(&base_path(), doc.to_string()).expect("parses");
-        let plan = plan::build(&loaded).unwrap_or_else(|ds| {
+        let plan = planner::build(&loaded).unwrap_or_else(|ds| {
             panic!(
                 "{path:?} = {value} is refused:\n{}",
                 ds.iter()

@@ -56,7 +56,7 @@ impl Poller {
             // Not `app::load_plan`: it prints the plan's warnings, over the TUI.
             let built = crate::manifest::load(&self.file)
                 .map_err(|d| vec![d])
-                .and_then(|loaded| crate::plan::build(&loaded));
+                .and_then(|loaded| crate::planner::build(&loaded));
             match built {
                 Ok(p) => {
                     self.plan = Arc::new(p);

@@ -2,10 +2,10 @@
 //! child, console log and control socket (design.md §3). Small on purpose: nothing
 //! of templates, the manifest, the planner or the dashboard lives here.
 
-// The wire types, under the paths the holder modules have always used.
+// The wire types and atomic writes, under the paths the holder modules have always used.
+pub use gridctl_files::atomic;
 pub use gridctl_wire::{protocol, spec};
 
-pub mod atomic;
 pub mod console;
 pub mod holder;
 pub mod readiness;

@@ -9,10 +9,10 @@ use super::holders::{self, Action as Done, Settled};
 use super::step::{Action, Step};
 use super::upstream;
 use crate::nginx::Applied;
-use crate::plan::{InstancePlan, Plan};
-use crate::protocol::InstanceState;
-use crate::render::{self, Membership, RenderedInstance};
-use crate::templates::Templates;
+use gridctl_config::plan::{InstancePlan, Plan};
+use gridctl_config::render::{self, Membership, RenderedInstance};
+use gridctl_config::templates::Templates;
+use gridctl_wire::protocol::InstanceState;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 

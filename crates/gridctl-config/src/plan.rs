@@ -6,9 +6,9 @@
 
 use crate::catalog::{self, CopyRule, Service, Side};
 use crate::diagnostic::{did_you_mean, Diagnostic};
-use crate::manifest::{LoadedManifest, SuperviseSection};
-use crate::spec::{InstanceSpec, Probe, ReadinessSpec, RestartPolicy, StopPolicy};
+use crate::manifest::SuperviseSection;
 use crate::wiring::RoleWiring;
+use gridctl_wire::spec::{InstanceSpec, Probe, ReadinessSpec, RestartPolicy, StopPolicy};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -383,11 +383,6 @@ impl Plan {
 
 fn ms(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
-}
-
-/// Builds the plan; structural problems come back as diagnostics pointing into grid.toml.
-pub fn build(loaded: &LoadedManifest) -> Result<Plan, Vec<Diagnostic>> {
-    crate::planner::Planner::new(loaded).build()
 }
 
 /// Lower-case, dash-separated form of a name (for `gridnick` and default slugs).

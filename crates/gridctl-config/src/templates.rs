@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 macro_rules! embedded {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../templates/", $name)))),*]
+        &[$(($name, include_str!(concat!("../../../templates/", $name)))),*]
     };
 }
 

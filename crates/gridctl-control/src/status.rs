@@ -1,9 +1,9 @@
 //! `gridctl status`: one row per instance, from its holder plus /proc.
 
-use crate::plan::Plan;
 use crate::procstat;
-use crate::protocol::{InstanceState, InstanceStatus};
-use crate::render::Membership;
+use gridctl_config::plan::Plan;
+use gridctl_config::render::Membership;
+use gridctl_wire::protocol::{InstanceState, InstanceStatus};
 use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,9 +1,9 @@
 //! nginx membership changes as the executor (and `nginx reload`/`sync`) apply them: wishes + holders' health → one render.
 
 use crate::nginx::{self, Applied, Health, Install, NginxError};
-use crate::plan::Plan;
-use crate::render::Membership;
-use crate::templates::Templates;
+use gridctl_config::plan::Plan;
+use gridctl_config::render::Membership;
+use gridctl_config::templates::Templates;
 use std::collections::BTreeMap;
 
 /// What every holder of the plan reports, read through the client API: a copy is

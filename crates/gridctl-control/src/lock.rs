@@ -14,7 +14,7 @@ pub struct GridLock {
 
 /// Takes the lock, waiting up to `timeout` for another command to finish.
 pub fn acquire(state_dir: &Path, timeout: Duration) -> io::Result<GridLock> {
-    crate::render::ensure_private_dir(state_dir)?;
+    gridctl_config::render::ensure_private_dir(state_dir)?;
     let path = state_dir.join("lock");
     // Rust opens files O_CLOEXEC: holders started by this command never inherit the lock.
     let mut file = OpenOptions::new()

@@ -5,9 +5,9 @@
 //! interruption.
 
 use crate::client::{clean_stale, probe_holder, HolderClient, HolderPresence};
-use crate::holder;
-use crate::plan::{InstancePlan, Plan};
-use crate::protocol::{InstanceState, InstanceStatus};
+use gridctl_config::plan::{InstancePlan, Plan};
+use gridctl_holder::holder;
+use gridctl_wire::protocol::{InstanceState, InstanceStatus};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -238,7 +238,7 @@ pub fn retire(plan: &Plan, name: &str) -> Result<PathBuf, String> {
     if keep.exists() {
         std::fs::remove_dir_all(&keep).map_err(|e| io("replace", &keep, e))?;
     }
-    crate::render::ensure_private_dir(&keep).map_err(|e| io("create", &keep, e))?;
+    gridctl_config::render::ensure_private_dir(&keep).map_err(|e| io("create", &keep, e))?;
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for e in entries.flatten() {
             let file_name = e.file_name().to_string_lossy().into_owned();

@@ -5,8 +5,8 @@
 
 use super::observe::{Observed, Seen, Want};
 use super::step::{Action, Reason, Step};
-use crate::protocol::InstanceState;
-use crate::render::Membership;
+use gridctl_config::render::Membership;
+use gridctl_wire::protocol::InstanceState;
 
 /// How `up` was asked to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

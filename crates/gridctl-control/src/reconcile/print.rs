@@ -28,7 +28,7 @@ pub fn out(text: &str) {
 }
 
 /// The closing line of a command that drove nginx: how many reloads it cost.
-pub fn note_reloads(plan: &crate::plan::Plan) {
+pub fn note_reloads(plan: &gridctl_config::plan::Plan) {
     if plan.nginx.is_some() {
         out(&format!(
             "nginx: reloaded {} time(s)\n",
@@ -95,7 +95,7 @@ pub fn print(e: &Event) {
     if let Some(l) = line(e) {
         out(&format!("{l}\n"));
     }
-    use crate::diagnostic::Diagnostic;
+    use gridctl_config::diagnostic::Diagnostic;
     let problem = match &e.outcome {
         Outcome::NginxFailed { why, warning: true } => Some(Diagnostic::warning(why.clone())),
         // A refusal that ends the run is in the report the command closes with.

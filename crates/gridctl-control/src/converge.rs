@@ -4,15 +4,15 @@
 //! writes nothing), asks the diff for the steps, and either prints them (`--dry-run`)
 //! or hands them to the executor, whose events the printer turns into progress lines.
 
-use crate::diagnostic::Diagnostic;
 use crate::load::{load_plan, locked_plan, templates};
 use crate::lock::GridLock;
 use crate::outcome::{Failure, Outcome};
-use crate::plan::{InstancePlan, Plan};
 use crate::reconcile::execute::{self, Context, Report};
 use crate::reconcile::step::Step;
 use crate::reconcile::{diff, observe, print};
-use crate::render;
+use gridctl_config::diagnostic::Diagnostic;
+use gridctl_config::plan::{InstancePlan, Plan};
+use gridctl_config::render;
 use std::path::Path;
 use std::time::Instant;
 
@@ -123,7 +123,7 @@ pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
     let started = Instant::now();
     let (_lock, plan) = plan_for(file, dry_run)?;
     let t = templates(&plan)?;
-    let mut env_errors: Vec<Diagnostic> = crate::check::environment(&plan)
+    let mut env_errors: Vec<Diagnostic> = gridctl_config::check::environment(&plan)
         .into_iter()
         .filter(|d| d.is_error())
         .collect();
@@ -250,7 +250,9 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outc
         .iter()
         .map(|f| match f.name.as_str() {
             "rolling restart" => f.detail.clone(),
-            _ if f.state == crate::protocol::InstanceState::Stopped && !f.detail.is_empty() => {
+            _ if f.state == gridctl_wire::protocol::InstanceState::Stopped
+                && !f.detail.is_empty() =>
+            {
                 format!("{}: {}", f.name, f.detail)
             }
             _ => format!("{}: {}", f.name, f.state.as_str()),

@@ -2,9 +2,9 @@
 
 use super::holders::{self, holder_pid_file, socket_of};
 use crate::client::{probe_holder, HolderPresence};
-use crate::plan::{InstancePlan, Plan};
-use crate::protocol::InstanceState;
-use crate::render::{Membership, RenderedInstance};
+use gridctl_config::plan::{InstancePlan, Plan};
+use gridctl_config::render::{Membership, RenderedInstance};
+use gridctl_wire::protocol::InstanceState;
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -1,9 +1,9 @@
 //! Table-driven tests of the diff: observed grid + options → the exact steps and reasons.
 
 use super::{down, restart, up, UpOptions};
-use crate::protocol::InstanceState;
 use crate::reconcile::observe::{Leftover, Observed, Seen, Want};
-use crate::render::Membership;
+use gridctl_config::render::Membership;
+use gridctl_wire::protocol::InstanceState;
 
 /// `name:index` copies wanted with hash `h1` (file lists name what differs on disk).
 fn want(name: &str, index: u32, hash: &str, differs: &[&str]) -> Want {

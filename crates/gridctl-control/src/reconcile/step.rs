@@ -1,6 +1,6 @@
 //! One step of a reconcile: what is done to which copy (or to nginx), and why.
 
-use crate::protocol::InstanceState;
+use gridctl_wire::protocol::InstanceState;
 use std::fmt;
 
 /// What a step does. Copies are named; the executor finds them in the plan.

@@ -3,11 +3,11 @@
 //! Everything is rendered in memory first; only when every template succeeded is
 //! anything written (each file atomically), so a failed render changes nothing.
 
-use crate::atomic;
 use crate::catalog::{self, Side};
 use crate::diagnostic::Diagnostic;
 use crate::plan::{InstancePlan, Plan, RolePlan, DB_ENV};
 use crate::templates::Templates;
+use gridctl_files::atomic;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

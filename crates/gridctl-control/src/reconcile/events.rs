@@ -2,7 +2,7 @@
 
 use super::holders::Action as Done;
 use crate::nginx::Applied;
-use crate::protocol::InstanceState;
+use gridctl_wire::protocol::InstanceState;
 use std::path::PathBuf;
 use std::time::Duration;
 

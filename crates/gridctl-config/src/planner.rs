@@ -38,6 +38,11 @@ type WiringInputs<'a> = (
     &'a dyn Fn(&str) -> Option<String>,
 );
 
+/// Builds the plan; structural problems come back as diagnostics pointing into grid.toml.
+pub fn build(loaded: &LoadedManifest) -> Result<Plan, Vec<Diagnostic>> {
+    Planner::new(loaded).build()
+}
+
 pub struct Planner<'a> {
     loaded: &'a LoadedManifest,
     m: &'a Manifest,

@@ -1,6 +1,6 @@
 //! The CLI's side of a holder's socket: connect with a version check, then ask.
 
-use crate::protocol::{
+use gridctl_wire::protocol::{
     decode_control, read_frame, write_control, ClientMessage, HolderMessage, InstanceStatus,
     KIND_CONTROL, PROTOCOL_VERSION,
 };
@@ -169,15 +169,17 @@ impl HolderClient {
     }
 
     /// The raw connection, for `attach`.
-    pub(crate) fn into_stream(self) -> (UnixStream, PathBuf) {
+    pub fn into_stream(self) -> (UnixStream, PathBuf) {
         (self.stream, self.socket)
     }
 
-    pub(crate) fn send(&mut self, msg: &ClientMessage) -> Result<(), ClientError> {
+    /// Sends one control message (attach and the dashboard drive the conversation themselves).
+    pub fn send(&mut self, msg: &ClientMessage) -> Result<(), ClientError> {
         write_control(&mut self.stream, msg).map_err(|source| self.io(source))
     }
 
-    pub(crate) fn receive(&mut self) -> Result<HolderMessage, ClientError> {
+    /// Reads the next control message.
+    pub fn receive(&mut self) -> Result<HolderMessage, ClientError> {
         match read_frame(&mut self.stream) {
             Ok(Some((KIND_CONTROL, payload))) => {
                 let msg: HolderMessage =

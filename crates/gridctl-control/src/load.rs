@@ -1,10 +1,11 @@
 //! Manifest → plan for a command: read and validated, under the grid lock when the command acts.
 
-use crate::diagnostic::Diagnostic;
-use crate::manifest;
 use crate::outcome::{print_diagnostics, Failure};
-use crate::plan::{self, Plan};
-use crate::templates::Templates;
+use gridctl_config::diagnostic::Diagnostic;
+use gridctl_config::manifest;
+use gridctl_config::plan::Plan;
+use gridctl_config::planner;
+use gridctl_config::templates::Templates;
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
 /// Like [`load_plan`], leaving the plan's warnings to the caller.
 pub fn build_plan(file: &Path) -> Result<Plan, Failure> {
     let loaded = manifest::load(file)?;
-    plan::build(&loaded).map_err(Failure::invalid)
+    planner::build(&loaded).map_err(Failure::invalid)
 }
 
 /// How long a command waits for another one on the same grid.

@@ -1,6 +1,6 @@
 //! `grid.toml`: the raw manifest, parsed with spans so every problem can point at its line.
 //!
-//! This is the "raw arguments" half of the ripgrep split: [`crate::plan`] resolves it
+//! This is the "raw arguments" half of the ripgrep split: the planner resolves it
 //! into the validated, derived form every command works from.
 
 use crate::diagnostic::{did_you_mean, Diagnostic, Source};

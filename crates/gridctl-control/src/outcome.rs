@@ -1,6 +1,6 @@
 //! A command's result: the diagnostics to print and the exit code (documented in `gridctl --help`).
 
-use crate::diagnostic::Diagnostic;
+use gridctl_config::diagnostic::Diagnostic;
 use std::io::Write;
 
 pub const EXIT_FAILED: i32 = 1;

@@ -1,13 +1,15 @@
 //! Commands that change a serving grid: `scale`, `nginx reload`, `nginx sync`.
 
 use crate::converge::{execute, print_dry_run};
-use crate::diagnostic::Diagnostic;
 use crate::load::{locked_plan, templates};
+use crate::nginx;
 use crate::outcome::{Failure, Outcome};
-use crate::plan::Plan;
 use crate::reconcile::execute::Context;
 use crate::reconcile::{diff, print, upstream};
-use crate::{atomic, manifest, nginx, plan, render, scale};
+use gridctl_config::diagnostic::Diagnostic;
+use gridctl_config::plan::Plan;
+use gridctl_config::{manifest, planner, render, scale};
+use gridctl_files::atomic;
 use std::path::Path;
 
 fn failed(msg: impl Into<String>) -> Failure {
@@ -82,7 +84,7 @@ pub fn scale(file: &Path, requests: &[String], dry_run: bool) -> Outcome {
             format!(": {}", f.detail)
         };
         return Err(failed(match f.state {
-            crate::protocol::InstanceState::Stopped if !f.detail.is_empty() => {
+            gridctl_wire::protocol::InstanceState::Stopped if !f.detail.is_empty() => {
                 format!("{}: {}", f.name, f.detail)
             }
             state => format!(
@@ -127,7 +129,7 @@ fn edited(
     file: &Path,
     target: &Path,
     changes: &[(String, u32)],
-) -> Result<(String, Plan, crate::templates::Templates), Failure> {
+) -> Result<(String, Plan, gridctl_config::templates::Templates), Failure> {
     let text = std::fs::read_to_string(target)
         .map_err(|e| failed(format!("cannot read `{}`: {e}", file.display())))?;
     let new_text = scale::edit_manifest(&text, changes).map_err(usage)?;
@@ -140,7 +142,7 @@ fn edited(
         f
     };
     let loaded = manifest::parse(file, new_text.clone()).map_err(|d| refused(d.into()))?;
-    let new = plan::build(&loaded).map_err(|d| refused(Failure::invalid(d)))?;
+    let new = planner::build(&loaded).map_err(|d| refused(Failure::invalid(d)))?;
     let t = templates(&new)?;
     render::render_instances(&new, &t).map_err(|d| refused(d.into()))?;
     Ok((new_text, new, t))

@@ -14,11 +14,11 @@
 //! new config whose only differences are comments or removed `down` servers is
 //! installed and tested but not reloaded: nginx already routes exactly as it says.
 
-use crate::atomic;
-use crate::plan::Plan;
-use crate::protocol::InstanceState;
-use crate::render::{self, Membership};
-use crate::templates::Templates;
+use gridctl_config::plan::Plan;
+use gridctl_config::render::{self, Membership};
+use gridctl_config::templates::Templates;
+use gridctl_files::atomic;
+use gridctl_wire::protocol::InstanceState;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -552,8 +552,9 @@ services = ["asset"]
 instances = 3
 port = 8100
 "#;
-        let loaded = crate::manifest::parse(Path::new("/tmp/grid.toml"), text.to_string()).unwrap();
-        crate::plan::build(&loaded).unwrap()
+        let loaded =
+            gridctl_config::manifest::parse(Path::new("/tmp/grid.toml"), text.to_string()).unwrap();
+        gridctl_config::planner::build(&loaded).unwrap()
     }
 
     fn ready(plan: &Plan) -> BTreeMap<String, Health> {
