@@ -744,3 +744,32 @@ fn render_waits_for_the_grid_lock_before_it_writes() {
     assert!(status.success());
     assert_eq!(instances(&g).len(), 6);
 }
+
+/// The copy's environment is part of its config hash (a copy started with another
+/// database secret, or none, is restarted by `up`), while neither the INI tree nor the
+/// hash shows the secret.
+#[test]
+fn the_environment_is_part_of_the_config_hash() {
+    let g = example("blog-split");
+    let render_with = |secret: &str| {
+        assert_cmd::Command::new(common::gridctl_bin())
+            .current_dir(&g.dir)
+            .args(["render"])
+            .env("ROBUST_DB", secret)
+            .env_remove("GRIDCTL_FILE")
+            .assert()
+            .success();
+        let ini = g.read("asset-1", "Robust.ini");
+        (spec(&g, "asset-1").config_hash, ini)
+    };
+    let (first, ini_first) = render_with("Data Source=a;Password=one");
+    let (again, _) = render_with("Data Source=a;Password=one");
+    let (second, ini_second) = render_with("Data Source=a;Password=two");
+    assert_eq!(first, again, "the same environment gives the same hash");
+    assert_ne!(first, second, "another secret must change the hash");
+    assert_eq!(
+        ini_first, ini_second,
+        "the secret never lands in the INI tree"
+    );
+    assert!(!second.contains("two") && !ini_second.contains("Password=two"));
+}

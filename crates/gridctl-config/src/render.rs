@@ -19,7 +19,8 @@ pub struct RenderedInstance {
     pub name: String,
     pub dir: PathBuf,
     pub files: Vec<(PathBuf, String)>,
-    /// Hash of the files and the command line: changes exactly when a restart is needed.
+    /// Hash of the files, the command line and the environment: changes exactly when a
+    /// restart is needed.
     pub config_hash: String,
     /// Writable directories shared by copies (map tiles, bakes, fsassets) that this
     /// instance's config names; created before it starts so no copy writes into bin/.
@@ -275,8 +276,12 @@ pub fn render_instance(
             text.push('\n');
         }
     }
-    let config_hash = hash_files(&files, &inst.argv);
-    let mut spec = plan.spec(inst, &config_hash);
+    // What reaches the copy's environment (the database secret among it) counts as
+    // config: a copy started without it must be restarted once it is there. Only the
+    // hash of the values is kept, never the values.
+    let mut spec = plan.spec(inst, "");
+    let config_hash = hash_files(&files, &inst.argv, &spec.env);
+    spec.config_hash = config_hash.clone();
     if plan.nginx.is_some() {
         spec.on_health_change = vec![
             "-f".into(),
@@ -339,7 +344,7 @@ fn with<const N: usize>(base: &Common, extra: [(&str, serde_json::Value); N]) ->
     v
 }
 
-fn hash_files(files: &[(PathBuf, String)], argv: &[String]) -> String {
+fn hash_files(files: &[(PathBuf, String)], argv: &[String], env: &[(String, String)]) -> String {
     let mut h = Sha256::new();
     for (path, text) in files {
         h.update(path.to_string_lossy().as_bytes());
@@ -349,6 +354,12 @@ fn hash_files(files: &[(PathBuf, String)], argv: &[String]) -> String {
     }
     for a in argv {
         h.update(a.as_bytes());
+        h.update([0]);
+    }
+    for (k, v) in env {
+        h.update(k.as_bytes());
+        h.update([b'=']);
+        h.update(v.as_bytes());
         h.update([0]);
     }
     let digest = h.finalize();
