@@ -219,32 +219,36 @@ fn default_instances() -> Spanned<i64> {
 /// arithmetic on it could overflow further down).
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
-/// Durations in grid.toml: `"500ms"`, `"30s"`, `"2m"`, `"1h"`, or a bare number of seconds.
-/// At most [`MAX_DURATION`]; never panics (`from_secs_f64` does on huge or negative input).
+/// Durations in grid.toml and on the command line: anything humantime reads (`"500ms"`,
+/// `"30s"`, `"2m"`, `"1h 30m"`), or a bare number of seconds. At most [`MAX_DURATION`];
+/// never panics (`from_secs_f64` does on huge or negative input).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let shown = crate::diagnostic::escape(s);
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{shown}` is not a duration (try \"500ms\", \"30s\", \"2m\")"))?;
-    let secs = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown duration unit `{}` (use ms, s, m or h)",
-                crate::diagnostic::escape(other)
-            ))
+    let parsed = if s.chars().all(|c| c.is_ascii_digit() || c == '.') && !s.is_empty() {
+        let secs: f64 = s
+            .parse()
+            .map_err(|_| format!("`{shown}` is not a duration (try \"500ms\", \"30s\", \"2m\")"))?;
+        Duration::try_from_secs_f64(secs).ok()
+    } else {
+        match humantime::parse_duration(s) {
+            Ok(d) => Some(d),
+            Err(humantime::DurationError::NumberOverflow) => None,
+            Err(humantime::DurationError::UnknownUnit { unit, .. }) => {
+                return Err(format!(
+                    "unknown duration unit `{}` (use ms, s, m or h, e.g. \"1m 30s\")",
+                    crate::diagnostic::escape(&unit)
+                ))
+            }
+            Err(_) => {
+                return Err(format!(
+                    "`{shown}` is not a duration (try \"500ms\", \"30s\", \"2m\")"
+                ))
+            }
         }
     };
-    match Duration::try_from_secs_f64(secs) {
-        Ok(d) if d <= MAX_DURATION => Ok(d),
+    match parsed {
+        Some(d) if d <= MAX_DURATION => Ok(d),
         _ => Err(format!("duration `{shown}` is longer than a day (24h)")),
     }
 }
@@ -535,7 +539,12 @@ mod tests {
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("3 fortnights").is_err());
+        assert_eq!(parse_duration("1m 30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("3 fortnights")
+            .unwrap_err()
+            .contains("unknown duration unit `fortnights`"));
+        assert!(parse_duration("").is_err());
     }
 
     #[test]
