@@ -28,3 +28,4 @@ pub mod cli;
 pub mod dashboard;
 pub mod docs;
 pub mod operate;
+pub mod progress;

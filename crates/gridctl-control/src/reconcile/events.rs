@@ -54,6 +54,30 @@ pub enum Outcome {
     RetireFailed(String),
     /// Not run: an earlier step ended the run.
     Skipped,
+    /// A step that takes a while began on this copy (start, wait, restart, stop): a live
+    /// display opens its line for it.
+    Began,
+    /// While a step waits on a copy: the holder's state and detail, each time they change
+    /// (`starting` / `services loaded 7/13`, `stopping` / `shutdown sent`).
+    Waiting {
+        state: InstanceState,
+        detail: String,
+    },
+}
+
+/// Where a command's events go: the plain printer, `--json`, or a live display the
+/// CLI provides. Called in order, from the thread that runs the steps.
+pub trait Sink {
+    fn event(&mut self, e: &Event);
+    /// The run is over (success or not): a live display clears its lines.
+    fn finish(&mut self) {}
+}
+
+/// Whether a holder's stop detail is an escalation an operator must always see.
+pub fn is_escalation(detail: &str) -> bool {
+    ["SIGINT", "SIGTERM", "SIGKILL", "timed out", "did not"]
+        .iter()
+        .any(|w| detail.contains(w))
 }
 
 impl Outcome {

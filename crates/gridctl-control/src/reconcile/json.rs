@@ -65,6 +65,11 @@ fn outcome(o: &Outcome) -> (&'static str, Value) {
         Outcome::Retired { logs } => ("retired", json!({"logs": logs.display().to_string()})),
         Outcome::RetireFailed(why) => ("retire_failed", json!(why)),
         Outcome::Skipped => ("skipped", Value::Null),
+        Outcome::Began => ("began", Value::Null),
+        Outcome::Waiting { state, detail } => (
+            "waiting",
+            json!({"state": state.as_str(), "detail": detail}),
+        ),
     }
 }
 

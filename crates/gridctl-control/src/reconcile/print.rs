@@ -1,10 +1,12 @@
 //! The printer: events as progress lines (`[  0.01s] asset-1: started`), and steps as a `--dry-run` listing.
 
-use super::events::{Event, Outcome};
+use super::events::{is_escalation, Event, Outcome, Sink};
 use super::holders::Action as Done;
 use super::step::Step;
 use crate::nginx::Applied;
+use std::collections::HashMap;
 use std::io::Write;
+use std::time::Duration;
 
 /// The line for an nginx render, or none when nginx is not managed or nothing changed.
 pub fn nginx_line(applied: &Applied, what: &str) -> Option<String> {
@@ -84,7 +86,63 @@ pub fn line(e: &Event) -> Option<String> {
         | Outcome::Drained { .. }
         | Outcome::Queued
         | Outcome::Rendered
-        | Outcome::Skipped => None,
+        | Outcome::Skipped
+        | Outcome::Began => None,
+        Outcome::Waiting { state, detail } => Some(format!(
+            "[{t:6.2}s] {name}: {} {}{}",
+            crate::status::symbol(state.as_str()),
+            state.as_str(),
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({detail})")
+            }
+        )),
+    }
+}
+
+/// How long a wait goes before plain output reports it, and how often after that: a
+/// fast start prints nothing extra, a slow one is never silent for long.
+const QUIET_WAIT: Duration = Duration::from_secs(2);
+const REPEAT_WAIT: Duration = Duration::from_secs(5);
+
+/// The printer for output that is not a terminal (or `--no-progress`): timestamped
+/// lines; waits show up only once they last, escalations always.
+#[derive(Default)]
+pub struct Lines {
+    began: HashMap<String, Duration>,
+    shown: HashMap<String, Duration>,
+}
+
+impl Sink for Lines {
+    fn event(&mut self, e: &Event) {
+        let name = e.instance.clone().unwrap_or_default();
+        match &e.outcome {
+            Outcome::Began => {
+                self.began.insert(name.clone(), e.elapsed);
+                self.shown.remove(&name);
+            }
+            Outcome::Waiting { detail, .. } => {
+                let since = self.began.get(&name).copied().unwrap_or_default();
+                let last = self.shown.get(&name).copied();
+                let due = e.elapsed.saturating_sub(since) >= QUIET_WAIT
+                    && last.is_none_or(|l| e.elapsed.saturating_sub(l) >= REPEAT_WAIT);
+                if due || is_escalation(detail) {
+                    self.shown.insert(name, e.elapsed);
+                    print(e);
+                }
+            }
+            _ => print(e),
+        }
+    }
+}
+
+/// `--json`: one object per event.
+pub struct Json;
+
+impl Sink for Json {
+    fn event(&mut self, e: &Event) {
+        out(&format!("{}\n", super::json::event(e)));
     }
 }
 
