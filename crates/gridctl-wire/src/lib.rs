@@ -1,5 +1,6 @@
 //! gridctl-wire: what the CLI and a holder share, and nothing else — the framed,
-//! versioned socket protocol ([`protocol`]) and the instance spec ([`spec`]).
+//! versioned socket protocol ([`protocol`]), the instance spec ([`spec`]), and the one
+//! way both write durations and times for people ([`human`]).
 //!
 //! Both sides check [`protocol::PROTOCOL_VERSION`] on every connection (`Hello` →
 //! `Welcome` or an `Error` naming both versions), so a CLI and a holder of different
@@ -7,3 +8,4 @@
 
 pub mod protocol;
 pub mod spec;
+pub mod human;
