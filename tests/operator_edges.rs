@@ -183,3 +183,52 @@ fn status_lists_roles_in_manifest_order_and_copies_by_number() {
         .collect();
     assert_eq!(table, want, "{out}");
 }
+
+#[test]
+fn init_checks_bin_dir_and_writes_nothing_when_it_is_wrong() {
+    let (_tmp, dir) = common::grid::scratch_dir("gridctl-init-", None);
+    let manifest = dir.join("grid.toml");
+    let empty = dir.join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").expect("write");
+    let init = |bin_dir: &std::path::Path| {
+        let mut cmd = Command::new(GRIDCTL);
+        cmd.arg("-f")
+            .arg(&manifest)
+            .args(["init", "--bin-dir"])
+            .arg(bin_dir)
+            .current_dir(&dir)
+            .env_remove("GRIDCTL_FILE");
+        let out = common::run::run_to_end(cmd, SHORT, |_| {});
+        (out.code, out.stdout + &out.stderr)
+    };
+    for (bin_dir, why) in [
+        (dir.join("missing"), "does not exist"),
+        (file.clone(), "is not a directory"),
+        (
+            empty.clone(),
+            "has no Robust.exe (nor Robust.dll): it is not OpenSim's bin/",
+        ),
+    ] {
+        let (code, out) = init(&bin_dir);
+        assert_eq!(code, Some(2), "{}: {out}", bin_dir.display());
+        assert_eq!(
+            diagnostic_lines(&out),
+            [
+                format!("error: --bin-dir `{}` {why}", bin_dir.display()).as_str(),
+                "help: give OpenSim's bin/ directory, the one holding Robust.exe (or Robust.dll)",
+            ],
+            "{out}"
+        );
+        assert!(
+            !manifest.exists(),
+            "nothing written for {}",
+            bin_dir.display()
+        );
+    }
+    // The fake bin/ has Robust.exe: init writes a manifest that checks.
+    let (code, out) = init(&common::fake_bin_dir());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(manifest.exists(), "{out}");
+}
