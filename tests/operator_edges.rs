@@ -232,3 +232,49 @@ fn init_checks_bin_dir_and_writes_nothing_when_it_is_wrong() {
     assert_eq!(code, Some(0), "{out}");
     assert!(manifest.exists(), "{out}");
 }
+
+#[test]
+fn check_tells_a_dns_timeout_from_a_name_that_does_not_exist() {
+    let grid = Grid::new(1);
+    // Public hostnames under `.invalid`, a TLD that never resolves (RFC 6761).
+    let text = std::fs::read_to_string(&grid.manifest).expect("grid.toml");
+    let text = text.replace("grid.localhost", "does-not-exist.invalid");
+    std::fs::write(&grid.manifest, text).expect("write grid.toml");
+    let login = "login.does-not-exist.invalid";
+    let check = |stall: &str| {
+        let mut cmd = Command::new(GRIDCTL);
+        cmd.arg("-f")
+            .arg(&grid.manifest)
+            .arg("check")
+            .current_dir(&grid.dir)
+            .env_remove("GRIDCTL_FILE")
+            // Test-only: these lookups never answer, like a DNS server that is down.
+            .env("GRIDCTL_TEST_DNS_STALL", stall);
+        let out = common::run::run_to_end(cmd, SHORT, |pid| grid.record(pid));
+        (out.code, out.stdout + &out.stderr)
+    };
+
+    // The resolver answers: `login` does not exist, and nothing timed out.
+    let (code, out) = check("");
+    assert_eq!(code, Some(0), "warnings only: {out}");
+    let failed = diagnostic_lines(&out)
+        .into_iter()
+        .find(|l| l.contains("do not resolve") || l.contains("does not resolve"))
+        .unwrap_or_else(|| panic!("no failed lookup reported: {out}"));
+    assert!(failed.contains(login), "{out}");
+    assert!(!out.contains("timed out"), "{out}");
+
+    // The resolver never answers for `login`: a timeout, named apart from the failures.
+    let (code, out) = check(login);
+    assert_eq!(code, Some(0), "warnings only: {out}");
+    assert!(
+        diagnostic_lines(&out)
+            .contains(&format!("warning: timed out after 2 s resolving {login}").as_str()),
+        "{out}"
+    );
+    let failed = diagnostic_lines(&out)
+        .into_iter()
+        .find(|l| l.contains("do not resolve"))
+        .unwrap_or_else(|| panic!("the other names are still reported: {out}"));
+    assert!(!failed.contains(login), "{out}");
+}
