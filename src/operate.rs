@@ -134,7 +134,11 @@ pub fn attach(file: &Path, name: &str, read_only: bool, detach_key: &str) -> Out
     }
     // Fail before touching the terminal when the instance is not running.
     drop(connect(&plan, inst, false)?);
-    let opts = AttachOptions { read_only, detach };
+    let opts = AttachOptions {
+        read_only,
+        detach,
+        report_end: true,
+    };
     match attach::attach(&reconcile::socket_of(&plan, inst), name, &opts) {
         Ok(AttachEnd::Detached) => Ok(()),
         Ok(AttachEnd::HolderClosed) => {
