@@ -111,9 +111,9 @@ fn parse_key(key: &str) -> Option<(u8, String)> {
 pub struct AttachOptions {
     pub read_only: bool,
     pub detach: DetachKey,
-    /// Print how the session ended (`detached from …`). The dashboard leaves it off and
-    /// says it in its own status line, so nothing is written outside its screen.
-    pub report_end: bool,
+    /// Do not print how the session ended (`detached from …`): the dashboard says it
+    /// in its own status line, so nothing is written outside its screen.
+    pub quiet_end: bool,
 }
 
 /// How an attach session ended.
@@ -273,7 +273,7 @@ pub fn attach(socket: &Path, name: &str, opts: &AttachOptions) -> Result<AttachE
         ),
         End::Holder(other) => (other, format!("{name}: the holder closed the connection")),
     };
-    if opts.report_end {
+    if !opts.quiet_end {
         eprintln!("\r\n[gridctl] {line}");
     }
     Ok(end)

@@ -332,7 +332,11 @@ impl Ui {
     fn attach(&mut self, guard: &TerminalGuard, name: &str) {
         let socket = self.plan.sockets_dir().join(name);
         guard.suspend();
-        let result = attach::attach(&socket, name, &AttachOptions::default());
+        let opts = AttachOptions {
+            quiet_end: true,
+            ..AttachOptions::default()
+        };
+        let result = attach::attach(&socket, name, &opts);
         if let Err(e) = guard.resume() {
             self.model
                 .set_status(Tone::Bad, format!("cannot take the terminal back: {e}"));

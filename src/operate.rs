@@ -137,7 +137,7 @@ pub fn attach(file: &Path, name: &str, read_only: bool, detach_key: &str) -> Out
     let opts = AttachOptions {
         read_only,
         detach,
-        report_end: true,
+        ..AttachOptions::default()
     };
     match attach::attach(&reconcile::socket_of(&plan, inst), name, &opts) {
         Ok(AttachEnd::Detached) => Ok(()),
