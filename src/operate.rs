@@ -263,7 +263,8 @@ pub fn send(
                     inst.name
                 ))
                 .help(format!(
-                    "answer with `gridctl send {} ANSWER`, or give every answer at once with --answer",
+                    "answer with `gridctl send {0} ANSWER` (just Enter: `gridctl send {0} --answer ''`), \
+                     or give every answer at once with --answer",
                     inst.name
                 ))]);
                 waiting.push(inst.name.clone());

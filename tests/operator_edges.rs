@@ -52,6 +52,10 @@ fn send_refuses_an_empty_line_and_answers_with_enter_only_when_asked_to() {
     let (code, out) = grid.run(&["send", "core-1", "create user"], SHORT);
     assert_eq!(code, Some(4), "{out}");
     assert!(out.contains("First name"), "{out}");
+    assert!(
+        out.contains("(just Enter: `gridctl send core-1 --answer ''`)"),
+        "the question's help names the way to press Enter: {out}"
+    );
     let (code, out) = grid.run(&["send", "core-1", "--answer", ""], SHORT);
     assert_eq!(code, Some(4), "{out}");
     assert!(out.contains("Last name"), "{out}");
