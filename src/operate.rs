@@ -87,12 +87,19 @@ fn usage(d: Diagnostic) -> Failure {
 /// One line for an instance that has no console to talk to, with the command that
 /// gives it one: `asset-2 is not running (stopped); start it with `gridctl up asset-2``.
 fn not_running(name: &str, state: &str) -> Failure {
-    let fix = match state {
+    failed(format!(
+        "{name} is not running ({state}); {}",
+        start_hint(name, state)
+    ))
+}
+
+/// The command that gets a copy in `state` running again.
+fn start_hint(name: &str, state: &str) -> String {
+    match state {
         // The holder is there but gave up (or waits) restarting: `up` leaves it alone.
         "crash-loop" | "backoff" => format!("restart it with `gridctl restart {name}`"),
         _ => format!("start it with `gridctl up {name}`"),
-    };
-    failed(format!("{name} is not running ({state}); {fix}"))
+    }
 }
 
 /// A connection to the holder of a running instance; `console` also requires a live
@@ -316,7 +323,8 @@ pub fn logs(file: &Path, name: &str, follow: bool, lines: usize) -> Outcome {
             };
             eprintln!(
                 "note: {name} is not running ({state}){log}; following until it starts \
-                 (`gridctl up {name}`); Ctrl-C to stop"
+                 ({}); Ctrl-C to stop",
+                start_hint(name, state)
             );
         }
     }
