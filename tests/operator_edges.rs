@@ -298,3 +298,29 @@ fn check_tells_a_dns_timeout_from_a_name_that_does_not_exist() {
     );
     assert!(failed_line(&out).is_none(), "{out}");
 }
+
+#[test]
+fn a_copy_in_crash_loop_gets_one_line_naming_restart() {
+    let grid = Grid::new(1);
+    // inventory-1 crashes 300 ms after each start; two crashes make a crash loop.
+    let text = std::fs::read_to_string(&grid.manifest).expect("grid.toml");
+    let text = text.replace(
+        "ready_timeout = \"15s\"",
+        "ready_timeout = \"15s\"\nbackoff_initial = \"100ms\"\ncrash_loop_count = 2\ncrash_loop_window = \"30s\"",
+    ) + "\n[roles.inventory.settings.FakeRobust]\nCrashAfterMs = 300\n";
+    std::fs::write(&grid.manifest, text).expect("write grid.toml");
+    let (_, out) = grid.run(&["up", "--wait"], Duration::from_secs(30));
+    common::wait::wait_for("inventory-1 in crash-loop", SHORT, || {
+        let rows = grid.status();
+        let r = common::grid::row(&rows, "inventory-1");
+        (r.state == "crash-loop").then_some(())
+    });
+
+    let (code, sent) = grid.run(&["send", "inventory-1", "show uptime"], SHORT);
+    assert_eq!(code, Some(1), "{sent}\n(up: {out})");
+    assert_eq!(
+        diagnostic_lines(&sent),
+        ["error: inventory-1 is not running (crash-loop); restart it with `gridctl restart inventory-1`"],
+        "{sent}"
+    );
+}
