@@ -106,6 +106,7 @@ fn mode(dry_run: bool, json: bool) -> crate::converge::Mode {
 }
 
 fn init(file: &Path, args: &InitArgs) -> Outcome {
+    check_bin_dir(&args.bin_dir)?;
     if file.exists() && !args.force {
         return Err(Failure::failed(
             Diagnostic::error(format!("`{}` already exists", file.display()))
@@ -139,9 +140,61 @@ fn init(file: &Path, args: &InitArgs) -> Outcome {
     Ok(())
 }
 
+/// `init --bin-dir`: OpenSim's `bin/`, holding `Robust.exe` (mono) or `Robust.dll`
+/// (dotnet). Checked before anything is written, so a typo never leaves a manifest
+/// pointing nowhere. A usage error: the argument is wrong.
+fn check_bin_dir(dir: &Path) -> Outcome {
+    let usage = |d: Diagnostic| Failure {
+        diagnostics: vec![d],
+        code: EXIT_USAGE,
+    };
+    let shown = dir.display();
+    let help = "give OpenSim's bin/ directory, the one holding Robust.exe (or Robust.dll)";
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(usage(
+                Diagnostic::error(format!("--bin-dir `{shown}` does not exist")).help(help),
+            ))
+        }
+        Err(e) => {
+            return Err(usage(
+                Diagnostic::error(format!("--bin-dir `{shown}` cannot be read: {e}")).help(help),
+            ))
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(usage(
+                Diagnostic::error(format!("--bin-dir `{shown}` is not a directory")).help(help),
+            ))
+        }
+        Ok(_) => {}
+    }
+    if ["Robust.exe", "Robust.dll"]
+        .iter()
+        .any(|f| dir.join(f).is_file())
+    {
+        return Ok(());
+    }
+    Err(usage(
+        Diagnostic::error(format!(
+            "--bin-dir `{shown}` has no Robust.exe (nor Robust.dll): it is not OpenSim's bin/"
+        ))
+        .help(help),
+    ))
+}
+
+/// How long `check` waits for its hostname lookups: 2 s. Test-only knob (like
+/// `check::TEST_DNS_STALL_ENV`, not for operators): `GRIDCTL_TEST_DNS_DEADLINE` seconds,
+/// so a test that wants the resolver's real answer still gets it from a slow resolver.
+fn dns_deadline() -> Duration {
+    std::env::var("GRIDCTL_TEST_DNS_DEADLINE")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(2), Duration::from_secs)
+}
+
 fn cmd_check(file: &Path) -> Outcome {
     let plan = build_plan(file)?;
-    let ds = check::all(&plan, Some(Duration::from_secs(2)))?;
+    let ds = check::all(&plan, Some(dns_deadline()))?;
     let errors = ds.iter().filter(|d| d.is_error()).count();
     let warnings = ds.len() - errors;
     print_diagnostics(&ds);

@@ -111,6 +111,9 @@ fn parse_key(key: &str) -> Option<(u8, String)> {
 pub struct AttachOptions {
     pub read_only: bool,
     pub detach: DetachKey,
+    /// Do not print how the session ended (`detached from …`): the dashboard says it
+    /// in its own status line, so nothing is written outside its screen.
+    pub quiet_end: bool,
 }
 
 /// How an attach session ended.
@@ -259,20 +262,21 @@ pub fn attach(socket: &Path, name: &str, opts: &AttachOptions) -> Result<AttachE
     let _ = input_thread.join();
     drop(guard);
     let _ = io::stdout().flush();
-    Ok(match end {
-        End::Detach => {
-            eprintln!("\r\n[gridctl] detached from {name} (still running)");
-            AttachEnd::Detached
-        }
-        End::Holder(AttachEnd::Disconnected(why)) => {
-            eprintln!("\r\n[gridctl] disconnected from {name}: {why}");
-            AttachEnd::Disconnected(why)
-        }
-        End::Holder(other) => {
-            eprintln!("\r\n[gridctl] {name}: the holder closed the connection");
-            other
-        }
-    })
+    let (end, line) = match end {
+        End::Detach => (
+            AttachEnd::Detached,
+            format!("detached from {name} (still running)"),
+        ),
+        End::Holder(AttachEnd::Disconnected(why)) => (
+            AttachEnd::Disconnected(why.clone()),
+            format!("disconnected from {name}: {why}"),
+        ),
+        End::Holder(other) => (other, format!("{name}: the holder closed the connection")),
+    };
+    if !opts.quiet_end {
+        eprintln!("\r\n[gridctl] {line}");
+    }
+    Ok(end)
 }
 
 fn pump_output(reader: &mut UnixStream, name: &str) -> AttachEnd {

@@ -17,7 +17,7 @@ pub mod view;
 
 use crate::attach::{self, AttachEnd, AttachOptions};
 use crate::diagnostic::Diagnostic;
-use crate::load::load_plan;
+use crate::load::build_plan;
 use crate::outcome::{Failure, Outcome};
 use crate::plan::Plan;
 use action::JobEvent;
@@ -52,7 +52,9 @@ fn failed(msg: String) -> Failure {
 }
 
 pub fn run(file: &Path) -> Outcome {
-    let plan = Arc::new(load_plan(file)?);
+    // Not `load_plan`: it prints the warnings, which the alternate screen would hide at
+    // once; the status line shows them instead.
+    let plan = Arc::new(build_plan(file)?);
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         return Err(failed(
             "`gridctl top` needs a terminal; `gridctl status` prints the same table once".into(),
@@ -101,6 +103,16 @@ pub fn run(file: &Path) -> Outcome {
         feed_ended: None,
         console_pid: None,
     };
+    if let Some(first) = ui.plan.warnings.first() {
+        let n = ui.plan.warnings.len();
+        ui.model.set_status(
+            Tone::Info,
+            format!(
+                "grid.toml: {n} warning(s): {} (`gridctl check` lists them)",
+                poll::first_line(&first.to_string()).trim_start_matches("warning: ")
+            ),
+        );
+    }
     let result = ui.event_loop(&guard, &rx, &stop);
     drop(guard);
     for id in signal_ids {
@@ -320,7 +332,11 @@ impl Ui {
     fn attach(&mut self, guard: &TerminalGuard, name: &str) {
         let socket = self.plan.sockets_dir().join(name);
         guard.suspend();
-        let result = attach::attach(&socket, name, &AttachOptions::default());
+        let opts = AttachOptions {
+            quiet_end: true,
+            ..AttachOptions::default()
+        };
+        let result = attach::attach(&socket, name, &opts);
         if let Err(e) = guard.resume() {
             self.model
                 .set_status(Tone::Bad, format!("cannot take the terminal back: {e}"));

@@ -44,6 +44,7 @@ pub fn status(file: &Path, json: bool) -> Outcome {
         };
         rows.push(status::undeclared_row(&plan, &u.name, st.as_ref()));
     }
+    by_role(&plan, &mut rows);
     if json {
         println!(
             "{}",
@@ -55,9 +56,60 @@ pub fn status(file: &Path, json: bool) -> Outcome {
     Ok(())
 }
 
-fn connect(plan: &Plan, inst: &InstancePlan) -> Result<HolderClient, Failure> {
+/// Orders rows like `gridctl top`: roles in manifest order, copies in number order
+/// (the holders answer in start order). A copy no longer declared sorts with its role
+/// by its number; one of a role no longer declared comes last.
+pub fn by_role(plan: &Plan, rows: &mut [status::Row]) {
+    let key = |r: &status::Row| {
+        let role = plan
+            .roles
+            .iter()
+            .position(|x| x.name == r.role)
+            .unwrap_or(usize::MAX);
+        let copy = plan.instance(&r.name).map(|i| i.index).unwrap_or_else(|| {
+            r.name
+                .rsplit_once('-')
+                .and_then(|(_, n)| n.parse().ok())
+                .unwrap_or(u32::MAX)
+        });
+        (role, copy)
+    };
+    rows.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.name.cmp(&b.name)));
+}
+
+fn usage(d: Diagnostic) -> Failure {
+    Failure {
+        diagnostics: vec![d],
+        code: crate::outcome::EXIT_USAGE,
+    }
+}
+
+/// One line for an instance that has no console to talk to, with the command that
+/// gives it one: `asset-2 is not running (stopped); start it with `gridctl up asset-2``.
+fn not_running(name: &str, state: &str) -> Failure {
+    failed(format!(
+        "{name} is not running ({state}); {}",
+        start_hint(name, state)
+    ))
+}
+
+/// The command that gets a copy in `state` running again.
+fn start_hint(name: &str, state: &str) -> String {
+    match state {
+        // The holder is there but gave up (or waits) restarting: `up` leaves it alone.
+        "crash-loop" | "backoff" => format!("restart it with `gridctl restart {name}`"),
+        _ => format!("start it with `gridctl up {name}`"),
+    }
+}
+
+/// A connection to the holder of a running instance; `console` also requires a live
+/// console process (for `send`: a holder whose child is gone cannot take a line).
+fn connect(plan: &Plan, inst: &InstancePlan, console: bool) -> Result<HolderClient, Failure> {
     match reconcile::presence(plan, inst) {
-        HolderPresence::Alive(_) => {
+        HolderPresence::Alive(st) => {
+            if console && st.pid.is_none() {
+                return Err(not_running(&inst.name, st.state.as_str()));
+            }
             HolderClient::connect(&reconcile::socket_of(plan, inst), Duration::from_secs(5))
                 .map_err(|e| failed(format!("failed to {e}")))
         }
@@ -65,10 +117,7 @@ fn connect(plan: &Plan, inst: &InstancePlan) -> Result<HolderClient, Failure> {
             "the holder of `{}` does not answer",
             inst.name
         ))),
-        _ => Err(Failure::failed(
-            Diagnostic::error(format!("`{}` is not running", inst.name))
-                .help(format!("start it with `gridctl up {}`", inst.name)),
-        )),
+        _ => Err(not_running(&inst.name, "stopped")),
     }
 }
 
@@ -79,9 +128,24 @@ pub fn attach(file: &Path, name: &str, read_only: bool, detach_key: &str) -> Out
         diagnostics: vec![Diagnostic::error(format!("bad --detach-key: {e}"))],
         code: crate::outcome::EXIT_USAGE,
     })?;
+    // A console is a screen: without a terminal the holder's replay (scrollback, then
+    // the screen redrawn) would land in a file or pipe twice over, and keys could not
+    // be read raw. `send` and `logs` are the commands for scripts.
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(usage(
+            Diagnostic::error("attach needs a terminal (stdin and stdout)").help(format!(
+                "use `gridctl send {name} LINE` to type a line, `gridctl logs -f {name}` to watch"
+            )),
+        ));
+    }
     // Fail before touching the terminal when the instance is not running.
-    drop(connect(&plan, inst)?);
-    let opts = AttachOptions { read_only, detach };
+    drop(connect(&plan, inst, false)?);
+    let opts = AttachOptions {
+        read_only,
+        detach,
+        ..AttachOptions::default()
+    };
     match attach::attach(&reconcile::socket_of(&plan, inst), name, &opts) {
         Ok(AttachEnd::Detached) => Ok(()),
         Ok(AttachEnd::HolderClosed) => {
@@ -110,6 +174,22 @@ fn send_script(line: &[String], answers: &[String]) -> (String, Vec<String>) {
     (first, rest)
 }
 
+/// What to type first. An empty (or blank) line is refused — `gridctl send NAME` with
+/// the line forgotten, or an unset `"$VAR"`, must not press Enter into a console that may
+/// be asking a question (Enter takes its default). Pressing only Enter is spelled
+/// explicitly as an answer with no line (`send NAME --answer ''`): the console is already
+/// asking, so the first answer is typed at once and the rest as it asks again.
+fn typed_first(text: String, mut answers: Vec<String>) -> Option<(String, Vec<String>)> {
+    if !text.trim().is_empty() {
+        return Some((text, answers));
+    }
+    if text.is_empty() && !answers.is_empty() {
+        let first = answers.remove(0);
+        return Some((first, answers));
+    }
+    None
+}
+
 pub fn send(
     file: &Path,
     instance_name: Option<&str>,
@@ -118,8 +198,22 @@ pub fn send(
     answers: &[String],
     timeout: Duration,
 ) -> Outcome {
-    let plan = load_plan(file)?;
     let (text, answers) = send_script(line, answers);
+    let (text, answers) = typed_first(text, answers).ok_or_else(|| {
+        let who = match (instance_name, role) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(r)) => format!("--role {r}"),
+            (None, None) => "NAME".to_string(),
+        };
+        usage(
+            Diagnostic::error("nothing to send: the line is empty").help(format!(
+                "give the console line, e.g. `gridctl send {who} \"show uptime\"`; to answer a \
+                 question the console is asking with just Enter (its default), say so: \
+                 `gridctl send {who} --answer ''`"
+            )),
+        )
+    })?;
+    let plan = load_plan(file)?;
     let targets: Vec<&InstancePlan> = match (instance_name, role) {
         (Some(n), _) => vec![instance(&plan, n)?],
         (None, Some(r)) => {
@@ -139,7 +233,7 @@ pub fn send(
     let mut bad = Vec::new();
     let mut waiting = Vec::new();
     for inst in targets {
-        let result = connect(&plan, inst).and_then(|mut c| {
+        let result = connect(&plan, inst, true).and_then(|mut c| {
             c.send_lines(&text, &answers, Duration::from_millis(300), timeout)
                 .map_err(|e| failed(format!("failed to {e}")))
         });
@@ -176,11 +270,14 @@ pub fn send(
                     inst.name
                 ))
                 .help(format!(
-                    "answer with `gridctl send {} ANSWER`, or give every answer at once with --answer",
+                    "answer with `gridctl send {0} ANSWER` (just Enter: `gridctl send {0} --answer ''`), \
+                     or give every answer at once with --answer",
                     inst.name
                 ))]);
                 waiting.push(inst.name.clone());
             }
+            // One instance: its one error is the whole story.
+            Err(f) if !many => return Err(f),
             Err(f) => {
                 crate::outcome::print_diagnostics(&f.diagnostics);
                 bad.push(inst.name.clone());
@@ -209,6 +306,28 @@ pub fn logs(file: &Path, name: &str, follow: bool, lines: usize) -> Outcome {
     }
     let inst = instance(&plan, name)?;
     let path = inst.dir.join("console.log");
+    let exists = path.exists();
+    if follow {
+        // Following a stopped copy is `tail -F`: it waits for the copy to start. Say so
+        // once, instead of waiting in silence.
+        let state = match reconcile::presence(&plan, inst) {
+            HolderPresence::Alive(st) if st.pid.is_none() => Some(st.state.as_str()),
+            HolderPresence::Alive(_) | HolderPresence::Unresponsive => None,
+            _ => Some("stopped"),
+        };
+        if let Some(state) = state {
+            let log = if exists {
+                ""
+            } else {
+                " and has no console log yet"
+            };
+            eprintln!(
+                "note: {name} is not running ({state}){log}; following until it starts \
+                 ({}); Ctrl-C to stop",
+                start_hint(name, state)
+            );
+        }
+    }
     let mut f = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && follow => wait_for_file(&path)?,

@@ -422,6 +422,117 @@ fn top_follows_holders_coming_and_going_and_restores_the_terminal_on_sigterm() {
     );
 }
 
+/// Whether a screen line looks like a gridctl command's own output (`[  0.52s] …`,
+/// `[gridctl] …`, a diagnostic): what an action would leave if it printed over the TUI.
+fn stray_output(screen: &str) -> Option<&str> {
+    screen.lines().find(|l| {
+        let t = l.trim_start();
+        t.starts_with("[gridctl]")
+            || t.starts_with("error:")
+            || t.starts_with("warning:")
+            || t.strip_prefix('[').is_some_and(|r| {
+                r.split_once("s]")
+                    .is_some_and(|(n, _)| n.trim().parse::<f64>().is_ok())
+            })
+    })
+}
+
+/// The row of the screen holding `text`, and how many rows hold it.
+fn rows_with(screen: &str, text: &str) -> (Option<usize>, usize) {
+    let rows: Vec<usize> = screen
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(text))
+        .map(|(n, _)| n)
+        .collect();
+    (rows.first().copied(), rows.len())
+}
+
+#[test]
+fn top_keeps_the_messages_of_its_actions_in_its_status_line() {
+    let grid = Grid::new(1);
+    grid.up();
+    let mut top = grid.pty(&["top"], 24, 80, &[]);
+    top.wait_screen("the table", SHORT, |s| {
+        s.contains("3 instances: 3 ready") && table_has(s, "asset-1")
+    });
+    top.keys(b"j");
+    top.wait_screen("asset-1 selected", SHORT, |s| s.contains("▶ asset-1"));
+
+    // Each action's result shows on the status line (the row above the footer), once,
+    // and nothing the command printed is anywhere else on the screen.
+    let status_row = 22;
+    for (key, done, state) in [
+        (
+            b"r",
+            "restart asset-1: done — asset-1: ● ready after",
+            "● ready",
+        ),
+        (b"s", "stop asset-1: done", "○ stopped"),
+        (b"u", "start asset-1: done — 1 instance(s) up", "● ready"),
+    ] {
+        top.keys(key);
+        // The result, and the row in its new state (the next key acts on that row).
+        let screen = top.wait_screen(done, Duration::from_secs(15), |s| {
+            s.contains(done)
+                && s.lines()
+                    .any(|l| l.starts_with("▶ asset-1") && l.contains(state))
+        });
+        assert_eq!(
+            rows_with(&screen, done),
+            (Some(status_row), 1),
+            "{done}, on the status line only:\n{screen}"
+        );
+        assert_eq!(stray_output(&screen), None, "{screen}");
+        assert!(top.parser.screen().alternate_screen(), "{screen}");
+    }
+
+    // Attached from top, the console is drawn on top's own (alternate) screen; the
+    // detach is reported on the status line, not printed.
+    top.keys(b"\r");
+    top.wait_screen("the attached console", SHORT, |s| {
+        !s.contains("gridctl top ·") && s.contains("R.O.B.U.S.T.#")
+    });
+    assert!(top.parser.screen().alternate_screen(), "attach stays on it");
+    top.keys(b"\x1d");
+    let screen = top.wait_screen("the dashboard again", SHORT, |s| {
+        s.contains("detached from asset-1 (still running)") && table_has(s, "asset-1")
+    });
+    assert_eq!(
+        rows_with(&screen, "detached from asset-1").0,
+        Some(status_row),
+        "{screen}"
+    );
+    assert_eq!(stray_output(&screen), None, "{screen}");
+
+    // Quitting leaves the shell's screen as it was: empty, nothing printed over it.
+    top.keys(b"q");
+    assert_eq!(top.wait_exit(SHORT), Some(0), "{}", top.screen());
+    assert!(!top.parser.screen().alternate_screen());
+    assert_eq!(top.screen().trim(), "", "the shell's screen after top");
+    assert!(!top.text().contains("[gridctl] detached"), "{}", top.text());
+}
+
+#[test]
+fn top_shows_the_manifest_warnings_in_its_status_line_not_behind_its_screen() {
+    // Two copies of single-copy `presence`, allowed: the plan carries a warning.
+    let grid = Grid::new(1);
+    let text = std::fs::read_to_string(&grid.manifest).expect("grid.toml");
+    let text = text.replace("\"presence\", ", "").replace(
+        "services = [\"inventory\"]",
+        "services = [\"inventory\", \"presence\"]\ninstances = 2\nallow_unsafe_copies = true",
+    );
+    std::fs::write(&grid.manifest, text).expect("write grid.toml");
+    let mut top = grid.pty(&["top"], 24, 100, &[]);
+    let screen = top.wait_screen("the warning", SHORT, |s| {
+        s.contains("grid.toml: 1 warning(s): role `inventory` runs 2 copies of single-copy")
+    });
+    assert_eq!(stray_output(&screen), None, "{screen}");
+    top.keys(b"q");
+    assert_eq!(top.wait_exit(SHORT), Some(0), "{}", top.screen());
+    assert_eq!(top.screen().trim(), "", "the shell's screen after top");
+}
+
 #[test]
 fn top_without_a_terminal_refuses_cleanly() {
     let grid = Grid::new(1);

@@ -95,7 +95,18 @@ fn last_line(text: &str) -> Option<String> {
         .rev()
         .map(str::trim)
         .find(|l| !l.is_empty())
-        .map(str::to_string)
+        .map(|l| without_elapsed(l).to_string())
+}
+
+/// A progress line without its `[  0.52s] ` stamp: the status line is one short row.
+fn without_elapsed(line: &str) -> &str {
+    let Some(rest) = line.strip_prefix('[') else {
+        return line;
+    };
+    match rest.split_once("s] ") {
+        Some((n, after)) if n.trim().parse::<f64>().is_ok() => after,
+        _ => line,
+    }
 }
 
 /// The `error:` lines of a failed command (its diagnostics), else its last line.
@@ -133,6 +144,16 @@ mod tests {
             "boom (exit status: 2)"
         );
         assert_eq!(failure_text("", "exit status: 2"), "exit status: 2");
+    }
+
+    #[test]
+    fn progress_lines_lose_their_elapsed_stamp() {
+        assert_eq!(
+            last_line("[  0.05s] a: started\n[  0.52s] a: ● ready after 0.4s\n").as_deref(),
+            Some("a: ● ready after 0.4s")
+        );
+        assert_eq!(without_elapsed("[x] kept"), "[x] kept");
+        assert_eq!(without_elapsed("[ 1.0s]no space"), "[ 1.0s]no space");
     }
 
     #[test]

@@ -75,25 +75,22 @@ impl Poller {
         let statuses = reconcile::statuses(&plan);
         let now = Instant::now();
         let mut seen = HashMap::new();
-        // The same rows as `gridctl status`, grouped by role, with CPU% measured over
-        // the refresh interval instead of the process lifetime.
-        let by_name = status::rows(&plan, &statuses);
-        let mut rows = Vec::new();
-        for role in &plan.roles {
-            for mut row in by_name.iter().filter(|r| r.role == role.name).cloned() {
-                if let Some(pid) = row.pid {
-                    if let Some(sample) = procstat::sample(pid) {
-                        row.cpu_percent = match self.samples.get(&pid) {
-                            // Same process (a reused pid has another start time).
-                            Some((prev, at)) if prev.start_ticks == sample.start_ticks => Some(
-                                procstat::cpu_percent(prev, &sample, now.duration_since(*at)),
-                            ),
-                            _ => procstat::lifetime_cpu_percent(&sample),
-                        };
-                        seen.insert(pid, (sample, now));
-                    }
-                }
-                rows.push(row);
+        // The same rows as `gridctl status`, in the same order (roles as declared, copies
+        // by number), with CPU% measured over the refresh interval instead of the
+        // process lifetime.
+        let mut rows = status::rows(&plan, &statuses);
+        crate::operate::by_role(&plan, &mut rows);
+        for row in &mut rows {
+            let Some(pid) = row.pid else { continue };
+            if let Some(sample) = procstat::sample(pid) {
+                row.cpu_percent = match self.samples.get(&pid) {
+                    // Same process (a reused pid has another start time).
+                    Some((prev, at)) if prev.start_ticks == sample.start_ticks => Some(
+                        procstat::cpu_percent(prev, &sample, now.duration_since(*at)),
+                    ),
+                    _ => procstat::lifetime_cpu_percent(&sample),
+                };
+                seen.insert(pid, (sample, now));
             }
         }
         self.samples = seen;

@@ -1,6 +1,7 @@
 //! The dashboard's hold on the terminal: raw mode, the alternate screen and a hidden
 //! cursor, restored exactly once on every path — normal exit, error, panic (a panic
-//! hook shares the guard's flag) — and handed back while a full-screen attach runs.
+//! hook shares the guard's flag) — and raw mode handed back while a full-screen attach
+//! runs (on the alternate screen still, so the shell's screen never shows it).
 
 use crossterm::cursor::{Hide, Show};
 use crossterm::execute;
@@ -12,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// On the alternate screen while suspended (an attach from the dashboard is running).
+static ALTERNATE: AtomicBool = AtomicBool::new(false);
 static PANIC_HOOK: Once = Once::new();
 
 /// The terminal in dashboard mode while alive.
@@ -32,9 +35,16 @@ impl TerminalGuard {
         Ok(guard)
     }
 
-    /// Gives the terminal back (for a full-screen attach); `resume` takes it again.
+    /// Gives raw mode and the cursor back for a full-screen attach; `resume` takes them
+    /// again. The alternate screen stays: the attached console is drawn there, so
+    /// nothing from inside the dashboard lands on the shell's screen.
     pub fn suspend(&self) {
-        restore();
+        if ACTIVE.swap(false, Ordering::SeqCst) {
+            let _ = execute!(io::stdout(), Show);
+            let _ = disable_raw_mode();
+            // Still on the alternate screen: the final restore must leave it.
+            ALTERNATE.store(true, Ordering::SeqCst);
+        }
     }
 
     pub fn resume(&self) -> io::Result<()> {
@@ -52,13 +62,22 @@ fn take() -> io::Result<()> {
     // Set first: if a step below fails, the guard still undoes the others.
     ACTIVE.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
-    execute!(io::stdout(), EnterAlternateScreen, Hide)
+    if ALTERNATE.swap(false, Ordering::SeqCst) {
+        // Back from an attach: already on the alternate screen (entering it again
+        // would save the cursor over the shell's).
+        execute!(io::stdout(), Hide)
+    } else {
+        execute!(io::stdout(), EnterAlternateScreen, Hide)
+    }
 }
 
-/// Leaves dashboard mode if (and only if) it is active: safe from any path.
+/// Leaves dashboard mode if (and only if) it is active, or the alternate screen a
+/// suspended dashboard stayed on: safe from any path.
 fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
         let _ = disable_raw_mode();
+    } else if ALTERNATE.swap(false, Ordering::SeqCst) {
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
     }
 }

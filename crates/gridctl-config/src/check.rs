@@ -354,52 +354,107 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
 
 /// Hostnames that do not resolve (warnings): Robust's asset, griduser and useraccount
 /// connectors resolve their URL's host at startup and fail to load when it does not.
-/// Lookups run in parallel with one overall deadline, so a dead resolver cannot hang `check`.
+/// Lookups run in parallel with one overall deadline, so a dead resolver cannot hang
+/// `check`; a lookup still running at the deadline is reported as a timeout, apart from
+/// the names the resolver said do not exist.
 pub fn hostnames(plan: &Plan, deadline: Duration) -> Vec<Diagnostic> {
     let mut names: Vec<String> = plan.routes.iter().map(|r| r.hostname.clone()).collect();
     names.sort();
     names.dedup();
+    lookups(&names, deadline, system_lookup)
+}
+
+/// Test-only knob (for the tests of the `gridctl` binary, which cannot swap the
+/// system resolver): a comma-separated list of hostnames whose lookup never answers,
+/// as with a DNS server that does not reply. Not for operators.
+pub const TEST_DNS_STALL_ENV: &str = "GRIDCTL_TEST_DNS_STALL";
+
+/// The system resolver (getaddrinfo); `Err` says why the name does not resolve.
+fn system_lookup(name: &str) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let stalled = std::env::var(TEST_DNS_STALL_ENV).unwrap_or_default();
+    if stalled.split(',').any(|s| s.trim() == name) {
+        // A resolver that never answers: only the deadline ends the wait.
+        loop {
+            std::thread::park();
+        }
+    }
+    match (name, 80).to_socket_addrs().map(|mut addrs| addrs.next()) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err("no address".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Resolves every name with `lookup`, each on its own thread, waiting at most `deadline`
+/// in all: a warning per distinct failure (names grouped), and one for the lookups the
+/// deadline cut short.
+fn lookups(
+    names: &[String],
+    deadline: Duration,
+    lookup: fn(&str) -> Result<(), String>,
+) -> Vec<Diagnostic> {
     let (tx, rx) = std::sync::mpsc::channel();
-    for name in &names {
+    for name in names {
         let tx = tx.clone();
         let name = name.clone();
+        // Detached: a lookup stuck in the resolver must not keep `check` waiting.
         std::thread::spawn(move || {
-            use std::net::ToSocketAddrs;
-            let ok = (name.as_str(), 80)
-                .to_socket_addrs()
-                .map(|mut a| a.next().is_some())
-                .unwrap_or(false);
-            let _ = tx.send((name, ok));
+            let result = lookup(&name);
+            let _ = tx.send((name, result));
         });
     }
     drop(tx);
     let start = std::time::Instant::now();
-    let mut resolved: HashMap<String, bool> = HashMap::new();
-    while resolved.len() < names.len() {
+    let mut answered: HashMap<String, Result<(), String>> = HashMap::new();
+    while answered.len() < names.len() {
         let left = deadline.saturating_sub(start.elapsed());
         match rx.recv_timeout(left) {
-            Ok((n, ok)) => {
-                resolved.insert(n, ok);
+            Ok((n, result)) => {
+                answered.insert(n, result);
             }
             Err(_) => break,
         }
     }
-    let bad: Vec<&String> = names
-        .iter()
-        .filter(|n| resolved.get(*n) != Some(&true))
-        .collect();
-    if bad.is_empty() {
-        return Vec::new();
+    // Failures grouped by what the resolver said, in name order.
+    let mut failed: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    let mut timed_out: Vec<&str> = Vec::new();
+    for n in names {
+        match answered.get(n) {
+            Some(Ok(())) => {}
+            Some(Err(why)) => failed.entry(why.as_str()).or_default().push(n),
+            None => timed_out.push(n),
+        }
     }
-    vec![Diagnostic::warning(format!(
-        "{} hostname(s) do not resolve on this machine: {}",
-        bad.len(),
-        bad.iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-    .help("add them to DNS or /etc/hosts (pointing at nginx) before starting Robust")]
+    let fix = "add them to DNS or /etc/hosts (pointing at nginx) before starting Robust";
+    let mut ds: Vec<Diagnostic> = failed
+        .into_iter()
+        .map(|(why, names)| {
+            let d = match names.as_slice() {
+                [one] => Diagnostic::warning(format!("{one} does not resolve: {why}")),
+                many => Diagnostic::warning(format!(
+                    "{} hostnames do not resolve: {} ({why})",
+                    many.len(),
+                    many.join(", ")
+                )),
+            };
+            d.help(fix)
+        })
+        .collect();
+    if !timed_out.is_empty() {
+        ds.push(
+            Diagnostic::warning(format!(
+                "timed out after {} s resolving {}",
+                deadline.as_secs_f64(),
+                timed_out.join(", ")
+            ))
+            .help(
+                "the resolver did not answer in time (check /etc/resolv.conf and the DNS \
+                 server): Robust resolves these at startup and would wait the same way",
+            ),
+        );
+    }
+    ds
 }
 
 /// A grid without nginx reaches only copy 1 of each role from other roles.
@@ -423,4 +478,68 @@ pub fn topology(plan: &Plan) -> Vec<Diagnostic> {
                 .help("add an [nginx] table so gridctl renders an upstream for the copies")
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A resolver with every outcome: `ok.*` resolves, `slow.*` never answers,
+    /// anything else does not exist.
+    fn fake(name: &str) -> Result<(), String> {
+        if name.starts_with("ok.") {
+            Ok(())
+        } else if name.starts_with("slow.") {
+            loop {
+                std::thread::park();
+            }
+        } else {
+            Err("Name or service not known".into())
+        }
+    }
+
+    fn text(ds: &[Diagnostic]) -> Vec<String> {
+        ds.iter().map(|d| d.to_string()).collect()
+    }
+
+    #[test]
+    fn a_timeout_is_told_from_a_failed_lookup() {
+        let ds = lookups(
+            &names(&["a.invalid", "b.invalid", "ok.x", "slow.x", "slow.y"]),
+            Duration::from_millis(300),
+            fake,
+        );
+        let t = text(&ds);
+        assert_eq!(ds.len(), 2, "{t:#?}");
+        assert!(
+            t[0].contains(
+                "2 hostnames do not resolve: a.invalid, b.invalid (Name or service not known)"
+            ),
+            "{t:#?}"
+        );
+        assert!(
+            t[1].contains("timed out after 0.3 s resolving slow.x, slow.y"),
+            "{t:#?}"
+        );
+        assert!(ds.iter().all(|d| !d.is_error()));
+    }
+
+    #[test]
+    fn one_failure_names_its_host_and_all_resolving_is_silent() {
+        let t = text(&lookups(
+            &names(&["c.invalid", "ok.y"]),
+            Duration::from_secs(5),
+            fake,
+        ));
+        assert_eq!(t.len(), 1, "{t:#?}");
+        assert!(
+            t[0].contains("c.invalid does not resolve: Name or service not known"),
+            "{t:#?}"
+        );
+        assert!(lookups(&names(&["ok.a", "ok.b"]), Duration::from_secs(5), fake).is_empty());
+    }
 }
