@@ -16,14 +16,22 @@ use std::path::PathBuf;
 /// 3 the manifest or the rendered configuration is invalid (see `gridctl check`);
 /// 4 `send`: the console is waiting for an answer to a question.
 #[derive(Debug, Parser)]
-#[command(name = "gridctl", version, max_term_width = 100)]
+#[command(
+    name = "gridctl",
+    version,
+    max_term_width = 100,
+    mut_subcommand("logs", logs_file_option)
+)]
 pub struct Cli {
-    /// The grid manifest (give it before the command: `gridctl -f grid.toml up`).
+    /// The grid manifest; before or after the command (`gridctl -f grid.toml up`,
+    /// `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there).
     #[arg(
         short = 'f',
         long = "file",
+        value_name = "FILE",
         default_value = "grid.toml",
-        env = "GRIDCTL_FILE"
+        env = "GRIDCTL_FILE",
+        global = true
     )]
     pub file: PathBuf,
 
@@ -209,6 +217,19 @@ pub struct InitArgs {
     /// Overwrite an existing manifest.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `logs` keeps `-f` for --follow (as `tail -f`), so the global `-f/--file` cannot reach
+/// it; it gets a `--file` of its own instead. It has the global option's id, so clap
+/// skips propagating the global there and hands its value up to [`Cli::file`] all the same.
+fn logs_file_option(logs: clap::Command) -> clap::Command {
+    logs.arg(
+        clap::Arg::new("file")
+            .long("file")
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
+            .help("The grid manifest (as gridctl -f; here -f is --follow)"),
+    )
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
