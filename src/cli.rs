@@ -1,8 +1,17 @@
 //! The command-line interface: clap definitions only. They are also the source of the
 //! man pages and shell completions (`gridctl gen-docs`), so help texts matter.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueHint};
 use std::path::PathBuf;
+
+mod complete;
+
+/// Answers a shell's completion request (`COMPLETE=bash gridctl -- gridctl attach a`:
+/// the protocol of clap_complete's `CompleteEnv`, whose registration script
+/// `COMPLETE=bash gridctl` prints) and exits; on a normal run it returns at once.
+pub fn complete_from_env() {
+    clap_complete::CompleteEnv::with_factory(|| complete::visible_only(&Cli::command())).complete();
+}
 
 /// Run an OpenSimulator grid's Robust services as many small supervised instances.
 ///
@@ -31,7 +40,8 @@ pub struct Cli {
         value_name = "FILE",
         default_value = "grid.toml",
         env = "GRIDCTL_FILE",
-        global = true
+        global = true,
+        value_hint = ValueHint::FilePath
     )]
     pub file: PathBuf,
 
@@ -76,6 +86,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Roles or instances (default: the whole grid, and undeclared instances are stopped).
+        #[arg(add = complete::targets())]
         names: Vec<String>,
     },
     /// Stop instances gracefully (console `shutdown`, then signals), dependants first.
@@ -87,6 +98,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Roles or instances (default: the whole grid).
+        #[arg(add = complete::targets())]
         names: Vec<String>,
     },
     /// Every instance: state, pid, ports, restarts, uptime, CPU%, RSS.
@@ -98,6 +110,7 @@ pub enum Command {
     /// The live console of an instance; detach with the detach key, the instance keeps running.
     Attach {
         /// Instance name, e.g. inventory-3.
+        #[arg(add = complete::instances())]
         instance: String,
         /// Watch only: typed keys are not sent to the console.
         #[arg(long)]
@@ -119,7 +132,7 @@ pub enum Command {
     /// (they would run as commands): unused ones are reported.
     Send {
         /// Instance name (or use --role).
-        #[arg(required_unless_present = "role")]
+        #[arg(required_unless_present = "role", add = complete::instances())]
         instance: Option<String>,
         /// The console line, e.g. "show uptime" (words are joined with spaces; further
         /// lines, after newlines, are answers).
@@ -129,7 +142,7 @@ pub enum Command {
         #[arg(short = 'a', long = "answer", value_name = "TEXT")]
         answers: Vec<String>,
         /// Send to every copy of this role (then every positional word is the line).
-        #[arg(long)]
+        #[arg(long, add = complete::roles())]
         role: Option<String>,
         /// Give up waiting for the answer after this long.
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -137,6 +150,8 @@ pub enum Command {
     },
     /// Print an instance's console log (ANSI stripped); -f follows it.
     Logs {
+        /// Instance name, e.g. asset-2.
+        #[arg(add = complete::instances())]
         instance: String,
         /// Keep printing new lines as they come.
         #[arg(short = 'f', long)]
@@ -157,7 +172,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Roles or instances.
-        #[arg(required = true)]
+        #[arg(required = true, add = complete::targets())]
         names: Vec<String>,
     },
     /// Set how many copies roles run (written into grid.toml, comments kept); start or stop only those copies.
@@ -170,7 +185,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// ROLE=COUNT, e.g. asset=4 inventory=2.
-        #[arg(required = true)]
+        #[arg(required = true, add = complete::scale_requests())]
         requests: Vec<String>,
     },
     /// Live dashboard: every instance by role, its console, keys to restart, stop, start, scale.
@@ -228,6 +243,7 @@ fn logs_file_option(logs: clap::Command) -> clap::Command {
             .long("file")
             .value_name("FILE")
             .value_parser(clap::value_parser!(PathBuf))
+            .value_hint(ValueHint::FilePath)
             .help("The grid manifest (as gridctl -f; here -f is --follow)"),
     )
 }
