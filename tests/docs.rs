@@ -56,3 +56,66 @@ fn gen_docs_writes_exactly_the_generated_files() {
     }
     assert!(!names.iter().any(|n| n.contains("gen-docs")));
 }
+
+/// The blog-split example's plan: its instance and role names.
+fn blog_split_names() -> (Vec<String>, Vec<String>) {
+    let path = common::repo().join("examples/blog-split/grid.toml");
+    let loaded = gridctl::manifest::load(&path).expect("the example manifest loads");
+    let plan = gridctl::planner::build(&loaded).expect("the example manifest plans");
+    (
+        plan.instances.iter().map(|i| i.name.clone()).collect(),
+        plan.roles.iter().map(|r| r.name.clone()).collect(),
+    )
+}
+
+/// Every instance (`asset-2`) and `role=N` a command line names, checked against the
+/// example's plan; the problems found.
+fn unknown_names(line: &str, instances: &[String], roles: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for word in line.split_whitespace() {
+        let word = word.trim_matches(|c| c == '"' || c == '\'' || c == '`');
+        if let Some((role, count)) = word.split_once('=') {
+            if count.parse::<u32>().is_ok() && !roles.iter().any(|r| r == role) {
+                problems.push(format!("role `{role}` in `{line}`"));
+            }
+        } else if let Some((role, n)) = word.rsplit_once('-') {
+            let is_instance_like = n.parse::<u32>().is_ok() && roles.iter().any(|r| r == role);
+            if is_instance_like && !instances.iter().any(|i| i == word) {
+                problems.push(format!("instance `{word}` in `{line}`"));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_man_page_has_examples_naming_real_instances() {
+    let (instances, roles) = blog_split_names();
+    let mut problems = Vec::new();
+    for (path, bytes) in gridctl::docs::files().unwrap() {
+        if !path.ends_with(".1") {
+            continue;
+        }
+        let page = String::from_utf8(bytes).unwrap();
+        let Some((_, examples)) = page.split_once("\n.SH EXAMPLES\n") else {
+            problems.push(format!("{path}: no EXAMPLES section"));
+            continue;
+        };
+        let examples = examples.split("\n.SH ").next().unwrap_or("");
+        let lines: Vec<String> = examples
+            .lines()
+            .filter_map(|l| l.strip_prefix("\\fB")?.strip_suffix("\\fR"))
+            .map(|l| l.replace("\\-", "-").replace("\\*(Aq", "'"))
+            .collect();
+        if lines.is_empty() {
+            problems.push(format!("{path}: EXAMPLES has no command"));
+        }
+        for line in &lines {
+            if !line.starts_with("gridctl ") && !line.starts_with("export GRIDCTL_FILE=") {
+                problems.push(format!("{path}: `{line}` is not a gridctl command"));
+            }
+            problems.extend(unknown_names(line, &instances, &roles));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
