@@ -119,3 +119,131 @@ fn every_man_page_has_examples_naming_real_instances() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// README.md, every file under examples/ and docs/ that is text: (repo-relative path, text).
+fn user_facing_texts() -> Vec<(String, String)> {
+    let repo = common::repo();
+    let mut files = vec![repo.join("README.md")];
+    for dir in ["examples", "docs"] {
+        common::collect_files(&repo.join(dir), &mut files);
+    }
+    files
+        .into_iter()
+        .filter(|f| {
+            !f.components()
+                .any(|c| c.as_os_str() == ".gridctl" || c.as_os_str() == "nginx")
+        })
+        .filter_map(|f| {
+            let text = String::from_utf8(std::fs::read(&f).ok()?).ok()?;
+            let rel = f.strip_prefix(&repo).ok()?.display().to_string();
+            Some((rel, text))
+        })
+        .collect()
+}
+
+#[test]
+fn readme_examples_and_docs_never_point_outside_the_repository() {
+    let texts = user_facing_texts();
+    assert!(
+        texts.iter().any(|(p, _)| p == "docs/design.md"),
+        "docs/design.md is missing"
+    );
+    let mut problems = Vec::new();
+    for (path, text) in &texts {
+        for (n, line) in text.lines().enumerate() {
+            for outside in ["../shared", "shared/seeds", "shared/docs", "shared/robust"] {
+                if line.contains(outside) {
+                    problems.push(format!("{path}:{}: `{outside}`: {line}", n + 1));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn readme_commands_name_what_the_example_really_has() {
+    let (instances, roles) = blog_split_names();
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for line in readme.lines().filter(|l| l.contains("gridctl ")) {
+        checked += 1;
+        problems.extend(unknown_names(line, &instances, &roles));
+    }
+    assert!(
+        checked > 20,
+        "only {checked} README lines name gridctl commands"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The two set-up commands: one line each, the first needing nothing exported.
+#[test]
+fn readme_set_up_is_two_commands_and_the_first_needs_no_secret() {
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let setup = readme
+        .split("\n## Set up")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("a `## Set up` section");
+    let blocks: Vec<&str> = setup
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|b| b.split("\n```").next())
+        .collect();
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    assert!(blocks.iter().all(|b| !b.contains('\n')), "{blocks:?}");
+    assert!(
+        blocks[0].contains("examples/blog-split/grid.toml up"),
+        "{}",
+        blocks[0]
+    );
+    assert!(
+        !blocks[0].contains("ROBUST_DB") && !blocks[0].contains("Password"),
+        "{}",
+        blocks[0]
+    );
+    assert!(blocks[1].contains("cargo test"), "{}", blocks[1]);
+}
+
+/// Public URLs written in an example (grid info keys) and the ones gridctl renders carry
+/// the port that example's nginx public listener really uses.
+#[test]
+fn example_public_urls_use_the_port_nginx_listens_on() {
+    for name in ["blog-split", "hypergrid"] {
+        let path = common::repo().join("examples").join(name).join("grid.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc: toml::Table = toml::from_str(&text).unwrap();
+        let listen = doc["nginx"]["public_listen"].as_str().unwrap();
+        let port: u16 = listen.rsplit(':').next().unwrap().parse().unwrap();
+        assert_eq!(
+            doc["grid"].get("public_port").and_then(|p| p.as_integer()),
+            Some(i64::from(port)),
+            "{name}: [grid] public_port must be nginx's public port {port}"
+        );
+        if let Some(info) = doc["grid"].get("info").and_then(|i| i.as_table()) {
+            for (key, value) in info {
+                let url = value.as_str().unwrap_or("");
+                if url.starts_with("http") {
+                    assert!(
+                        url.contains(&format!(":{port}/")),
+                        "{name}: info.{key} = {url}"
+                    );
+                }
+            }
+        }
+        // What simulators are told (GridCommon.ini): public URLs through nginx's port.
+        let g = common::example(name);
+        let a = g.gridctl(&["render-simulator"]).success();
+        let out = common::stdout(&a);
+        let public: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("URI = \"http") && !l.contains(".robust.internal"))
+            .collect();
+        assert!(!public.is_empty(), "{name}:\n{out}");
+        for line in public {
+            assert!(line.contains(&format!(":{port}\"")), "{name}: {line}");
+        }
+    }
+}
