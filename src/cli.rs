@@ -1,5 +1,6 @@
-//! The command-line interface: clap definitions only. They are also the source of the
-//! man pages and shell completions (`gridctl gen-docs`), so help texts matter.
+//! The command-line interface: the clap definitions, which are also the source of the man
+//! pages and static completions (`gridctl gen-docs`), so help texts matter; and the entry
+//! point of dynamic completion, whose name candidates live in `cli/complete.rs`.
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueHint};
 use std::path::PathBuf;

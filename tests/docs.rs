@@ -247,3 +247,31 @@ fn example_public_urls_use_the_port_nginx_listens_on() {
         }
     }
 }
+
+/// The README's install line names packages that exist and put `gridctl` and
+/// `gridctl-holder` side by side (gridctl starts the holder from its own directory).
+#[test]
+fn readme_install_line_installs_gridctl_and_its_holder() {
+    let repo = common::repo();
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("cargo install "))
+        .expect("a `cargo install` line");
+    let installs: Vec<&str> = line.split("&&").map(str::trim).collect();
+    assert_eq!(installs.len(), 2, "{line}");
+    for (install, bin) in installs.iter().zip(["gridctl", "gridctl-holder"]) {
+        let words: Vec<&str> = install.split_whitespace().collect();
+        let path = words
+            .iter()
+            .position(|w| *w == "--path")
+            .and_then(|i| words.get(i + 1))
+            .unwrap_or_else(|| panic!("no --path in `{install}`"));
+        let manifest = std::fs::read_to_string(repo.join(path).join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{bin}\"")),
+            "`{install}` does not build `{bin}`"
+        );
+        assert!(words.contains(&"--locked"), "{install}");
+    }
+}
