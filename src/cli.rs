@@ -110,7 +110,7 @@ pub enum Command {
     },
     /// The live console of an instance; detach with the detach key, the instance keeps running.
     Attach {
-        /// Instance name, e.g. inventory-3.
+        /// Instance name, e.g. inventory-2.
         #[arg(add = complete::instances())]
         instance: String,
         /// Watch only: typed keys are not sent to the console.

@@ -5,6 +5,7 @@ mod common;
 
 use assert_cmd::Command;
 use std::path::Path;
+use std::time::Duration;
 
 /// `gridctl ARGS` in `dir` with `GRIDCTL_FILE` set as given (or removed).
 fn run(dir: &Path, env_file: Option<&Path>, args: &[&str]) -> assert_cmd::assert::Assert {
@@ -13,7 +14,8 @@ fn run(dir: &Path, env_file: Option<&Path>, args: &[&str]) -> assert_cmd::assert
         .args(args)
         .env("ROBUST_DB", common::DB_SECRET)
         .env_remove("GRIDCTL_FILE")
-        .env_remove("RUST_BACKTRACE");
+        .env_remove("RUST_BACKTRACE")
+        .timeout(Duration::from_secs(60));
     if let Some(f) = env_file {
         cmd.env("GRIDCTL_FILE", f);
     }
