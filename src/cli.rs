@@ -11,7 +11,13 @@ mod complete;
 /// the protocol of clap_complete's `CompleteEnv`, whose registration script
 /// `COMPLETE=bash gridctl` prints) and exits; on a normal run it returns at once.
 pub fn complete_from_env() {
-    clap_complete::CompleteEnv::with_factory(|| complete::visible_only(&Cli::command())).complete();
+    clap_complete::CompleteEnv::with_factory(completion_command).complete();
+}
+
+/// The command as completions (dynamic and static) see it: hidden commands and options
+/// (`gen-docs`, `nginx sync`) are not there at all.
+pub fn completion_command() -> clap::Command {
+    complete::visible_only(&Cli::command())
 }
 
 /// Run an OpenSimulator grid's Robust services as many small supervised instances.

@@ -34,7 +34,9 @@ pub fn files() -> io::Result<Vec<(String, Vec<u8>)>> {
         (clap_complete::Shell::Fish, "completions/gridctl.fish"),
     ] {
         let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), "gridctl", &mut buf);
+        // Without the hidden commands: the generators would offer them.
+        let mut cmd = crate::cli::completion_command();
+        clap_complete::generate(shell, &mut cmd, "gridctl", &mut buf);
         out.push((file.to_string(), buf));
     }
     Ok(out)

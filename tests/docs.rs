@@ -275,3 +275,18 @@ fn readme_install_line_installs_gridctl_and_its_holder() {
         assert!(words.contains(&"--locked"), "{install}");
     }
 }
+
+/// The static completion scripts offer no hidden command (`gen-docs`, `nginx sync`).
+#[test]
+fn static_completions_offer_no_hidden_command() {
+    for (path, bytes) in gridctl::docs::files().unwrap() {
+        if !path.starts_with("completions/") {
+            continue;
+        }
+        let text = String::from_utf8(bytes).unwrap();
+        for hidden in ["gen-docs", "sync", "lock-wait"] {
+            assert!(!text.contains(hidden), "{path} offers `{hidden}`");
+        }
+        assert!(text.contains("attach") && text.contains("reload"), "{path}");
+    }
+}

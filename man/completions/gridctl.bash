@@ -25,9 +25,6 @@ _gridctl() {
             gridctl,down)
                 cmd="gridctl__subcmd__down"
                 ;;
-            gridctl,gen-docs)
-                cmd="gridctl__subcmd__gen__subcmd__docs"
-                ;;
             gridctl,help)
                 cmd="gridctl__subcmd__help"
                 ;;
@@ -79,9 +76,6 @@ _gridctl() {
             gridctl__subcmd__help,down)
                 cmd="gridctl__subcmd__help__subcmd__down"
                 ;;
-            gridctl__subcmd__help,gen-docs)
-                cmd="gridctl__subcmd__help__subcmd__gen__subcmd__docs"
-                ;;
             gridctl__subcmd__help,help)
                 cmd="gridctl__subcmd__help__subcmd__help"
                 ;;
@@ -127,26 +121,17 @@ _gridctl() {
             gridctl__subcmd__help__subcmd__nginx,reload)
                 cmd="gridctl__subcmd__help__subcmd__nginx__subcmd__reload"
                 ;;
-            gridctl__subcmd__help__subcmd__nginx,sync)
-                cmd="gridctl__subcmd__help__subcmd__nginx__subcmd__sync"
-                ;;
             gridctl__subcmd__nginx,help)
                 cmd="gridctl__subcmd__nginx__subcmd__help"
                 ;;
             gridctl__subcmd__nginx,reload)
                 cmd="gridctl__subcmd__nginx__subcmd__reload"
                 ;;
-            gridctl__subcmd__nginx,sync)
-                cmd="gridctl__subcmd__nginx__subcmd__sync"
-                ;;
             gridctl__subcmd__nginx__subcmd__help,help)
                 cmd="gridctl__subcmd__nginx__subcmd__help__subcmd__help"
                 ;;
             gridctl__subcmd__nginx__subcmd__help,reload)
                 cmd="gridctl__subcmd__nginx__subcmd__help__subcmd__reload"
-                ;;
-            gridctl__subcmd__nginx__subcmd__help,sync)
-                cmd="gridctl__subcmd__nginx__subcmd__help__subcmd__sync"
                 ;;
             *)
                 ;;
@@ -155,7 +140,7 @@ _gridctl() {
 
     case "${cmd}" in
         gridctl)
-            opts="-f -h -V --file --help --version init check plan render render-nginx render-simulator up down status attach send restart scale top nginx gen-docs logs help"
+            opts="-f -h -V --file --help --version init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,56 +319,8 @@ _gridctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        gridctl__subcmd__gen__subcmd__docs)
-            opts="-f -h --out --file --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --out)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --file)
-                    local oldifs
-                    if [ -n "${IFS+x}" ]; then
-                        oldifs="$IFS"
-                    fi
-                    IFS=$'\n'
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    if [ -n "${oldifs+x}" ]; then
-                        IFS="$oldifs"
-                    fi
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o filenames
-                    fi
-                    return 0
-                    ;;
-                -f)
-                    local oldifs
-                    if [ -n "${IFS+x}" ]; then
-                        oldifs="$IFS"
-                    fi
-                    IFS=$'\n'
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    if [ -n "${oldifs+x}" ]; then
-                        IFS="$oldifs"
-                    fi
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o filenames
-                    fi
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         gridctl__subcmd__help)
-            opts="init check plan render render-nginx render-simulator up down status attach send restart scale top nginx gen-docs logs help"
+            opts="init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,20 +362,6 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__help__subcmd__down)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gridctl__subcmd__help__subcmd__gen__subcmd__docs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -495,7 +418,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__help__subcmd__nginx)
-            opts="reload sync"
+            opts="reload"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -509,20 +432,6 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__help__subcmd__nginx__subcmd__reload)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gridctl__subcmd__help__subcmd__nginx__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -770,7 +679,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__nginx)
-            opts="-f -h --file --help reload sync help"
+            opts="-f -h --file --help reload help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -814,7 +723,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__nginx__subcmd__help)
-            opts="reload sync help"
+            opts="reload help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -855,20 +764,6 @@ _gridctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        gridctl__subcmd__nginx__subcmd__help__subcmd__sync)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         gridctl__subcmd__nginx__subcmd__reload)
             opts="-f -h --file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -876,54 +771,6 @@ _gridctl() {
                 return 0
             fi
             case "${prev}" in
-                --file)
-                    local oldifs
-                    if [ -n "${IFS+x}" ]; then
-                        oldifs="$IFS"
-                    fi
-                    IFS=$'\n'
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    if [ -n "${oldifs+x}" ]; then
-                        IFS="$oldifs"
-                    fi
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o filenames
-                    fi
-                    return 0
-                    ;;
-                -f)
-                    local oldifs
-                    if [ -n "${IFS+x}" ]; then
-                        oldifs="$IFS"
-                    fi
-                    IFS=$'\n'
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    if [ -n "${oldifs+x}" ]; then
-                        IFS="$oldifs"
-                    fi
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o filenames
-                    fi
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gridctl__subcmd__nginx__subcmd__sync)
-            opts="-f -h --lock-wait --file --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --lock-wait)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --file)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then

@@ -148,6 +148,9 @@ pub(super) fn visible_only(cmd: &clap::Command) -> clap::Command {
     if let Some(about) = cmd.get_about() {
         out = out.about(about.clone());
     }
+    if let Some(about) = cmd.get_long_about() {
+        out = out.long_about(about.clone());
+    }
     out
 }
 
