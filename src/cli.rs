@@ -1,8 +1,24 @@
-//! The command-line interface: clap definitions only. They are also the source of the
-//! man pages and shell completions (`gridctl gen-docs`), so help texts matter.
+//! The command-line interface: the clap definitions, which are also the source of the man
+//! pages and static completions (`gridctl gen-docs`), so help texts matter; and the entry
+//! point of dynamic completion, whose name candidates live in `cli/complete.rs`.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueHint};
 use std::path::PathBuf;
+
+mod complete;
+
+/// Answers a shell's completion request (`COMPLETE=bash gridctl -- gridctl attach a`:
+/// the protocol of clap_complete's `CompleteEnv`, whose registration script
+/// `COMPLETE=bash gridctl` prints) and exits; on a normal run it returns at once.
+pub fn complete_from_env() {
+    clap_complete::CompleteEnv::with_factory(completion_command).complete();
+}
+
+/// The command as completions (dynamic and static) see it: hidden commands and options
+/// (`gen-docs`, `nginx sync`) are not there at all.
+pub fn completion_command() -> clap::Command {
+    complete::visible_only(&Cli::command())
+}
 
 /// Run an OpenSimulator grid's Robust services as many small supervised instances.
 ///
@@ -16,14 +32,23 @@ use std::path::PathBuf;
 /// 3 the manifest or the rendered configuration is invalid (see `gridctl check`);
 /// 4 `send`: the console is waiting for an answer to a question.
 #[derive(Debug, Parser)]
-#[command(name = "gridctl", version, max_term_width = 100)]
+#[command(
+    name = "gridctl",
+    version,
+    max_term_width = 100,
+    mut_subcommand("logs", logs_file_option)
+)]
 pub struct Cli {
-    /// The grid manifest (give it before the command: `gridctl -f grid.toml up`).
+    /// The grid manifest; before or after the command (`gridctl -f grid.toml up`,
+    /// `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there).
     #[arg(
         short = 'f',
         long = "file",
+        value_name = "FILE",
         default_value = "grid.toml",
-        env = "GRIDCTL_FILE"
+        env = "GRIDCTL_FILE",
+        global = true,
+        value_hint = ValueHint::FilePath
     )]
     pub file: PathBuf,
 
@@ -68,6 +93,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Roles or instances (default: the whole grid, and undeclared instances are stopped).
+        #[arg(add = complete::targets())]
         names: Vec<String>,
     },
     /// Stop instances gracefully (console `shutdown`, then signals), dependants first.
@@ -79,6 +105,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Roles or instances (default: the whole grid).
+        #[arg(add = complete::targets())]
         names: Vec<String>,
     },
     /// Every instance: state, pid, ports, restarts, uptime, CPU%, RSS.
@@ -89,7 +116,8 @@ pub enum Command {
     },
     /// The live console of an instance; detach with the detach key, the instance keeps running.
     Attach {
-        /// Instance name, e.g. inventory-3.
+        /// Instance name, e.g. inventory-2.
+        #[arg(add = complete::instances())]
         instance: String,
         /// Watch only: typed keys are not sent to the console.
         #[arg(long)]
@@ -111,7 +139,7 @@ pub enum Command {
     /// (they would run as commands): unused ones are reported.
     Send {
         /// Instance name (or use --role).
-        #[arg(required_unless_present = "role")]
+        #[arg(required_unless_present = "role", add = complete::instances())]
         instance: Option<String>,
         /// The console line, e.g. "show uptime" (words are joined with spaces; further
         /// lines, after newlines, are answers).
@@ -121,7 +149,7 @@ pub enum Command {
         #[arg(short = 'a', long = "answer", value_name = "TEXT")]
         answers: Vec<String>,
         /// Send to every copy of this role (then every positional word is the line).
-        #[arg(long)]
+        #[arg(long, add = complete::roles())]
         role: Option<String>,
         /// Give up waiting for the answer after this long.
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -129,6 +157,8 @@ pub enum Command {
     },
     /// Print an instance's console log (ANSI stripped); -f follows it.
     Logs {
+        /// Instance name, e.g. asset-2.
+        #[arg(add = complete::instances())]
         instance: String,
         /// Keep printing new lines as they come.
         #[arg(short = 'f', long)]
@@ -149,7 +179,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Roles or instances.
-        #[arg(required = true)]
+        #[arg(required = true, add = complete::targets())]
         names: Vec<String>,
     },
     /// Set how many copies roles run (written into grid.toml, comments kept); start or stop only those copies.
@@ -162,7 +192,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// ROLE=COUNT, e.g. asset=4 inventory=2.
-        #[arg(required = true)]
+        #[arg(required = true, add = complete::scale_requests())]
         requests: Vec<String>,
     },
     /// Live dashboard: every instance by role, its console, keys to restart, stop, start, scale.
@@ -209,6 +239,20 @@ pub struct InitArgs {
     /// Overwrite an existing manifest.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `logs` keeps `-f` for --follow (as `tail -f`), so the global `-f/--file` cannot reach
+/// it; it gets a `--file` of its own instead. It has the global option's id, so clap
+/// skips propagating the global there and hands its value up to [`Cli::file`] all the same.
+fn logs_file_option(logs: clap::Command) -> clap::Command {
+    logs.arg(
+        clap::Arg::new("file")
+            .long("file")
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
+            .value_hint(ValueHint::FilePath)
+            .help("The grid manifest (as gridctl -f; here -f is --follow)"),
+    )
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

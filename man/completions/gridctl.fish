@@ -24,7 +24,7 @@ function __fish_gridctl_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c gridctl -n "__fish_gridctl_needs_command" -s f -l file -d 'The grid manifest (give it before the command: `gridctl -f grid.toml up`)' -r -F
+complete -c gridctl -n "__fish_gridctl_needs_command" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_needs_command" -s V -l version -d 'Print version'
 complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "init" -d 'Write a commented grid.toml with a sensible split (core + asset + inventory copies)'
@@ -38,80 +38,88 @@ complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "down" -d 'Stop inst
 complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "status" -d 'Every instance: state, pid, ports, restarts, uptime, CPU%, RSS'
 complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "attach" -d 'The live console of an instance; detach with the detach key, the instance keeps running'
 complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "send" -d 'Type a line into a console and print what it answered'
-complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "logs" -d 'Print an instance\'s console log (ANSI stripped); -f follows it'
 complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "restart" -d 'Graceful stop + start of instances (re-reading their rendered config)'
 complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "scale" -d 'Set how many copies roles run (written into grid.toml, comments kept); start or stop only those copies'
 complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "top" -d 'Live dashboard: every instance by role, its console, keys to restart, stop, start, scale'
 complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "nginx" -d 'Drive the nginx front'
-complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "gen-docs" -d 'Generate man pages and shell completions from these definitions'
+complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "logs" -d 'Print an instance\'s console log (ANSI stripped); -f follows it'
 complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l bin-dir -d 'The Robust bin/ directory of your OpenSim install' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l name -d 'The grid\'s name' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l domain -d 'Public base domain: services answer on <service>.<domain>' -r
+complete -c gridctl -n "__fish_gridctl_using_subcommand init" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l force -d 'Overwrite an existing manifest'
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand check" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand check" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand plan" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand plan" -l json -d 'Machine-readable output, including each instance\'s command line and environment (secrets redacted)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand render" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand render" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand render-nginx" -s o -l output -d 'Write to this file instead of stdout' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand render-nginx" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand render-nginx" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand render-simulator" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand render-simulator" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand up" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -l wait -d 'Wait until every started instance is ready; exit 1 naming those that are not'
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -l dry-run -d 'Print the steps (each with its reason) without acting: nothing starts, stops or is written'
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -l json -d 'Steps (with --dry-run) or events as JSON lines instead of progress lines'
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gridctl -n "__fish_gridctl_using_subcommand down" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand down" -l dry-run -d 'Print the steps (each with its reason) without acting'
 complete -c gridctl -n "__fish_gridctl_using_subcommand down" -l json -d 'Steps (with --dry-run) or events as JSON lines instead of progress lines'
 complete -c gridctl -n "__fish_gridctl_using_subcommand down" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand status" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand status" -l json -d 'Machine-readable output'
 complete -c gridctl -n "__fish_gridctl_using_subcommand status" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l detach-key -d 'Detach sequence: `ctrl-]` (default), `ctrl-a d`, `ctrl-X`; press it twice to send it' -r
+complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l read-only -d 'Watch only: typed keys are not sent to the console'
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s a -l answer -d 'An answer to type when the console asks a question; repeat it for each question, in order ("" answers with just Enter)' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l role -d 'Send to every copy of this role (then every positional word is the line)' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l timeout -d 'Give up waiting for the answer after this long' -r
+complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s n -l lines -d 'Lines from the end to show first' -r
-complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s f -l follow -d 'Keep printing new lines as they come'
-complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l rolling -d 'One copy at a time: out of its upstream, drain, restart, ready, back in; the role keeps serving'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l dry-run -d 'Print the steps (each with its reason) without acting'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l json -d 'Steps (with --dry-run) or events as JSON lines instead of progress lines'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand scale" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand scale" -l dry-run -d 'Print the steps (each with its reason) without acting; grid.toml is not written'
 complete -c gridctl -n "__fish_gridctl_using_subcommand scale" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gridctl -n "__fish_gridctl_using_subcommand top" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand top" -s h -l help -d 'Print help'
-complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload sync help" -s h -l help -d 'Print help'
-complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload sync help" -f -a "reload" -d 'Render the nginx config, test it, install it atomically (keeping the previous one) and reload'
-complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload sync help" -f -a "sync" -d 'Re-render membership from what the holders report; install and reload if it changed (run by a holder when its copy crashes or is ready again; not for direct use)'
-complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload sync help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload help" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload help" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload help" -f -a "reload" -d 'Render the nginx config, test it, install it atomically (keeping the previous one) and reload'
+complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from reload" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from reload" -s h -l help -d 'Print help'
-complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from sync" -l lock-wait -d 'Give up after this many seconds waiting for another command\'s grid lock' -r
-complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from sync" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from help" -f -a "reload" -d 'Render the nginx config, test it, install it atomically (keeping the previous one) and reload'
-complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from help" -f -a "sync" -d 'Re-render membership from what the holders report; install and reload if it changed (run by a holder when its copy crashes or is ready again; not for direct use)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c gridctl -n "__fish_gridctl_using_subcommand gen-docs" -l out -d 'Output directory (man pages go to DIR/, completions to DIR/completions/)' -r -F
-complete -c gridctl -n "__fish_gridctl_using_subcommand gen-docs" -s h -l help -d 'Print help'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "init" -d 'Write a commented grid.toml with a sensible split (core + asset + inventory copies)'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "check" -d 'Validate grid.toml and the configuration it renders; print diagnostics'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "plan" -d 'Show every instance: role, services, ports, hostnames (and the exact command line with --json)'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "render" -d 'Write every instance\'s config tree into the state directory'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "render-nginx" -d 'Print the nginx config of the whole grid (or write it atomically with -o)'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "render-simulator" -d 'Print the GridCommon.ini-style snippet simulators use to reach this grid'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "up" -d 'Start what is missing, leave healthy instances alone, restart copies whose config changed'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "down" -d 'Stop instances gracefully (console `shutdown`, then signals), dependants first'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "status" -d 'Every instance: state, pid, ports, restarts, uptime, CPU%, RSS'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "attach" -d 'The live console of an instance; detach with the detach key, the instance keeps running'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "send" -d 'Type a line into a console and print what it answered'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "logs" -d 'Print an instance\'s console log (ANSI stripped); -f follows it'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "restart" -d 'Graceful stop + start of instances (re-reading their rendered config)'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "scale" -d 'Set how many copies roles run (written into grid.toml, comments kept); start or stop only those copies'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "top" -d 'Live dashboard: every instance by role, its console, keys to restart, stop, start, scale'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "nginx" -d 'Drive the nginx front'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "gen-docs" -d 'Generate man pages and shell completions from these definitions'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send logs restart scale top nginx gen-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s n -l lines -d 'Lines from the end to show first' -r
+complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -l file -d 'The grid manifest (as gridctl -f; here -f is --follow)' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s f -l follow -d 'Keep printing new lines as they come'
+complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "init" -d 'Write a commented grid.toml with a sensible split (core + asset + inventory copies)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "check" -d 'Validate grid.toml and the configuration it renders; print diagnostics'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "plan" -d 'Show every instance: role, services, ports, hostnames (and the exact command line with --json)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "render" -d 'Write every instance\'s config tree into the state directory'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "render-nginx" -d 'Print the nginx config of the whole grid (or write it atomically with -o)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "render-simulator" -d 'Print the GridCommon.ini-style snippet simulators use to reach this grid'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "up" -d 'Start what is missing, leave healthy instances alone, restart copies whose config changed'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "down" -d 'Stop instances gracefully (console `shutdown`, then signals), dependants first'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "status" -d 'Every instance: state, pid, ports, restarts, uptime, CPU%, RSS'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "attach" -d 'The live console of an instance; detach with the detach key, the instance keeps running'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "send" -d 'Type a line into a console and print what it answered'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "restart" -d 'Graceful stop + start of instances (re-reading their rendered config)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "scale" -d 'Set how many copies roles run (written into grid.toml, comments kept); start or stop only those copies'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "top" -d 'Live dashboard: every instance by role, its console, keys to restart, stop, start, scale'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "nginx" -d 'Drive the nginx front'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "logs" -d 'Print an instance\'s console log (ANSI stripped); -f follows it'
+complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand help; and __fish_seen_subcommand_from nginx" -f -a "reload" -d 'Render the nginx config, test it, install it atomically (keeping the previous one) and reload'
-complete -c gridctl -n "__fish_gridctl_using_subcommand help; and __fish_seen_subcommand_from nginx" -f -a "sync" -d 'Re-render membership from what the holders report; install and reload if it changed (run by a holder when its copy crashes or is ready again; not for direct use)'
