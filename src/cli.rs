@@ -115,6 +115,8 @@ pub enum Command {
         json: bool,
     },
     /// The live console of an instance; detach with the detach key, the instance keeps running.
+    ///
+    /// Needs a terminal on stdin and stdout; scripts use `gridctl send` and `gridctl logs -f`.
     Attach {
         /// Instance name, e.g. inventory-2.
         #[arg(add = complete::instances())]
@@ -136,7 +138,9 @@ pub enum Command {
     /// and then every --answer, in order. With no answer left, send stops at once,
     /// prints the question and exits 4; the question stays open, so a later
     /// `gridctl send INSTANCE ANSWER` answers it. Answers are never typed at the prompt
-    /// (they would run as commands): unused ones are reported.
+    /// (they would run as commands): unused ones are reported. An empty LINE is
+    /// refused; with no LINE, the first --answer is typed at once (`--answer ''` takes a
+    /// question's default with just Enter).
     Send {
         /// Instance name (or use --role).
         #[arg(required_unless_present = "role", add = complete::instances())]

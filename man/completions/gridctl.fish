@@ -77,7 +77,7 @@ complete -c gridctl -n "__fish_gridctl_using_subcommand status" -s h -l help -d 
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l detach-key -d 'Detach sequence: `ctrl-]` (default), `ctrl-a d`, `ctrl-X`; press it twice to send it' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l read-only -d 'Watch only: typed keys are not sent to the console'
-complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s h -l help -d 'Print help'
+complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s a -l answer -d 'An answer to type when the console asks a question; repeat it for each question, in order ("" answers with just Enter)' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l role -d 'Send to every copy of this role (then every positional word is the line)' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l timeout -d 'Give up waiting for the answer after this long' -r
