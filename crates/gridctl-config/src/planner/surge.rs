@@ -97,6 +97,20 @@ pub fn with_extra_copy(plan: &Plan, role: &str) -> Result<(Plan, String), String
     Ok((out, name))
 }
 
+/// `plan` without the copy `name` (the inverse of [`with_extra_copy`]): what grid.toml
+/// declares once a surge copy is gone.
+pub fn without_copy(plan: &Plan, name: &str) -> Plan {
+    let mut out = plan.clone();
+    let Some(at) = out.instances.iter().position(|i| i.name == name) else {
+        return out;
+    };
+    let gone = out.instances.remove(at);
+    if let Some(r) = out.roles.iter_mut().find(|r| r.name == gone.role) {
+        r.instances = r.instances.saturating_sub(1);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +162,13 @@ port = 8300
             format!("{:?}", surged.instance("asset-1")),
             format!("{:?}", base.instance("asset-1"))
         );
+        // And without it, the plan is the declared one again.
+        let back = without_copy(&surged, &name);
+        assert_eq!(
+            format!("{:?}", back.instances),
+            format!("{:?}", base.instances)
+        );
+        assert_eq!(format!("{:?}", back.roles), format!("{:?}", base.roles));
     }
 
     #[test]

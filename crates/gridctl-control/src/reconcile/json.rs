@@ -65,6 +65,7 @@ fn outcome(o: &Outcome) -> (&'static str, Value) {
         Outcome::Retired { logs } => ("retired", json!({"logs": logs.display().to_string()})),
         Outcome::RetireFailed(why) => ("retire_failed", json!(why)),
         Outcome::Skipped => ("skipped", Value::Null),
+        Outcome::InPlace(why) => ("in_place", json!({ "why": why })),
     }
 }
 
