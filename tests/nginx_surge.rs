@@ -1,0 +1,257 @@
+//! Issue 12, item 5, end to end with the real nginx and the fake Robust: a role of ONE
+//! copy behind nginx is restarted (`restart --rolling`, and `up` after an edit of the
+//! role) under a steady load with no failed request — a temporary second copy (the
+//! surge copy) serves while it restarts, and is gone afterwards (status, nginx config,
+//! state dir, processes). A surge copy that cannot start is removed and the old copy
+//! keeps serving; a role that must run as one copy (a process-wide cache) restarts in
+//! place and says so before acting.
+//!
+//! Synchronisation is by deadlines on observable facts (requests answered, `status`),
+//! never by sleeping; every process is ended by pid (the support `Grid` drop, and the
+//! surge copy's own processes by pid if one were left).
+
+mod common;
+mod nginx_roll_support;
+
+use common::procs::{kill_pid, processes_naming};
+use nginx_roll_support::*;
+use std::time::Duration;
+
+/// Two keep-alive GET streams, one GET and two POST streams on fresh connections.
+const LOAD: &[Kind] = &[
+    Kind::GetKeepAlive,
+    Kind::GetKeepAlive,
+    Kind::GetClose,
+    Kind::PostClose,
+    Kind::PostClose,
+];
+const PACE: Duration = Duration::from_millis(2);
+const WAIT: Duration = Duration::from_secs(10);
+
+fn one_asset_copy() -> Grid {
+    Grid::new(GridOptions {
+        asset_copies: 1,
+        ..GridOptions::default()
+    })
+}
+
+/// The surge copy's directory in the grid's state dir.
+fn surge_dir(g: &Grid) -> std::path::PathBuf {
+    g.root().join(".gridctl/instances/asset-2")
+}
+
+/// Processes whose command line names the surge copy's directory (its holder, its
+/// fake Robust): none must be left. Any found is ended by pid so the test leaves
+/// nothing behind, and reported.
+fn surge_processes(g: &Grid) -> Vec<(u32, String)> {
+    let found = processes_naming(&surge_dir(g).display().to_string());
+    for (pid, _) in &found {
+        kill_pid(*pid);
+    }
+    found
+}
+
+/// What declares the grid "as declared" after a surge: one asset copy in status, the
+/// nginx config lists only it (no trace of the surge copy, not even a comment), no
+/// surge copy directory, no surge process.
+fn assert_back_to_one_copy(g: &Grid, context: &str) {
+    let names: Vec<String> = g
+        .status()
+        .into_iter()
+        .filter(|r| r.role == "asset")
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["asset-1"], "status after {context}");
+    let conf = std::fs::read_to_string(&g.output).unwrap_or_default();
+    assert_eq!(
+        serving_in(&conf, "gridctl_asset_private"),
+        ["asset-1"],
+        "{context}:\n{conf}"
+    );
+    assert!(
+        !conf.contains("asset-2"),
+        "the nginx config still names the surge copy after {context}:\n{conf}"
+    );
+    assert!(
+        !surge_dir(g).exists(),
+        "{} is left after {context}",
+        surge_dir(g).display()
+    );
+    let left = surge_processes(g);
+    assert!(
+        left.is_empty(),
+        "surge processes left after {context}: {left:?}"
+    );
+}
+
+#[test]
+fn a_role_of_one_copy_restarts_behind_a_surge_copy_without_a_failed_request() {
+    let mut g = one_asset_copy();
+    g.start();
+    let first = g.row("asset-1").and_then(|r| r.pid).expect("asset-1 runs");
+
+    let load = Load::start(asset_target(g.private_listen, PACE), LOAD, "steady");
+    load.wait_served_by(&["asset-1"], WAIT);
+    load.wait_requests(300, WAIT);
+
+    load.phase("restart --rolling asset");
+    let (roll, roll_reloads) = g.counted(&["restart", "--rolling", "asset"]);
+    assert!(
+        roll.stdout.contains("asset-2: started (temporary copy"),
+        "{}",
+        roll.describe()
+    );
+    let after_roll = g.row("asset-1").expect("asset-1");
+    assert_eq!(after_roll.state, "ready", "{}", roll.describe());
+    assert_ne!(after_roll.pid, Some(first), "asset-1 was not restarted");
+    assert_back_to_one_copy(&g, "restart --rolling asset");
+    load.phase("after the roll");
+    load.wait_served_by(&["asset-1"], WAIT);
+    load.wait_requests(300, WAIT);
+
+    // An edit of the role: `up` rolls its only copy the same way.
+    let manifest = std::fs::read_to_string(&g.manifest).expect("grid.toml");
+    std::fs::write(
+        &g.manifest,
+        format!("{manifest}\n[roles.asset.settings.FakeRobust]\nStartDelayMs = 20\n"),
+    )
+    .expect("edit grid.toml");
+    let before_up = g.row("asset-1").and_then(|r| r.pid);
+    load.phase("up after an edit of asset");
+    let (up, up_reloads) = g.counted(&["up"]);
+    assert!(
+        up.stdout.contains("asset-2: started (temporary copy"),
+        "{}",
+        up.describe()
+    );
+    assert_ne!(g.row("asset-1").and_then(|r| r.pid), before_up);
+    assert_back_to_one_copy(&g, "up after an edit");
+    // Nothing left to do: the copy runs the edited config.
+    let again = g.gridctl_ok(&["up", "--dry-run"]);
+    assert!(
+        again
+            .stdout
+            .lines()
+            .any(|l| l.contains("keep asset-1 ") && l.ends_with("# running, config unchanged")),
+        "{}",
+        again.describe()
+    );
+    load.phase("after up");
+    load.wait_served_by(&["asset-1"], WAIT);
+    load.wait_requests(300, WAIT);
+
+    let phases = load.finish();
+    let report = summary(&phases);
+    eprintln!("{report}");
+    let sent: u64 = phases.iter().map(|p| p.ok + p.failed).sum();
+    let failed: u64 = phases.iter().map(|p| p.failed).sum();
+    println!("surge: {sent} requests sent, {failed} failed");
+    assert_eq!(failed, 0, "requests failed:\n{report}");
+    // The surge copy really carried requests while asset-1 restarted.
+    for p in [&phases[1], &phases[3]] {
+        assert!(
+            p.by_instance.contains_key("asset-2"),
+            "the surge copy answered nothing in `{}`:\n{report}",
+            p.name
+        );
+        assert!(p.gets > 0 && p.posts > 0, "{report}");
+    }
+    // Two reloads each: surge copy in with the old one out; old one back with the
+    // surge copy out (its removal from the config routes nothing and reloads nothing).
+    assert_eq!((roll_reloads, up_reloads), (2, 2), "reloads: roll, up");
+    let (_, violations) = g.reload_audit();
+    assert!(
+        violations.is_empty(),
+        "a copy was in its upstream while not listening:\n{violations}"
+    );
+}
+
+#[test]
+fn a_surge_copy_that_cannot_start_is_removed_and_the_old_copy_keeps_serving() {
+    let mut g = one_asset_copy();
+    g.start();
+    let first = g.row("asset-1").and_then(|r| r.pid).expect("asset-1 runs");
+    // The surge copy's port is taken: it fails to bind and exits.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", g.asset_port + 1))
+        .expect("bind the surge copy's port");
+
+    let load = Load::start(asset_target(g.private_listen, PACE), LOAD, "steady");
+    load.wait_served_by(&["asset-1"], WAIT);
+    load.phase("failed surge");
+    let run = g.gridctl(&["restart", "--rolling", "asset"]);
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    assert!(
+        run.stderr.contains(
+            "asset-2, a temporary copy to serve while asset-1 restarts, did not become ready"
+        ) && run
+            .stderr
+            .contains("it was stopped and removed, asset-1 keeps serving and was not restarted"),
+        "{}",
+        run.describe()
+    );
+    let row = g.row("asset-1").expect("asset-1");
+    assert_eq!((row.state.as_str(), row.pid), ("ready", Some(first)));
+    assert_back_to_one_copy(&g, "a failed surge");
+    load.wait_requests(300, WAIT);
+    drop(squatter);
+    let phases = load.finish();
+    let report = summary(&phases);
+    eprintln!("{report}");
+    assert_eq!(
+        phases.iter().map(|p| p.failed).sum::<u64>(),
+        0,
+        "requests failed:\n{report}"
+    );
+}
+
+#[test]
+fn a_role_that_must_run_as_one_copy_restarts_in_place_and_says_so_first() {
+    let mut g = one_asset_copy();
+    g.start();
+    let first = g.row("core-1").and_then(|r| r.pid).expect("core-1 runs");
+    let line = "core-1: restarted in place (griduser cache: a role of one copy); requests in the meantime fail";
+
+    let dry = g.gridctl_ok(&["restart", "--rolling", "core", "--dry-run"]);
+    assert!(
+        dry.stdout.contains(
+            "core-1 restarts in place, listed in nginx throughout  # griduser cache: a role of one copy; requests in the meantime fail"
+        ),
+        "{}",
+        dry.describe()
+    );
+    assert!(
+        !dry.stdout.contains("leaves its upstream"),
+        "{}",
+        dry.describe()
+    );
+    let json = g.gridctl_ok(&["restart", "--rolling", "core", "--dry-run", "--json"]);
+    let steps: Vec<serde_json::Value> = json
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
+        .collect();
+    let in_place = steps.iter().find(|s| s["do"] == "in_place");
+    assert!(
+        in_place.is_some_and(|s| s["instance"] == "core-1"
+            && s["reason"]["why"] == "one_copy"
+            && s["reason"]["detail"] == "griduser cache: a role of one copy"),
+        "{}",
+        json.describe()
+    );
+
+    let (run, reloads) = g.counted(&["restart", "--rolling", "core"]);
+    let said = run.stdout.find(line);
+    let restarted = run.stdout.find("core-1: restarted\n");
+    assert!(
+        said.is_some() && restarted.is_some() && said < restarted,
+        "said before acting:\n{}",
+        run.describe()
+    );
+    // In place: no reload, no drain; nginx kept it listed throughout.
+    assert_eq!(reloads, 0, "{}", run.describe());
+    let row = g.row("core-1").expect("core-1");
+    assert_eq!(row.state, "ready");
+    assert_ne!(row.pid, Some(first));
+    let names: Vec<String> = g.status().into_iter().map(|r| r.name).collect();
+    assert_eq!(names.iter().filter(|n| n.starts_with("core-")).count(), 1);
+}
