@@ -13,9 +13,14 @@
 mod common;
 mod nginx_roll_support;
 
+use common::http::request_once;
 use common::procs::{kill_pid, processes_naming};
 use nginx_roll_support::*;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Two keep-alive GET streams, one GET and two POST streams on fresh connections.
 const LOAD: &[Kind] = &[
@@ -96,6 +101,7 @@ fn a_role_of_one_copy_restarts_behind_a_surge_copy_without_a_failed_request() {
 
     load.phase("restart --rolling asset");
     let (roll, roll_reloads) = g.counted(&["restart", "--rolling", "asset"]);
+    println!("{}", roll.stdout);
     assert!(
         roll.stdout.contains("asset-2: started (temporary copy"),
         "{}",
@@ -204,6 +210,72 @@ fn a_surge_copy_that_cannot_start_is_removed_and_the_old_copy_keeps_serving() {
     );
 }
 
+/// `GET /get_grid_info` through nginx's public listener on a fresh connection every
+/// few milliseconds, each answer (2xx or not) recorded with when it came: how long a
+/// restart in place really leaves the role unanswered.
+struct GridInfoPoll {
+    stop: Arc<AtomicBool>,
+    answers: Arc<Mutex<Vec<(Instant, bool)>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GridInfoPoll {
+    fn start(addr: SocketAddr) -> GridInfoPoll {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let (s, a) = (Arc::clone(&stop), Arc::clone(&answers));
+        let thread = std::thread::spawn(move || {
+            // Bounded whatever the test does.
+            let until = Instant::now() + Duration::from_secs(60);
+            while !s.load(Ordering::SeqCst) && Instant::now() < until {
+                let mut conn = None;
+                let r = request_once(
+                    addr,
+                    "gridinfo.grid.localhost",
+                    "GET",
+                    "/get_grid_info",
+                    None,
+                    false,
+                    &mut conn,
+                );
+                let ok = r.is_ok_and(|a| (200..300).contains(&a.status));
+                a.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((Instant::now(), ok));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        GridInfoPoll {
+            stop,
+            answers,
+            thread: Some(thread),
+        }
+    }
+
+    fn answers(&self) -> Vec<(Instant, bool)> {
+        self.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn wait_answers(&self, n: usize, after: Instant) {
+        wait_for("grid info answers", WAIT, || {
+            let got = self.answers().iter().filter(|(t, _)| *t > after).count();
+            (got >= n).then_some(())
+        });
+    }
+}
+
+impl Drop for GridInfoPoll {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[test]
 fn a_role_that_must_run_as_one_copy_restarts_in_place_and_says_so_first() {
     let mut g = one_asset_copy();
@@ -239,7 +311,40 @@ fn a_role_that_must_run_as_one_copy_restarts_in_place_and_says_so_first() {
         json.describe()
     );
 
+    let poll = GridInfoPoll::start(g.public_listen);
+    poll.wait_answers(50, Instant::now());
+    assert!(
+        poll.answers().iter().all(|(_, ok)| *ok),
+        "grid info fails before the restart"
+    );
+    let began = Instant::now();
     let (run, reloads) = g.counted(&["restart", "--rolling", "core"]);
+    let ended = Instant::now();
+    // Once `restart` returns the copy is ready, and nginx listed it throughout: the very
+    // next requests are answered, no reload needed.
+    poll.wait_answers(50, ended);
+    let answers = poll.answers();
+    drop(poll);
+    let during: Vec<bool> = answers
+        .iter()
+        .filter(|(t, _)| *t > began && *t <= ended)
+        .map(|(_, ok)| *ok)
+        .collect();
+    let failed = during.iter().filter(|ok| !**ok).count();
+    println!(
+        "in place: {} get_grid_info requests during the {} ms restart, {failed} failed",
+        during.len(),
+        (ended - began).as_millis()
+    );
+    let after: Vec<bool> = answers
+        .iter()
+        .filter(|(t, _)| *t > ended)
+        .map(|(_, ok)| *ok)
+        .collect();
+    assert!(
+        after.iter().all(|ok| *ok),
+        "requests failed after the copy was back: {after:?}"
+    );
     let said = run.stdout.find(line);
     let restarted = run.stdout.find("core-1: restarted\n");
     assert!(
