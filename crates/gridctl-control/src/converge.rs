@@ -294,7 +294,13 @@ fn role_shapes(
             seen.holders.entry(name).or_insert(s);
         }
     }
-    surge::shapes(plan, selected)
+    // A copy an interrupted command left in the state dir keeps its name: the surge
+    // copy takes the next free one.
+    let leftovers: Vec<String> = crate::reconcile::holders::undeclared(plan)
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    surge::shapes(plan, selected, &leftovers)
 }
 
 /// The plan with the temporary copies the steps start (the executor finds them there

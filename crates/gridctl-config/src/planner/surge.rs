@@ -5,12 +5,35 @@
 use super::ports::listen_port;
 use crate::plan::{InstancePlan, Plan};
 
-/// `plan` with one more copy of `role`: the next index, the role's port base + index - 1
-/// (and its public port base + index - 1), its own directory, the same command line
-/// pointing at its own INI and log config. Refused (with why, for the operator) when
-/// the role is unknown or has no copy to model it on, or when one of the new copy's
-/// ports is already some other copy's or an nginx listener's.
+/// `plan` with one more copy of `role` at the next index: see [`with_copy`].
 pub fn with_extra_copy(plan: &Plan, role: &str) -> Result<(Plan, String), String> {
+    with_copy(plan, role, next_index(plan, role, &[]))
+}
+
+/// The next copy number of `role` after its declared ones whose name is not in `avoid`
+/// (copies the state dir still holds, e.g. left by an interrupted command).
+pub fn next_index(plan: &Plan, role: &str, avoid: &[String]) -> u32 {
+    let mut index = plan
+        .instances
+        .iter()
+        .filter(|i| i.role == role)
+        .map(|i| i.index)
+        .max()
+        .unwrap_or(0)
+        .saturating_add(1);
+    while avoid.contains(&format!("{role}-{index}")) && index < u32::MAX {
+        index += 1;
+    }
+    index
+}
+
+/// `plan` with one more copy of `role`, number `index`: the role's port base + index - 1
+/// (and its public port base + index - 1), its own directory, the same command line
+/// pointing at its own INI and log config — what a scale-up gives copy `index`.
+/// Refused (with why, for the operator) when the role is unknown or has no copy to
+/// model it on, when the plan has that copy already, or when one of its ports is
+/// already some other copy's or an nginx listener's.
+pub fn with_copy(plan: &Plan, role: &str, index: u32) -> Result<(Plan, String), String> {
     let Some(r) = plan.role(role) else {
         return Err(format!("the plan has no role `{role}`"));
     };
@@ -19,15 +42,12 @@ pub fn with_extra_copy(plan: &Plan, role: &str) -> Result<(Plan, String), String
             "role `{role}` has no copy to model a second one on"
         ));
     };
-    let index = plan
-        .instances
-        .iter()
-        .filter(|i| i.role == role)
-        .map(|i| i.index)
-        .max()
-        .unwrap_or(0)
-        .saturating_add(1);
     let name = format!("{role}-{index}");
+    if index == 0 || plan.instance(&name).is_some() {
+        return Err(format!(
+            "{name} cannot be a temporary copy: the plan declares it"
+        ));
+    }
     let offset = |base: u16| -> Result<u16, String> {
         u16::try_from(u32::from(base) + index - 1)
             .map_err(|_| format!("{name} would need a port above 65535"))
@@ -177,5 +197,19 @@ port = 8300
         let why = with_extra_copy(&base, "asset").expect_err("8200 is core-1's public port");
         assert_eq!(why, "port 8200, which asset-2 would take, is core-1's");
         assert!(with_extra_copy(&base, "nope").is_err());
+        assert!(with_copy(&base, "core", 1).is_err(), "core-1 is declared");
+    }
+
+    #[test]
+    fn copies_left_in_the_state_dir_are_skipped() {
+        let base = plan(GRID);
+        let avoid = ["asset-2".to_string(), "asset-3".to_string()];
+        assert_eq!(next_index(&base, "asset", &avoid), 4);
+        let (surged, name) = with_copy(&base, "asset", 4).expect("asset-4");
+        assert_eq!(name, "asset-4");
+        assert_eq!(
+            surged.instance("asset-4").map(|i| i.private_port),
+            Some(8303)
+        );
     }
 }
