@@ -170,9 +170,10 @@ pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
     }
     Err(Failure::failed(
         Diagnostic::error(format!(
-            "{} instance(s) not ready: {}",
+            "{} instance(s) not ready: {}{}",
             report.failures.len(),
-            state_list(&report)
+            state_list(&report),
+            surge_left(&plan, surged.as_ref())
         ))
         .help("see `gridctl status` and `gridctl logs INSTANCE`"),
     ))
@@ -269,6 +270,7 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outc
         })
         .collect();
     let text = list.join("; ");
+    let text = format!("{text}{}", surge_left(&plan, surged.as_ref()));
     Err(failed(if rolling {
         text
     } else {
@@ -307,4 +309,26 @@ fn role_shapes(
 /// and renders nginx with them), or `None` when they start none.
 fn surge_plan(plan: &Plan, steps: &[Step]) -> Result<Option<Plan>, Failure> {
     surge::plan_for(plan, steps).map_err(|e| failed(format!("cannot plan the temporary copy: {e}")))
+}
+
+/// After a failed run: the temporary copies still there (the run stopped before it
+/// removed them, e.g. the copy they stood in for did not come back), said plainly — such
+/// a copy may be what still serves its role.
+fn surge_left(plan: &Plan, surged: Option<&Plan>) -> String {
+    let Some(surged) = surged else {
+        return String::new();
+    };
+    let left: Vec<String> = surged
+        .instances
+        .iter()
+        .filter(|i| plan.instance(&i.name).is_none() && i.dir.exists())
+        .map(|i| format!("{} (role {})", i.name, i.role))
+        .collect();
+    if left.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; {} still run(s): the temporary copy may be its role's only serving one; the next `gridctl up` stops and removes it",
+        left.join(", ")
+    )
 }
