@@ -34,6 +34,25 @@ pub fn next_index(plan: &Plan, role: &str, avoid: &[String]) -> u32 {
 /// model it on, when the plan has that copy already, or when one of its ports is
 /// already some other copy's or an nginx listener's.
 pub fn with_copy(plan: &Plan, role: &str, index: u32) -> Result<(Plan, String), String> {
+    let copy = extra_copy(plan, role, index)?;
+    let name = copy.name.clone();
+    let mut out = plan.clone();
+    if let Some(r) = out.roles.iter_mut().find(|x| x.name == role) {
+        r.instances = r.instances.saturating_add(1);
+    }
+    // After the role's last copy, as the planner orders them.
+    let at = out
+        .instances
+        .iter()
+        .rposition(|i| i.role == role)
+        .map_or(out.instances.len(), |p| p + 1);
+    out.instances.insert(at, copy);
+    Ok((out, name))
+}
+
+/// Copy `index` of `role` as [`with_copy`] would add it, without copying the plan (to
+/// learn whether a surge is possible, and its name).
+pub fn extra_copy(plan: &Plan, role: &str, index: u32) -> Result<InstancePlan, String> {
     let Some(r) = plan.role(role) else {
         return Err(format!("the plan has no role `{role}`"));
     };
@@ -89,8 +108,8 @@ pub fn with_copy(plan: &Plan, role: &str, index: u32) -> Result<(Plan, String), 
             }
         })
         .collect();
-    let copy = InstancePlan {
-        name: name.clone(),
+    Ok(InstancePlan {
+        name,
         role: role.to_string(),
         index,
         private_port,
@@ -102,19 +121,7 @@ pub fn with_copy(plan: &Plan, role: &str, index: u32) -> Result<(Plan, String), 
         logconfig_path,
         argv,
         expected_connectors: model.expected_connectors.clone(),
-    };
-    let mut out = plan.clone();
-    if let Some(r) = out.roles.iter_mut().find(|x| x.name == role) {
-        r.instances = r.instances.saturating_add(1);
-    }
-    // After the role's last copy, as the planner orders them.
-    let at = out
-        .instances
-        .iter()
-        .rposition(|i| i.role == role)
-        .map_or(out.instances.len(), |p| p + 1);
-    out.instances.insert(at, copy);
-    Ok((out, name))
+    })
 }
 
 /// `plan` without the copy `name` (the inverse of [`with_extra_copy`]): what grid.toml

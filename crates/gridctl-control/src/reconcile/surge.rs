@@ -28,12 +28,12 @@ pub fn shapes(plan: &Plan, selected: &[&InstancePlan], avoid: &[String]) -> Vec<
             .find(|s| matches!(s.copies, CopyRule::Single(_)));
         let alone = match single {
             Some(svc) => Alone::InPlace(format!("{} cache: a role of one copy", svc.name)),
-            None => match planner::with_copy(
+            None => match planner::extra_copy(
                 plan,
                 &role.name,
                 planner::next_index(plan, &role.name, avoid),
             ) {
-                Ok((_, name)) => Alone::Surge(name),
+                Ok(copy) => Alone::Surge(copy.name),
                 Err(why) => Alone::InPlace(format!("no second copy: {why}")),
             },
         };
