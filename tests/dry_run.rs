@@ -103,7 +103,7 @@ fn up_dry_run_after_a_hand_edit_lists_the_steps_and_changes_nothing() {
     // may not get a second one restarts in place, and the list says so (issue 12).
     let leave = step(
         "core-1 restarts in place, listed in nginx throughout",
-        "griduser cache: a role of one copy; requests in the meantime fail",
+        "griduser and presence caches: a role of one copy; requests in the meantime fail",
     );
     let restart = step("restart core-1", "config changed: includes/overrides.ini");
     let ready = step("wait until core-1 is ready", "config changed");

@@ -281,12 +281,13 @@ fn a_role_that_must_run_as_one_copy_restarts_in_place_and_says_so_first() {
     let mut g = one_asset_copy();
     g.start();
     let first = g.row("core-1").and_then(|r| r.pid).expect("core-1 runs");
-    let line = "core-1: restarted in place (griduser cache: a role of one copy); requests in the meantime fail";
+    let line = "core-1: restarted in place (griduser and presence caches: a role of one copy); requests in the meantime fail";
 
     let dry = g.gridctl_ok(&["restart", "--rolling", "core", "--dry-run"]);
+    println!("{}", dry.stdout);
     assert!(
         dry.stdout.contains(
-            "core-1 restarts in place, listed in nginx throughout  # griduser cache: a role of one copy; requests in the meantime fail"
+            "core-1 restarts in place, listed in nginx throughout  # griduser and presence caches: a role of one copy; requests in the meantime fail"
         ),
         "{}",
         dry.describe()
@@ -306,7 +307,7 @@ fn a_role_that_must_run_as_one_copy_restarts_in_place_and_says_so_first() {
     assert!(
         in_place.is_some_and(|s| s["instance"] == "core-1"
             && s["reason"]["why"] == "one_copy"
-            && s["reason"]["detail"] == "griduser cache: a role of one copy"),
+            && s["reason"]["detail"] == "griduser and presence caches: a role of one copy"),
         "{}",
         json.describe()
     );
@@ -319,6 +320,7 @@ fn a_role_that_must_run_as_one_copy_restarts_in_place_and_says_so_first() {
     );
     let began = Instant::now();
     let (run, reloads) = g.counted(&["restart", "--rolling", "core"]);
+    println!("{}", run.stdout);
     let ended = Instant::now();
     // Once `restart` returns the copy is ready, and nginx listed it throughout: the very
     // next requests are answered, no reload needed.

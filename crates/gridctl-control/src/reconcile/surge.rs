@@ -21,13 +21,19 @@ pub fn shapes(plan: &Plan, selected: &[&InstancePlan], avoid: &[String]) -> Vec<
         let Some(role) = plan.role(&inst.role) else {
             continue;
         };
-        let single = role
+        let caches: Vec<&str> = role
             .services
             .iter()
             .filter_map(|s| catalog::get(s))
-            .find(|s| matches!(s.copies, CopyRule::Single(_)));
-        let alone = match single {
-            Some(svc) => Alone::InPlace(format!("{} cache: a role of one copy", svc.name)),
+            .filter(|s| matches!(s.copies, CopyRule::Single(_)))
+            .map(|s| s.name)
+            .collect();
+        let alone = match caches.split_last() {
+            Some((last, [])) => Alone::InPlace(format!("{last} cache: a role of one copy")),
+            Some((last, rest)) => Alone::InPlace(format!(
+                "{} and {last} caches: a role of one copy",
+                rest.join(", ")
+            )),
             None => match planner::extra_copy(
                 plan,
                 &role.name,
@@ -137,7 +143,9 @@ port = {asset_port}
                 RoleShape {
                     role: "core".into(),
                     copies: vec!["core-1".into()],
-                    alone: Alone::InPlace("griduser cache: a role of one copy".into()),
+                    alone: Alone::InPlace(
+                        "griduser and presence caches: a role of one copy".into()
+                    ),
                 },
                 RoleShape {
                     role: "asset".into(),
