@@ -99,9 +99,11 @@ fn up_dry_run_after_a_hand_edit_lists_the_steps_and_changes_nothing() {
     let keep = step("keep asset-1", "running, config unchanged");
     let stop = step("stop inventory-2 (undeclared)", "undeclared");
     let retire = step("retire inventory-2", "undeclared");
+    // core hosts griduser and presence (process-wide caches): a role of one copy that
+    // may not get a second one restarts in place, and the list says so (issue 12).
     let leave = step(
-        "core-1 leaves its upstream",
-        "config changed: includes/overrides.ini",
+        "core-1 restarts in place, listed in nginx throughout",
+        "griduser and presence caches: a role of one copy; requests in the meantime fail",
     );
     let restart = step("restart core-1", "config changed: includes/overrides.ini");
     let ready = step("wait until core-1 is ready", "config changed");
@@ -147,4 +149,52 @@ fn up_dry_run_after_a_hand_edit_lists_the_steps_and_changes_nothing() {
         !again.stdout.contains("restart") && !again.stdout.contains("retire"),
         "{again}"
     );
+
+    // Issue 12: inventory now runs one copy behind nginx. A roll of it lists the surge —
+    // a temporary inventory-2 started and in before inventory-1 goes out, and removed
+    // once inventory-1 is back — and, being a dry run, starts and writes nothing.
+    let pids_before = pids(&g);
+    let files_before = files(&g.dir);
+    let dry = g.ok(&["restart", "--rolling", "inventory", "--dry-run"]);
+    println!("{}", dry.stdout);
+    assert_eq!(pids(&g), pids_before, "{dry}");
+    assert!(files(&g.dir) == files_before, "a file changed\n{dry}");
+    let lines: Vec<&str> = dry.stdout.lines().collect();
+    let surge = "inventory-1 is its role's only serving copy: a temporary second one serves while it restarts";
+    let done = "the temporary copy goes: the role runs as declared";
+    let at = |what: &str, why: &str| {
+        let found = lines
+            .iter()
+            .position(|l| l.contains(&format!("{what} ")) && l.contains(&format!("# {why}")));
+        found.unwrap_or_else(|| panic!("no step `{what}` because `{why}`:\n{dry}"))
+    };
+    let order = [
+        at("start inventory-2 beside inventory-1", surge),
+        at("wait until inventory-2 is ready", surge),
+        at("inventory-2 joins its upstream", "in once ready"),
+        at("inventory-1 leaves its upstream", "operator restart"),
+        at("restart inventory-1", "operator restart"),
+        at("wait until inventory-1 is ready", "operator restart"),
+        at("inventory-2 leaves its upstream", done),
+        at("stop inventory-2", done),
+        at("inventory-2 leaves the nginx config", done),
+        at("retire inventory-2", done),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}\n{dry}");
+    let json = g.ok(&["restart", "--rolling", "inventory", "--dry-run", "--json"]);
+    let parsed: Vec<serde_json::Value> = json
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        parsed.iter().any(|v| v["do"] == "surge_start"
+            && v["instance"] == "inventory-2"
+            && v["beside"] == "inventory-1"
+            && v["reason"]["why"] == "surge"
+            && v["halts"] == true),
+        "{json}"
+    );
+    assert_eq!(pids(&g), pids_before, "{json}");
+    assert!(!g.instance_dir("inventory-2").exists(), "{json}");
 }

@@ -23,12 +23,14 @@ use toml::Spanned;
 mod ports;
 mod routes;
 mod sections;
+mod surge;
 mod validate;
 
 pub use validate::{dns_name_problem, ini_text_problem, parse_listen, MAX_INSTANCES};
 
 pub use ports::listen_port;
 use routes::public_url;
+pub use surge::{extra_copy, next_index, with_copy, with_extra_copy, without_copy};
 
 /// What wiring a role needs from the whole grid: Hypergrid or not, where each service
 /// lives, and the URL of each service's private route.

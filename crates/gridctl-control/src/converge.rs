@@ -9,7 +9,7 @@ use crate::lock::GridLock;
 use crate::outcome::{Failure, Outcome};
 use crate::reconcile::execute::{self, Context, Report};
 use crate::reconcile::step::Step;
-use crate::reconcile::{diff, observe, print};
+use crate::reconcile::{diff, observe, print, surge};
 use gridctl_config::diagnostic::Diagnostic;
 use gridctl_config::plan::{InstancePlan, Plan};
 use gridctl_config::render;
@@ -135,14 +135,21 @@ pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
     }
     let rendered = render::render_instances(&plan, &t)?;
     let selected = select(&plan, names)?;
-    let seen = observe::observe(&plan, &selected, names.is_empty(), !dry_run);
+    let mut seen = observe::observe(&plan, &selected, names.is_empty(), !dry_run);
     let options = diff::UpOptions {
         wait,
         managed: plan.nginx.is_some(),
     };
-    let steps = diff::up(&observe::wants(&selected, &rendered), &seen, options);
+    let roles = role_shapes(&plan, &selected, &mut seen);
+    let steps = diff::up(
+        &observe::wants(&selected, &rendered),
+        &seen,
+        options,
+        &roles,
+    );
+    let surged = surge_plan(&plan, &steps)?;
     let run = Context {
-        plan: &plan,
+        plan: surged.as_ref().unwrap_or(&plan),
         templates: Some(&t),
         rendered: &rendered,
         started,
@@ -163,9 +170,10 @@ pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
     }
     Err(Failure::failed(
         Diagnostic::error(format!(
-            "{} instance(s) not ready: {}",
+            "{} instance(s) not ready: {}{}",
             report.failures.len(),
-            state_list(&report)
+            state_list(&report),
+            surge_left(&plan, surged.as_ref())
         ))
         .help("see `gridctl status` and `gridctl logs INSTANCE`"),
     ))
@@ -225,15 +233,18 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outc
             "note: grid.toml has no [nginx]; copies restart one at a time without draining\n",
         );
     }
-    let seen = observe::observe(&plan, &selected, false, !dry_run);
+    let mut seen = observe::observe(&plan, &selected, false, !dry_run);
+    let roles = role_shapes(&plan, &selected, &mut seen);
     let steps = diff::restart(
         &observe::wants(&selected, &rendered),
         &seen,
         managed,
         rolling,
+        &roles,
     );
+    let surged = surge_plan(&plan, &steps)?;
     let run = Context {
-        plan: &plan,
+        plan: surged.as_ref().unwrap_or(&plan),
         templates: Some(&t),
         rendered: &rendered,
         started,
@@ -259,9 +270,65 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outc
         })
         .collect();
     let text = list.join("; ");
+    let text = format!("{text}{}", surge_left(&plan, surged.as_ref()));
     Err(failed(if rolling {
         text
     } else {
         format!("restart incomplete: {text}")
     }))
+}
+
+/// Behind nginx, the shapes of the selected copies' roles for a roll (issue 12), with
+/// their unselected copies observed (read only) so the diff sees whether they serve.
+/// Without nginx none: a roll there is unchanged.
+fn role_shapes(
+    plan: &Plan,
+    selected: &[&InstancePlan],
+    seen: &mut observe::Observed,
+) -> Vec<diff::RoleShape> {
+    if plan.nginx.is_none() {
+        return Vec::new();
+    }
+    let peers = surge::peers(plan, selected);
+    if !peers.is_empty() {
+        let more = observe::observe(plan, &peers, false, false);
+        for (name, s) in more.holders {
+            seen.holders.entry(name).or_insert(s);
+        }
+    }
+    // A copy an interrupted command left in the state dir keeps its name: the surge
+    // copy takes the next free one.
+    let leftovers: Vec<String> = crate::reconcile::holders::undeclared(plan)
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    surge::shapes(plan, selected, &leftovers)
+}
+
+/// The plan with the temporary copies the steps start (the executor finds them there
+/// and renders nginx with them), or `None` when they start none.
+fn surge_plan(plan: &Plan, steps: &[Step]) -> Result<Option<Plan>, Failure> {
+    surge::plan_for(plan, steps).map_err(|e| failed(format!("cannot plan the temporary copy: {e}")))
+}
+
+/// After a failed run: the temporary copies still there (the run stopped before it
+/// removed them, e.g. the copy they stood in for did not come back), said plainly — such
+/// a copy may be what still serves its role.
+fn surge_left(plan: &Plan, surged: Option<&Plan>) -> String {
+    let Some(surged) = surged else {
+        return String::new();
+    };
+    let left: Vec<String> = surged
+        .instances
+        .iter()
+        .filter(|i| plan.instance(&i.name).is_none() && i.dir.exists())
+        .map(|i| format!("{} (role {})", i.name, i.role))
+        .collect();
+    if left.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; {} still run(s): the temporary copy may be its role's only serving one; the next `gridctl up` stops and removes it",
+        left.join(", ")
+    )
 }

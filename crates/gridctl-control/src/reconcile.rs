@@ -14,6 +14,7 @@ pub mod json;
 pub mod observe;
 pub mod print;
 pub mod step;
+pub mod surge;
 pub mod upstream;
 
 pub use holders::*;

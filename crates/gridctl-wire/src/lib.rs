@@ -6,6 +6,6 @@
 //! `Welcome` or an `Error` naming both versions), so a CLI and a holder of different
 //! versions refuse each other instead of misreading each other.
 
+pub mod human;
 pub mod protocol;
 pub mod spec;
-pub mod human;

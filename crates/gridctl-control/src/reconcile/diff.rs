@@ -17,13 +17,57 @@ pub struct UpOptions {
     pub managed: bool,
 }
 
+/// A role whose copies a roll may restart: its declared copies, and what is done when
+/// the copy being restarted is the only one serving (issue 12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleShape {
+    pub role: String,
+    /// Every copy the plan declares for the role.
+    pub copies: Vec<String>,
+    pub alone: Alone,
+}
+
+/// What a roll does to a role's only serving copy behind nginx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alone {
+    /// Start this temporary extra copy (the next index, as a scale-up gives it) first,
+    /// and remove it once the restarted copy is back.
+    Surge(String),
+    /// The role may not run two copies (why, e.g. `presence cache: a role of one
+    /// copy`): restart in place, listed in nginx throughout, no drain.
+    InPlace(String),
+}
+
+/// The shape of `name`'s role, when the caller gave one.
+fn shape_of<'r>(roles: &'r [RoleShape], name: &str) -> Option<&'r RoleShape> {
+    roles.iter().find(|r| r.copies.iter().any(|c| c == name))
+}
+
+/// What to do with `name` when no other copy of its role serves now or comes back in
+/// this roll (`rolled`: every copy the roll restarts); `None`: another one serves.
+fn alone<'r>(
+    roles: &'r [RoleShape],
+    seen: &Observed,
+    rolled: &[(&str, Reason)],
+    name: &str,
+) -> Option<&'r Alone> {
+    let shape = shape_of(roles, name)?;
+    let others_serve = shape
+        .copies
+        .iter()
+        .filter(|c| *c != name)
+        .any(|c| serving(seen, c) || rolled.iter().any(|(r, _)| r == c));
+    (!others_serve).then_some(&shape.alone)
+}
+
 fn copy(a: impl FnOnce(String) -> Action, name: &str) -> Action {
     a(name.to_string())
 }
 
 /// `up`: start what is missing (first copies alone, then their siblings together),
 /// leave healthy copies alone, drop undeclared copies, roll copies whose config changed.
-pub fn up(wants: &[Want], seen: &Observed, opts: UpOptions) -> Vec<Step> {
+/// `roles`: the shapes of the roles a roll may touch (see [`roll`]).
+pub fn up(wants: &[Want], seen: &Observed, opts: UpOptions, roles: &[RoleShape]) -> Vec<Step> {
     let wait = opts.wait || opts.managed;
     let mut steps = vec![Step::new(Action::Render, Reason::Declared)];
     let mut changed: Vec<&Want> = Vec::new();
@@ -138,7 +182,14 @@ pub fn up(wants: &[Want], seen: &Observed, opts: UpOptions) -> Vec<Step> {
             )
         })
         .collect();
-    roll(&mut steps, &changed, seen, opts.managed, joins_pending);
+    roll(
+        &mut steps,
+        &changed,
+        seen,
+        opts.managed,
+        joins_pending,
+        roles,
+    );
     steps
 }
 
@@ -160,12 +211,18 @@ fn serving(seen: &Observed, name: &str) -> bool {
 /// reload that puts the previous one back) → drain → restart → ready → back in. n + 1
 /// reloads for n serving copies. A restart or wait that fails ends the run there.
 /// `joins_pending`: membership changes already in the list wait for the next reload.
+///
+/// Behind nginx, a copy that is its role's only serving one (per `roles`) is not taken
+/// out with nothing left to answer: a temporary extra copy serves while it restarts
+/// ([`Alone::Surge`]), or, for a role that must run as one copy, it restarts in place
+/// ([`Alone::InPlace`]).
 pub fn roll(
     steps: &mut Vec<Step>,
     copies: &[(&str, Reason)],
     seen: &Observed,
     managed: bool,
     joins_pending: bool,
+    roles: &[RoleShape],
 ) {
     type Copies<'c> = Vec<&'c (&'c str, Reason)>;
     let (idle, busy): (Copies, Copies) = if managed {
@@ -183,6 +240,22 @@ pub fn roll(
         pending = managed;
     }
     for (name, reason) in &busy {
+        match alone(roles, seen, copies, name).filter(|_| managed) {
+            Some(Alone::Surge(extra)) => {
+                surge(steps, name, reason, extra);
+                pending = false;
+                continue;
+            }
+            Some(Alone::InPlace(why)) => {
+                steps.push(Step::new(
+                    copy(|instance| Action::InPlace { instance }, name),
+                    Reason::OneCopy(why.clone()),
+                ));
+                restart_and_wait(steps, name, reason, false);
+                continue;
+            }
+            None => {}
+        }
         if managed {
             steps.push(Step::new(
                 copy(|instance| Action::Leave { instance }, name),
@@ -196,6 +269,52 @@ pub fn roll(
     }
     if pending {
         steps.push(Step::new(reload(), Reason::Routing));
+    }
+}
+
+/// The surge of `name`, its role's only serving copy: `extra` starts and is waited for
+/// (out of its upstream), goes in as `name` goes out (one reload, so the upstream always
+/// has a ready copy), `name` is drained, restarted, waited for, and goes back in as
+/// `extra` goes out (one reload); `extra` is drained, stopped, leaves the nginx config
+/// and is retired. Two reloads, as for any one copy rolled; no request meets an empty
+/// upstream.
+fn surge(steps: &mut Vec<Step>, name: &str, reason: &Reason, extra: &str) {
+    let why = Reason::Surge(name.to_string());
+    steps.push(Step::halting(
+        Action::SurgeStart {
+            instance: extra.to_string(),
+            beside: name.to_string(),
+        },
+        why.clone(),
+    ));
+    steps.push(Step::halting(
+        copy(|instance| Action::SurgeReady { instance }, extra),
+        why,
+    ));
+    steps.push(Step::new(
+        copy(|instance| Action::Join { instance }, extra),
+        Reason::Routing,
+    ));
+    steps.push(Step::new(
+        copy(|instance| Action::Leave { instance }, name),
+        reason.clone(),
+    ));
+    steps.push(Step::new(reload(), Reason::Stopping));
+    steps.push(Step::new(Action::Drain, Reason::InFlight));
+    restart_and_wait(steps, name, reason, true);
+    steps.push(Step::new(
+        copy(|instance| Action::Leave { instance }, extra),
+        Reason::SurgeDone,
+    ));
+    steps.push(Step::new(reload(), Reason::Stopping));
+    steps.push(Step::new(Action::Drain, Reason::InFlight));
+    let last: [fn(String) -> Action; 3] = [
+        |instance| Action::Stop { instance },
+        |instance| Action::Unlist { instance },
+        |instance| Action::Retire { instance },
+    ];
+    for a in last {
+        steps.push(Step::new(copy(a, extra), Reason::SurgeDone));
     }
 }
 
@@ -225,14 +344,21 @@ fn restart_and_wait(steps: &mut Vec<Step>, name: &str, reason: &Reason, managed:
 
 /// `restart [--rolling]`: behind nginx (or asked to roll) a roll; otherwise each copy
 /// restarts and is waited for in turn, a failure of one not stopping the others.
-pub fn restart(wants: &[Want], seen: &Observed, managed: bool, rolling: bool) -> Vec<Step> {
+/// `roles`: the shapes of the roles of `wants` (see [`roll`]).
+pub fn restart(
+    wants: &[Want],
+    seen: &Observed,
+    managed: bool,
+    rolling: bool,
+    roles: &[RoleShape],
+) -> Vec<Step> {
     let mut steps = vec![Step::new(Action::Render, Reason::Declared)];
     if rolling || managed {
         let copies: Vec<(&str, Reason)> = wants
             .iter()
             .map(|w| (w.name.as_str(), Reason::OperatorRestart))
             .collect();
-        roll(&mut steps, &copies, seen, managed, false);
+        roll(&mut steps, &copies, seen, managed, false, roles);
         return steps;
     }
     for w in wants {

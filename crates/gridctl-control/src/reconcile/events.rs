@@ -54,6 +54,9 @@ pub enum Outcome {
     RetireFailed(String),
     /// Not run: an earlier step ended the run.
     Skipped,
+    /// Said before acting: the copy restarts in place, listed in nginx, and requests
+    /// fail until it is back (why it gets no second copy).
+    InPlace(String),
     /// A step that takes a while began on this copy (start, wait, restart, stop): a live
     /// display opens its line for it.
     Began,

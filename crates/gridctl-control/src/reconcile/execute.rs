@@ -6,7 +6,7 @@
 
 use super::events::{Event, Outcome};
 use super::holders::{self, Action as Done, Settled};
-use super::step::{Action, Step};
+use super::step::{Action, Reason, Step};
 use super::upstream;
 use crate::nginx::Applied;
 use gridctl_config::plan::{InstancePlan, Plan};
@@ -262,6 +262,22 @@ impl Run<'_, '_> {
                     return Ok(false);
                 }
             },
+            Action::SurgeStart { instance, beside } => {
+                return self.surge_start(instance, beside);
+            }
+            Action::SurgeReady { instance } => return self.surge_ready(instance, &s.reason),
+            // A surge copy that did not stop may still answer: it stays marked down.
+            Action::Unlist { instance } if self.failed.contains(instance) => {
+                self.emit(Some(instance), Outcome::Skipped);
+            }
+            Action::Unlist { instance } => self.unlist(instance),
+            Action::InPlace { instance } => {
+                let why = match &s.reason {
+                    Reason::OneCopy(why) => why.clone(),
+                    other => other.to_string(),
+                };
+                self.emit(Some(instance), Outcome::InPlace(why));
+            }
         }
         Ok(true)
     }
@@ -394,6 +410,14 @@ impl Run<'_, '_> {
         if self.cx.plan.nginx.is_none() {
             return;
         }
+        // A surge copy that failed was removed, and nginx rendered without it (with
+        // what was queued), by its own step.
+        if matches!(
+            s.action,
+            Action::SurgeStart { .. } | Action::SurgeReady { .. }
+        ) {
+            return;
+        }
         if let Some(name) = s.instance() {
             self.pending.push((name.to_string(), Membership::Out));
         }
@@ -404,6 +428,135 @@ impl Run<'_, '_> {
         if let Ok(applied) = upstream::apply(self.cx.plan, t, &changes) {
             let note = upstream::describe(&changes);
             self.emit(s.instance(), Outcome::Nginx { applied, note });
+        }
+    }
+}
+
+/// The surge: a temporary extra copy of a role whose only serving copy restarts. The
+/// run's plan is the declared one plus that copy (see `reconcile::surge`), so every
+/// other step finds it and renders nginx with it; only [`Action::Unlist`] renders from
+/// the declared plan alone.
+impl Run<'_, '_> {
+    /// Writes the surge copy's tree, records it out of its upstream, starts it. On a
+    /// failure it is removed again and the run ends (`beside` was not touched).
+    fn surge_start(&mut self, name: &str, beside: &str) -> Result<bool, Fatal> {
+        let cx = self.cx;
+        let inst = find(cx.plan, name)?;
+        let Some(t) = cx.templates else {
+            return Err(Fatal(format!("cannot render {name}: no templates loaded")));
+        };
+        let started = render::render_instance(cx.plan, t, inst)
+            .map_err(|d| format!("cannot render its tree: {}", d.message))
+            .and_then(|r| {
+                render::write_instances(std::slice::from_ref(&r))
+                    .map_err(|e| format!("cannot write its tree: {e}"))
+            })
+            .and_then(|_| {
+                crate::nginx::record(cx.plan, &[(name, Membership::Out)])
+                    .map_err(|e| format!("nginx: {e}"))
+            })
+            .and_then(|_| holders::start(inst));
+        match started {
+            Ok(_) => {
+                self.emit(Some(name), Outcome::Acted(Done::Started));
+                Ok(true)
+            }
+            Err(why) => {
+                self.emit(Some(name), Outcome::Acted(Done::Failed(why.clone())));
+                self.remove_surge(
+                    name,
+                    format!(
+                        "{name}, a temporary copy to serve while {beside} restarts, could not \
+                         start ({why}); it was removed, {beside} keeps serving and was not restarted"
+                    ),
+                );
+                Ok(false)
+            }
+        }
+    }
+
+    /// Waits for the surge copy; one that does not become ready is removed and ends the run.
+    fn surge_ready(&mut self, name: &str, reason: &Reason) -> Result<bool, Fatal> {
+        let cx = self.cx;
+        let inst = find(cx.plan, name)?;
+        let st = holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst));
+        self.emit(
+            Some(name),
+            Outcome::Settled {
+                state: st.state,
+                detail: st.detail.clone(),
+                took: st.took,
+            },
+        );
+        if st.state == InstanceState::Ready {
+            return Ok(true);
+        }
+        let beside = match reason {
+            Reason::Surge(beside) => beside.clone(),
+            _ => "the copy it stood in for".into(),
+        };
+        let detail = if st.detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", st.detail)
+        };
+        self.remove_surge(
+            name,
+            format!(
+                "{name}, a temporary copy to serve while {beside} restarts, did not become \
+                 ready ({}{detail}); it was stopped and removed, {beside} keeps serving and \
+                 was not restarted",
+                st.state.as_str()
+            ),
+        );
+        Ok(false)
+    }
+
+    /// Stops a surge copy that failed, retires its tree, renders nginx without it (and
+    /// with what was queued), and records why the run ends.
+    fn remove_surge(&mut self, name: &str, why: String) {
+        let cx = self.cx;
+        self.failed.insert(name.to_string());
+        if let Some(inst) = cx.plan.instance(name) {
+            let done = holders::stop(cx.plan, inst);
+            if done != Done::Unchanged {
+                self.emit(Some(name), Outcome::Acted(done));
+            }
+        }
+        match holders::retire(cx.plan, name) {
+            Ok(logs) => self.emit(Some(name), Outcome::Retired { logs }),
+            Err(e) => {
+                self.report.unretired.push(format!("{name}: {e}"));
+                self.emit(Some(name), Outcome::RetireFailed(e));
+            }
+        }
+        self.unlist(name);
+        self.halted_with("rolling restart", why);
+    }
+
+    /// Renders nginx from the declared plan (the run's without `name`), applying what
+    /// was queued: the surge copy leaves the config. A refusal is a warning: the copy
+    /// stays listed `down`, and the next render drops it.
+    fn unlist(&mut self, name: &str) {
+        let Some(t) = self.cx.templates else {
+            return;
+        };
+        let declared = gridctl_config::planner::without_copy(self.cx.plan, name);
+        let changes = std::mem::take(&mut self.pending);
+        let mut note = upstream::describe(&changes);
+        if !note.is_empty() {
+            note.push_str(", ");
+        }
+        note.push_str(&format!("{name} removed"));
+        match upstream::apply(&declared, t, &changes) {
+            Ok(applied) => self.emit(Some(name), Outcome::Nginx { applied, note }),
+            Err(e) => self.emit(
+                Some(name),
+                Outcome::NginxFailed {
+                    why: format!("nginx: {e}"),
+                    warning: true,
+                },
+            ),
         }
     }
 }

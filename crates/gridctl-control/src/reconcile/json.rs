@@ -70,6 +70,7 @@ fn outcome(o: &Outcome) -> (&'static str, Value) {
             "waiting",
             json!({"state": state.as_str(), "detail": detail}),
         ),
+        Outcome::InPlace(why) => ("in_place", json!({ "why": why })),
     }
 }
 

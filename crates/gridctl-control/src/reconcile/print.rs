@@ -49,6 +49,10 @@ pub fn line(e: &Event) -> Option<String> {
             Done::Failed(why) => format!("[{t:6.2}s] {name}: FAILED: {why}"),
             _ => format!("[{t:6.2}s] {name}: stopped (undeclared)"),
         }),
+        // The temporary extra copy of a role of one copy says what it is.
+        Outcome::Acted(Done::Started) if e.phase == "surge_start" => Some(format!(
+            "[{t:6.2}s] {name}: started (temporary copy: serves while its role's only copy restarts)"
+        )),
         Outcome::Acted(done) => Some(match done {
             Done::Started => format!("[{t:6.2}s] {name}: started"),
             Done::Unchanged => format!("[{t:6.2}s] {name}: unchanged"),
@@ -74,6 +78,9 @@ pub fn line(e: &Event) -> Option<String> {
             ))
         }
         Outcome::Nginx { applied, note } => nginx_line(applied, note),
+        Outcome::InPlace(why) => Some(format!(
+            "[{t:6.2}s] {name}: restarted in place ({why}); requests in the meantime fail"
+        )),
         Outcome::NothingToDrain => Some(format!(
             "         nginx: {name} is not in its upstream; nothing to drain"
         )),

@@ -48,6 +48,19 @@ pub enum Action {
     Drain,
     /// Move a stopped, undeclared copy's logs aside and remove its tree.
     Retire { instance: String },
+    /// Write the tree of a temporary extra copy of `beside`'s role, record it out of its
+    /// upstream and start it (a surge: the role keeps a serving copy while `beside`
+    /// restarts). A failure removes it again and ends the run, `beside` untouched.
+    SurgeStart { instance: String, beside: String },
+    /// Wait until the surge copy is ready; if it is not, stop and remove it, and end the
+    /// run with `beside` still serving.
+    SurgeReady { instance: String },
+    /// Render nginx from grid.toml alone: the stopped surge copy leaves the config (no
+    /// reload: it was `down` already). One that failed to stop stays marked down.
+    Unlist { instance: String },
+    /// Say, before acting, that a copy restarts where it is, listed in nginx throughout
+    /// (no reload, no drain: the shortest outage for a role that must run as one copy).
+    InPlace { instance: String },
 }
 
 /// Why a step is in the list.
@@ -80,6 +93,14 @@ pub enum Reason {
     Stopping,
     /// Stopped copies leave nginx; one that would not stop stays marked down.
     Stopped,
+    /// The copy named is its role's only serving copy: a temporary extra one serves
+    /// while it restarts.
+    Surge(String),
+    /// The temporary extra copy goes once the restarted one is back: the role ends as declared.
+    SurgeDone,
+    /// Why the role gets no second copy (`presence cache: a role of one copy`): the
+    /// copy restarts in place and requests fail meanwhile.
+    OneCopy(String),
 }
 
 impl Reason {
@@ -121,6 +142,12 @@ impl fmt::Display for Reason {
             Reason::InFlight => write!(f, "requests already sent finish"),
             Reason::Stopping => write!(f, "out before it stops"),
             Reason::Stopped => write!(f, "stopped copies out, any other stays marked down"),
+            Reason::Surge(copy) => write!(
+                f,
+                "{copy} is its role's only serving copy: a temporary second one serves while it restarts"
+            ),
+            Reason::SurgeDone => write!(f, "the temporary copy goes: the role runs as declared"),
+            Reason::OneCopy(why) => write!(f, "{why}; requests in the meantime fail"),
         }
     }
 }
@@ -167,7 +194,11 @@ impl Step {
             | Action::Drop { instance }
             | Action::KeepOut { instance }
             | Action::NothingToDrain { instance }
-            | Action::Retire { instance } => Some(instance),
+            | Action::Retire { instance }
+            | Action::SurgeStart { instance, .. }
+            | Action::SurgeReady { instance }
+            | Action::Unlist { instance }
+            | Action::InPlace { instance } => Some(instance),
             Action::Render
             | Action::StartTogether { .. }
             | Action::StopTogether { .. }
@@ -197,6 +228,10 @@ impl Action {
             Action::Reload { .. } => "reload",
             Action::Drain => "drain",
             Action::Retire { .. } => "retire",
+            Action::SurgeStart { .. } => "surge_start",
+            Action::SurgeReady { .. } => "surge_ready",
+            Action::Unlist { .. } => "unlist",
+            Action::InPlace { .. } => "in_place",
         }
     }
 }
@@ -228,6 +263,23 @@ impl fmt::Display for Action {
             Action::Reload { .. } => write!(f, "nginx: render, reload if routing changed"),
             Action::Drain => write!(f, "drain"),
             Action::Retire { instance } => write!(f, "retire {instance}"),
+            Action::SurgeStart { instance, beside } => write!(
+                f,
+                "start {instance} beside {beside} (temporary; out of its upstream until ready)"
+            ),
+            Action::SurgeReady { instance } => write!(
+                f,
+                "wait until {instance} is ready (if not: stopped, removed, the roll ends)"
+            ),
+            Action::Unlist { instance } => {
+                write!(f, "{instance} leaves the nginx config (not in grid.toml)")
+            }
+            Action::InPlace { instance } => {
+                write!(
+                    f,
+                    "{instance} restarts in place, listed in nginx throughout"
+                )
+            }
         }
     }
 }

@@ -291,7 +291,7 @@ fn cases() -> Vec<Case> {
 #[test]
 fn up_steps_and_reasons() {
     for c in cases() {
-        let got: Vec<String> = up(&c.wants, &c.seen, c.options)
+        let got: Vec<String> = up(&c.wants, &c.seen, c.options, &[])
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -308,7 +308,12 @@ fn only_roll_steps_halt() {
             ("h1", vec![])
         }
     });
-    let steps = up(&wants, &all_running(&wants, InstanceState::Ready), NGINX);
+    let steps = up(
+        &wants,
+        &all_running(&wants, InstanceState::Ready),
+        NGINX,
+        &[],
+    );
     let halting: Vec<String> = steps
         .iter()
         .filter(|s| s.halts)
@@ -379,7 +384,7 @@ fn restart_steps_and_reasons() {
         steps.iter().map(|s| s.to_string()).collect()
     };
     assert_eq!(
-        names(restart(&wants[1..2], &seen, false, false)),
+        names(restart(&wants[1..2], &seen, false, false, &[])),
         [
             "write the instance trees (changed files only) — the plan's config",
             "restart asset-1 — operator restart",
@@ -387,11 +392,11 @@ fn restart_steps_and_reasons() {
         ]
     );
     // --rolling without nginx: halting steps, no nginx steps.
-    let rolled = restart(&wants[1..2], &seen, false, true);
+    let rolled = restart(&wants[1..2], &seen, false, true, &[]);
     assert!(rolled.iter().skip(1).all(|s| s.halts), "{rolled:#?}");
     // Behind nginx a restart is always a roll.
     assert_eq!(
-        names(restart(&wants[1..2], &seen, true, false)),
+        names(restart(&wants[1..2], &seen, true, false, &[])),
         [
             "write the instance trees (changed files only) — the plan's config",
             "asset-1 leaves its upstream — operator restart",
@@ -443,5 +448,157 @@ fn scale_steps_and_reasons() {
             "asset-4 joins its upstream — in once ready, out otherwise",
             "nginx: render, reload if routing changed — in once ready, out otherwise",
         ]
+    );
+}
+
+/// Issue 12: the shapes of the blog's roles as `reconcile::surge` gives them, with
+/// `asset` and `presence` (a role hosting a service with a process-wide cache) of
+/// `asset_copies` and one copy.
+fn shapes(asset_copies: u32) -> Vec<super::RoleShape> {
+    vec![
+        super::RoleShape {
+            role: "asset".into(),
+            copies: (1..=asset_copies).map(|n| format!("asset-{n}")).collect(),
+            alone: super::Alone::Surge(format!("asset-{}", asset_copies + 1)),
+        },
+        super::RoleShape {
+            role: "presence".into(),
+            copies: vec!["presence-1".into()],
+            alone: super::Alone::InPlace("presence cache: a role of one copy".into()),
+        },
+    ]
+}
+
+fn texts(steps: &[crate::reconcile::step::Step]) -> Vec<String> {
+    steps.iter().map(|s| s.to_string()).collect()
+}
+
+/// The surge of asset-1, rolled for `why`, with asset-2 as the temporary copy.
+fn surge_of_asset_1(why: &str) -> Vec<String> {
+    let surge =
+        "asset-1 is its role's only serving copy: a temporary second one serves while it restarts";
+    let done = "the temporary copy goes: the role runs as declared";
+    [
+        format!(
+            "start asset-2 beside asset-1 (temporary; out of its upstream until ready) — {surge}"
+        ),
+        format!("wait until asset-2 is ready (if not: stopped, removed, the roll ends) — {surge}"),
+        "asset-2 joins its upstream — in once ready, out otherwise".into(),
+        format!("asset-1 leaves its upstream — {why}"),
+        "nginx: render, reload if routing changed — out before it stops".into(),
+        "drain — requests already sent finish".into(),
+        format!("restart asset-1 — {why}"),
+        format!("wait until asset-1 is ready — {why}"),
+        "asset-1 joins its upstream — in once ready, out otherwise".into(),
+        format!("asset-2 leaves its upstream — {done}"),
+        "nginx: render, reload if routing changed — out before it stops".into(),
+        "drain — requests already sent finish".into(),
+        format!("stop asset-2 — {done}"),
+        format!("asset-2 leaves the nginx config (not in grid.toml) — {done}"),
+        format!("retire asset-2 — {done}"),
+    ]
+    .to_vec()
+}
+
+#[test]
+fn a_role_of_one_serving_copy_rolls_with_a_surge_copy() {
+    let wants = vec![want("asset-1", 1, "h1", &[])];
+    let seen = all_running(&wants, InstanceState::Ready);
+    let mut expected =
+        vec!["write the instance trees (changed files only) — the plan's config".to_string()];
+    expected.extend(surge_of_asset_1("operator restart"));
+    let steps = restart(&wants, &seen, true, true, &shapes(1));
+    assert_eq!(texts(&steps), expected);
+    // Only the surge copy's start and wait, and the old copy's restart and wait, end
+    // the run on a failure; the surge copy's removal never does.
+    let halting: Vec<String> = steps
+        .iter()
+        .filter(|s| s.halts)
+        .map(|s| s.action.kind().to_string())
+        .collect();
+    assert_eq!(
+        halting,
+        ["surge_start", "surge_ready", "restart", "wait_ready"]
+    );
+
+    // `up` after an edit of the role: the same surge, for the changed config.
+    let changed = vec![want("asset-1", 1, "h2", &["includes/overrides.ini"])];
+    let steps = up(&changed, &seen, NGINX, &shapes(1));
+    let mut expected =
+        vec!["write the instance trees (changed files only) — the plan's config".to_string()];
+    expected.extend(surge_of_asset_1("config changed: includes/overrides.ini"));
+    assert_eq!(texts(&steps), expected);
+}
+
+#[test]
+fn the_only_serving_copy_of_a_larger_role_gets_a_surge_copy_too() {
+    // asset-2 crashed and is not rolled: asset-1 is the only copy serving.
+    let wants = vec![want("asset-1", 1, "h1", &[])];
+    let mut seen = all_running(&[want("asset-1", 1, "h1", &[])], InstanceState::Ready);
+    seen.holders
+        .insert("asset-2".into(), running(InstanceState::Backoff, "h1"));
+    let steps = restart(&wants, &seen, true, true, &shapes(2));
+    assert!(
+        texts(&steps)[1].starts_with("start asset-3 beside asset-1"),
+        "{steps:#?}"
+    );
+}
+
+#[test]
+fn a_role_that_must_run_as_one_copy_restarts_in_place_and_says_so() {
+    let wants = vec![want("presence-1", 1, "h1", &[])];
+    let seen = all_running(&wants, InstanceState::Ready);
+    let why = "presence cache: a role of one copy; requests in the meantime fail";
+    assert_eq!(
+        texts(&restart(&wants, &seen, true, true, &shapes(1))),
+        [
+            "write the instance trees (changed files only) — the plan's config".to_string(),
+            format!("presence-1 restarts in place, listed in nginx throughout — {why}"),
+            "restart presence-1 — operator restart".into(),
+            "wait until presence-1 is ready — operator restart".into(),
+        ]
+    );
+    // With other copies that changed: their joins still get their reload.
+    let mut wants = vec![want("core-1", 1, "h1", &[])];
+    wants.push(want("presence-1", 1, "h2", &["includes/overrides.ini"]));
+    let seen = all_running(&wants, InstanceState::Ready);
+    assert_eq!(
+        texts(&up(&wants, &seen, NGINX, &shapes(1))),
+        [
+            "write the instance trees (changed files only) — the plan's config".to_string(),
+            "keep core-1 — running, config unchanged".into(),
+            "core-1 joins its upstream — in once ready, out otherwise".into(),
+            format!("presence-1 restarts in place, listed in nginx throughout — {why}"),
+            "restart presence-1 — config changed: includes/overrides.ini".into(),
+            "wait until presence-1 is ready — config changed: includes/overrides.ini".into(),
+            "nginx: render, reload if routing changed — in once ready, out otherwise".into(),
+        ]
+    );
+}
+
+#[test]
+fn roles_of_two_serving_copies_and_grids_without_nginx_roll_as_before() {
+    let wants = vec![want("asset-1", 1, "h1", &[]), want("asset-2", 2, "h1", &[])];
+    let seen = all_running(&wants, InstanceState::Ready);
+    let plain = |w: &[Want], managed: bool| texts(&restart(w, &seen, managed, true, &[]));
+    // Both copies of a role of two, one at a time: no surge.
+    assert_eq!(
+        texts(&restart(&wants, &seen, true, true, &shapes(2))),
+        plain(&wants, true)
+    );
+    // One copy of two rolled, the other serving: no surge either.
+    assert_eq!(
+        texts(&restart(&wants[..1], &seen, true, true, &shapes(2))),
+        plain(&wants[..1], true)
+    );
+    // Without nginx the shapes change nothing (the caller passes none, and even if it did).
+    assert_eq!(
+        texts(&restart(&wants[..1], &seen, false, true, &shapes(1))),
+        plain(&wants[..1], false)
+    );
+    let presence = vec![want("presence-1", 1, "h1", &[])];
+    assert_eq!(
+        texts(&restart(&presence, &seen, false, true, &shapes(1))),
+        plain(&presence, false)
     );
 }
