@@ -173,7 +173,10 @@ pub enum Command {
     },
     /// Graceful stop + start of instances (re-reading their rendered config).
     Restart {
-        /// One copy at a time: out of its upstream, drain, restart, ready, back in; the role keeps serving.
+        /// One copy at a time: out of its upstream, drain, restart, ready, back in; the role
+        /// keeps serving. A role's only serving copy gets a temporary second copy first
+        /// (surge); a role that must run as one copy (presence, griduser caches) restarts
+        /// in place, and says so before acting.
         #[arg(long)]
         rolling: bool,
         /// Print the steps (each with its reason) without acting.

@@ -84,7 +84,7 @@ complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l timeout -d 'Giv
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
-complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l rolling -d 'One copy at a time: out of its upstream, drain, restart, ready, back in; the role keeps serving'
+complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l rolling -d 'One copy at a time: out of its upstream, drain, restart, ready, back in; the role keeps serving. A role\'s only serving copy gets a temporary second copy first (surge); a role that must run as one copy (presence, griduser caches) restarts in place, and says so before acting'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l dry-run -d 'Print the steps (each with its reason) without acting'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l json -d 'Steps (with --dry-run) or events as JSON lines instead of progress lines'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -s h -l help -d 'Print help'
