@@ -42,6 +42,8 @@ pub(crate) async fn stop_child(hub: &Hub, child: &mut RunningChild, policy: &Sto
     let ms = Duration::from_millis;
     // (exit description, the step that ended it)
     let mut ended: Option<(String, String)> = None;
+    // Judge the line under the cursor from everything read so far.
+    hub.work.sync().await;
     let before = hub.console_before_command();
     if let BeforeCommand::AtQuestion(q) = &before {
         // Typed at a question (one `send` left open), the command would be its answer
