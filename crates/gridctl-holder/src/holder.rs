@@ -301,9 +301,14 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 
         );
     }
     // One event loop on this thread: PTY, sockets, timers and signals (design.md §3).
+    let work = Arc::new(worker::WorkQueue::default());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
+        .on_thread_park({
+            let work = work.clone();
+            move || work.wake_deferred()
+        })
         .build()
     {
         Ok(rt) => rt,
@@ -316,7 +321,7 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 
         }
     };
     let console_log = open_console_log(&spec, &holder_log);
-    let hub = Arc::new(Hub::new(spec, spec_path, holder_log));
+    let hub = Arc::new(Hub::new(spec, spec_path, holder_log, work));
     if let Err(e) = worker::spawn(hub.clone(), console_log) {
         remove_runtime_files(&hub);
         return fail(

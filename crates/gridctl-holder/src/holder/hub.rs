@@ -239,7 +239,12 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    pub fn new(spec: InstanceSpec, spec_path: PathBuf, holder_log: HolderLog) -> Hub {
+    pub fn new(
+        spec: InstanceSpec,
+        spec_path: PathBuf,
+        holder_log: HolderLog,
+        work: Arc<WorkQueue>,
+    ) -> Hub {
         let io = Io {
             viewers: Vec::new(),
             next_viewer: 1,
@@ -266,7 +271,7 @@ impl Hub {
         Hub {
             inner: Mutex::new(inner),
             io: Mutex::new(io),
-            work: Arc::new(WorkQueue::default()),
+            work,
             holder_log,
             holder_pid: std::process::id(),
             spec_path,

@@ -379,7 +379,7 @@ async fn attach(
 const VIEWER_STALL: Duration = Duration::from_secs(3);
 
 /// Queued chunks are sent together, up to this much per frame (fewer writes while
-/// output floods; one small chunk, e.g. an echo, goes out alone at once).
+/// output floods; a lone small chunk, e.g. an echo, goes out at once).
 const FRAME_GATHER: usize = 256 * 1024;
 
 async fn viewer_output(
@@ -388,10 +388,11 @@ async fn viewer_output(
     wr: &mut OwnedWriteHalf,
     mut queue: ViewerQueue,
 ) -> io::Result<()> {
-    let mut gathered: Vec<u8> = Vec::new();
+    let mut frame_buf: Vec<u8> = Vec::new();
     loop {
         // A frame is never abandoned half-written: the kick is looked at between frames.
-        let frame = tokio::select! {
+        // (the event, whether it came from the queue and counts against its bytes)
+        let (frame, queued) = tokio::select! {
             biased;
             _ = queue.kick.notified() => {
                 // Fell behind: drop what is queued and redraw the screen instead.
@@ -401,23 +402,31 @@ async fn viewer_output(
                     }
                 }
                 match hub.resync_viewer(id) {
-                    Some(replay) => Some(ViewerEvent::Data(replay.await.unwrap_or_default().into())),
+                    Some(replay) => {
+                        let replay = replay.await.unwrap_or_default();
+                        (Some(ViewerEvent::Data(replay.into())), false)
+                    }
                     None => return Ok(()),
                 }
             }
-            ev = queue.rx.recv() => ev,
+            ev = queue.rx.recv() => (ev, true),
         };
         let mut exited = None;
-        let write = match frame {
+        // Queued chunks are gathered straight into one frame (header, then payload):
+        // one copy and one write, however many chunks were waiting.
+        let data = match frame {
             Some(ViewerEvent::Data(bytes)) => {
-                queue.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
-                gathered.clear();
-                gathered.extend_from_slice(&bytes);
-                while gathered.len() < FRAME_GATHER {
+                if queued {
+                    queue.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+                }
+                frame_buf.clear();
+                frame_buf.extend_from_slice(&[KIND_DATA, 0, 0, 0, 0]);
+                frame_buf.extend_from_slice(&bytes);
+                while frame_buf.len() < FRAME_GATHER {
                     match queue.rx.try_recv() {
                         Ok(ViewerEvent::Data(more)) => {
                             queue.queued.fetch_sub(more.len(), Ordering::Relaxed);
-                            gathered.extend_from_slice(&more);
+                            frame_buf.extend_from_slice(&more);
                         }
                         Ok(ViewerEvent::ChildExited(d)) => {
                             exited = Some(d);
@@ -426,17 +435,19 @@ async fn viewer_output(
                         Err(_) => break,
                     }
                 }
-                Some(&gathered)
+                let len = u32::try_from(frame_buf.len() - 5).map_err(io::Error::other)?;
+                frame_buf[1..5].copy_from_slice(&len.to_be_bytes());
+                true
             }
             Some(ViewerEvent::ChildExited(description)) => {
                 exited = Some(description);
-                None
+                false
             }
             None => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
         };
         let write = async {
-            if let Some(bytes) = write {
-                write_frame(wr, KIND_DATA, bytes).await?;
+            if data {
+                wr.write_all(&frame_buf).await?;
             }
             if let Some(description) = exited {
                 send(wr, &HolderMessage::ChildExited { description }).await?;
@@ -449,8 +460,8 @@ async fn viewer_output(
             Err(_) => return Ok(()),
         }
         // A flood grew the buffer: give it back.
-        if gathered.capacity() > FRAME_GATHER * 2 {
-            gathered = Vec::new();
+        if frame_buf.capacity() > FRAME_GATHER * 2 {
+            frame_buf = Vec::new();
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::console::lines::LineBuilder;
 use crate::console::Console;
 use crate::spool::ConsoleLog;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
@@ -63,11 +64,18 @@ pub(crate) enum Work {
     },
 }
 
+/// Queued output that wakes the worker at once; less waits until the event loop has
+/// nothing else to do ([`WorkQueue::wake_deferred`]), so an echo is forwarded to the
+/// viewer before the worker competes with it for a CPU.
+const WAKE_AT: usize = 16 * 1024;
+
 #[derive(Default)]
 struct Queue {
     items: VecDeque<Work>,
     bytes: usize,
     spare: Vec<Vec<u8>>,
+    /// The worker sleeps on `ready`.
+    waiting: bool,
 }
 
 /// The hand-over between the event loop (producer) and the worker (consumer).
@@ -77,6 +85,8 @@ pub(crate) struct WorkQueue {
     ready: Condvar,
     /// Signalled whenever the worker takes a batch: room for more output.
     room: Notify,
+    /// Work was queued for the sleeping worker without waking it.
+    deferred: AtomicBool,
 }
 
 impl WorkQueue {
@@ -89,11 +99,30 @@ impl WorkQueue {
         if let Work::Output { bytes, .. } = &work {
             q.bytes += bytes.len();
         }
-        let wake = q.items.is_empty();
         q.items.push_back(work);
-        drop(q);
-        if wake {
+        if !q.waiting {
+            return;
+        }
+        if q.bytes >= WAKE_AT {
+            q.waiting = false;
+            drop(q);
             self.ready.notify_one();
+        } else {
+            self.deferred.store(true, Ordering::Release);
+        }
+    }
+
+    /// Wakes the worker for work queued since it slept. The event loop calls this
+    /// before it parks (tokio's `on_thread_park`): whatever a wake-up brought in has
+    /// been read and forwarded by then.
+    pub fn wake_deferred(&self) {
+        if self.deferred.swap(false, Ordering::AcqRel) {
+            let mut q = self.lock();
+            if q.waiting && !q.items.is_empty() {
+                q.waiting = false;
+                drop(q);
+                self.ready.notify_one();
+            }
         }
     }
 
@@ -140,6 +169,7 @@ impl WorkQueue {
     fn take(&self, timeout: Option<Duration>) -> Option<VecDeque<Work>> {
         let mut q = self.lock();
         while q.items.is_empty() {
+            q.waiting = true;
             match timeout {
                 Some(t) => {
                     let (guard, res) = self
@@ -148,12 +178,14 @@ impl WorkQueue {
                         .unwrap_or_else(|e| e.into_inner());
                     q = guard;
                     if res.timed_out() && q.items.is_empty() {
+                        q.waiting = false;
                         return None;
                     }
                 }
                 None => q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner()),
             }
         }
+        q.waiting = false;
         q.bytes = 0;
         let batch = std::mem::take(&mut q.items);
         drop(q);

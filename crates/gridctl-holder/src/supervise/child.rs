@@ -278,11 +278,18 @@ async fn reader(
             }
             break;
         }
+        let flooding = buf.capacity() - buf.len() < 4096;
         if !buf.is_empty() {
             hub.output(generation, buf);
         }
         if end {
             break;
+        }
+        if flooding {
+            // More is waiting: let the viewers' tasks send this chunk first, or a
+            // flood would be read many chunks ahead of them (each would then lag
+            // and be redrawn instead of seeing the output).
+            tokio::task::yield_now().await;
         }
     }
     let _ = eof.send(true);
