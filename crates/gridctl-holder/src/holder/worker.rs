@@ -244,10 +244,27 @@ impl Worker {
                 .then_some(LOG_FLUSH_IDLE);
             let Some(batch) = queue.take(timeout) else {
                 self.flush_log();
+                // Output paused: hand freed heap pages back (start-up, a flood's
+                // batches), so an idle holder stays small.
+                // SAFETY: malloc_trim only releases free memory of the allocator.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
                 continue;
             };
             for work in batch {
-                self.handle(work, &queue);
+                // A bug in the model must not stop the draining of the console (the
+                // child would block on a full PTY): start the model afresh instead.
+                let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.handle(work, &queue)
+                }));
+                if handled.is_err() {
+                    self.hub
+                        .holder_log
+                        .log("console worker: a panic while processing output; screen model reset");
+                    let (rows, cols) = self.console.size();
+                    self.console = Console::new(rows, cols);
+                }
             }
             self.commit();
             if self.last_flush.elapsed() >= LOG_FLUSH_EVERY {
