@@ -44,7 +44,7 @@ impl Scrollback {
         self.partial.clear();
         let mut rest = lines;
         let mut index = 0;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
             self.finish_line(&rest[..nl], index, &mut on_line);
             index += 1;
             rest = &rest[nl + 1..];
@@ -60,7 +60,11 @@ impl Scrollback {
             String::new()
         };
         line.clear();
-        line.push_str(&String::from_utf8_lossy(text));
+        // Valid UTF-8 (the usual case) is checked by the fast validator and copied once.
+        match std::str::from_utf8(text) {
+            Ok(text) => line.push_str(text),
+            Err(_) => line.push_str(&String::from_utf8_lossy(text)),
+        }
         on_line(index, &line);
         self.lines.push_back(line);
     }
