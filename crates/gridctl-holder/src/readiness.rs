@@ -4,8 +4,9 @@
 //! the prompt is on the screen, and (if configured) a real request answers.
 //! A process that is merely alive, or a port that is merely bound, proves nothing.
 //!
-//! The line matching is a pure function ([`classify_line`]) fed by the drain; the
-//! probe is a tiny blocking HTTP/1.1 client ([`probe_once`]).
+//! The line matching is a pure function ([`classify_line`]) fed by the console worker; the
+//! probe is a tiny HTTP/1.1 client ([`probe_once`], blocking; the holder sends the same
+//! request from its event loop, `supervise::startup`).
 
 use crate::spec::{Probe, ReadinessSpec};
 use std::io::{Read, Write};
@@ -118,7 +119,7 @@ impl ReadinessTracker {
         }
     }
 
-    /// Whether the verdict can still change (the drain stops feeding lines after that).
+    /// Whether the verdict can still change (the worker stops feeding lines after that).
     pub fn is_pending(&self) -> bool {
         self.verdict() == Verdict::Pending
     }

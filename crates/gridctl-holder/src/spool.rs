@@ -4,7 +4,7 @@
 //!
 //! This is the hot path (every byte Robust prints passes through it), so nothing here
 //! allocates per byte or issues a syscall per line: the scrollback recycles the `String`
-//! of the line it evicts, and the log is a `BufWriter` flushed by the drain thread when
+//! of the line it evicts, and the log is a `BufWriter` flushed by the console worker when
 //! output pauses.
 
 use std::borrow::Cow;

@@ -1,7 +1,7 @@
 //! Running the child: spawn on a PTY, drain it, reap it, stop it gracefully, and
 //! restart it after a crash with capped exponential backoff and a crash-loop stop.
 //!
-//! The child itself (PTY, threads, reaping) is in `supervise/child.rs`, its startup
+//! The child itself (PTY, reader/typist/waiter tasks) is in `supervise/child.rs`, its startup
 //! verdict in `supervise/startup.rs`, the backoff and crash-loop bookkeeping in
 //! `supervise/crash.rs`; this file holds the stop sequence and the control loop.
 //!

@@ -218,7 +218,7 @@ fn spawn_on_pty(spec: &InstanceSpec, rows: u16, cols: u16) -> io::Result<(Pid, O
         .map_err(|e| io::Error::new(e.kind(), format!("run `{}`: {e}", spec.program)))?;
     let pid = Pid::from_raw(child.id() as i32);
     // `cmd` holds the slave copies: close them now. Dropping `child` neither waits
-    // nor kills; the waiter thread reaps it.
+    // nor kills; the waiter task reaps it.
     drop(cmd);
     drop(child);
     Ok((pid, pty.master))
