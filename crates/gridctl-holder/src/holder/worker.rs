@@ -103,12 +103,14 @@ impl WorkQueue {
         if !q.waiting {
             return;
         }
-        if q.bytes >= WAKE_AT {
+        // Wake now for a large backlog, or when output was already waiting since the
+        // loop last parked (a loop kept busy must not delay, say, a cursor-position
+        // answer for long); else when the loop parks.
+        if q.bytes >= WAKE_AT || self.deferred.swap(true, Ordering::AcqRel) {
+            self.deferred.store(false, Ordering::Release);
             q.waiting = false;
             drop(q);
             self.ready.notify_one();
-        } else {
-            self.deferred.store(true, Ordering::Release);
         }
     }
 
