@@ -9,6 +9,10 @@ for each keystroke measures the time from writing one letter to the master until
 letter comes back (the fake echoes typed keys itself, as Robust's LocalConsole does).
 The two clients alternate in blocks of 50 keystrokes; every 250 letters the line is
 erased with backspaces (untimed), since the console caps a line at 318 characters.
+
+With BENCH_GRIDCTL_ALT=/path/to/other/gridctl, a third client attaches to a copy run by
+that build (its own one-copy grid), interleaved in the same blocks: a before/after
+comparison in the same run.
 """
 
 import argparse
@@ -91,9 +95,14 @@ def main():
     manifest = b.make_grid(work, "lat", 2, 21500)
     tmux_sock = os.path.join(work, "tmux.sock")
     tmux = ["tmux", "-S", tmux_sock, "-f", "/dev/null"]
+    alt = os.environ.get("BENCH_GRIDCTL_ALT")
+    alt_manifest = b.make_grid(os.path.join(work, "alt"), "latalt", 1, 21520) if alt else None
     clients = []
     try:
         b.gridctl(manifest, "up", "--wait", "lat-1")
+        if alt:
+            subprocess.run([alt, "-f", alt_manifest, "up", "--wait"], check=True,
+                           stdin=subprocess.DEVNULL, capture_output=True)
         inst = b.plan_instances(manifest)[1]
         cmd = shlex.join(["env", *[f"{k}={v}" for k, v in inst["env"].items()],
                           *inst["argv"]])
@@ -107,6 +116,9 @@ def main():
             Client("gridctl attach", [b.GRIDCTL, "-f", manifest, "attach", "lat-1"], env),
             Client("tmux attach", tmux + ["attach-session", "-t", "lat"], env),
         ]
+        if alt:
+            clients.append(Client("gridctl attach (alt build)",
+                                  [alt, "-f", alt_manifest, "attach", "latalt-1"], env))
         i = 0
         while any(c.typed < args.keys for c in clients):
             for c in clients:
@@ -118,13 +130,16 @@ def main():
             ms = [s * 1000 for s in c.samples]
             result[c.name] = {"n": len(ms), "p50": b.percentile(ms, 50),
                               "p99": b.percentile(ms, 99), "min": min(ms), "max": max(ms)}
-            b.log(f"attach: {c.name:15s} p50 {result[c.name]['p50']:.3f} ms  "
+            b.log(f"attach: {c.name:26s} p50 {result[c.name]['p50']:.3f} ms  "
                   f"p99 {result[c.name]['p99']:.3f} ms  max {max(ms):.2f} ms")
     finally:
         for c in clients:
             c.close()
         subprocess.run(tmux + ["kill-server"], stderr=subprocess.DEVNULL)
         b.gridctl(manifest, "down", check=False)
+        if alt:
+            subprocess.run([alt, "-f", alt_manifest, "down"], stdin=subprocess.DEVNULL,
+                           capture_output=True)
     b.save(args.out, {"keys": args.keys, "clients": result})
 
 

@@ -7,6 +7,9 @@ time (idle processes do not compete; the window is the same for all): gridctl ho
 screen sessions. Each runs the exact command line `gridctl plan --json` gives (three
 grids on different ports). Measured: CPU ticks of the supervising processes over the
 window (utime+stime from /proc, 1 tick = 1/CLK_TCK s) and their RSS/PSS at its end.
+
+With BENCH_GRIDCTL_ALT=/path/to/other/gridctl, a fourth group runs the same 20 copies under
+that build's holders, in the same window (before/after comparison).
 """
 
 import argparse
@@ -54,11 +57,16 @@ def main():
     screendir = os.path.join(work, "screendir")
     os.makedirs(screendir, mode=0o700, exist_ok=True)
     os.chmod(screendir, 0o700)
+    alt = os.environ.get("BENCH_GRIDCTL_ALT")
+    a_manifest = b.make_grid(os.path.join(work, "alt"), "idlea", n, 20300) if alt else None
     tmux_server = None
     result = {}
     try:
         b.gridctl(g_manifest, "up", "--wait")
         holders = b.holder_pids(g_manifest)
+        if alt:
+            subprocess.run([alt, "-f", a_manifest, "up", "--wait"], check=True,
+                           stdin=subprocess.DEVNULL, capture_output=True)
 
         for i, inst in enumerate(b.plan_instances(t_manifest)):
             # The environment goes through env(1): tmux would read a trailing `;` in
@@ -80,6 +88,8 @@ def main():
         assert len(screens) == n, f"{len(screens)} screen sessions"
         groups = {"gridctl holders": holders, "tmux server": [tmux_server],
                   "screen sessions": screens}
+        if alt:
+            groups["alt build holders"] = b.holder_pids(a_manifest)
         time.sleep(2.0)  # let every console settle (prompts, cursor queries)
         before = {g: sample(p) for g, p in groups.items()}
         b.log(f"idle: {n} instances under each of gridctl, tmux, screen; "
@@ -93,11 +103,14 @@ def main():
             result[g] = {"processes": len(pids), "instances": n, "ticks": ticks,
                          "ticks_total": sum(ticks), "rss_kib": rss, "rss_total_kib": sum(rss),
                          "pss_kib": pss, "pss_total_kib": sum(pss)}
-            b.log(f"idle: {g:16s} {len(pids):3d} proc  ticks total {sum(ticks):4d}  "
+            b.log(f"idle: {g:17s} {len(pids):3d} proc  ticks total {sum(ticks):4d}  "
                   f"RSS total {sum(rss) / 1024:6.1f} MiB  PSS total {sum(pss) / 1024:6.1f} MiB "
                   f"(per instance RSS {sum(rss) / n / 1024:.2f} MiB)")
     finally:
         b.gridctl(g_manifest, "down", check=False)
+        if alt:
+            subprocess.run([alt, "-f", a_manifest, "down"], stdin=subprocess.DEVNULL,
+                           capture_output=True)
         if tmux_server:
             subprocess.run(tmux + ["kill-server"], stderr=subprocess.DEVNULL)
         subprocess.run(["screen", "-wipe"], env=dict(os.environ, SCREENDIR=screendir),

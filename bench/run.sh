@@ -5,7 +5,8 @@
 #   bench/run.sh --quick    100 MB, for development (RESULTS.md is left alone)
 #
 # Environment: BENCH_BYTES (default 1073741824), BENCH_REPS (3), BENCH_IDLE_SECONDS (30),
-# BENCH_KEYS (1000), BENCH_SCALE (100), BENCH_ONLY (e.g. "1,3": run only those scenarios).
+# BENCH_KEYS (1000), BENCH_SCALE (100), BENCH_ONLY (e.g. "1,3": run only those scenarios),
+# BENCH_GRIDCTL_ALT (another build's gridctl: scenarios 1, 2 and 4 also measure its holder).
 # See bench/README.md.
 set -euo pipefail
 
@@ -51,7 +52,8 @@ fi
 
 # --- build ----------------------------------------------------------------------------------
 say "cargo build --release"
-cargo build --release --quiet --bin gridctl --bin fake-robust
+# The holder is its own binary (crates/gridctl-holder); gridctl starts it from its own directory.
+cargo build --release --quiet --bin gridctl --bin fake-robust --bin gridctl-holder
 mkdir -p "$here/tools/bin"
 cc -O2 -Wall -o "$here/tools/bin/logwriter" "$here/tools/logwriter.c"
 cc -O2 -Wall -o "$here/tools/bin/ptydrain" "$here/tools/ptydrain.c" -lutil

@@ -16,6 +16,10 @@ repetition so that machine noise spreads over all of them:
 
 Consumer CPU = CPU of the consuming process(es) during the run (the writer's own CPU
 excluded).
+
+With BENCH_GRIDCTL_ALT=/path/to/other/gridctl (its gridctl-holder next to it), the default
+set also runs `holder-alt` and `holder-alt+view`: the same two holder configurations with
+that build, interleaved in the same repetitions (before/after comparisons).
 """
 
 import argparse
@@ -23,6 +27,7 @@ import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -169,7 +174,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--configs", default=",".join(CONFIGS))
+    alt = ["holder-alt", "holder-alt+view"] if os.environ.get("BENCH_GRIDCTL_ALT") else []
+    ap.add_argument("--configs", default=",".join(CONFIGS + alt))
     args = ap.parse_args()
     configs = args.configs.split(",")
     timeout = max(120.0, args.bytes / (5 << 20))  # no slower than 5 MiB/s
@@ -184,6 +190,8 @@ def main():
         # (BENCH_GRIDCTL_ALT=path; the holder inherits this process's environment).
         "holder-alt": lambda w: run_holder(w, args.bytes, timeout,
                                            gridctl=os.environ.get("BENCH_GRIDCTL_ALT")),
+        "holder-alt+view": lambda w: run_holder(w, args.bytes, timeout, viewer=True,
+                                                gridctl=os.environ.get("BENCH_GRIDCTL_ALT")),
     }
     results = {c: [] for c in configs}
     for rep in range(args.reps):
@@ -198,6 +206,15 @@ def main():
             b.log(f"throughput rep {rep + 1}/{args.reps} {c:12s} {elapsed:7.2f} s "
                   f"{mbps:7.1f} MB/s  consumer CPU {cpu:6.2f} s {extra if extra else ''}")
     b.save(args.out, {"bytes": args.bytes, "reps": args.reps, "runs": results})
+    # Ratios against the bare PTY of the same repetition (min / median / max).
+    if "bare-pty" in results:
+        bare = [r["seconds"] for r in results["bare-pty"]]
+        for c in configs:
+            ratios = sorted(bare[i] / r["seconds"] for i, r in enumerate(results[c]))
+            cpu = sorted(r["consumer_cpu"] for r in results[c])
+            b.log(f"throughput {c:15s} x bare min/median/max "
+                  f"{ratios[0]:.2f} / {statistics.median(ratios):.2f} / {ratios[-1]:.2f}; "
+                  f"consumer CPU median {statistics.median(cpu):.2f} s")
 
 
 if __name__ == "__main__":

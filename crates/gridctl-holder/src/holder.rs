@@ -14,11 +14,12 @@
 
 pub(crate) mod hub;
 mod server;
+pub(crate) mod worker;
 
 use crate::protocol::{self, ClientMessage, HolderMessage, PROTOCOL_VERSION};
 use crate::spec::InstanceSpec;
 use crate::supervise::{self, Control, Ended, READY_FD_ENV};
-use hub::{HolderLog, Hub};
+use hub::{open_console_log, HolderLog, Hub};
 use nix::unistd::{fork, setsid, ForkResult};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -259,6 +260,12 @@ fn daemonize() -> io::Result<()> {
 }
 
 fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 {
+    // One malloc arena for the process: the worker thread would otherwise get an
+    // arena of its own, resident memory for nothing at this allocation rate.
+    // SAFETY: mallopt only sets an allocator parameter; no thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     let log_path = HolderLog::path_for(&spec);
     if let Some(dir) = log_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = fs::create_dir_all(dir);
@@ -293,9 +300,15 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 
             format!("write pid file {}: {e}", spec.holder_pid_file.display()),
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
+    // One event loop on this thread: PTY, sockets, timers and signals (design.md §3).
+    let work = Arc::new(worker::WorkQueue::default());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .on_thread_park({
+            let work = work.clone();
+            move || work.wake_deferred()
+        })
         .build()
     {
         Ok(rt) => rt,
@@ -307,7 +320,16 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 
             )
         }
     };
-    let hub = Arc::new(Hub::new(spec, spec_path, holder_log));
+    let console_log = open_console_log(&spec, &holder_log);
+    let hub = Arc::new(Hub::new(spec, spec_path, holder_log, work));
+    if let Err(e) = worker::spawn(hub.clone(), console_log) {
+        remove_runtime_files(&hub);
+        return fail(
+            &mut reporter,
+            &hub.holder_log,
+            format!("start the console worker: {e}"),
+        );
+    }
     runtime.block_on(async move {
         let first = match supervise::start_child(&hub) {
             Ok(child) => child,

@@ -4,8 +4,9 @@
 //! the prompt is on the screen, and (if configured) a real request answers.
 //! A process that is merely alive, or a port that is merely bound, proves nothing.
 //!
-//! The line matching is a pure function ([`classify_line`]) fed by the drain; the
-//! probe is a tiny blocking HTTP/1.1 client ([`probe_once`]).
+//! The line matching is a pure function ([`classify_line`]) fed by the console worker; the
+//! probe is a tiny HTTP/1.1 client ([`probe_once`], blocking; the holder sends the same
+//! request from its event loop, `supervise::startup`).
 
 use crate::spec::{Probe, ReadinessSpec};
 use std::io::{Read, Write};
@@ -118,7 +119,7 @@ impl ReadinessTracker {
         }
     }
 
-    /// Whether the verdict can still change (the drain stops feeding lines after that).
+    /// Whether the verdict can still change (the worker stops feeding lines after that).
     pub fn is_pending(&self) -> bool {
         self.verdict() == Verdict::Pending
     }
@@ -193,6 +194,22 @@ pub fn probe_once(probe: &Probe, timeout: Duration) -> Result<(), String> {
     stream
         .set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
+    stream
+        .write_all(probe_request(probe).as_bytes())
+        .map_err(|e| format!("send request: {e}"))?;
+
+    // Read until the server closes (Connection: close), capped: we only need the
+    // status line and enough body to look for `reject_body`.
+    let mut response = Vec::new();
+    let _ = stream.take(PROBE_READ_MAX).read_to_end(&mut response);
+    judge_response(probe, &response)
+}
+
+/// How much of a probe's answer is read.
+pub const PROBE_READ_MAX: u64 = 1024 * 1024;
+
+/// The HTTP request a probe sends (`Connection: close`).
+pub fn probe_request(probe: &Probe) -> String {
     let method = if probe.method.is_empty() {
         "GET"
     } else {
@@ -209,15 +226,7 @@ pub fn probe_once(probe: &Probe, timeout: Duration) -> Result<(), String> {
     }
     request.push_str("\r\n");
     request.push_str(&probe.body);
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| format!("send request: {e}"))?;
-
-    // Read until the server closes (Connection: close), capped: we only need the
-    // status line and enough body to look for `reject_body`.
-    let mut response = Vec::new();
-    let _ = stream.take(1024 * 1024).read_to_end(&mut response);
-    judge_response(probe, &response)
+    request
 }
 
 /// Pure judgement of a raw HTTP response (status line, headers, body).

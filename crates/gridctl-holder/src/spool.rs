@@ -4,7 +4,7 @@
 //!
 //! This is the hot path (every byte Robust prints passes through it), so nothing here
 //! allocates per byte or issues a syscall per line: the scrollback recycles the `String`
-//! of the line it evicts, and the log is a `BufWriter` flushed by the drain thread when
+//! of the line it evicts, and the log is a `BufWriter` flushed by the console worker when
 //! output pauses.
 
 use std::borrow::Cow;
@@ -44,7 +44,7 @@ impl Scrollback {
         self.partial.clear();
         let mut rest = lines;
         let mut index = 0;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
             self.finish_line(&rest[..nl], index, &mut on_line);
             index += 1;
             rest = &rest[nl + 1..];
@@ -60,7 +60,11 @@ impl Scrollback {
             String::new()
         };
         line.clear();
-        line.push_str(&String::from_utf8_lossy(text));
+        // Valid UTF-8 (the usual case) is checked by the fast validator and copied once.
+        match std::str::from_utf8(text) {
+            Ok(text) => line.push_str(text),
+            Err(_) => line.push_str(&String::from_utf8_lossy(text)),
+        }
         on_line(index, &line);
         self.lines.push_back(line);
     }
@@ -137,24 +141,42 @@ impl ConsoleLog {
         &self.path
     }
 
-    /// Appends finished lines, rotating first when it would pass the size limit.
+    /// Appends finished lines, rotating at the line boundary where the file would pass
+    /// the size limit. The worker writes a whole batch at once (up to a queue's worth
+    /// during a flood), so the batch is split there: every file fills up to the limit.
     pub fn write(&mut self, text: &[u8]) -> io::Result<()> {
-        if text.is_empty() {
-            return Ok(());
-        }
         let mut rest = text;
-        if self.size > 0 && self.size + rest.len() as u64 > self.max_bytes {
-            // Finish a half-written line in the old file so no line is split
-            // across files (the old file may pass the limit by that much).
-            if !self.at_line_start {
-                if let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-                    self.append(&rest[..=nl])?;
-                    rest = &rest[nl + 1..];
-                }
+        while !rest.is_empty() {
+            let room =
+                usize::try_from(self.max_bytes.saturating_sub(self.size)).unwrap_or(usize::MAX);
+            if rest.len() <= room {
+                return self.append(rest);
             }
-            self.rotate()?;
+            let next_line = |b: &[u8]| {
+                b.iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |i| i + 1)
+            };
+            let take = if !self.at_line_start || self.size == 0 {
+                // Finish a half-written line in this file so no line is split across
+                // files (the file may pass the limit by that much); a single line
+                // longer than the limit goes whole into a file of its own.
+                next_line(rest)
+            } else {
+                // The whole lines that still fit.
+                rest[..room]
+                    .iter()
+                    .rposition(|&c| c == b'\n')
+                    .map_or(0, |i| i + 1)
+            };
+            if take > 0 {
+                self.append(&rest[..take])?;
+                rest = &rest[take..];
+            } else {
+                self.rotate()?;
+            }
         }
-        self.append(rest)
+        Ok(())
     }
 
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
@@ -252,6 +274,32 @@ mod tests {
         let want = "16:24:00 - [SERVICE BASE]: Failed to load plugin";
         assert_eq!(seen, vec![want]);
         assert_eq!(sb.last_lines(1), vec![want]);
+    }
+
+    /// The worker writes a flood's lines in big batches: a batch is split where the
+    /// file fills up, so files still reach the limit (not a batch short of it).
+    #[test]
+    fn a_big_batch_fills_each_file_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("console.log");
+        let mut log = ConsoleLog::open(&path, 100, 3).unwrap();
+        let batch: String = (0..20).map(|i| format!("line number {i:03}\n")).collect();
+        log.write(batch.as_bytes()).unwrap();
+        log.flush().unwrap();
+        let main = fs::read_to_string(&path).unwrap();
+        let one = fs::read_to_string(dir.path().join("console.log.1")).unwrap();
+        let two = fs::read_to_string(dir.path().join("console.log.2")).unwrap();
+        let three = fs::read_to_string(dir.path().join("console.log.3")).unwrap();
+        // 16-byte lines: 6 fit in 100 bytes.
+        for full in [&three, &two, &one] {
+            assert_eq!(full.len(), 96, "{full}");
+        }
+        assert_eq!(main, "line number 018\nline number 019\n");
+        assert_eq!(
+            [three, two, one, main].concat(),
+            batch,
+            "every line, in order, none split"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Running the child: spawn on a PTY, drain it, reap it, stop it gracefully, and
 //! restart it after a crash with capped exponential backoff and a crash-loop stop.
 //!
-//! The child itself (PTY, threads, reaping) is in `supervise/child.rs`, its startup
+//! The child itself (PTY, reader/typist/waiter tasks) is in `supervise/child.rs`, its startup
 //! verdict in `supervise/startup.rs`, the backoff and crash-loop bookkeeping in
 //! `supervise/crash.rs`; this file holds the stop sequence and the control loop.
 //!
@@ -42,6 +42,8 @@ pub(crate) async fn stop_child(hub: &Hub, child: &mut RunningChild, policy: &Sto
     let ms = Duration::from_millis;
     // (exit description, the step that ended it)
     let mut ended: Option<(String, String)> = None;
+    // Judge the line under the cursor from everything read so far.
+    hub.work.sync().await;
     let before = hub.console_before_command();
     if let BeforeCommand::AtQuestion(q) = &before {
         // Typed at a question (one `send` left open), the command would be its answer

@@ -30,7 +30,7 @@ pub fn may_query(seen: &[u8], bytes: &[u8]) -> bool {
 /// Whether `buf` holds a status query ending at or after `from`, or ends inside a sequence.
 fn query_in(buf: &[u8], from: usize) -> bool {
     let mut i = 0;
-    while let Some(off) = buf[i..].iter().position(|&b| b == 0x1b) {
+    while let Some(off) = memchr::memchr(0x1b, &buf[i..]) {
         let mut j = i + off + 1;
         if j == buf.len() {
             return true; // a sequence has only begun
@@ -65,17 +65,9 @@ pub fn compact(pending: &[u8], rows: u16, clean_start: bool) -> Option<Vec<u8>> 
     }
     // The tail starts after the newline that leaves exactly `rows` newlines after it:
     // feeding that many line feeds scrolls everything earlier off the screen.
-    let mut seen = 0usize;
-    let mut split = None;
-    for (i, &b) in pending.iter().enumerate().rev() {
-        if b == b'\n' {
-            seen += 1;
-            if seen > usize::from(rows) {
-                split = Some(i + 1);
-                break;
-            }
-        }
-    }
+    let split = memchr::memrchr_iter(b'\n', pending)
+        .nth(usize::from(rows))
+        .map(|nl| nl + 1);
     let split = split?;
     let (prefix, tail) = pending.split_at(split);
     let sgr = sgr_state(prefix)?;
@@ -91,37 +83,53 @@ pub fn compact(pending: &[u8], rows: u16, clean_start: bool) -> Option<Vec<u8>> 
 fn sgr_state(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut kept: Vec<u8> = Vec::new();
     let mut i = 0;
-    while i < prefix.len() {
-        match prefix[i] {
-            0x1b => {
-                // Only CSI ... m (SGR) is allowed.
-                if prefix.get(i + 1) != Some(&b'[') {
-                    return None;
-                }
-                let start = i;
-                let mut j = i + 2;
-                while j < prefix.len()
-                    && (prefix[j].is_ascii_digit() || prefix[j] == b';' || prefix[j] == b':')
-                {
-                    j += 1;
-                }
-                if prefix.get(j) != Some(&b'm') {
-                    return None;
-                }
-                let params = &prefix[i + 2..j];
-                if params.is_empty() || params == b"0" {
-                    kept.clear();
-                } else {
-                    kept.extend_from_slice(&prefix[start..=j]);
-                }
-                i = j + 1;
-            }
-            b'\r' | b'\n' | b'\t' | 0x08 | 0x07 => i += 1,
-            b if b < 0x20 => return None, // charset shifts and the like change state
-            _ => i += 1,
+    loop {
+        // Text up to the next escape: only line controls may occur in it.
+        let esc = memchr::memchr(0x1b, &prefix[i..]).map_or(prefix.len(), |off| i + off);
+        if has_state_control(&prefix[i..esc]) {
+            return None; // charset shifts and the like change state
         }
+        if esc == prefix.len() {
+            return Some(kept);
+        }
+        // Only CSI ... m (SGR) is allowed.
+        if prefix.get(esc + 1) != Some(&b'[') {
+            return None;
+        }
+        let mut j = esc + 2;
+        while j < prefix.len()
+            && (prefix[j].is_ascii_digit() || prefix[j] == b';' || prefix[j] == b':')
+        {
+            j += 1;
+        }
+        if prefix.get(j) != Some(&b'm') {
+            return None;
+        }
+        let params = &prefix[esc + 2..j];
+        if params.is_empty() || params == b"0" {
+            kept.clear();
+        } else {
+            kept.extend_from_slice(&prefix[esc..=j]);
+        }
+        i = j + 1;
     }
-    Some(kept)
+}
+
+/// Whether `text` holds a C0 control other than CR, LF, tab, backspace and bell.
+/// Every byte of a flood's skipped head passes here: each 32-byte block is tested
+/// without branches, which the compiler turns into vector code.
+fn has_state_control(text: &[u8]) -> bool {
+    text.chunks(32).any(|block| {
+        block.iter().fold(false, |found, &b| {
+            found
+                | ((b < 0x20)
+                    & (b != b'\r')
+                    & (b != b'\n')
+                    & (b != b'\t')
+                    & (b != 0x08)
+                    & (b != 0x07))
+        })
+    })
 }
 
 #[cfg(test)]
@@ -170,6 +178,20 @@ mod tests {
             .copied()
             .collect();
         assert!(compact(&many, 5, false).is_none());
+    }
+
+    #[test]
+    fn only_line_controls_and_colours_may_be_skipped() {
+        assert_eq!(
+            sgr_state(b"a\r\n\tb\x08\x07\x1b[31mred\x1b[0m\x1b[1;34m"),
+            Some(b"\x1b[1;34m".to_vec())
+        );
+        let long = [b"x".repeat(100), vec![0x0e], b"y".repeat(100)].concat();
+        assert_eq!(sgr_state(&long), None);
+        assert_eq!(sgr_state(b"ab\x1b[2Jcd"), None);
+        assert_eq!(sgr_state(b"ab\x1b(B"), None);
+        assert_eq!(sgr_state(b"ends in \x1b"), None);
+        assert_eq!(sgr_state(b""), Some(Vec::new()));
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! The holder's shared state: the console model, scrollback, viewers, `send`
-//! captures and the instance status, behind one mutex.
+//! The holder's shared state, behind two locks that are never held together:
+//! - `inner`: scrollback, readiness, `send` captures, the instance status — written
+//!   by the console worker once per batch of output, read by requests;
+//! - `io`: what only the event loop touches on its hot paths — the viewers, the
+//!   running child's PTY and input queue, the size — so forwarding a chunk or typing a
+//!   key never waits for the worker.
 //!
-//! The drain thread takes the lock once per read chunk and only for in-memory work
-//! (model, scrollback, `try_send` to viewers); no file or socket I/O ever happens
-//! under it, so status requests and attaches never wait on a disk or a viewer.
+//! No file or socket I/O ever happens under either lock.
 
+use super::worker::{Work, WorkQueue};
 use crate::console::Console;
 use crate::protocol::{InstanceState, InstanceStatus};
 use crate::readiness::{ReadinessTracker, Verdict};
@@ -16,22 +19,24 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, Notify};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, oneshot, Notify};
 
-/// Events queued per viewer. The queue is bounded (see [`VIEWER_QUEUE`]).
+/// Events queued per viewer (bounded by bytes, see [`VIEWER_QUEUE_BYTES`]).
 #[derive(Debug)]
 pub(crate) enum ViewerEvent {
     Data(Arc<[u8]>),
     ChildExited(String),
 }
 
-/// Chunks a viewer may lag behind. Output is never held for a viewer: when its queue
-/// is full it stops receiving chunks (`lagging`), and once it has caught up it gets a
-/// fresh redraw of the screen instead of the skipped bytes (which would corrupt it),
-/// so an operator attached during a log flood stays attached.
-pub(crate) const VIEWER_QUEUE: usize = 512;
+/// Output a viewer may lag behind. Output is never held for a viewer: past this it
+/// stops receiving chunks (`lagging`), and once it has caught up it gets a fresh
+/// redraw of the screen instead of the skipped bytes (which would corrupt it), so an
+/// operator attached during a log flood stays attached.
+pub(crate) const VIEWER_QUEUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Text a `send` capture keeps: the last this-many bytes (the end holds the prompt).
 const CAPTURE_MAX: usize = 4 * 1024 * 1024;
@@ -39,9 +44,19 @@ const CAPTURE_MAX: usize = 4 * 1024 * 1024;
 /// How many lines of scrollback precede the screen in an attach replay.
 const REPLAY_LINES: usize = 200;
 
+/// A viewer's end of its queue.
+pub(crate) struct ViewerQueue {
+    pub rx: mpsc::UnboundedReceiver<ViewerEvent>,
+    /// Bytes of output queued (the sender adds, the receiver subtracts).
+    pub queued: Arc<AtomicUsize>,
+    /// Signalled when the viewer fell behind and must be redrawn.
+    pub kick: Arc<Notify>,
+}
+
 struct Viewer {
     id: u64,
-    tx: mpsc::Sender<ViewerEvent>,
+    tx: mpsc::UnboundedSender<ViewerEvent>,
+    queued: Arc<AtomicUsize>,
     kick: Arc<Notify>,
     read_only: bool,
     size: Option<(u16, u16)>,
@@ -92,14 +107,21 @@ pub(crate) struct CapturePeek {
     pub gone: bool,
 }
 
-/// The running child, as the hub knows it.
+/// The running child, as the status knows it.
 pub(crate) struct ChildSlot {
     pub generation: u64,
     pub pid: Pid,
-    pub input: mpsc::Sender<Vec<u8>>,
-    pub master: Arc<OwnedFd>,
     /// Set (under the lock) before the pid is reaped: from then on it is never signalled.
     pub exited: bool,
+}
+
+/// The running child's terminal, as the event loop drives it.
+pub(crate) struct Pty {
+    pub generation: u64,
+    /// Bytes to type (keystrokes, `send` lines, answers), written in order by the
+    /// child's input task.
+    pub input: mpsc::Sender<Vec<u8>>,
+    pub master: Arc<AsyncFd<OwnedFd>>,
 }
 
 struct Readiness {
@@ -110,9 +132,7 @@ struct Readiness {
 
 pub(crate) struct Inner {
     pub spec: InstanceSpec,
-    console: Console,
     scrollback: Scrollback,
-    viewers: Vec<Viewer>,
     captures: Vec<Capture>,
     next_id: u64,
     readiness: Option<Readiness>,
@@ -124,7 +144,15 @@ pub(crate) struct Inner {
     pub last_lines: Vec<String>,
     pub child: Option<ChildSlot>,
     pub generation: u64,
+}
+
+/// The event loop's side: viewers, the PTY and its size.
+struct Io {
+    viewers: Vec<Viewer>,
+    next_viewer: u64,
     size_owner: Option<u64>,
+    size: (u16, u16),
+    pty: Option<Pty>,
 }
 
 /// Errors and lifecycle events of the holder itself, beside the console log.
@@ -184,11 +212,25 @@ pub(crate) fn unix_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Opens the spec's console log; without one the holder still runs (logged).
+pub(crate) fn open_console_log(spec: &InstanceSpec, holder_log: &HolderLog) -> Option<ConsoleLog> {
+    match ConsoleLog::open(&spec.console_log, spec.log_max_bytes, spec.log_keep) {
+        Ok(log) => Some(log),
+        Err(e) => {
+            holder_log.log(&format!(
+                "cannot open console log {}: {e}",
+                spec.console_log.display()
+            ));
+            None
+        }
+    }
+}
+
 pub(crate) struct Hub {
     inner: Mutex<Inner>,
-    /// Only drain threads take this lock (one per child, one child at a time), so
-    /// log I/O under it never delays status, attach or `send`.
-    pub log: Mutex<Option<ConsoleLog>>,
+    io: Mutex<Io>,
+    /// Output and model requests for the console worker, in stream order.
+    pub work: Arc<WorkQueue>,
     pub holder_log: HolderLog,
     pub holder_pid: u32,
     pub spec_path: PathBuf,
@@ -197,21 +239,22 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    pub fn new(spec: InstanceSpec, spec_path: PathBuf, holder_log: HolderLog) -> Hub {
-        let log = match ConsoleLog::open(&spec.console_log, spec.log_max_bytes, spec.log_keep) {
-            Ok(log) => Some(log),
-            Err(e) => {
-                holder_log.log(&format!(
-                    "cannot open console log {}: {e}",
-                    spec.console_log.display()
-                ));
-                None
-            }
+    pub fn new(
+        spec: InstanceSpec,
+        spec_path: PathBuf,
+        holder_log: HolderLog,
+        work: Arc<WorkQueue>,
+    ) -> Hub {
+        let io = Io {
+            viewers: Vec::new(),
+            next_viewer: 1,
+            size_owner: None,
+            // A zero size is raised to 1, as the model does (robust.md §0b).
+            size: (spec.rows.max(1), spec.cols.max(1)),
+            pty: None,
         };
         let inner = Inner {
-            console: Console::new(spec.rows, spec.cols),
             scrollback: Scrollback::new(spec.scrollback_lines),
-            viewers: Vec::new(),
             captures: Vec::new(),
             next_id: 1,
             readiness: None,
@@ -223,12 +266,12 @@ impl Hub {
             last_lines: Vec::new(),
             child: None,
             generation: 0,
-            size_owner: None,
             spec,
         };
         Hub {
             inner: Mutex::new(inner),
-            log: Mutex::new(log),
+            io: Mutex::new(io),
+            work,
             holder_log,
             holder_pid: std::process::id(),
             spec_path,
@@ -241,27 +284,61 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn io(&self) -> MutexGuard<'_, Io> {
+        self.io.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn spec(&self) -> InstanceSpec {
         self.lock().spec.clone()
     }
 
-    /// One chunk of console output: the raw bytes, the lines it finished (as the screen
+    // --- output (event loop) -------------------------------------------------------
+
+    /// One chunk read from the PTY: to every viewer, then to the worker. Both in one
+    /// step of the event loop, so a replay queued between two chunks matches exactly
+    /// what a new viewer gets afterwards.
+    pub fn output(&self, generation: u64, chunk: Vec<u8>) {
+        {
+            let mut io = self.io();
+            if !io.viewers.is_empty() {
+                // One allocation per chunk, shared by every viewer.
+                let data: Arc<[u8]> = Arc::from(chunk.as_slice());
+                let len = data.len();
+                io.viewers.retain_mut(|v| {
+                    if v.lagging {
+                        return true;
+                    }
+                    if v.queued.load(Ordering::Relaxed) + len > VIEWER_QUEUE_BYTES {
+                        v.lagging = true;
+                        v.kick.notify_one();
+                        return true;
+                    }
+                    v.queued.fetch_add(len, Ordering::Relaxed);
+                    v.tx.send(ViewerEvent::Data(data.clone())).is_ok()
+                });
+            }
+        }
+        self.work.push(Work::Output {
+            generation,
+            bytes: chunk,
+        });
+    }
+
+    // --- derived state (console worker) -------------------------------------------
+
+    /// A batch of output as the worker saw it: the lines it finished (as the screen
     /// finally showed them), which of those were red (ERROR level, indexes into
-    /// `lines`) and the unfinished line under the cursor. Returns the answers owed to
-    /// the program.
-    pub fn drain(
+    /// `lines`) and the unfinished line under the cursor.
+    pub fn absorb(
         &self,
         generation: u64,
-        chunk: &[u8],
         lines: &[u8],
         red: &[usize],
         pending: &[u8],
-    ) -> Option<Vec<u8>> {
+        console: &mut Console,
+    ) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        inner.console.process(chunk);
-        let replies = inner.console.take_replies();
-
         match inner
             .readiness
             .as_mut()
@@ -272,7 +349,7 @@ impl Hub {
                 inner
                     .scrollback
                     .push(lines, |i, line| tracker.feed_line(line, red.contains(&i)));
-                if tracker.is_pending() && inner.console.prompt_visible(tracker.prompt()) {
+                if tracker.is_pending() && console.prompt_visible(tracker.prompt()) {
                     tracker.set_prompt_seen();
                 }
                 if !tracker.is_pending() {
@@ -306,55 +383,62 @@ impl Hub {
                 c.last_output = now;
             }
         }
+    }
 
-        if !inner.viewers.is_empty() {
-            // One allocation per chunk, shared by every viewer.
-            let data: Arc<[u8]> = Arc::from(chunk);
-            inner.viewers.retain_mut(|v| {
-                if v.lagging {
-                    return true;
-                }
-                match v.tx.try_send(ViewerEvent::Data(data.clone())) {
-                    Ok(()) => true,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        v.lagging = true;
-                        v.kick.notify_one();
-                        true
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
-                }
-            });
+    /// Answers the model owes the program (cursor position reports): typed at once.
+    pub fn answer(&self, generation: u64, reply: Vec<u8>) {
+        let io = self.io();
+        if let Some(pty) = io.pty.as_ref().filter(|p| p.generation == generation) {
+            // Never block on the input side; a full queue means the child is not
+            // reading its console anyway.
+            let _ = pty.input.try_send(reply);
         }
-        replies
+    }
+
+    /// The last lines of scrollback an attach replay starts with (the unfinished line
+    /// is left out: the screen that follows shows it).
+    pub fn replay_lines(&self) -> Vec<u8> {
+        let g = self.lock();
+        let mut replay = Vec::new();
+        let lines = g.scrollback.last_lines(REPLAY_LINES + 1);
+        let complete = lines
+            .len()
+            .saturating_sub(usize::from(!g.scrollback.partial().trim().is_empty()));
+        for line in &lines[..complete] {
+            replay.extend_from_slice(line.as_bytes());
+            replay.extend_from_slice(b"\r\n");
+        }
+        replay
     }
 
     // --- child lifecycle -------------------------------------------------------
 
     /// Records a freshly spawned child and resets readiness for it.
-    pub fn child_started(&self, slot: ChildSlot) -> Arc<Notify> {
-        let mut g = self.lock();
+    pub fn child_started(&self, slot: ChildSlot, pty: Pty) -> Arc<Notify> {
         let notify = Arc::new(Notify::new());
-        g.readiness = Some(Readiness {
-            generation: slot.generation,
-            tracker: ReadinessTracker::new(&g.spec.readiness),
-            notify: notify.clone(),
-        });
-        g.state = InstanceState::Starting;
-        g.detail = String::new();
-        g.started_at_ms = Some(unix_ms());
+        {
+            let mut g = self.lock();
+            g.readiness = Some(Readiness {
+                generation: slot.generation,
+                tracker: ReadinessTracker::new(&g.spec.readiness),
+                notify: notify.clone(),
+            });
+            g.state = InstanceState::Starting;
+            g.detail = String::new();
+            g.started_at_ms = Some(unix_ms());
+            g.child = Some(slot);
+        }
         // The PTY was opened at the current size (the latest viewer's, or the spec's).
-        g.child = Some(slot);
+        self.io().pty = Some(pty);
         notify
     }
 
     /// The size a new PTY should have: the latest read-write viewer's, else the spec's.
     pub fn pty_size(&self) -> (u16, u16) {
-        let g = self.lock();
-        g.console.size()
+        self.io().size
     }
 
-    /// Called by the waiter thread just before it reaps `pid`: from now on the pid
-    /// must never be signalled.
+    /// Called just before `pid` is reaped: from now on the pid must never be signalled.
     pub fn mark_exited(&self, generation: u64) -> MutexGuard<'_, Inner> {
         let mut g = self.lock();
         if let Some(c) = g.child.as_mut().filter(|c| c.generation == generation) {
@@ -378,19 +462,21 @@ impl Hub {
 
     /// The child is gone and its PTY closed: record how it ended, tell viewers.
     pub fn child_finished(&self, generation: u64, description: &str) {
-        let mut g = self.lock();
-        if g.child.as_ref().is_some_and(|c| c.generation == generation) {
-            g.child = None;
+        {
+            let mut g = self.lock();
+            if g.child.as_ref().is_some_and(|c| c.generation == generation) {
+                g.child = None;
+            }
+            g.last_exit = Some(description.to_string());
+            g.last_lines = g.scrollback.last_lines(20);
         }
-        g.last_exit = Some(description.to_string());
-        g.last_lines = g.scrollback.last_lines(20);
-        g.viewers.retain(|v| {
-            v.tx.try_send(ViewerEvent::ChildExited(description.to_string()))
+        let mut io = self.io();
+        if io.pty.as_ref().is_some_and(|p| p.generation == generation) {
+            io.pty = None;
+        }
+        io.viewers.retain(|v| {
+            v.tx.send(ViewerEvent::ChildExited(description.to_string()))
                 .is_ok()
-                || {
-                    v.kick.notify_one();
-                    false
-                }
         });
     }
 
@@ -439,10 +525,11 @@ impl Hub {
     }
 
     pub fn input_sender(&self) -> Option<mpsc::Sender<Vec<u8>>> {
-        self.lock().child.as_ref().map(|c| c.input.clone())
+        self.io().pty.as_ref().map(|p| p.input.clone())
     }
 
     pub fn status(&self) -> InstanceStatus {
+        let viewers = self.io().viewers.len() as u32;
         let g = self.lock();
         InstanceStatus {
             name: g.spec.name.clone(),
@@ -460,20 +547,21 @@ impl Hub {
             last_exit: g.last_exit.clone(),
             last_lines: g.last_lines.clone(),
             config_hash: g.spec.config_hash.clone(),
-            viewers: g.viewers.len() as u32,
+            viewers,
         }
     }
 
     // --- send captures ---------------------------------------------------------
 
     pub fn begin_capture(&self) -> Result<(u64, mpsc::Sender<Vec<u8>>, u64), String> {
-        let mut g = self.lock();
-        let Some((input, generation)) = g
-            .child
+        let pty = self
+            .io()
+            .pty
             .as_ref()
-            .filter(|c| !c.exited)
-            .map(|c| (c.input.clone(), c.generation))
-        else {
+            .map(|p| (p.input.clone(), p.generation));
+        let mut g = self.lock();
+        let running = g.child.as_ref().filter(|c| !c.exited).map(|c| c.generation);
+        let Some((input, generation)) = pty.filter(|(_, gen)| Some(*gen) == running) else {
             return Err(format!(
                 "`{}` is not running ({})",
                 g.spec.name,
@@ -547,67 +635,74 @@ impl Hub {
 
     // --- viewers -----------------------------------------------------------------
 
-    /// Registers a viewer and returns its queue and the replay, atomically with
-    /// respect to the drain: no output is lost or duplicated between the two.
+    /// Registers a viewer; returns its id, its queue and the replay it starts with.
+    /// Registration and the replay request happen in one step of the event loop, so no
+    /// output is lost or duplicated between the replay and the queue.
     pub fn add_viewer(
         &self,
         read_only: bool,
         rows: u16,
         cols: u16,
-    ) -> (u64, mpsc::Receiver<ViewerEvent>, Arc<Notify>, Vec<u8>) {
-        let mut g = self.lock();
-        let id = g.next_id;
-        g.next_id += 1;
+    ) -> (u64, ViewerQueue, oneshot::Receiver<Vec<u8>>) {
+        let mut io = self.io();
+        let id = io.next_viewer;
+        io.next_viewer += 1;
         let size = (rows > 0 && cols > 0).then_some((rows, cols));
         if let (false, Some((r, c))) = (read_only, size) {
-            g.size_owner = Some(id);
-            apply_size(&mut g, r, c);
+            io.size_owner = Some(id);
+            self.apply_size(&mut io, r, c);
         }
-        let (tx, rx) = mpsc::channel(VIEWER_QUEUE);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let kick = Arc::new(Notify::new());
-        g.viewers.push(Viewer {
+        io.viewers.push(Viewer {
             id,
             tx,
+            queued: queued.clone(),
             kick: kick.clone(),
             read_only,
             size,
             lagging: false,
         });
-        let replay = replay_of(&mut g);
-        (id, rx, kick, replay)
+        let replay = self.work.replay(true);
+        (id, ViewerQueue { rx, queued, kick }, replay)
     }
 
     /// A lagging viewer caught up with its queue: the screen to redraw it with, and it
-    /// receives chunks again from here on (atomically with the drain: nothing is lost
-    /// or duplicated). `None` if the viewer is gone.
-    pub fn resync_viewer(&self, id: u64) -> Option<Vec<u8>> {
-        let mut g = self.lock();
-        let v = g.viewers.iter_mut().find(|v| v.id == id)?;
+    /// receives chunks again from here on (in one step with the replay request:
+    /// nothing is lost or duplicated). `None` if the viewer is gone.
+    pub fn resync_viewer(&self, id: u64) -> Option<oneshot::Receiver<Vec<u8>>> {
+        let mut io = self.io();
+        let v = io.viewers.iter_mut().find(|v| v.id == id)?;
         v.lagging = false;
-        Some(g.console.replay())
+        Some(self.work.replay(false))
     }
 
     /// Resize policy: the most recent read-write viewer's size wins (its attach or its
     /// latest resize); read-only viewers never change the size; when the owner
     /// leaves, the previous read-write viewer's size applies, else the spec's.
     pub fn viewer_resized(&self, id: u64, rows: u16, cols: u16) {
-        let mut g = self.lock();
-        let Some(v) = g.viewers.iter_mut().find(|v| v.id == id) else {
+        let mut io = self.io();
+        let Some(v) = io.viewers.iter_mut().find(|v| v.id == id) else {
             return;
         };
         if v.read_only || rows == 0 || cols == 0 {
             return;
         }
         v.size = Some((rows, cols));
-        g.size_owner = Some(id);
-        apply_size(&mut g, rows, cols);
+        io.size_owner = Some(id);
+        self.apply_size(&mut io, rows, cols);
     }
 
     pub fn remove_viewer(&self, id: u64) {
-        let mut g = self.lock();
-        g.viewers.retain(|v| v.id != id);
-        if g.size_owner == Some(id) {
-            let next = g
+        let spec_size = {
+            let g = self.lock();
+            (g.spec.rows, g.spec.cols)
+        };
+        let mut io = self.io();
+        io.viewers.retain(|v| v.id != id);
+        if io.size_owner == Some(id) {
+            let next = io
                 .viewers
                 .iter()
                 .rev()
@@ -615,19 +710,33 @@ impl Hub {
                 .and_then(|v| v.size.map(|s| (v.id, s)));
             let (owner, (rows, cols)) = match next {
                 Some((vid, s)) => (Some(vid), s),
-                None => (None, (g.spec.rows, g.spec.cols)),
+                None => (None, spec_size),
             };
-            g.size_owner = owner;
-            apply_size(&mut g, rows, cols);
+            io.size_owner = owner;
+            self.apply_size(&mut io, rows, cols);
         }
     }
 
     /// Back to the spec's size (a restart may have changed it).
     pub fn reset_size_to_spec(&self) {
-        let mut g = self.lock();
-        if g.size_owner.is_none() {
-            let (rows, cols) = (g.spec.rows, g.spec.cols);
-            apply_size(&mut g, rows, cols);
+        let (rows, cols) = {
+            let g = self.lock();
+            (g.spec.rows, g.spec.cols)
+        };
+        let mut io = self.io();
+        if io.size_owner.is_none() {
+            self.apply_size(&mut io, rows, cols);
+        }
+    }
+
+    /// The model follows at this point of the stream; the kernel delivers SIGWINCH to
+    /// the child's foreground group.
+    fn apply_size(&self, io: &mut Io, rows: u16, cols: u16) {
+        let (rows, cols) = (rows.max(1), cols.max(1));
+        io.size = (rows, cols);
+        self.work.push(Work::Resize { rows, cols });
+        if let Some(p) = io.pty.as_ref() {
+            let _ = set_winsize(p.master.get_ref(), rows, cols);
         }
     }
 }
@@ -668,15 +777,6 @@ pub(crate) fn is_question(pending: &str) -> bool {
     asks && !pending.trim().is_empty() && !stamp(b)
 }
 
-fn apply_size(g: &mut Inner, rows: u16, cols: u16) {
-    let (rows, cols) = (rows.max(1), cols.max(1));
-    g.console.resize(rows, cols);
-    if let Some(c) = g.child.as_ref() {
-        // The kernel delivers SIGWINCH to the child's foreground group.
-        let _ = set_winsize(&c.master, rows, cols);
-    }
-}
-
 pub(crate) fn set_winsize(fd: &impl AsRawFd, rows: u16, cols: u16) -> std::io::Result<()> {
     let ws = libc::winsize {
         ws_row: rows,
@@ -691,22 +791,6 @@ pub(crate) fn set_winsize(fd: &impl AsRawFd, rows: u16, cols: u16) -> std::io::R
     } else {
         Ok(())
     }
-}
-
-/// What a viewer is sent on attach: the last lines of scrollback, then the screen.
-fn replay_of(g: &mut Inner) -> Vec<u8> {
-    let mut replay = Vec::new();
-    let lines = g.scrollback.last_lines(REPLAY_LINES + 1);
-    // The unfinished line is on the screen already.
-    let complete = lines
-        .len()
-        .saturating_sub(usize::from(!g.scrollback.partial().trim().is_empty()));
-    for line in &lines[..complete] {
-        replay.extend_from_slice(line.as_bytes());
-        replay.extend_from_slice(b"\r\n");
-    }
-    replay.extend_from_slice(&g.console.replay());
-    replay
 }
 
 #[cfg(test)]

@@ -6,18 +6,19 @@
 //! holder's own uid or root. File modes alone fail open when a directory is loosened
 //! (a `state_dir` on a shared path, a careless `chmod -R`); the credential check does not.
 
-use super::hub::{Hub, SendState, ViewerEvent};
+use super::hub::{Hub, SendState, ViewerEvent, ViewerQueue};
 use crate::protocol::{
     decode_control, ClientMessage, HolderMessage, KIND_CONTROL, KIND_DATA, PROTOCOL_VERSION,
 };
 use crate::supervise::Control;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -344,7 +345,7 @@ fn clean_output(text: &str, line: &str, prompt: &str) -> String {
 }
 
 /// An attached viewer: replay, then console output out and keystrokes in, until
-/// either side closes or the viewer falls too far behind.
+/// either side closes or the viewer's socket stalls.
 async fn attach(
     hub: &Arc<Hub>,
     mut rd: OwnedReadHalf,
@@ -353,7 +354,7 @@ async fn attach(
     rows: u16,
     cols: u16,
 ) -> io::Result<()> {
-    let (id, rx, kick, replay) = hub.add_viewer(read_only, rows, cols);
+    let (id, queue, replay) = hub.add_viewer(read_only, rows, cols);
     let result = async {
         send(
             &mut wr,
@@ -362,9 +363,10 @@ async fn attach(
             },
         )
         .await?;
+        let replay = replay.await.unwrap_or_default();
         write_frame(&mut wr, KIND_DATA, &replay).await?;
         tokio::select! {
-            r = viewer_output(hub, id, &mut wr, rx, &kick) => r,
+            r = viewer_output(hub, id, &mut wr, queue) => r,
             r = viewer_input(hub, id, &mut rd, read_only) => r,
         }
     }
@@ -376,40 +378,90 @@ async fn attach(
 /// A viewer whose socket accepts nothing for this long is stuck and is disconnected.
 const VIEWER_STALL: Duration = Duration::from_secs(3);
 
+/// Queued chunks are sent together, up to this much per frame (fewer writes while
+/// output floods; a lone small chunk, e.g. an echo, goes out at once).
+const FRAME_GATHER: usize = 256 * 1024;
+
 async fn viewer_output(
     hub: &Hub,
     id: u64,
     wr: &mut OwnedWriteHalf,
-    mut rx: mpsc::Receiver<ViewerEvent>,
-    kick: &Notify,
+    mut queue: ViewerQueue,
 ) -> io::Result<()> {
+    let mut frame_buf: Vec<u8> = Vec::new();
     loop {
         // A frame is never abandoned half-written: the kick is looked at between frames.
-        let frame = tokio::select! {
+        // (the event, whether it came from the queue and counts against its bytes)
+        let (frame, queued) = tokio::select! {
             biased;
-            _ = kick.notified() => {
+            _ = queue.kick.notified() => {
                 // Fell behind: drop what is queued and redraw the screen instead.
-                while rx.try_recv().is_ok() {}
+                while let Ok(ev) = queue.rx.try_recv() {
+                    if let ViewerEvent::Data(bytes) = ev {
+                        queue.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+                    }
+                }
                 match hub.resync_viewer(id) {
-                    Some(replay) => Some(ViewerEvent::Data(replay.into())),
+                    Some(replay) => {
+                        let replay = replay.await.unwrap_or_default();
+                        (Some(ViewerEvent::Data(replay.into())), false)
+                    }
                     None => return Ok(()),
                 }
             }
-            ev = rx.recv() => ev,
+            ev = queue.rx.recv() => (ev, true),
+        };
+        let mut exited = None;
+        // Queued chunks are gathered straight into one frame (header, then payload):
+        // one copy and one write, however many chunks were waiting.
+        let data = match frame {
+            Some(ViewerEvent::Data(bytes)) => {
+                if queued {
+                    queue.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+                }
+                frame_buf.clear();
+                frame_buf.extend_from_slice(&[KIND_DATA, 0, 0, 0, 0]);
+                frame_buf.extend_from_slice(&bytes);
+                while frame_buf.len() < FRAME_GATHER {
+                    match queue.rx.try_recv() {
+                        Ok(ViewerEvent::Data(more)) => {
+                            queue.queued.fetch_sub(more.len(), Ordering::Relaxed);
+                            frame_buf.extend_from_slice(&more);
+                        }
+                        Ok(ViewerEvent::ChildExited(d)) => {
+                            exited = Some(d);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let len = u32::try_from(frame_buf.len() - 5).map_err(io::Error::other)?;
+                frame_buf[1..5].copy_from_slice(&len.to_be_bytes());
+                true
+            }
+            Some(ViewerEvent::ChildExited(description)) => {
+                exited = Some(description);
+                false
+            }
+            None => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
         };
         let write = async {
-            match frame {
-                Some(ViewerEvent::Data(bytes)) => write_frame(wr, KIND_DATA, &bytes).await,
-                Some(ViewerEvent::ChildExited(description)) => {
-                    send(wr, &HolderMessage::ChildExited { description }).await
-                }
-                None => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            if data {
+                wr.write_all(&frame_buf).await?;
             }
+            if let Some(description) = exited {
+                send(wr, &HolderMessage::ChildExited { description }).await?;
+            }
+            Ok::<(), io::Error>(())
         };
         match tokio::time::timeout(VIEWER_STALL, write).await {
             Ok(r) => r?,
             // Stuck (it stopped reading): let it go. Its framing may be cut, so no goodbye.
             Err(_) => return Ok(()),
+        }
+        // A flood grew the buffer: give it back.
+        if frame_buf.capacity() > FRAME_GATHER * 2 {
+            frame_buf = Vec::new();
         }
     }
 }
@@ -423,7 +475,7 @@ async fn viewer_input(
     while let Some((kind, payload)) = read_frame(rd).await? {
         match kind {
             KIND_DATA if !read_only => {
-                // Backpressure lands on this viewer only; the drain never waits for input.
+                // Back-pressure lands on this viewer only; output never waits for input.
                 if let Some(input) = hub.input_sender() {
                     let _ = input.send(payload).await;
                 }

@@ -1,32 +1,33 @@
-//! The child process: spawned on its own PTY as a session leader, drained, fed and
-//! reaped.
-//!
-//! Per child there are three plain threads, because PTY and `waitid` calls block:
-//! - the **drain** reads the master and feeds model, scrollback, viewers and log (the
-//!   last two get finished lines from a [`LineBuilder`], never keystroke redraws);
-//! - the **waiter** blocks in `waitid(WNOWAIT)`, marks the child exited under the hub
-//!   lock, and only then reaps it, so a signal can never hit a reaped (reusable) pid;
-//! - the **input** writer owns the master's write side, fed by a channel, so a child
-//!   that stops reading its console never blocks the drain (CPR answers use `try_send`).
+//! The child process: spawned on its own PTY as a session leader, read, fed and
+//! reaped — all from the holder's event loop (one thread), so a keystroke from a viewer
+//! is written to the PTY and its echo read back and forwarded without a thread hand-off:
+//! - the **reader** task reads the non-blocking master when it is readable and hands
+//!   each chunk to the viewers and the console worker (which does everything else:
+//!   model, lines, scrollback, log); it pauses while the worker's queue is full;
+//! - the **input** task writes what is typed (keystrokes, `send` lines, cursor-position
+//!   answers) in order, waiting for room when the child does not read its console;
+//! - the **waiter** task wakes on SIGCHLD, checks `waitid(WNOWAIT)` for this pid, marks
+//!   the child exited under the hub lock, and only then reaps it, so a signal can never
+//!   hit a reaped (reusable) pid.
 //!
 //! A child counts as stopped only when it is reaped **and** its PTY reached EOF.
 
 use super::startup::readiness_task;
-use crate::console::lines::LineBuilder;
-use crate::holder::hub::{ChildSlot, Hub};
+use crate::holder::hub::{ChildSlot, Hub, Pty};
+use crate::holder::worker::Work;
 use crate::spec::InstanceSpec;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::pty::openpty;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::{mpsc, watch, Notify};
 
 /// The launcher passes its report pipe under this name; children must not inherit it.
 pub(crate) const READY_FD_ENV: &str = "GRIDCTL_HOLDER_READY_FD";
@@ -35,8 +36,8 @@ pub(crate) const READY_FD_ENV: &str = "GRIDCTL_HOLDER_READY_FD";
 /// before the holder closes its master to hang them up.
 const EOF_GRACE: Duration = Duration::from_secs(3);
 
-/// Flush the console log at least this often while output trickles.
-const LOG_FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// Keystrokes and answers queued for the child before typists wait.
+const INPUT_QUEUE: usize = 256;
 
 /// A spawned child as the supervisor tracks it.
 pub(crate) struct RunningChild {
@@ -45,8 +46,8 @@ pub(crate) struct RunningChild {
     pub(super) started: Instant,
     exit_rx: watch::Receiver<Option<String>>,
     eof_rx: watch::Receiver<bool>,
-    /// Written to when the PTY is to be let go: wakes the drain thread's `poll`.
-    abandon: OwnedFd,
+    /// Notified when the PTY is to be let go: the reader stops and closes its end.
+    abandon: Arc<Notify>,
 }
 
 impl RunningChild {
@@ -58,7 +59,7 @@ impl RunningChild {
         };
         match res {
             Ok(v) => v.clone(),
-            // The waiter thread vanished without a verdict (cannot happen normally).
+            // The waiter task vanished without a verdict (cannot happen normally).
             Err(_) => Some("unknown exit".into()),
         }
     }
@@ -70,62 +71,62 @@ impl RunningChild {
     }
 }
 
-/// Spawns the spec's program on a fresh PTY and starts its threads and readiness task.
-/// Must be called inside the tokio runtime.
+/// Spawns the spec's program on a fresh PTY and starts its tasks. Must be called inside
+/// the tokio runtime.
 pub(crate) fn start_child(hub: &Arc<Hub>) -> io::Result<RunningChild> {
     let spec = hub.spec();
     let (rows, cols) = hub.pty_size();
+    // Before the spawn, so an exit can never slip between fork and the first look.
+    let sigchld = signal(SignalKind::child())?;
     let (pid, master) = spawn_on_pty(&spec, rows, cols)?;
-    let master = Arc::new(master);
-    let reader = File::from(master.try_clone()?);
-    let writer = File::from(master.try_clone()?);
+    let master = match set_nonblocking(&master).and_then(|()| register(master)) {
+        Ok(m) => Arc::new(m),
+        Err(e) => {
+            // Not driven, it would hang on a full PTY forever: take it down at once.
+            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return Err(e);
+        }
+    };
 
     let generation = {
         let mut g = hub.lock();
         g.generation += 1;
         g.generation
     };
-    let (input_tx, input_rx) = mpsc::channel::<Vec<u8>>(256);
+    let (input_tx, input_rx) = mpsc::channel::<Vec<u8>>(INPUT_QUEUE);
     let (exit_tx, exit_rx) = watch::channel(None);
     let (eof_tx, eof_rx) = watch::channel(false);
-    // Close-on-exec: the child must not inherit the holder's wake pipe.
-    let (abandon_rx, abandon) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let abandon = Arc::new(Notify::new());
 
-    let notify = hub.child_started(ChildSlot {
-        generation,
-        pid,
-        input: input_tx.clone(),
-        master,
-        exited: false,
-    });
+    // The worker starts this child's lines afresh before any of its output.
+    hub.work.push(Work::Begin { generation });
+    let notify = hub.child_started(
+        ChildSlot {
+            generation,
+            pid,
+            exited: false,
+        },
+        Pty {
+            generation,
+            input: input_tx,
+            master: master.clone(),
+        },
+    );
     hub.holder_log.log(&format!(
         "started `{}` pid {pid} (generation {generation})",
         spec.program
     ));
 
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(f)
-            .map(|_| ())
-    };
-    {
-        let hub = hub.clone();
-        spawn(
-            "drain",
-            Box::new(move || {
-                drain_thread(&hub, generation, reader, &input_tx, &abandon_rx, &eof_tx)
-            }),
-        )?;
-    }
-    {
-        let hub = hub.clone();
-        spawn(
-            "waiter",
-            Box::new(move || waiter_thread(&hub, generation, pid, &exit_tx)),
-        )?;
-    }
-    spawn("input", Box::new(move || input_thread(writer, input_rx)))?;
+    tokio::spawn(reader(
+        hub.clone(),
+        generation,
+        master.clone(),
+        abandon.clone(),
+        eof_tx,
+    ));
+    tokio::spawn(waiter(hub.clone(), generation, pid, sigchld, exit_tx));
+    tokio::spawn(typist(master, input_rx));
     tokio::spawn(readiness_task(hub.clone(), generation, spec, notify));
 
     Ok(RunningChild {
@@ -136,6 +137,20 @@ pub(crate) fn start_child(hub: &Arc<Hub>) -> io::Result<RunningChild> {
         eof_rx,
         abandon,
     })
+}
+
+/// The master on the event loop's reactor.
+fn register(master: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: an `OwnedFd` is a valid open descriptor and returns the same number for
+    // as long as it lives, which is as long as the `AsyncFd` that owns it.
+    unsafe { AsyncFd::register(master) }.map_err(|e| e.into_parts().1)
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
 }
 
 /// Opens a PTY of `rows`×`cols` and starts the program on it as a session leader
@@ -203,129 +218,101 @@ fn spawn_on_pty(spec: &InstanceSpec, rows: u16, cols: u16) -> io::Result<(Pid, O
         .map_err(|e| io::Error::new(e.kind(), format!("run `{}`: {e}", spec.program)))?;
     let pid = Pid::from_raw(child.id() as i32);
     // `cmd` holds the slave copies: close them now. Dropping `child` neither waits
-    // nor kills; the waiter thread reaps it.
+    // nor kills; the waiter task reaps it.
     drop(cmd);
     drop(child);
     Ok((pid, pty.master))
 }
 
-fn drain_thread(
-    hub: &Hub,
+/// Reads the PTY while the worker has room, until EOF (every slave fd closed: `EIO`)
+/// or until the PTY is abandoned. Only reads and forwards: the worker does the rest.
+async fn reader(
+    hub: Arc<Hub>,
     generation: u64,
-    mut reader: File,
-    input: &mpsc::Sender<Vec<u8>>,
-    abandon: &OwnedFd,
-    eof: &watch::Sender<bool>,
+    master: Arc<AsyncFd<OwnedFd>>,
+    abandon: Arc<Notify>,
+    eof: watch::Sender<bool>,
 ) {
-    let mut buf = vec![0u8; 64 * 1024];
-    // Finished lines of each chunk, as the screen finally showed them.
-    let mut lines = Vec::with_capacity(64 * 1024);
-    let mut builder = LineBuilder::new();
-    let mut last_flush = Instant::now();
-    let mut log_error_reported = false;
-    // Non-blocking reads: while output flows, one syscall per chunk; `poll` only when
-    // the PTY is empty, so the log is flushed whenever output pauses and an abandoned
-    // PTY (straggler after the child was reaped) can be let go.
-    let nonblocking = nix::fcntl::fcntl(&reader, nix::fcntl::FcntlArg::F_GETFL)
-        .map(nix::fcntl::OFlag::from_bits_truncate)
-        .and_then(|fl| {
-            nix::fcntl::fcntl(
-                &reader,
-                nix::fcntl::FcntlArg::F_SETFL(fl | nix::fcntl::OFlag::O_NONBLOCK),
-            )
-        })
-        .is_ok();
-    let mut ready = false;
+    let work = hub.work.clone();
     loop {
-        if !ready || !nonblocking {
-            // While the log holds unflushed lines, wake to flush them once output
-            // pauses; otherwise sleep until output or the abandon pipe (an idle holder
-            // costs no wake-ups).
-            let timeout = if log_dirty(hub) {
-                PollTimeout::from(200u16)
-            } else {
-                PollTimeout::NONE
-            };
-            let mut fds = [
-                PollFd::new(reader.as_fd(), PollFlags::POLLIN),
-                PollFd::new(abandon.as_fd(), PollFlags::POLLIN),
-            ];
-            match poll(&mut fds, timeout) {
-                Ok(0) => {
-                    flush_log(hub);
-                    last_flush = Instant::now();
-                    continue;
-                }
-                Ok(_) if fds[1].revents().is_some_and(|r| !r.is_empty()) => break,
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => continue,
+        // Back-pressure: a worker behind by a full queue pauses reading, as a slow
+        // terminal does; the child then blocks in `write`, and no log byte is lost.
+        work.room().await;
+        let mut guard = tokio::select! {
+            biased;
+            _ = abandon.notified() => break,
+            ready = master.readable() => match ready {
+                Ok(guard) => guard,
                 Err(_) => break,
-            }
-        }
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                ready = false;
+            },
+        };
+        // Gather what is there (a PTY read returns at most ~4 KiB) into one chunk.
+        let mut buf = work.buffer();
+        let mut end = false;
+        loop {
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: `read` writes at most `spare.len()` bytes into the vector's
+            // unused capacity, and exactly the `n` it reports are marked initialized.
+            let n = unsafe {
+                libc::read(
+                    master.get_ref().as_raw_fd(),
+                    spare.as_mut_ptr().cast(),
+                    spare.len(),
+                )
+            };
+            if n > 0 {
+                // SAFETY: see above; `n` ≤ the spare capacity.
+                unsafe { buf.set_len(buf.len() + n as usize) };
+                if buf.capacity() - buf.len() < 4096 {
+                    break;
+                }
                 continue;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // EIO: every slave fd is closed — the PTY's end of file.
-            Err(_) => break,
-        };
-        ready = true;
-        let chunk = &buf[..n];
-        lines.clear();
-        builder.feed(chunk, &mut lines);
-        if let Some(reply) = hub.drain(
-            generation,
-            chunk,
-            &lines,
-            builder.red_lines(),
-            builder.pending(),
-        ) {
-            // Never block the drain on the input side; a full queue means the child
-            // is not reading its console anyway.
-            let _ = input.try_send(reply);
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                _ if n == 0 => end = true,
+                io::ErrorKind::WouldBlock => guard.clear_ready(),
+                io::ErrorKind::Interrupted => continue,
+                // EIO: every slave fd is closed — the PTY's end of file.
+                _ => end = true,
+            }
+            break;
         }
-        let mut log = hub.log.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(log) = log.as_mut() {
-            let mut res = log.write(&lines);
-            if last_flush.elapsed() >= LOG_FLUSH_EVERY {
-                res = res.and_then(|()| log.flush());
-                last_flush = Instant::now();
-            }
-            match res {
-                Err(e) if !log_error_reported => {
-                    log_error_reported = true;
-                    hub.holder_log
-                        .log(&format!("console log {}: {e}", log.path().display()));
-                }
-                Ok(()) => log_error_reported = false,
-                Err(_) => {}
-            }
+        let flooding = buf.capacity() - buf.len() < 4096;
+        if !buf.is_empty() {
+            hub.output(generation, buf);
+        }
+        if end {
+            break;
+        }
+        if flooding {
+            // More is waiting: let the viewers' tasks send this chunk first, or a
+            // flood would be read many chunks ahead of them (each would then lag
+            // and be redrawn instead of seeing the output).
+            tokio::task::yield_now().await;
         }
     }
-    flush_log(hub);
     let _ = eof.send(true);
 }
 
-fn log_dirty(hub: &Hub) -> bool {
-    let log = hub.log.lock().unwrap_or_else(|e| e.into_inner());
-    log.as_ref().is_some_and(|l| l.is_dirty())
-}
-
-fn flush_log(hub: &Hub) {
-    let mut log = hub.log.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(log) = log.as_mut().filter(|l| l.is_dirty()) {
-        let _ = log.flush();
-    }
-}
-
-fn waiter_thread(hub: &Hub, generation: u64, pid: Pid, exit: &watch::Sender<Option<String>>) {
-    // Wait without reaping, so the pid stays ours until it is marked exited.
+/// Waits (without reaping) until `pid` exits, so the pid stays ours until it is
+/// marked exited; then reaps it.
+async fn waiter(
+    hub: Arc<Hub>,
+    generation: u64,
+    pid: Pid,
+    mut sigchld: Signal,
+    exit: watch::Sender<Option<String>>,
+) {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
     loop {
-        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+        match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) => {
+                // SIGCHLD also comes for hook processes: just look again.
+                if sigchld.recv().await.is_none() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
             Ok(_) => break,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => {
@@ -353,42 +340,39 @@ pub fn describe_exit(status: WaitStatus) -> String {
     }
 }
 
-fn input_thread(mut writer: File, mut rx: mpsc::Receiver<Vec<u8>>) {
-    while let Some(bytes) = rx.blocking_recv() {
-        if write_all_waiting(&mut writer, &bytes).is_err() {
+/// Types queued input into the PTY in order, waiting for room when the child does not
+/// read its console (the master is non-blocking).
+async fn typist(master: Arc<AsyncFd<OwnedFd>>, mut rx: mpsc::Receiver<Vec<u8>>) {
+    while let Some(bytes) = rx.recv().await {
+        if write_all(&master, &bytes).await.is_err() {
             break;
         }
     }
 }
 
-/// `write_all` on the PTY master, whose open file is non-blocking (the drain thread's
-/// reads share it): waits for room instead of failing on `EAGAIN`.
-fn write_all_waiting(writer: &mut File, mut bytes: &[u8]) -> io::Result<()> {
+pub(crate) async fn write_all(master: &AsyncFd<OwnedFd>, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
-        match writer.write(bytes) {
-            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let mut fds = [PollFd::new(writer.as_fd(), PollFlags::POLLOUT)];
-                match poll(&mut fds, PollTimeout::from(1000u16)) {
-                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        let mut guard = master.writable().await?;
+        match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), bytes).map_err(io::Error::from)) {
+            Ok(Ok(0)) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(Ok(n)) => bytes = &bytes[n..],
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_would_block) => {}
         }
     }
     Ok(())
 }
 
-/// Waits for the PTY's EOF after the child was reaped, then records the exit.
+/// Waits for the PTY's EOF after the child was reaped, then records the exit once the
+/// worker has taken in (and logged) everything the child printed.
 pub(super) async fn finish(hub: &Hub, child: &mut RunningChild, how: &str) {
     if !child.wait_eof(EOF_GRACE).await {
         hub.holder_log
             .log("PTY still open after the child exited; closing it to hang up stragglers");
-        let _ = nix::unistd::write(&child.abandon, b"x");
+        child.abandon.notify_one();
         child.wait_eof(Duration::from_secs(2)).await;
     }
+    hub.work.sync().await;
     hub.child_finished(child.generation, how);
 }

@@ -4,10 +4,12 @@
 
 use crate::holder::hub::Hub;
 use crate::protocol::InstanceState;
-use crate::readiness::{probe_once, Verdict};
+use crate::readiness::{judge_response, probe_request, Verdict, PROBE_READ_MAX};
 use crate::spec::InstanceSpec;
+use crate::spec::Probe;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 pub(super) async fn readiness_task(
@@ -54,15 +56,12 @@ pub(super) async fn readiness_task(
     // Robust may answer its first request slowly; retry a few times, within the deadline.
     let mut last = String::new();
     for _ in 0..10 {
-        let p = probe.clone();
-        let res = tokio::task::spawn_blocking(move || probe_once(&p, Duration::from_secs(2))).await;
-        match res {
-            Ok(Ok(())) => {
+        match probe_async(&probe, Duration::from_secs(2)).await {
+            Ok(()) => {
                 hub.settle_startup(generation, InstanceState::Ready, String::new());
                 return;
             }
-            Ok(Err(e)) => last = e,
-            Err(e) => last = e.to_string(),
+            Err(e) => last = e,
         }
         if hub.readiness_verdict(generation).is_none()
             || tokio::time::Instant::now() + Duration::from_millis(300) >= deadline
@@ -76,4 +75,28 @@ pub(super) async fn readiness_task(
         InstanceState::Degraded,
         format!("probe failed: {last}"),
     );
+}
+
+/// `readiness::probe_once` on the event loop: no thread is started for a probe (an
+/// extra thread would stay resident in an otherwise idle holder).
+async fn probe_async(probe: &Probe, timeout: Duration) -> Result<(), String> {
+    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, probe.port));
+    let mut stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| format!("connect to {addr}: timed out"))?
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    tokio::time::timeout(timeout, stream.write_all(probe_request(probe).as_bytes()))
+        .await
+        .map_err(|_| "send request: timed out".to_string())?
+        .map_err(|e| format!("send request: {e}"))?;
+    // Until the server closes (Connection: close) or the time is up, capped.
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(
+        timeout,
+        (&mut stream)
+            .take(PROBE_READ_MAX)
+            .read_to_end(&mut response),
+    )
+    .await;
+    judge_response(probe, &response)
 }
