@@ -12,14 +12,12 @@
 //! is killed, its PTY master closes and the child gets SIGHUP — like Robust in a
 //! closed terminal; the CLI's `client::probe_holder` then reports the files as stale.
 
-pub(crate) mod hub;
 mod server;
-pub(crate) mod worker;
 
+use crate::hub::{open_console_log, remove_runtime_files, worker, HolderLog, Hub};
 use crate::protocol::{self, ClientMessage, HolderMessage, PROTOCOL_VERSION};
 use crate::spec::InstanceSpec;
 use crate::supervise::{self, Control, Ended, READY_FD_ENV};
-use hub::{open_console_log, HolderLog, Hub};
 use nix::unistd::{fork, setsid, ForkResult};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -469,12 +467,4 @@ fn write_pid_file(path: &Path) -> io::Result<()> {
         fs::create_dir_all(dir)?;
     }
     crate::atomic::write_file(path, format!("{}\n", std::process::id()).as_bytes(), 0o644)
-}
-
-/// Removes the socket and pid file (before the final reply, so a client that got
-/// `Done` finds them gone).
-pub(crate) fn remove_runtime_files(hub: &Hub) {
-    let spec = hub.spec();
-    let _ = fs::remove_file(&spec.socket);
-    let _ = fs::remove_file(&spec.holder_pid_file);
 }

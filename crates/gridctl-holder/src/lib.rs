@@ -8,6 +8,7 @@ pub use gridctl_wire::{protocol, spec};
 
 pub mod console;
 pub mod holder;
+pub(crate) mod hub;
 pub mod readiness;
 pub mod spool;
 pub mod supervise;

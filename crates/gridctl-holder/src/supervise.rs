@@ -7,7 +7,7 @@
 //!
 //! A child counts as stopped only when it is reaped **and** its PTY reached EOF.
 
-use crate::holder::hub::{BeforeCommand, Hub};
+use crate::hub::{BeforeCommand, Hub};
 use crate::protocol::InstanceState;
 use crate::spec::{InstanceSpec, StopPolicy};
 use nix::sys::signal::Signal;
@@ -159,7 +159,7 @@ pub(crate) async fn supervise(
                 };
                 hub.set_state(InstanceState::Stopped, how.clone());
                 hub.holder_log.log(&format!("stopped: {how}"));
-                crate::holder::remove_runtime_files(&hub);
+                crate::hub::remove_runtime_files(&hub);
                 return match reply {
                     Some(reply) => {
                         let name = hub.spec().name;

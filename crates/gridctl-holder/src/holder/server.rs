@@ -6,7 +6,7 @@
 //! holder's own uid or root. File modes alone fail open when a directory is loosened
 //! (a `state_dir` on a shared path, a careless `chmod -R`); the credential check does not.
 
-use super::hub::{Hub, SendState, ViewerEvent, ViewerQueue};
+use crate::hub::{Hub, SendState, ViewerEvent, ViewerQueue};
 use crate::protocol::{
     decode_control, ClientMessage, HolderMessage, KIND_CONTROL, KIND_DATA, PROTOCOL_VERSION,
 };
@@ -244,7 +244,7 @@ async fn handle(
 
 /// Types `line` + `\r` and collects what the console prints until the prompt is back
 /// and output has been quiet for `quiet_ms` (or the child went away), or `timeout_ms`.
-/// When the console stops at a question (see [`super::hub::is_question`]) and stays
+/// When the console stops at a question (see [`crate::hub::is_question`]) and stays
 /// quiet for `quiet_ms`, the next answer is typed; with none left, the reply is
 /// `Question` at once instead of waiting out the timeout. Answers are never typed at
 /// the prompt: there they would run as commands.

@@ -13,8 +13,8 @@
 //! A child counts as stopped only when it is reaped **and** its PTY reached EOF.
 
 use super::startup::readiness_task;
-use crate::holder::hub::{ChildSlot, Hub, Pty};
-use crate::holder::worker::Work;
+use crate::hub::worker::Work;
+use crate::hub::{ChildSlot, Hub, Pty};
 use crate::spec::InstanceSpec;
 use nix::pty::openpty;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};

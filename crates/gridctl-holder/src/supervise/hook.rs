@@ -4,7 +4,7 @@
 //! next command. Spawn and forget: the command takes the grid lock and renders on its
 //! own; the holder only starts it (detached, output to the holder log) and reaps it.
 
-use crate::holder::hub::{HolderLog, Hub};
+use crate::hub::{HolderLog, Hub};
 use crate::protocol::InstanceState;
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;

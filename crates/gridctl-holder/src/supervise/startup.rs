@@ -2,7 +2,7 @@
 //! connectors and prompt) and the readiness probe, if any, answers; `Degraded` on a
 //! failure line, a failing probe or the readiness timeout.
 
-use crate::holder::hub::Hub;
+use crate::hub::Hub;
 use crate::protocol::InstanceState;
 use crate::readiness::{judge_response, probe_request, Verdict, PROBE_READ_MAX};
 use crate::spec::InstanceSpec;

@@ -7,7 +7,8 @@
 //!
 //! No file or socket I/O ever happens under either lock.
 
-use super::worker::{Work, WorkQueue};
+pub(crate) mod worker;
+
 use crate::console::Console;
 use crate::protocol::{InstanceState, InstanceStatus};
 use crate::readiness::{ReadinessTracker, Verdict};
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot, Notify};
+use worker::{Work, WorkQueue};
 
 /// Events queued per viewer (bounded by bytes, see [`VIEWER_QUEUE_BYTES`]).
 #[derive(Debug)]
@@ -791,6 +793,14 @@ pub(crate) fn set_winsize(fd: &impl AsRawFd, rows: u16, cols: u16) -> std::io::R
     } else {
         Ok(())
     }
+}
+
+/// Removes the socket and pid file (before the final reply, so a client that got
+/// `Done` finds them gone).
+pub(crate) fn remove_runtime_files(hub: &Hub) {
+    let spec = hub.spec();
+    let _ = std::fs::remove_file(&spec.socket);
+    let _ = std::fs::remove_file(&spec.holder_pid_file);
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@
 //! lagging viewer's redraw, a resize) travel in the same queue, so they see precisely
 //! the output the event loop had forwarded when it queued them.
 
-use super::hub::Hub;
 use crate::console::lines::LineBuilder;
 use crate::console::Console;
+use crate::hub::Hub;
 use crate::spool::ConsoleLog;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
