@@ -16,7 +16,9 @@ import subprocess
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GRIDCTL = os.path.join(ROOT, "target", "release", "gridctl")
+# BENCH_GRIDCTL: another build's gridctl (its gridctl-holder next to it), for before/after
+# comparisons in the same run.
+GRIDCTL = os.environ.get("BENCH_GRIDCTL") or os.path.join(ROOT, "target", "release", "gridctl")
 FAKE_ROBUST = os.path.join(ROOT, "target", "release", "fake-robust")
 TOOLS = os.environ.get("BENCH_TOOLS", os.path.join(ROOT, "bench", "tools", "bin"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")

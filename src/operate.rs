@@ -36,7 +36,7 @@ fn instance<'p>(plan: &'p Plan, name: &str) -> Result<&'p InstancePlan, Failure>
 pub fn status(file: &Path, json: bool) -> Outcome {
     let plan = load_plan(file)?;
     let statuses = reconcile::statuses(&plan);
-    let mut rows = status::rows(&plan, &statuses);
+    let mut rows = status::rows_for(&plan, &statuses, json);
     for u in reconcile::undeclared(&plan).iter().filter(|u| u.running) {
         let st = match crate::client::probe_holder(&u.socket, &u.pid_file) {
             HolderPresence::Alive(st) => Some(st),

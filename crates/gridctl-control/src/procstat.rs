@@ -32,9 +32,10 @@ fn page_size() -> u64 {
     }
 }
 
-/// Reads /proc/<pid>/stat and statm; `None` when the process is gone.
+/// Reads /proc/<pid>/stat (one read: `status` samples a thousand copies); `None` when
+/// the process is gone.
 pub fn sample(pid: u32) -> Option<ProcSample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = read_proc(&format!("/proc/{pid}/stat"))?;
     // The command name may contain spaces and parentheses: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -42,13 +43,50 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     let start: u64 = fields.get(19)?.parse().ok()?;
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let rss_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // rss (24): the same count of pages as statm's second field.
+    let rss_pages: u64 = fields.get(21)?.parse().ok()?;
     Some(ProcSample {
         cpu_ticks: utime + stime,
         rss_bytes: rss_pages * page_size(),
         start_ticks: start,
     })
+}
+
+/// Resident set size alone, from /proc/<pid>/statm (cheaper than the whole stat).
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let statm = read_proc(&format!("/proc/{pid}/statm"))?;
+    let rss_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(rss_pages * page_size())
+}
+
+/// A small /proc file in one read: open, read, close. (`fs::read_to_string` also
+/// stats the file and reads again to see the end: two syscalls more, per process.)
+/// A /proc record shorter than the buffer comes whole in the first read.
+fn read_proc(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; 1024];
+    let mut len = 0;
+    loop {
+        let n = f.read(&mut buf[len..]).ok()?;
+        len += n;
+        if n == 0 || len < buf.len() {
+            break;
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).ok()
+}
+
+/// Seconds since boot (/proc/uptime), read once per `status` rather than per row.
+pub fn uptime_secs() -> Option<f64> {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// CPU% between two samples taken `elapsed` apart (100 = one full core).
@@ -62,12 +100,11 @@ pub fn cpu_percent(before: &ProcSample, after: &ProcSample, elapsed: Duration) -
 
 /// Average CPU% over the process's lifetime (what `ps` shows), for one-shot `status`.
 pub fn lifetime_cpu_percent(s: &ProcSample) -> Option<f64> {
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
+    lifetime_cpu_percent_at(s, uptime_secs()?)
+}
+
+/// [`lifetime_cpu_percent`] with the system's uptime already read.
+pub fn lifetime_cpu_percent_at(s: &ProcSample, uptime: f64) -> Option<f64> {
     let age = uptime - s.start_ticks as f64 / ticks_per_second() as f64;
     (age > 0.0).then(|| s.cpu_ticks as f64 / ticks_per_second() as f64 / age * 100.0)
 }
@@ -99,6 +136,10 @@ mod tests {
     fn samples_this_process() {
         let s = sample(std::process::id()).expect("own /proc entry");
         assert!(s.rss_bytes > 0);
+        // stat's rss and statm's are the same count of pages.
+        let statm = rss_bytes(std::process::id()).expect("own statm");
+        assert!(statm > 0);
+        assert!(uptime_secs().expect("/proc/uptime") > 0.0);
     }
 
     #[test]

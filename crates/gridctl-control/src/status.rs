@@ -5,6 +5,7 @@ use gridctl_config::plan::Plan;
 use gridctl_config::render::Membership;
 use gridctl_wire::protocol::{InstanceState, InstanceStatus};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -81,6 +82,16 @@ pub fn rows(
     plan: &Plan,
     statuses: &[(String, Option<InstanceStatus>, Option<String>)],
 ) -> Vec<Row> {
+    rows_for(plan, statuses, true)
+}
+
+/// [`rows`], the holders' RSS left out unless `holder_rss` (the table does not show it,
+/// and it is one more /proc read per copy).
+pub fn rows_for(
+    plan: &Plan,
+    statuses: &[(String, Option<InstanceStatus>, Option<String>)],
+    holder_rss: bool,
+) -> Vec<Row> {
     let membership = plan
         .nginx
         .as_ref()
@@ -90,10 +101,19 @@ pub fn rows(
             .as_ref()
             .map(|m| m.get(name).copied().unwrap_or(Membership::In))
     };
-    statuses
+    // By name, once: a lookup per row in the plan's list is quadratic in the copies.
+    let by_name: HashMap<&str, &gridctl_config::plan::InstancePlan> = plan
+        .instances
         .iter()
-        .filter_map(|(name, st, note)| {
-            let inst = plan.instance(name)?;
+        .map(|i| (i.name.as_str(), i))
+        .collect();
+    let uptime = procstat::uptime_secs();
+    // /proc is read for two processes per copy: spread over a few threads.
+    let rows = crate::reconcile::holders::par_map(
+        statuses,
+        crate::reconcile::holders::PARALLEL,
+        |(name, st, note)| {
+            let inst = by_name.get(name.as_str())?;
             let ports: Vec<u16> = std::iter::once(inst.private_port)
                 .chain(inst.public_port)
                 .collect();
@@ -113,9 +133,13 @@ pub fn rows(
                             .started_at_ms
                             .filter(|_| s.pid.is_some())
                             .map(|t| now_ms().saturating_sub(t) / 1000),
-                        cpu_percent: proc_.as_ref().and_then(procstat::lifetime_cpu_percent),
+                        cpu_percent: proc_.as_ref().and_then(|p| {
+                            uptime.and_then(|u| procstat::lifetime_cpu_percent_at(p, u))
+                        }),
                         rss_bytes: proc_.map(|p| p.rss_bytes),
-                        holder_rss_bytes: procstat::sample(s.holder_pid).map(|p| p.rss_bytes),
+                        holder_rss_bytes: holder_rss
+                            .then(|| procstat::rss_bytes(s.holder_pid))
+                            .flatten(),
                         last_exit: s.last_exit.clone(),
                         viewers: s.viewers,
                         upstream: upstream_of(name),
@@ -139,8 +163,9 @@ pub fn rows(
                     upstream: upstream_of(name),
                 },
             })
-        })
-        .collect()
+        },
+    );
+    rows.into_iter().flatten().collect()
 }
 
 /// The state shown for a copy that runs although grid.toml no longer declares it.

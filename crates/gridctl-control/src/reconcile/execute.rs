@@ -65,13 +65,27 @@ pub fn run(cx: &Context, steps: &[Step], emit: &mut dyn FnMut(Event)) -> Result<
         report: Report::default(),
     };
     let mut halted = false;
-    for (i, s) in steps.iter().enumerate() {
+    let mut i = 0;
+    while i < steps.len() {
+        let s = &steps[i];
         r.step = i;
         r.phase = s.action.kind();
         if halted {
             r.emit(s.instance(), Outcome::Skipped);
+            i += 1;
             continue;
         }
+        // Copies started together are waited for together (in order of the list).
+        let group = steps[i..]
+            .iter()
+            .take_while(|s| matches!(s.action, Action::WaitReady { .. }) && !s.halts)
+            .count();
+        if group > 1 {
+            r.wait_together(i, &steps[i..i + group])?;
+            i += group;
+            continue;
+        }
+        i += 1;
         let ok = r.one(s)?;
         // nginx refusing a config ends the run too (every later step assumes it), unless
         // the step says it is best effort.
@@ -119,7 +133,13 @@ impl Run<'_, '_> {
         let cx = self.cx;
         match &s.action {
             Action::Render => {
-                render::write_instances(cx.rendered)
+                // Every file is read and compared before it is written: a thousand
+                // trees on a few threads, a slice each (the trees share nothing but
+                // directories, whose creation tolerates a race).
+                let slices: Vec<&[RenderedInstance]> = cx.rendered.chunks(32).collect();
+                holders::par_map(&slices, holders::PARALLEL, |s| render::write_instances(s))
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| Fatal(format!("cannot write the rendered tree: {e}")))?;
                 render::ensure_private_dir(&cx.plan.sockets_dir())
                     .map_err(|e| Fatal(format!("cannot create the socket directory: {e}")))?;
@@ -298,29 +318,61 @@ impl Run<'_, '_> {
         }
     }
 
-    /// Holders are launched in parallel: each launch waits ~10 ms for its holder's report.
+    /// What a wait ended in, reported; a copy not ready is counted (the run goes on).
+    fn settled(&mut self, instance: &str, st: Settled) -> bool {
+        self.emit(
+            Some(instance),
+            Outcome::Settled {
+                state: st.state,
+                detail: st.detail.clone(),
+                took: st.took,
+            },
+        );
+        if st.state == InstanceState::Ready {
+            return true;
+        }
+        self.failed.insert(instance.to_string());
+        self.report.failures.push(st);
+        false
+    }
+
+    /// Consecutive (non-halting) waits, from `first`, on a few threads: a thousand copies
+    /// started together are mostly ready by now, and asking them one after another was
+    /// most of the wait. Each is reported in list order as soon as it settles.
+    fn wait_together(&mut self, first: usize, steps: &[Step]) -> Result<(), Fatal> {
+        let cx = self.cx;
+        let mut insts = Vec::new();
+        for s in steps {
+            if let Action::WaitReady { instance } = &s.action {
+                insts.push(find(cx.plan, instance)?);
+            }
+        }
+        holders::par_for_each(
+            &insts,
+            holders::PARALLEL,
+            |inst| holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst)),
+            |k, st| {
+                self.step = first + k;
+                self.settled(&insts[k].name, st);
+            },
+        );
+        Ok(())
+    }
+
+    /// Holders are launched on a few threads: each launch waits for its holder's report.
     fn start_together(&mut self, names: &[String]) -> Result<bool, Fatal> {
         let cx = self.cx;
         let mut insts = Vec::new();
         for n in names {
             insts.push(find(cx.plan, n)?);
         }
-        let launched: Vec<(&InstancePlan, Result<u32, String>)> = std::thread::scope(|s| {
-            let mut out = Vec::new();
-            for batch in insts.chunks(16) {
-                let handles: Vec<_> = batch
-                    .iter()
-                    .map(|inst| (*inst, s.spawn(move || holders::start(inst))))
-                    .collect();
-                for (inst, h) in handles {
-                    let r = h
-                        .join()
-                        .unwrap_or_else(|_| Err("the launching thread panicked".to_string()));
-                    out.push((inst, r));
-                }
-            }
-            out
-        });
+        let mut launched = Vec::with_capacity(insts.len());
+        holders::par_for_each(
+            &insts,
+            holders::PARALLEL,
+            |inst| holders::start(inst),
+            |k, r| launched.push((insts[k], r)),
+        );
         let mut all = true;
         for (inst, result) in launched {
             let done = match result {
@@ -339,23 +391,13 @@ impl Run<'_, '_> {
         for n in names {
             insts.push(find(cx.plan, n)?);
         }
-        let stopped: Vec<(&InstancePlan, Done)> = std::thread::scope(|s| {
-            let handles: Vec<_> = insts
-                .iter()
-                .map(|inst| (*inst, s.spawn(move || holders::stop(cx.plan, inst))))
-                .collect();
-            handles
-                .into_iter()
-                .map(|(inst, h)| {
-                    let done = h
-                        .join()
-                        .unwrap_or_else(|_| Done::Failed("the stopping thread panicked".into()));
-                    (inst, done)
-                })
-                .collect()
+        // A stop mostly waits for the copy to exit: many at once, but not a thread and
+        // a socket per copy (a thousand of each ran into the fd limit).
+        let stopped = holders::par_map(&insts, holders::PARALLEL_STOPS, |inst| {
+            holders::stop(cx.plan, inst)
         });
         let mut all = true;
-        for (inst, done) in stopped {
+        for (inst, done) in insts.into_iter().zip(stopped) {
             all &= self.acted(&inst.name, done);
         }
         Ok(all)

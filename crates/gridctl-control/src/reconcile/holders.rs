@@ -8,7 +8,10 @@ use crate::client::{clean_stale, probe_holder, HolderClient, HolderPresence};
 use gridctl_config::plan::{InstancePlan, Plan};
 use gridctl_holder::holder;
 use gridctl_wire::protocol::{InstanceState, InstanceStatus};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// What happened to one instance.
@@ -69,10 +72,18 @@ pub fn wait_settled(plan: &Plan, inst: &InstancePlan, deadline: Duration) -> Set
     // One connection for all the polls (a holder serves many requests after one Hello).
     let mut conn: Option<HolderClient> = None;
     while start.elapsed() < deadline {
-        if conn.is_none() {
-            conn = HolderClient::connect(&socket, Duration::from_secs(2)).ok();
-        }
-        match conn.as_mut().map(|c| c.status()) {
+        let answer = match conn.as_mut() {
+            Some(c) => Some(c.status()),
+            // Greeting and first question in one round trip.
+            None => match HolderClient::connect_for_status(&socket, Duration::from_secs(2)) {
+                Ok((c, status)) => {
+                    conn = Some(c);
+                    Some(status)
+                }
+                Err(_) => None,
+            },
+        };
+        match answer {
             Some(Ok(s)) => {
                 last = (s.state, s.detail.clone());
                 started_at_ms = s.started_at_ms;
@@ -270,32 +281,88 @@ pub fn stop_socket(socket: &Path) -> Result<(), String> {
         .map_err(|e| format!("failed to {e}"))
 }
 
+/// How many holders are asked at once: enough to keep both sides busy while a few
+/// holders are slow to be scheduled, few enough that a thousand copies cost a handful
+/// of threads and sockets, not a thousand of each.
+pub const PARALLEL: usize = 16;
+
+/// How many copies are stopped at once: a stop waits on the copy's own shutdown.
+pub const PARALLEL_STOPS: usize = 128;
+
+/// `f` over `items` on at most `workers` threads, results in the order of `items`.
+pub fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let mut out = Vec::with_capacity(items.len());
+    par_for_each(items, workers, f, |_, r| out.push(r));
+    out
+}
+
+/// `f` over `items` on at most `workers` threads; `each` gets every result on the
+/// calling thread, in the order of `items`, as soon as it and all before it are in
+/// (progress stays in order and prompt). Workers take the next item as they finish
+/// one, so a slow copy holds up no batch. A worker's panic is raised again here.
+pub fn par_for_each<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+    mut each: impl FnMut(usize, R),
+) {
+    let workers = workers.clamp(1, items.len().max(1));
+    if workers == 1 {
+        for (i, item) in items.iter().enumerate() {
+            each(i, f(item));
+        }
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let (tx, next, f) = (tx.clone(), &next, &f);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else {
+                    return;
+                };
+                if tx.send((i, f(item))).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(tx);
+        // Results come in any order: hold each until those before it are in.
+        let mut held = BTreeMap::new();
+        let mut due = 0;
+        for (i, r) in rx {
+            held.insert(i, r);
+            while let Some(r) = held.remove(&due) {
+                each(due, r);
+                due += 1;
+            }
+        }
+    });
+}
+
 /// Status of every instance: the holder's answer, or `stopped` when there is none.
 pub fn statuses(plan: &Plan) -> Vec<(String, Option<InstanceStatus>, Option<String>)> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = plan
-            .start_order()
-            .into_iter()
-            .map(|inst| {
-                s.spawn(move || {
-                    let socket = socket_of(plan, inst);
-                    match probe_holder(&socket, &holder_pid_file(inst)) {
-                        HolderPresence::Alive(st) => (inst.name.clone(), Some(st), None),
-                        HolderPresence::Absent => (inst.name.clone(), None, None),
-                        HolderPresence::Stale => (
-                            inst.name.clone(),
-                            None,
-                            Some("holder gone (stale files)".to_string()),
-                        ),
-                        HolderPresence::Unresponsive => (
-                            inst.name.clone(),
-                            None,
-                            Some("holder does not answer".to_string()),
-                        ),
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    par_map(&plan.start_order(), PARALLEL, |inst| {
+        let socket = socket_of(plan, inst);
+        match probe_holder(&socket, &holder_pid_file(inst)) {
+            HolderPresence::Alive(st) => (inst.name.clone(), Some(st), None),
+            HolderPresence::Absent => (inst.name.clone(), None, None),
+            HolderPresence::Stale => (
+                inst.name.clone(),
+                None,
+                Some("holder gone (stale files)".to_string()),
+            ),
+            HolderPresence::Unresponsive => (
+                inst.name.clone(),
+                None,
+                Some("holder does not answer".to_string()),
+            ),
+        }
     })
 }

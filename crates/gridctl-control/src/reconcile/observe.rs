@@ -5,7 +5,7 @@ use crate::client::{probe_holder, HolderPresence};
 use gridctl_config::plan::{InstancePlan, Plan};
 use gridctl_config::render::{Membership, RenderedInstance};
 use gridctl_wire::protocol::InstanceState;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// A declared copy as the plan wants it.
@@ -49,18 +49,19 @@ pub struct Observed {
 
 /// The selected copies as wanted: their rendered hash, and which files a write would change.
 pub fn wants(selected: &[&InstancePlan], rendered: &[RenderedInstance]) -> Vec<Want> {
-    selected
-        .iter()
-        .map(|inst| {
-            let r = rendered.iter().find(|r| r.name == inst.name);
-            Want {
-                name: inst.name.clone(),
-                index: inst.index,
-                config_hash: r.map(|r| r.config_hash.clone()).unwrap_or_default(),
-                differs_on_disk: r.map(differs_on_disk).unwrap_or_default(),
-            }
-        })
-        .collect()
+    // By name, once (a search per copy is quadratic); the files are compared on a few
+    // threads (a thousand trees are six thousand reads).
+    let by_name: HashMap<&str, &RenderedInstance> =
+        rendered.iter().map(|r| (r.name.as_str(), r)).collect();
+    holders::par_map(selected, holders::PARALLEL, |inst| {
+        let r = by_name.get(inst.name.as_str()).copied();
+        Want {
+            name: inst.name.clone(),
+            index: inst.index,
+            config_hash: r.map(|r| r.config_hash.clone()).unwrap_or_default(),
+            differs_on_disk: r.map(differs_on_disk).unwrap_or_default(),
+        }
+    })
 }
 
 /// The rendered files whose text is not what is on disk, and the stale include files a
@@ -100,25 +101,26 @@ const SPEC: &str = "holder.json";
 /// copies). With `tidy`, a dead holder's stale socket and pid file are removed as they
 /// are found; without it (`--dry-run`) nothing on disk changes.
 pub fn observe(plan: &Plan, selected: &[&InstancePlan], whole_grid: bool, tidy: bool) -> Observed {
-    let holders = selected
-        .iter()
-        .map(|inst| {
-            let presence = if tidy {
-                holders::presence(plan, inst)
-            } else {
-                probe_holder(&socket_of(plan, inst), &holder_pid_file(inst))
-            };
-            let seen = match presence {
-                HolderPresence::Alive(s) => Seen::Running {
-                    state: s.state,
-                    config_hash: s.config_hash,
-                },
-                HolderPresence::Absent | HolderPresence::Stale => Seen::Absent,
-                HolderPresence::Unresponsive => Seen::Silent,
-            };
-            (inst.name.clone(), seen)
-        })
-        .collect();
+    // Asked on a few threads: one holder after another is most of `up`'s time to
+    // find a thousand copies running.
+    let holders = holders::par_map(selected, holders::PARALLEL, |inst| {
+        let presence = if tidy {
+            holders::presence(plan, inst)
+        } else {
+            probe_holder(&socket_of(plan, inst), &holder_pid_file(inst))
+        };
+        let seen = match presence {
+            HolderPresence::Alive(s) => Seen::Running {
+                state: s.state,
+                config_hash: s.config_hash,
+            },
+            HolderPresence::Absent | HolderPresence::Stale => Seen::Absent,
+            HolderPresence::Unresponsive => Seen::Silent,
+        };
+        (inst.name.clone(), seen)
+    })
+    .into_iter()
+    .collect();
     let undeclared = if whole_grid {
         holders::undeclared(plan)
             .into_iter()
