@@ -4,6 +4,7 @@
 use crate::cli::{Cli, Command, InitArgs};
 use crate::diagnostic::Diagnostic;
 use crate::plan::Plan;
+use crate::reconcile::events::Sink;
 use crate::render;
 use crate::templates::Templates;
 use crate::{check, manifest, plan};
@@ -32,12 +33,12 @@ pub fn run(cli: Cli) -> i32 {
             dry_run,
             json,
             names,
-        } => crate::converge::up(&cli.file, names, *wait, mode(*dry_run, *json)),
+        } => crate::converge::up(&cli.file, names, *wait, mode(&cli, *dry_run, *json)),
         Command::Down {
             dry_run,
             json,
             names,
-        } => crate::converge::down(&cli.file, names, mode(*dry_run, *json)),
+        } => crate::converge::down(&cli.file, names, mode(&cli, *dry_run, *json)),
         Command::Status { json } => crate::operate::status(&cli.file, *json),
         Command::Attach {
             instance,
@@ -80,9 +81,11 @@ pub fn run(cli: Cli) -> i32 {
             dry_run,
             json,
             names,
-        } => crate::converge::restart(&cli.file, names, *rolling, mode(*dry_run, *json)),
+        } => crate::converge::restart(&cli.file, names, *rolling, mode(&cli, *dry_run, *json)),
         Command::Top => crate::dashboard::run(&cli.file),
-        Command::Scale { requests, dry_run } => crate::live::scale(&cli.file, requests, *dry_run),
+        Command::Scale { requests, dry_run } => {
+            crate::live::scale(&cli.file, requests, mode(&cli, *dry_run, false))
+        }
         Command::Nginx {
             action: crate::cli::NginxAction::Reload,
         } => crate::live::nginx_reload(&cli.file),
@@ -101,8 +104,16 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-fn mode(dry_run: bool, json: bool) -> crate::converge::Mode {
-    crate::converge::Mode { dry_run, json }
+/// How a changing command reports: `--json`, `--quiet`, or progress — live on a
+/// terminal (unless `--no-progress`), plain lines otherwise.
+fn mode(cli: &Cli, dry_run: bool, json: bool) -> crate::converge::Mode {
+    let live = !cli.no_progress && crate::progress::wanted();
+    crate::converge::Mode {
+        dry_run,
+        json,
+        quiet: cli.quiet,
+        live: live.then_some(crate::progress::boxed as fn() -> Box<dyn Sink>),
+    }
 }
 
 fn init(file: &Path, args: &InitArgs) -> Outcome {

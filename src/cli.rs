@@ -52,6 +52,14 @@ pub struct Cli {
     )]
     pub file: PathBuf,
 
+    /// Print nothing but errors (failures and stop escalations still go to stderr).
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+
+    /// Plain timestamped progress lines even on a terminal (no live display).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

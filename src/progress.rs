@@ -22,10 +22,22 @@ pub fn wanted() -> bool {
     std::io::stdout().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
+/// The live display as the control layer takes it (`converge::Mode::live`).
+pub fn boxed() -> Box<dyn Sink> {
+    Box::new(Live::new())
+}
+
+/// At most this many copies get a line of their own; the rest share one summary line,
+/// so `up` of a thousand copies draws a screenful, not a thousand lines.
+const MAX_LINES: usize = 12;
+
 pub struct Live {
     multi: MultiProgress,
     /// The open line of each copy (the key "" is work on no copy: drain, reload).
     bars: HashMap<String, ProgressBar>,
+    /// Copies at work without a line of their own, and the summary line for them.
+    others: HashMap<String, String>,
+    others_bar: Option<ProgressBar>,
     style: ProgressStyle,
 }
 
@@ -42,29 +54,73 @@ impl Live {
         Live {
             multi: MultiProgress::with_draw_target(target),
             bars: HashMap::new(),
+            others: HashMap::new(),
+            others_bar: None,
             style,
         }
     }
 
-    fn bar(&mut self, key: &str) -> &ProgressBar {
-        let (multi, style) = (&self.multi, &self.style);
-        self.bars.entry(key.to_string()).or_insert_with(|| {
-            let bar = multi.add(ProgressBar::new_spinner());
-            bar.set_style(style.clone());
-            bar.set_prefix(if key.is_empty() {
-                "nginx".to_string()
-            } else {
-                key.to_string()
-            });
-            bar.enable_steady_tick(TICK);
-            bar
-        })
+    fn spinner(&self, prefix: String) -> ProgressBar {
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_style(self.style.clone());
+        bar.set_prefix(prefix);
+        bar.enable_steady_tick(TICK);
+        bar
+    }
+
+    /// Shows what `key` is doing: on its own line while there is room, else in the summary.
+    fn show(&mut self, key: &str, text: String) {
+        if let Some(bar) = self.bars.get(key) {
+            bar.set_message(text);
+            return;
+        }
+        if self.bars.len() < MAX_LINES && !self.others.contains_key(key) {
+            let prefix = if key.is_empty() { "nginx" } else { key };
+            let bar = self.spinner(prefix.to_string());
+            bar.set_message(text);
+            self.bars.insert(key.to_string(), bar);
+            return;
+        }
+        self.others.insert(key.to_string(), text);
+        self.update_others();
+    }
+
+    /// The summary line: how many copies are at work off screen, by what they do.
+    fn update_others(&mut self) {
+        if self.others.is_empty() {
+            if let Some(bar) = self.others_bar.take() {
+                bar.finish_and_clear();
+                self.multi.remove(&bar);
+            }
+            return;
+        }
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for text in self.others.values() {
+            let phase = text.split(" · ").next().unwrap_or(text);
+            *counts.entry(phase).or_default() += 1;
+        }
+        let what: Vec<String> = counts.iter().map(|(p, n)| format!("{n} {p}")).collect();
+        let text = what.join(", ");
+        let prefix = format!("+{} more", self.others.len());
+        match &self.others_bar {
+            Some(bar) => {
+                bar.set_prefix(prefix);
+                bar.set_message(text);
+            }
+            None => {
+                let bar = self.spinner(prefix);
+                bar.set_message(text);
+                self.others_bar = Some(bar);
+            }
+        }
     }
 
     fn close(&mut self, key: &str) {
         if let Some(bar) = self.bars.remove(key) {
             bar.finish_and_clear();
             self.multi.remove(&bar);
+        } else if self.others.remove(key).is_some() {
+            self.update_others();
         }
     }
 
@@ -128,13 +184,9 @@ impl Sink for Live {
     fn event(&mut self, e: &Event) {
         let key = e.instance.clone().unwrap_or_default();
         match &e.outcome {
-            Outcome::Began => {
-                let text = doing(e.phase);
-                self.bar(&key).set_message(text);
-            }
+            Outcome::Began => self.show(&key, doing(e.phase).to_string()),
             Outcome::Waiting { state, detail } => {
-                let text = waiting(*state, detail);
-                self.bar(&key).set_message(text);
+                self.show(&key, waiting(*state, detail));
                 if is_escalation(detail) {
                     if let Some(line) = print::line(e) {
                         self.println(&line);
@@ -160,6 +212,8 @@ impl Sink for Live {
         for (_, bar) in self.bars.drain() {
             bar.finish_and_clear();
         }
+        self.others.clear();
+        self.update_others();
         let _ = self.multi.clear();
     }
 }
@@ -216,5 +270,25 @@ mod tests {
         }));
         assert!(live.bars.is_empty(), "a settled copy's line is closed");
         live.finish();
+    }
+
+    #[test]
+    fn many_copies_share_one_summary_line() {
+        let mut live = Live::with_target(ProgressDrawTarget::hidden());
+        for i in 0..100 {
+            live.event(&Event {
+                step: 0,
+                phase: "start_together",
+                instance: Some(format!("asset-{i}")),
+                elapsed: Duration::ZERO,
+                outcome: Outcome::Began,
+            });
+        }
+        assert_eq!(live.bars.len(), MAX_LINES);
+        assert_eq!(live.others.len(), 100 - MAX_LINES);
+        let summary = live.others_bar.as_ref().map(|b| b.message());
+        assert_eq!(summary.as_deref(), Some("88 starting"));
+        live.finish();
+        assert!(live.others_bar.is_none());
     }
 }

@@ -7,12 +7,14 @@
 use crate::load::{load_plan, locked_plan, templates};
 use crate::lock::GridLock;
 use crate::outcome::{Failure, Outcome};
+use crate::reconcile::events::Sink;
 use crate::reconcile::execute::{self, Context, Report};
 use crate::reconcile::step::Step;
 use crate::reconcile::{diff, observe, print, surge};
 use gridctl_config::diagnostic::Diagnostic;
 use gridctl_config::plan::{InstancePlan, Plan};
 use gridctl_config::render;
+use gridctl_wire::human;
 use std::path::Path;
 use std::time::Instant;
 
@@ -37,12 +39,44 @@ fn plan_for(file: &Path, dry_run: bool) -> Result<(Option<GridLock>, Plan), Fail
 }
 
 /// How a command was asked to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Mode {
     /// `--dry-run`: print the steps, act on nothing.
     pub dry_run: bool,
     /// `--json`: steps or events as JSON lines instead of progress lines.
     pub json: bool,
+    /// `--quiet`: nothing on stdout; failures and escalations still reach stderr.
+    pub quiet: bool,
+    /// The live display the CLI offers on a terminal (the control layer never draws).
+    pub live: Option<fn() -> Box<dyn Sink>>,
+}
+
+impl std::fmt::Debug for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mode")
+            .field("dry_run", &self.dry_run)
+            .field("json", &self.json)
+            .field("quiet", &self.quiet)
+            .field("live", &self.live.is_some())
+            .finish()
+    }
+}
+
+impl Mode {
+    /// Whether progress and summaries go to stdout (not `--json`, not `--quiet`).
+    pub fn talks(&self) -> bool {
+        !self.json && !self.quiet
+    }
+
+    /// Where this run's events go.
+    fn sink(&self) -> Box<dyn Sink> {
+        match (self.json, self.quiet, self.live) {
+            (true, _, _) => Box::new(print::Json),
+            (false, true, _) => Box::new(print::Quiet),
+            (false, false, Some(live)) => live(),
+            (false, false, None) => Box::new(print::Lines::default()),
+        }
+    }
 }
 
 /// Prints the steps of a dry run.
@@ -58,16 +92,30 @@ pub(crate) fn print_dry_run(steps: &[Step], json: bool) {
     ));
 }
 
-/// Runs the steps, printing events (as progress lines or JSON) as they come.
-pub(crate) fn execute(cx: &Context, steps: &[Step], json: bool) -> Result<Report, Failure> {
-    let mut emit = |e: crate::reconcile::events::Event| {
-        if json {
-            print::out(&format!("{}\n", crate::reconcile::json::event(&e)));
-        } else {
-            print::print(&e);
-        }
-    };
-    execute::run(cx, steps, &mut emit).map_err(|e| failed(e.0))
+/// Runs the steps, each event to the mode's sink as it comes.
+pub(crate) fn execute(cx: &Context, steps: &[Step], mode: Mode) -> Result<Report, Failure> {
+    let mut sink = mode.sink();
+    let result = execute::run(cx, steps, &mut |e| sink.event(&e));
+    sink.finish();
+    result.map_err(|e| failed(e.0))
+}
+
+/// Refuses to start copies without what reaches their environment (the database
+/// secret): every path that may start a copy (up, restart, scale, top's actions, which
+/// run these) checks it the same way, before acting.
+pub(crate) fn check_can_start(plan: &Plan) -> Result<(), Failure> {
+    let mut errors: Vec<Diagnostic> = gridctl_config::check::environment(plan)
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    errors.push(
+        Diagnostic::error("nothing was started or restarted")
+            .help("`gridctl check` shows every problem"),
+    );
+    Err(Failure::invalid(errors))
 }
 
 /// Prints the steps (dry run) or runs them; `None` after a dry run. Undeclared copies
@@ -77,14 +125,15 @@ fn converge(run: &Context, steps: &[Step], mode: Mode) -> Result<Option<Report>,
         print_dry_run(steps, mode.json);
         return Ok(None);
     }
-    let report = execute(run, steps, mode.json)?;
+    let report = execute(run, steps, mode)?;
     if !report.unretired.is_empty() {
         crate::outcome::print_diagnostics(&[Diagnostic::error(format!(
             "could not retire {}",
             report.unretired.join("; ")
         ))]);
     }
-    if mode.json {
+    if mode.quiet {
+    } else if mode.json {
         let reloads = run
             .plan
             .nginx
@@ -123,16 +172,7 @@ pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
     let started = Instant::now();
     let (_lock, plan) = plan_for(file, dry_run)?;
     let t = templates(&plan)?;
-    let mut env_errors: Vec<Diagnostic> = gridctl_config::check::environment(&plan)
-        .into_iter()
-        .filter(|d| d.is_error())
-        .collect();
-    if !env_errors.is_empty() {
-        env_errors.push(
-            Diagnostic::error("nothing was started").help("`gridctl check` shows every problem"),
-        );
-        return Err(Failure::invalid(env_errors));
-    }
+    check_can_start(&plan)?;
     let rendered = render::render_instances(&plan, &t)?;
     let selected = select(&plan, names)?;
     let mut seen = observe::observe(&plan, &selected, names.is_empty(), !dry_run);
@@ -158,13 +198,13 @@ pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
         return Ok(());
     };
     if report.failures.is_empty() {
-        if mode.json {
+        if !mode.talks() {
             return Ok(());
         }
         print::out(&format!(
-            "{} instance(s) up in {:.2}s\n",
+            "{} instance(s) up in {}\n",
             selected.len(),
-            started.elapsed().as_secs_f64()
+            human::duration(started.elapsed())
         ));
         return Ok(());
     }
@@ -208,6 +248,13 @@ pub fn down(file: &Path, names: &[String], mode: Mode) -> Outcome {
         return Ok(());
     };
     if report.failures.is_empty() {
+        if mode.talks() {
+            print::out(&format!(
+                "{} instance(s) down in {}\n",
+                selected.len(),
+                human::duration(started.elapsed())
+            ));
+        }
         return Ok(());
     }
     let list: Vec<String> = report
@@ -225,10 +272,11 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outc
     let started = Instant::now();
     let (_lock, plan) = plan_for(file, dry_run)?;
     let t = templates(&plan)?;
+    check_can_start(&plan)?;
     let rendered = render::render_instances(&plan, &t)?;
     let selected = select(&plan, names)?;
     let managed = plan.nginx.is_some();
-    if rolling && !managed && !dry_run && !mode.json {
+    if rolling && !managed && !dry_run && mode.talks() {
         print::out(
             "note: grid.toml has no [nginx]; copies restart one at a time without draining\n",
         );
@@ -253,6 +301,13 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outc
         return Ok(());
     };
     if report.failures.is_empty() {
+        if mode.talks() {
+            print::out(&format!(
+                "{} instance(s) restarted in {}\n",
+                selected.len(),
+                human::duration(started.elapsed())
+            ));
+        }
         return Ok(());
     }
     // A roll's failure says what happened to the roll; a plain restart's, per copy.

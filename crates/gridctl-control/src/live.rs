@@ -1,6 +1,6 @@
 //! Commands that change a serving grid: `scale`, `nginx reload`, `nginx sync`.
 
-use crate::converge::{execute, print_dry_run};
+use crate::converge::{execute, print_dry_run, Mode};
 use crate::load::{locked_plan, templates};
 use crate::nginx;
 use crate::outcome::{Failure, Outcome};
@@ -23,7 +23,8 @@ fn usage(msg: impl Into<String>) -> Failure {
     }
 }
 
-pub fn scale(file: &Path, requests: &[String], dry_run: bool) -> Outcome {
+pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
+    let dry_run = mode.dry_run;
     let started = std::time::Instant::now();
     let mut changes = Vec::new();
     for r in requests {
@@ -45,13 +46,17 @@ pub fn scale(file: &Path, requests: &[String], dry_run: bool) -> Outcome {
     // file (each one's change survives the other).
     let (_lock, old) = locked_plan(file)?;
     let (new_text, new, t) = edited(file, &target, &changes)?;
+    // Copies are started below: refuse before grid.toml changes, not halfway.
+    crate::converge::check_can_start(&new)?;
 
     // The manifest first: a failed write has stopped and started nothing, and a command
     // interrupted after it leaves a grid that the next `up` converges to the file.
     atomic::write_file(&target, new_text.as_bytes(), file_mode(&target))
         .map_err(|e| failed(format!("cannot write `{}`: {e}", file.display())))?;
-    for (role, n) in &changes {
-        println!("grid.toml: {role} instances = {n}");
+    if mode.talks() {
+        for (role, n) in &changes {
+            println!("grid.toml: {role} instances = {n}");
+        }
     }
     let steps = scale_steps(&old, &new);
     // Removed copies leave and stop under the old plan, the only one that knows them.
@@ -61,7 +66,7 @@ pub fn scale(file: &Path, requests: &[String], dry_run: bool) -> Outcome {
         rendered: &[],
         started,
     };
-    let report = execute(&before, &steps.before, false)?;
+    let report = execute(&before, &steps.before, mode)?;
     if let Some(f) = report.failures.first() {
         return Err(failed(format!("{}: {}", f.name, f.detail)));
     }
@@ -72,11 +77,13 @@ pub fn scale(file: &Path, requests: &[String], dry_run: bool) -> Outcome {
         rendered: &rendered,
         started,
     };
-    let report = execute(&after, &steps.after, false)?;
-    if new.nginx.is_none() {
-        println!("note: grid.toml has no [nginx]; no upstream was changed");
+    let report = execute(&after, &steps.after, mode)?;
+    if mode.talks() {
+        if new.nginx.is_none() {
+            println!("note: grid.toml has no [nginx]; no upstream was changed");
+        }
+        print::note_reloads(&new);
     }
-    print::note_reloads(&new);
     if let Some(f) = report.failures.first() {
         let detail = if f.detail.is_empty() {
             String::new()

@@ -5,7 +5,7 @@
 //! queued so far are applied, and every later step is skipped.
 
 use super::events::{Event, Outcome};
-use super::holders::{self, Action as Done, Settled};
+use super::holders::{self, Action as Done, Change, Settled, Update};
 use super::step::{Action, Reason, Step};
 use super::upstream;
 use crate::nginx::Applied;
@@ -156,6 +156,7 @@ impl Run<'_, '_> {
             }
             Action::Start { instance } => {
                 let inst = find(cx.plan, instance)?;
+                self.emit(Some(instance), Outcome::Began);
                 let done = match holders::start(inst) {
                     Ok(_) => Done::Started,
                     Err(e) => Done::Failed(e),
@@ -165,7 +166,9 @@ impl Run<'_, '_> {
             Action::StartTogether { instances } => return self.start_together(instances),
             Action::WaitReady { instance } => {
                 let inst = find(cx.plan, instance)?;
-                let st = holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst));
+                let st = self.watch_one(inst, |inst, changed| {
+                    holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst), changed)
+                });
                 self.emit(
                     Some(instance),
                     Outcome::Settled {
@@ -200,7 +203,9 @@ impl Run<'_, '_> {
             }
             Action::Restart { instance } => {
                 let inst = find(cx.plan, instance)?;
-                let done = holders::restart(cx.plan, inst);
+                let done = self.watch_one(inst, |inst, changed| {
+                    holders::watched(cx.plan, inst, changed, || holders::restart(cx.plan, inst))
+                });
                 if let (Done::Failed(why), true) = (&done, s.halts) {
                     let why = why.clone();
                     self.emit(Some(instance), Outcome::Acted(done));
@@ -212,7 +217,9 @@ impl Run<'_, '_> {
             }
             Action::Stop { instance } => {
                 let inst = find(cx.plan, instance)?;
-                let done = holders::stop(cx.plan, inst);
+                let done = self.watch_one(inst, |inst, changed| {
+                    holders::watched(cx.plan, inst, changed, || holders::stop(cx.plan, inst))
+                });
                 return Ok(self.acted(instance, done));
             }
             Action::StopTogether { instances } => return self.stop_together(instances),
@@ -265,6 +272,7 @@ impl Run<'_, '_> {
                 };
                 if waited {
                     if let Some(n) = &cx.plan.nginx {
+                        self.emit(None, Outcome::Began);
                         std::thread::sleep(Duration::from_secs_f64(n.drain_secs));
                     }
                 }
@@ -318,6 +326,46 @@ impl Run<'_, '_> {
         }
     }
 
+    /// Runs `f` for each copy on up to `workers` threads: each copy's `Began` first, its
+    /// holder's changes as `Waiting` while `f` runs, its result to `done` in list order.
+    fn watch<R: Send>(
+        &mut self,
+        insts: &[&InstancePlan],
+        workers: usize,
+        f: impl Fn(&InstancePlan, Change) -> R + Sync,
+        mut done: impl FnMut(&mut Self, usize, R),
+    ) {
+        for inst in insts {
+            self.emit(Some(&inst.name), Outcome::Began);
+        }
+        holders::par_for_each_watched(
+            insts,
+            workers,
+            |inst, changed| f(inst, changed),
+            |k, update| match update {
+                Update::Changed(state, detail) => {
+                    self.emit(Some(&insts[k].name), Outcome::Waiting { state, detail })
+                }
+                Update::Done(r) => done(self, k, r),
+            },
+        );
+    }
+
+    /// [`Run::watch`] of one copy, its result returned.
+    fn watch_one<R: Send>(
+        &mut self,
+        inst: &InstancePlan,
+        f: impl Fn(&InstancePlan, Change) -> R + Sync,
+    ) -> R {
+        let mut out = None;
+        self.watch(&[inst], 1, f, |_, _, r| out = Some(r));
+        match out {
+            Some(r) => r,
+            // par_for_each_watched hands back every item's result (a panic is raised again).
+            None => unreachable!("a watched step always hands back its result"),
+        }
+    }
+
     /// What a wait ended in, reported; a copy not ready is counted (the run goes on).
     fn settled(&mut self, instance: &str, st: Settled) -> bool {
         self.emit(
@@ -347,13 +395,15 @@ impl Run<'_, '_> {
                 insts.push(find(cx.plan, instance)?);
             }
         }
-        holders::par_for_each(
+        self.watch(
             &insts,
             holders::PARALLEL,
-            |inst| holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst)),
-            |k, st| {
-                self.step = first + k;
-                self.settled(&insts[k].name, st);
+            |inst, changed| {
+                holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst), changed)
+            },
+            |run, k, st| {
+                run.step = first + k;
+                run.settled(&insts[k].name, st);
             },
         );
         Ok(())
@@ -365,6 +415,9 @@ impl Run<'_, '_> {
         let mut insts = Vec::new();
         for n in names {
             insts.push(find(cx.plan, n)?);
+        }
+        for inst in &insts {
+            self.emit(Some(&inst.name), Outcome::Began);
         }
         let mut launched = Vec::with_capacity(insts.len());
         holders::par_for_each(
@@ -393,12 +446,18 @@ impl Run<'_, '_> {
         }
         // A stop mostly waits for the copy to exit: many at once, but not a thread and
         // a socket per copy (a thousand of each ran into the fd limit).
-        let stopped = holders::par_map(&insts, holders::PARALLEL_STOPS, |inst| {
-            holders::stop(cx.plan, inst)
-        });
+        let mut stopped = Vec::with_capacity(insts.len());
+        self.watch(
+            &insts,
+            holders::PARALLEL_STOPS,
+            |inst, changed| {
+                holders::watched(cx.plan, inst, changed, || holders::stop(cx.plan, inst))
+            },
+            |_, k, done| stopped.push((k, done)),
+        );
         let mut all = true;
-        for (inst, done) in insts.into_iter().zip(stopped) {
-            all &= self.acted(&inst.name, done);
+        for (k, done) in stopped {
+            all &= self.acted(&insts[k].name, done);
         }
         Ok(all)
     }
@@ -521,7 +580,9 @@ impl Run<'_, '_> {
     fn surge_ready(&mut self, name: &str, reason: &Reason) -> Result<bool, Fatal> {
         let cx = self.cx;
         let inst = find(cx.plan, name)?;
-        let st = holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst));
+        let st = self.watch_one(inst, |inst, changed| {
+            holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst), changed)
+        });
         self.emit(
             Some(name),
             Outcome::Settled {

@@ -63,8 +63,20 @@ pub fn start(inst: &InstancePlan) -> Result<u32, String> {
     holder::launch(&spec_path(inst)).map_err(|e| format!("failed to {e}"))
 }
 
-/// Polls the holder until the instance leaves `starting` (or `deadline` passes).
-pub fn wait_settled(plan: &Plan, inst: &InstancePlan, deadline: Duration) -> Settled {
+/// What a watched copy reports while a step waits on it: its holder's state and detail.
+pub type Change<'a> = &'a (dyn Fn(InstanceState, &str) + Sync);
+
+/// A change callback that drops what it is told.
+pub fn unwatched(_: InstanceState, _: &str) {}
+
+/// Polls the holder until the instance leaves `starting` (or `deadline` passes);
+/// `changed` hears every new (state, detail) on the way.
+pub fn wait_settled(
+    plan: &Plan,
+    inst: &InstancePlan,
+    deadline: Duration,
+    changed: Change,
+) -> Settled {
     let socket = socket_of(plan, inst);
     let start = Instant::now();
     let mut last = (InstanceState::Starting, String::new());
@@ -85,6 +97,9 @@ pub fn wait_settled(plan: &Plan, inst: &InstancePlan, deadline: Duration) -> Set
         };
         match answer {
             Some(Ok(s)) => {
+                if (s.state, s.detail.as_str()) != (last.0, last.1.as_str()) {
+                    changed(s.state, &s.detail);
+                }
                 last = (s.state, s.detail.clone());
                 started_at_ms = s.started_at_ms;
                 if !matches!(
@@ -117,6 +132,61 @@ pub fn wait_settled(plan: &Plan, inst: &InstancePlan, deadline: Duration) -> Set
         detail: last.1,
         took,
     }
+}
+
+/// How often a long request's copy is asked what it is doing (stop phases are seconds apart).
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// Runs `work` (a long request: stop, restart) while a second connection asks the
+/// holder what it is doing, so `changed` hears `shutdown sent`, `SIGINT after 10s`, …
+pub fn watched<R: Send>(
+    plan: &Plan,
+    inst: &InstancePlan,
+    changed: Change,
+    work: impl FnOnce() -> R + Send,
+) -> R {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let watcher = std::thread::current();
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let r = work();
+            done.store(true, Ordering::Release);
+            // The watcher sleeps between questions: wake it, the step is over.
+            watcher.unpark();
+            r
+        });
+        let socket = socket_of(plan, inst);
+        let mut conn: Option<HolderClient> = None;
+        let mut last: Option<(InstanceState, String)> = None;
+        while !done.load(Ordering::Acquire) {
+            std::thread::park_timeout(WATCH_EVERY);
+            if done.load(Ordering::Acquire) {
+                break;
+            }
+            let answer = match conn.as_mut() {
+                Some(c) => c.status().ok(),
+                None => HolderClient::connect_for_status(&socket, Duration::from_secs(1))
+                    .ok()
+                    .map(|(c, st)| {
+                        conn = Some(c);
+                        st
+                    })
+                    .and_then(Result::ok),
+            };
+            match answer {
+                Some(st) if last.as_ref() != Some(&(st.state, st.detail.clone())) => {
+                    changed(st.state, &st.detail);
+                    last = Some((st.state, st.detail));
+                }
+                Some(_) => {}
+                None => conn = None,
+            }
+        }
+        match worker.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// Stops one instance gracefully (console `shutdown`, then signals); the holder exits.
@@ -308,17 +378,41 @@ pub fn par_for_each<T: Sync, R: Send>(
     items: &[T],
     workers: usize,
     f: impl Fn(&T) -> R + Sync,
-    mut each: impl FnMut(usize, R),
+    each: impl FnMut(usize, R),
+) {
+    let mut each = each;
+    par_for_each_watched(
+        items,
+        workers,
+        |item, _: Change| f(item),
+        |i, update| {
+            if let Update::Done(r) = update {
+                each(i, r);
+            }
+        },
+    );
+}
+
+/// What [`par_for_each_watched`] hands back about one item.
+pub enum Update<R> {
+    /// The item's copy changed state or detail while its work runs (any order).
+    Changed(InstanceState, String),
+    /// The item's result (in the order of the items).
+    Done(R),
+}
+
+/// [`par_for_each`] whose work reports as it goes: what `f` tells its [`Change`]
+/// reaches `on` on the calling thread at once, tagged with the item's index; results
+/// reach it in the order of `items`.
+pub fn par_for_each_watched<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T, Change) -> R + Sync,
+    mut on: impl FnMut(usize, Update<R>),
 ) {
     let workers = workers.clamp(1, items.len().max(1));
-    if workers == 1 {
-        for (i, item) in items.iter().enumerate() {
-            each(i, f(item));
-        }
-        return;
-    }
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::channel::<(usize, Update<R>)>();
     std::thread::scope(|s| {
         for _ in 0..workers {
             let (tx, next, f) = (tx.clone(), &next, &f);
@@ -327,7 +421,11 @@ pub fn par_for_each<T: Sync, R: Send>(
                 let Some(item) = items.get(i) else {
                     return;
                 };
-                if tx.send((i, f(item))).is_err() {
+                let report = |state: InstanceState, detail: &str| {
+                    let _ = tx.send((i, Update::Changed(state, detail.to_string())));
+                };
+                let r = f(item, &report);
+                if tx.send((i, Update::Done(r))).is_err() {
                     return;
                 }
             });
@@ -336,11 +434,16 @@ pub fn par_for_each<T: Sync, R: Send>(
         // Results come in any order: hold each until those before it are in.
         let mut held = BTreeMap::new();
         let mut due = 0;
-        for (i, r) in rx {
-            held.insert(i, r);
-            while let Some(r) = held.remove(&due) {
-                each(due, r);
-                due += 1;
+        for (i, update) in rx {
+            match update {
+                Update::Changed(..) => on(i, update),
+                Update::Done(r) => {
+                    held.insert(i, r);
+                    while let Some(r) = held.remove(&due) {
+                        on(due, Update::Done(r));
+                        due += 1;
+                    }
+                }
             }
         }
     });

@@ -55,6 +55,10 @@ pub fn line(e: &Event) -> Option<String> {
         )),
         Outcome::Acted(done) => Some(match done {
             Done::Started => format!("[{t:6.2}s] {name}: started"),
+            // Nothing to stop: say so, `unchanged` reads as if it were still running.
+            Done::Unchanged if e.phase.starts_with("stop") => {
+                format!("[{t:6.2}s] {name}: already stopped")
+            }
             Done::Unchanged => format!("[{t:6.2}s] {name}: unchanged"),
             Done::Restarted => format!("[{t:6.2}s] {name}: restarted"),
             Done::Stopped => format!("[{t:6.2}s] {name}: stopped"),
@@ -140,6 +144,21 @@ impl Sink for Lines {
                 }
             }
             _ => print(e),
+        }
+    }
+}
+
+/// `--quiet`: nothing on stdout; a failure or an escalation still goes to stderr.
+pub struct Quiet;
+
+impl Sink for Quiet {
+    fn event(&mut self, e: &Event) {
+        let loud = e.outcome.failed()
+            || matches!(&e.outcome, Outcome::Waiting { detail, .. } if is_escalation(detail));
+        if loud {
+            if let Some(l) = line(e) {
+                let _ = writeln!(std::io::stderr().lock(), "{l}");
+            }
         }
     }
 }
