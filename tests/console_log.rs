@@ -10,7 +10,6 @@
 //! Every process is ended by pid when the `Grid` drops; waits poll with deadlines.
 
 // Shared with cli_runtime.rs, which uses more of it than this file does.
-#[allow(unused_imports)]
 mod cli_runtime_support;
 mod common;
 

@@ -3,10 +3,6 @@
 //! pids, the same files. Then `up` takes those steps. Every process is ended by pid (the
 //! support `Grid` drop); every wait has a deadline.
 
-#[expect(
-    unused_imports,
-    reason = "the support module re-exports more than this test uses"
-)]
 mod cli_runtime_support;
 mod common;
 

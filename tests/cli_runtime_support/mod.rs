@@ -1,11 +1,12 @@
-//! Support for `tests/cli_runtime.rs`: a scratch grid per test (manifest, free
+//! Support for the CLI suites (cli_runtime, console_log, dry_run, progress, real_parity):
+//! a scratch grid per test (manifest, free
 //! loopback ports), the real `gridctl` binary run with deadlines, background CLI
 //! processes, a real PTY session for `attach`, and process accounting through /proc.
 //!
 //! Cleanup is by pid only, and only of processes this test started: the [`Grid`]
 //! drop runs `gridctl down`, then SIGKILLs every pid it recorded from `status` and
 //! every process whose command line names this test's (unique) scratch directory.
-#![allow(dead_code)] // not every helper is used by every test
+#![allow(dead_code, unused_imports)] // not every helper is used by every test crate
 
 pub use crate::common::grid::{row, row_pids, Row, FAKE_ROBUST, GRIDCTL};
 pub use crate::common::ports::reserve_ports;

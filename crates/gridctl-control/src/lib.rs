@@ -11,8 +11,9 @@
 pub mod lock;
 pub mod outcome;
 
-// Reading the running grid.
+// Reading the running grid (many copies at once).
 pub mod client;
+pub mod parallel;
 pub mod procstat;
 pub mod status;
 

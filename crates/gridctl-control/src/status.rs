@@ -109,62 +109,58 @@ pub fn rows_for(
         .collect();
     let uptime = procstat::uptime_secs();
     // /proc is read for two processes per copy: spread over a few threads.
-    let rows = crate::reconcile::holders::par_map(
-        statuses,
-        crate::reconcile::holders::PARALLEL,
-        |(name, st, note)| {
-            let inst = by_name.get(name.as_str())?;
-            let ports: Vec<u16> = std::iter::once(inst.private_port)
-                .chain(inst.public_port)
-                .collect();
-            Some(match st {
-                Some(s) => {
-                    let proc_ = s.pid.and_then(procstat::sample);
-                    Row {
-                        name: name.clone(),
-                        role: inst.role.clone(),
-                        state: s.state.as_str().to_string(),
-                        detail: s.detail.clone(),
-                        pid: s.pid,
-                        holder_pid: Some(s.holder_pid),
-                        ports,
-                        restarts: s.restarts,
-                        uptime_secs: s
-                            .started_at_ms
-                            .filter(|_| s.pid.is_some())
-                            .map(|t| now_ms().saturating_sub(t) / 1000),
-                        cpu_percent: proc_.as_ref().and_then(|p| {
-                            uptime.and_then(|u| procstat::lifetime_cpu_percent_at(p, u))
-                        }),
-                        rss_bytes: proc_.map(|p| p.rss_bytes),
-                        holder_rss_bytes: holder_rss
-                            .then(|| procstat::rss_bytes(s.holder_pid))
-                            .flatten(),
-                        last_exit: s.last_exit.clone(),
-                        viewers: s.viewers,
-                        upstream: upstream_of(name),
-                    }
-                }
-                None => Row {
+    let rows = crate::parallel::par_map(statuses, crate::parallel::PARALLEL, |(name, st, note)| {
+        let inst = by_name.get(name.as_str())?;
+        let ports: Vec<u16> = std::iter::once(inst.private_port)
+            .chain(inst.public_port)
+            .collect();
+        Some(match st {
+            Some(s) => {
+                let proc_ = s.pid.and_then(procstat::sample);
+                Row {
                     name: name.clone(),
                     role: inst.role.clone(),
-                    state: InstanceState::Stopped.as_str().to_string(),
-                    detail: note.clone().unwrap_or_default(),
-                    pid: None,
-                    holder_pid: None,
+                    state: s.state.as_str().to_string(),
+                    detail: s.detail.clone(),
+                    pid: s.pid,
+                    holder_pid: Some(s.holder_pid),
                     ports,
-                    restarts: 0,
-                    uptime_secs: None,
-                    cpu_percent: None,
-                    rss_bytes: None,
-                    holder_rss_bytes: None,
-                    last_exit: None,
-                    viewers: 0,
+                    restarts: s.restarts,
+                    uptime_secs: s
+                        .started_at_ms
+                        .filter(|_| s.pid.is_some())
+                        .map(|t| now_ms().saturating_sub(t) / 1000),
+                    cpu_percent: proc_
+                        .as_ref()
+                        .and_then(|p| uptime.and_then(|u| procstat::lifetime_cpu_percent_at(p, u))),
+                    rss_bytes: proc_.map(|p| p.rss_bytes),
+                    holder_rss_bytes: holder_rss
+                        .then(|| procstat::rss_bytes(s.holder_pid))
+                        .flatten(),
+                    last_exit: s.last_exit.clone(),
+                    viewers: s.viewers,
                     upstream: upstream_of(name),
-                },
-            })
-        },
-    );
+                }
+            }
+            None => Row {
+                name: name.clone(),
+                role: inst.role.clone(),
+                state: InstanceState::Stopped.as_str().to_string(),
+                detail: note.clone().unwrap_or_default(),
+                pid: None,
+                holder_pid: None,
+                ports,
+                restarts: 0,
+                uptime_secs: None,
+                cpu_percent: None,
+                rss_bytes: None,
+                holder_rss_bytes: None,
+                last_exit: None,
+                viewers: 0,
+                upstream: upstream_of(name),
+            },
+        })
+    });
     rows.into_iter().flatten().collect()
 }
 

@@ -146,7 +146,12 @@ impl Run<'_, '_> {
                 self.emit(None, Outcome::Rendered);
             }
             Action::Keep { instance } => {
-                self.emit(Some(instance), Outcome::Acted(Done::Unchanged));
+                // `down` keeps what is not running: say it is stopped, not "unchanged".
+                let done = match s.reason {
+                    Reason::NotRunning => Done::AlreadyStopped,
+                    _ => Done::Unchanged,
+                };
+                self.emit(Some(instance), Outcome::Acted(done));
             }
             Action::Unreachable { instance } => {
                 let why = s.reason.to_string();

@@ -5,13 +5,15 @@
 //! interruption.
 
 use crate::client::{clean_stale, probe_holder, HolderClient, HolderPresence};
+pub use crate::parallel::{
+    par_for_each, par_for_each_watched, par_map, unwatched, Change, Update, PARALLEL,
+    PARALLEL_STOPS,
+};
 use gridctl_config::plan::{InstancePlan, Plan};
 use gridctl_holder::holder;
 use gridctl_wire::protocol::{InstanceState, InstanceStatus};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// What happened to one instance.
@@ -19,6 +21,8 @@ use std::time::{Duration, Instant};
 pub enum Action {
     Started,
     Unchanged,
+    /// Nothing to stop: the copy was not running.
+    AlreadyStopped,
     Restarted,
     Stopped,
     Failed(String),
@@ -62,12 +66,6 @@ pub fn presence(plan: &Plan, inst: &InstancePlan) -> HolderPresence {
 pub fn start(inst: &InstancePlan) -> Result<u32, String> {
     holder::launch(&spec_path(inst)).map_err(|e| format!("failed to {e}"))
 }
-
-/// What a watched copy reports while a step waits on it: its holder's state and detail.
-pub type Change<'a> = &'a (dyn Fn(InstanceState, &str) + Sync);
-
-/// A change callback that drops what it is told.
-pub fn unwatched(_: InstanceState, _: &str) {}
 
 /// Polls the holder until the instance leaves `starting` (or `deadline` passes);
 /// `changed` hears every new (state, detail) on the way.
@@ -349,104 +347,6 @@ pub fn stop_socket(socket: &Path) -> Result<(), String> {
         .and_then(|c| c.stop())
         .map(|_| ())
         .map_err(|e| format!("failed to {e}"))
-}
-
-/// How many holders are asked at once: enough to keep both sides busy while a few
-/// holders are slow to be scheduled, few enough that a thousand copies cost a handful
-/// of threads and sockets, not a thousand of each.
-pub const PARALLEL: usize = 16;
-
-/// How many copies are stopped at once: a stop waits on the copy's own shutdown.
-pub const PARALLEL_STOPS: usize = 128;
-
-/// `f` over `items` on at most `workers` threads, results in the order of `items`.
-pub fn par_map<T: Sync, R: Send>(
-    items: &[T],
-    workers: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let mut out = Vec::with_capacity(items.len());
-    par_for_each(items, workers, f, |_, r| out.push(r));
-    out
-}
-
-/// `f` over `items` on at most `workers` threads; `each` gets every result on the
-/// calling thread, in the order of `items`, as soon as it and all before it are in
-/// (progress stays in order and prompt). Workers take the next item as they finish
-/// one, so a slow copy holds up no batch. A worker's panic is raised again here.
-pub fn par_for_each<T: Sync, R: Send>(
-    items: &[T],
-    workers: usize,
-    f: impl Fn(&T) -> R + Sync,
-    each: impl FnMut(usize, R),
-) {
-    let mut each = each;
-    par_for_each_watched(
-        items,
-        workers,
-        |item, _: Change| f(item),
-        |i, update| {
-            if let Update::Done(r) = update {
-                each(i, r);
-            }
-        },
-    );
-}
-
-/// What [`par_for_each_watched`] hands back about one item.
-pub enum Update<R> {
-    /// The item's copy changed state or detail while its work runs (any order).
-    Changed(InstanceState, String),
-    /// The item's result (in the order of the items).
-    Done(R),
-}
-
-/// [`par_for_each`] whose work reports as it goes: what `f` tells its [`Change`]
-/// reaches `on` on the calling thread at once, tagged with the item's index; results
-/// reach it in the order of `items`.
-pub fn par_for_each_watched<T: Sync, R: Send>(
-    items: &[T],
-    workers: usize,
-    f: impl Fn(&T, Change) -> R + Sync,
-    mut on: impl FnMut(usize, Update<R>),
-) {
-    let workers = workers.clamp(1, items.len().max(1));
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Update<R>)>();
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            let (tx, next, f) = (tx.clone(), &next, &f);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else {
-                    return;
-                };
-                let report = |state: InstanceState, detail: &str| {
-                    let _ = tx.send((i, Update::Changed(state, detail.to_string())));
-                };
-                let r = f(item, &report);
-                if tx.send((i, Update::Done(r))).is_err() {
-                    return;
-                }
-            });
-        }
-        drop(tx);
-        // Results come in any order: hold each until those before it are in.
-        let mut held = BTreeMap::new();
-        let mut due = 0;
-        for (i, update) in rx {
-            match update {
-                Update::Changed(..) => on(i, update),
-                Update::Done(r) => {
-                    held.insert(i, r);
-                    while let Some(r) = held.remove(&due) {
-                        on(due, Update::Done(r));
-                        due += 1;
-                    }
-                }
-            }
-        }
-    });
 }
 
 /// Status of every instance: the holder's answer, or `stopped` when there is none.

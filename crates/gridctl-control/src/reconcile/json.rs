@@ -40,6 +40,7 @@ fn outcome(o: &Outcome) -> (&'static str, Value) {
     match o {
         Outcome::Acted(Done::Started) => ("started", Value::Null),
         Outcome::Acted(Done::Unchanged) => ("unchanged", Value::Null),
+        Outcome::Acted(Done::AlreadyStopped) => ("already_stopped", Value::Null),
         Outcome::Acted(Done::Restarted) => ("restarted", Value::Null),
         Outcome::Acted(Done::Stopped) => ("stopped", Value::Null),
         Outcome::Acted(Done::Failed(why)) => ("failed", json!(why)),

@@ -56,6 +56,7 @@ pub fn line(e: &Event) -> Option<String> {
         Outcome::Acted(done) => Some(match done {
             Done::Started => format!("[{t:6.2}s] {name}: started"),
             // Nothing to stop: say so, `unchanged` reads as if it were still running.
+            Done::AlreadyStopped => format!("[{t:6.2}s] {name}: already stopped"),
             Done::Unchanged if e.phase.starts_with("stop") => {
                 format!("[{t:6.2}s] {name}: already stopped")
             }
