@@ -256,6 +256,7 @@ mod tests {
             instance: Some("asset-1".into()),
             elapsed: Duration::from_millis(10),
             outcome,
+            why: None,
         };
         live.event(&at(Outcome::Began));
         assert!(live.bars.contains_key("asset-1"));
@@ -282,6 +283,7 @@ mod tests {
                 instance: Some(format!("asset-{i}")),
                 elapsed: Duration::ZERO,
                 outcome: Outcome::Began,
+                why: None,
             });
         }
         assert_eq!(live.bars.len(), MAX_LINES);

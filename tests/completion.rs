@@ -144,7 +144,14 @@ fn hidden_commands_never_complete() {
     }
     assert_eq!(
         complete(&g.dir, &["gridctl", "nginx", ""]),
-        ["reload", "help", "--file", "--help"]
+        [
+            "reload",
+            "help",
+            "--file",
+            "--quiet",
+            "--no-progress",
+            "--help"
+        ]
     );
     // Nothing hidden below a hidden command either: `nginx sync --lock-wait`.
     let got = complete(&g.dir, &["gridctl", "nginx", "sync", "--lock"]);

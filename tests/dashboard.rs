@@ -259,7 +259,7 @@ fn top_on_a_pty_restarts_filters_attaches_and_quits_without_changing_anything() 
     top.keys(b"r");
     top.wait_screen("the restart's result", Duration::from_secs(15), |s| {
         s.lines()
-            .any(|l| l.contains("restart asset-2: done") && l.contains("asset-2: ● ready after"))
+            .any(|l| l.contains("restart asset-2: done") && l.contains("1 instance(s) restarted"))
     });
     let after = grid.status();
     assert_ne!(
@@ -465,7 +465,7 @@ fn top_keeps_the_messages_of_its_actions_in_its_status_line() {
     for (key, done, state) in [
         (
             b"r",
-            "restart asset-1: done — asset-1: ● ready after",
+            "restart asset-1: done — 1 instance(s) restarted",
             "● ready",
         ),
         (b"s", "stop asset-1: done", "○ stopped"),

@@ -140,7 +140,7 @@ _gridctl() {
 
     case "${cmd}" in
         gridctl)
-            opts="-f -h -V --file --help --version init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help"
+            opts="-f -q -h -V --file --quiet --no-progress --help --version init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -184,7 +184,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__attach)
-            opts="-f -h --read-only --detach-key --file --help"
+            opts="-f -q -h --read-only --detach-key --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -232,7 +232,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__check)
-            opts="-f -h --file --help"
+            opts="-f -q -h --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -276,7 +276,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__down)
-            opts="-f -h --dry-run --json --file --help"
+            opts="-f -q -h --dry-run --json --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -586,7 +586,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__init)
-            opts="-f -h --bin-dir --name --domain --force --file --help"
+            opts="-f -q -h --bin-dir --name --domain --force --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -642,7 +642,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__logs)
-            opts="-f -n -h --follow --lines --file --help"
+            opts="-f -n -q -h --follow --lines --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -679,7 +679,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__nginx)
-            opts="-f -h --file --help reload help"
+            opts="-f -q -h --file --quiet --no-progress --help reload help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -765,7 +765,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__nginx__subcmd__reload)
-            opts="-f -h --file --help"
+            opts="-f -q -h --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -809,7 +809,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__plan)
-            opts="-f -h --json --file --help"
+            opts="-f -q -h --json --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -853,7 +853,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__render)
-            opts="-f -h --file --help"
+            opts="-f -q -h --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -897,7 +897,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__render__subcmd__nginx)
-            opts="-o -f -h --output --file --help"
+            opts="-o -f -q -h --output --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -949,7 +949,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__render__subcmd__simulator)
-            opts="-f -h --file --help"
+            opts="-f -q -h --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -993,7 +993,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__restart)
-            opts="-f -h --rolling --dry-run --json --file --help"
+            opts="-f -q -h --rolling --dry-run --json --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1037,7 +1037,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__scale)
-            opts="-f -h --dry-run --file --help"
+            opts="-f -q -h --dry-run --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1081,7 +1081,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__send)
-            opts="-a -f -h --answer --role --timeout --file --help"
+            opts="-a -f -q -h --answer --role --timeout --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1141,7 +1141,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__status)
-            opts="-f -h --json --file --help"
+            opts="-f -q -h --json --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1185,7 +1185,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__top)
-            opts="-f -h --file --help"
+            opts="-f -q -h --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1229,7 +1229,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__up)
-            opts="-f -h --wait --dry-run --json --file --help"
+            opts="-f -q -h --wait --dry-run --json --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_gridctl_global_optspecs
-    string join \n f/file= h/help V/version
+    string join \n f/file= q/quiet no-progress h/help V/version
 end
 
 function __fish_gridctl_needs_command
@@ -25,6 +25,8 @@ function __fish_gridctl_using_subcommand
 end
 
 complete -c gridctl -n "__fish_gridctl_needs_command" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
+complete -c gridctl -n "__fish_gridctl_needs_command" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_needs_command" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_needs_command" -s V -l version -d 'Print version'
 complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "init" -d 'Write a commented grid.toml with a sensible split (core + asset + inventory copies)'
@@ -49,61 +51,95 @@ complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l name -d 'The gr
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l domain -d 'Public base domain: services answer on <service>.<domain>' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l force -d 'Overwrite an existing manifest'
+complete -c gridctl -n "__fish_gridctl_using_subcommand init" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand check" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand check" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand check" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand check" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand plan" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand plan" -l json -d 'Machine-readable output, including each instance\'s command line and environment (secrets redacted)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand plan" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand plan" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand render" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand render" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand render" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand render" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand render-nginx" -s o -l output -d 'Write to this file instead of stdout' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand render-nginx" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand render-nginx" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand render-nginx" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand render-nginx" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand render-simulator" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand render-simulator" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand render-simulator" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand render-simulator" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -l wait -d 'Wait until every started instance is ready; exit 1 naming those that are not'
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -l dry-run -d 'Print the steps (each with its reason) without acting: nothing starts, stops or is written'
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -l json -d 'Steps (with --dry-run) or events as JSON lines instead of progress lines'
+complete -c gridctl -n "__fish_gridctl_using_subcommand up" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand up" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_using_subcommand down" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand down" -l dry-run -d 'Print the steps (each with its reason) without acting'
 complete -c gridctl -n "__fish_gridctl_using_subcommand down" -l json -d 'Steps (with --dry-run) or events as JSON lines instead of progress lines'
+complete -c gridctl -n "__fish_gridctl_using_subcommand down" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand down" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand down" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand status" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand status" -l json -d 'Machine-readable output'
+complete -c gridctl -n "__fish_gridctl_using_subcommand status" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand status" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand status" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l detach-key -d 'Detach sequence: `ctrl-]` (default), `ctrl-a d`, `ctrl-X`; press it twice to send it' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l read-only -d 'Watch only: typed keys are not sent to the console'
+complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s a -l answer -d 'An answer to type when the console asks a question; repeat it for each question, in order ("" answers with just Enter)' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l role -d 'Send to every copy of this role (then every positional word is the line)' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l timeout -d 'Give up waiting for the answer after this long' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l rolling -d 'One copy at a time: out of its upstream, drain, restart, ready, back in; the role keeps serving. A role\'s only serving copy gets a temporary second copy first (surge); a role that must run as one copy (presence, griduser caches) restarts in place, and says so before acting'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l dry-run -d 'Print the steps (each with its reason) without acting'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l json -d 'Steps (with --dry-run) or events as JSON lines instead of progress lines'
+complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand scale" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand scale" -l dry-run -d 'Print the steps (each with its reason) without acting; grid.toml is not written'
+complete -c gridctl -n "__fish_gridctl_using_subcommand scale" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand scale" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand scale" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gridctl -n "__fish_gridctl_using_subcommand top" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand top" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand top" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand top" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload help" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload help" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload help" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload help" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload help" -f -a "reload" -d 'Render the nginx config, test it, install it atomically (keeping the previous one) and reload'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and not __fish_seen_subcommand_from reload help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from reload" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
+complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from reload" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from reload" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from reload" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from help" -f -a "reload" -d 'Render the nginx config, test it, install it atomically (keeping the previous one) and reload'
 complete -c gridctl -n "__fish_gridctl_using_subcommand nginx; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s n -l lines -d 'Lines from the end to show first' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -l file -d 'The grid manifest (as gridctl -f; here -f is --follow)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s f -l follow -d 'Keep printing new lines as they come'
+complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
+complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "init" -d 'Write a commented grid.toml with a sensible split (core + asset + inventory copies)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand help; and not __fish_seen_subcommand_from init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help" -f -a "check" -d 'Validate grid.toml and the configuration it renders; print diagnostics'

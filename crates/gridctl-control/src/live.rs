@@ -46,8 +46,14 @@ pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
     // file (each one's change survives the other).
     let (_lock, old) = locked_plan(file)?;
     let (new_text, new, t) = edited(file, &target, &changes)?;
-    // Copies are started below: refuse before grid.toml changes, not halfway.
-    crate::converge::check_can_start(&new)?;
+    // A scale-up starts copies: refuse before grid.toml changes, not halfway.
+    if new
+        .instances
+        .iter()
+        .any(|i| old.instance(&i.name).is_none())
+    {
+        crate::converge::check_can_start(&new)?;
+    }
 
     // The manifest first: a failed write has stopped and started nothing, and a command
     // interrupted after it leaves a grid that the next `up` converges to the file.

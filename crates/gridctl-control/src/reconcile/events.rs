@@ -17,6 +17,9 @@ pub struct Event {
     /// Since the command started.
     pub elapsed: Duration,
     pub outcome: Outcome,
+    /// Why the step acts on this copy, when the operator did not say so themselves
+    /// (`config changed: includes/local/asset.ini`): a restart `up` decided on.
+    pub why: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,6 +44,8 @@ struct Run<'a, 'e> {
     emit: &'e mut dyn FnMut(Event),
     step: usize,
     phase: &'static str,
+    /// Why the current step acts, when `up` decided it (see [`Event::why`]).
+    why: Option<String>,
     /// Membership changes waiting for the next reload.
     pending: Vec<(String, Membership)>,
     /// The last reload, and whether it marked copies down (a drain must follow).
@@ -59,6 +61,7 @@ pub fn run(cx: &Context, steps: &[Step], emit: &mut dyn FnMut(Event)) -> Result<
         emit,
         step: 0,
         phase: "",
+        why: None,
         pending: Vec::new(),
         last_reload: None,
         failed: BTreeSet::new(),
@@ -70,6 +73,10 @@ pub fn run(cx: &Context, steps: &[Step], emit: &mut dyn FnMut(Event)) -> Result<
         let s = &steps[i];
         r.step = i;
         r.phase = s.action.kind();
+        r.why = match &s.reason {
+            Reason::ConfigChanged(_) => Some(s.reason.to_string()),
+            _ => None,
+        };
         if halted {
             r.emit(s.instance(), Outcome::Skipped);
             i += 1;
@@ -114,6 +121,7 @@ impl Run<'_, '_> {
             instance: instance.map(str::to_string),
             elapsed: self.cx.started.elapsed(),
             outcome,
+            why: self.why.clone(),
         };
         (self.emit)(e);
     }

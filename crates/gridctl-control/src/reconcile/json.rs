@@ -32,6 +32,7 @@ pub fn event(e: &Event) -> String {
         "elapsed_s": e.elapsed.as_secs_f64(),
         "outcome": outcome,
         "detail": detail,
+        "why": e.why,
     })
     .to_string()
 }

@@ -61,7 +61,10 @@ pub fn line(e: &Event) -> Option<String> {
                 format!("[{t:6.2}s] {name}: already stopped")
             }
             Done::Unchanged => format!("[{t:6.2}s] {name}: unchanged"),
-            Done::Restarted => format!("[{t:6.2}s] {name}: restarted"),
+            Done::Restarted => match &e.why {
+                Some(why) => format!("[{t:6.2}s] {name}: restarted ({why})"),
+                None => format!("[{t:6.2}s] {name}: restarted"),
+            },
             Done::Stopped => format!("[{t:6.2}s] {name}: stopped"),
             Done::Failed(why) => format!("[{t:6.2}s] {name}: FAILED: {why}"),
         }),

@@ -126,7 +126,17 @@ impl fmt::Display for Reason {
                     "config changed (the tree on disk is already the new one)"
                 )
             }
-            Reason::ConfigChanged(files) => write!(f, "config changed: {}", files.join(", ")),
+            Reason::ConfigChanged(files) => {
+                // holder.json holds what the copy runs with (command line, environment).
+                let named: Vec<String> = files
+                    .iter()
+                    .map(|f| match f.as_str() {
+                        "holder.json" => "holder.json (command line or environment)".to_string(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                write!(f, "config changed: {}", named.join(", "))
+            }
             Reason::Unchanged => write!(f, "running, config unchanged"),
             Reason::NotReady(state) => write!(f, "running but {state}"),
             Reason::Crashed(state) => write!(f, "crashed ({state})"),
