@@ -422,16 +422,15 @@ impl PtySession {
     }
 }
 
-/// Seconds from a progress line like `[  0.19s] core-1: ● ready after 0.05s`.
+/// Seconds from a progress line like `[  0.19s] core-1: ● ready after 50ms`.
 pub fn ready_after(up_stdout: &str, name: &str) -> Option<f64> {
     up_stdout.lines().find_map(|l| {
         let rest = l.split_once(&format!("] {name}: "))?.1;
-        let secs = rest.split_once("ready after ")?.1.trim_end_matches('s');
-        secs.split_whitespace()
-            .next()?
-            .trim_end_matches('s')
-            .parse()
+        let took = rest.split_once("ready after ")?.1;
+        let took = took.split(" (").next()?.trim();
+        humantime::parse_duration(took)
             .ok()
+            .map(|d| d.as_secs_f64())
     })
 }
 

@@ -79,10 +79,10 @@ pub fn line(e: &Event) -> Option<String> {
                 format!(" ({detail})")
             };
             Some(format!(
-                "[{t:6.2}s] {name}: {} {} after {:.2}s{detail}",
+                "[{t:6.2}s] {name}: {} {} after {}{detail}",
                 crate::status::symbol(state.as_str()),
                 state.as_str(),
-                took.as_secs_f64()
+                gridctl_wire::human::duration(*took)
             ))
         }
         Outcome::Nginx { applied, note } => nginx_line(applied, note),
