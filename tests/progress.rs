@@ -5,8 +5,6 @@ mod cli_runtime_support;
 mod common;
 
 use cli_runtime_support::*;
-use common::pty::Pty;
-use portable_pty::CommandBuilder;
 use std::time::Duration;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -20,28 +18,22 @@ fn slow_core() -> Grid {
 }
 
 /// `gridctl ARGS` on a 24×80 PTY, `NO_COLOR` set or not.
-fn on_terminal(g: &Grid, args: &[&str], colour: bool) -> Pty {
-    let mut cmd = CommandBuilder::new(&g.gridctl);
-    cmd.arg("-f");
-    cmd.arg(&g.manifest);
-    for a in args {
-        cmd.arg(a);
-    }
-    cmd.cwd(&g.dir);
-    cmd.env("ROBUST_DB", DB_SECRET);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env_remove("GRIDCTL_FILE");
-    if colour {
-        cmd.env_remove("NO_COLOR");
-        cmd.env_remove("CLICOLOR");
-    } else {
-        cmd.env("NO_COLOR", "1");
-    }
-    Pty::spawn(cmd, 24, 80, |pid| g.record(pid))
+fn on_terminal(g: &Grid, args: &[&str], colour: bool) -> PtySession {
+    let no_color = if colour { None } else { Some("1") };
+    g.pty_with(
+        args,
+        24,
+        80,
+        &[
+            ("TERM", Some("xterm-256color")),
+            ("NO_COLOR", no_color),
+            ("CLICOLOR", None),
+        ],
+    )
 }
 
 /// The screen's rows (a full-width row is one row, not joined to the next).
-fn rows(p: &Pty) -> Vec<String> {
+fn rows(p: &PtySession) -> Vec<String> {
     p.parser.screen().rows(0, 80).collect()
 }
 

@@ -309,6 +309,17 @@ impl Grid {
 
     /// `gridctl ARGS` on a new PTY of `rows`×`cols` that this test owns.
     pub fn attach_pty(&self, args: &[&str], rows: u16, cols: u16) -> PtySession {
+        self.pty_with(args, rows, cols, &[("TERM", Some("xterm"))])
+    }
+
+    /// [`Grid::attach_pty`] with environment changes (`None` removes the variable).
+    pub fn pty_with(
+        &self,
+        args: &[&str],
+        rows: u16,
+        cols: u16,
+        env: &[(&str, Option<&str>)],
+    ) -> PtySession {
         let mut cmd = CommandBuilder::new(&self.gridctl);
         cmd.arg("-f");
         cmd.arg(&self.manifest);
@@ -317,9 +328,14 @@ impl Grid {
         }
         cmd.cwd(&self.dir);
         cmd.env("ROBUST_DB", DB_SECRET);
-        cmd.env("TERM", "xterm");
         cmd.env_remove("GRIDCTL_FILE");
         cmd.env_remove("GRIDCTL_DETACH_KEY");
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            }
+        }
         PtySession(Pty::spawn(cmd, rows, cols, |pid| self.record(pid)))
     }
 }

@@ -79,6 +79,16 @@ impl Mode {
     }
 }
 
+/// The closing line of a command that worked: `6 instance(s) up in 1s 200ms`.
+fn summary(mode: Mode, count: usize, what: &str, started: Instant) {
+    if mode.talks() {
+        print::out(&format!(
+            "{count} instance(s) {what} in {}\n",
+            human::duration(started.elapsed())
+        ));
+    }
+}
+
 /// Prints the steps of a dry run.
 pub(crate) fn print_dry_run(steps: &[Step], json: bool) {
     if json {
@@ -198,14 +208,7 @@ pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
         return Ok(());
     };
     if report.failures.is_empty() {
-        if !mode.talks() {
-            return Ok(());
-        }
-        print::out(&format!(
-            "{} instance(s) up in {}\n",
-            selected.len(),
-            human::duration(started.elapsed())
-        ));
+        summary(mode, selected.len(), "up", started);
         return Ok(());
     }
     Err(Failure::failed(
@@ -248,13 +251,7 @@ pub fn down(file: &Path, names: &[String], mode: Mode) -> Outcome {
         return Ok(());
     };
     if report.failures.is_empty() {
-        if mode.talks() {
-            print::out(&format!(
-                "{} instance(s) down in {}\n",
-                selected.len(),
-                human::duration(started.elapsed())
-            ));
-        }
+        summary(mode, selected.len(), "down", started);
         return Ok(());
     }
     let list: Vec<String> = report
@@ -301,13 +298,7 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outc
         return Ok(());
     };
     if report.failures.is_empty() {
-        if mode.talks() {
-            print::out(&format!(
-                "{} instance(s) restarted in {}\n",
-                selected.len(),
-                human::duration(started.elapsed())
-            ));
-        }
+        summary(mode, selected.len(), "restarted", started);
         return Ok(());
     }
     // A roll's failure says what happened to the roll; a plain restart's, per copy.

@@ -178,18 +178,7 @@ impl Run<'_, '_> {
             }
             Action::StartTogether { instances } => return self.start_together(instances),
             Action::WaitReady { instance } => {
-                let inst = find(cx.plan, instance)?;
-                let st = self.watch_one(inst, |inst, changed| {
-                    holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst), changed)
-                });
-                self.emit(
-                    Some(instance),
-                    Outcome::Settled {
-                        state: st.state,
-                        detail: st.detail.clone(),
-                        took: st.took,
-                    },
-                );
+                let st = self.wait_ready(find(cx.plan, instance)?);
                 if st.state != InstanceState::Ready {
                     if s.halts {
                         // The roll's report names the copy; it is not counted twice.
@@ -362,6 +351,23 @@ impl Run<'_, '_> {
                 Update::Done(r) => done(self, k, r),
             },
         );
+    }
+
+    /// Waits for one copy to settle, watched, and reports how it settled.
+    fn wait_ready(&mut self, inst: &InstancePlan) -> Settled {
+        let plan = self.cx.plan;
+        let st = self.watch_one(inst, |inst, changed| {
+            holders::wait_settled(plan, inst, ready_deadline(plan, inst), changed)
+        });
+        self.emit(
+            Some(&inst.name),
+            Outcome::Settled {
+                state: st.state,
+                detail: st.detail.clone(),
+                took: st.took,
+            },
+        );
+        st
     }
 
     /// [`Run::watch`] of one copy, its result returned.
@@ -592,18 +598,7 @@ impl Run<'_, '_> {
     /// Waits for the surge copy; one that does not become ready is removed and ends the run.
     fn surge_ready(&mut self, name: &str, reason: &Reason) -> Result<bool, Fatal> {
         let cx = self.cx;
-        let inst = find(cx.plan, name)?;
-        let st = self.watch_one(inst, |inst, changed| {
-            holders::wait_settled(cx.plan, inst, ready_deadline(cx.plan, inst), changed)
-        });
-        self.emit(
-            Some(name),
-            Outcome::Settled {
-                state: st.state,
-                detail: st.detail.clone(),
-                took: st.took,
-            },
-        );
+        let st = self.wait_ready(find(cx.plan, name)?);
         if st.state == InstanceState::Ready {
             return Ok(true);
         }
