@@ -2,7 +2,8 @@
 //! child, like a `screen` session per instance (design.md §3).
 //!
 //! Life of a holder:
-//! 1. [`launch`] (in the CLI) starts `gridctl-holder --spec <path>` with a pipe;
+//! 1. [`launch`] (in the CLI) starts `gridctl-holder --spec <path>` with a pipe
+//!    (posix_spawn: the CLI is not forked);
 //! 2. [`run_holder_command`] detaches (fork, setsid, fork, stdio to `/dev/null`)
 //!    **before** any tokio runtime exists, binds the socket, writes its pid file,
 //!    spawns the child, and reports `ok <pid>` (or `error <why>`) on the pipe;
@@ -18,17 +19,20 @@ use crate::hub::{open_console_log, remove_runtime_files, worker, HolderLog, Hub}
 use crate::protocol::{self, ClientMessage, HolderMessage, PROTOCOL_VERSION};
 use crate::spec::InstanceSpec;
 use crate::supervise::{self, Control, Ended, READY_FD_ENV};
+use nix::fcntl::{FcntlArg, FdFlag};
 use nix::unistd::{fork, setsid, ForkResult};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Held while a report pipe is inheritable (see [`launch_command`]).
+static INHERITABLE: Mutex<()> = Mutex::new(());
 
 /// How long [`launch`] waits for the holder's report.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -50,7 +54,7 @@ pub enum HolderError {
     Reported(String),
     #[error("start holder: it exited without reporting (see {})", log.display())]
     NoReport { log: PathBuf },
-    #[error("start holder: no report within {} s", .0.as_secs())]
+    #[error("start holder: no report within {}", gridctl_wire::human::duration(*.0))]
     Timeout(Duration),
 }
 
@@ -101,22 +105,26 @@ pub fn launch_command(mut cmd: Command, spec_path: &Path) -> Result<u32, HolderE
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: between fork and exec only fcntl (async-signal-safe) is called, on an
-    // fd this process owns, to let exactly the report pipe survive the exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::fcntl(write_fd, libc::F_SETFD, 0) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
     let program = PathBuf::from(cmd.get_program());
-    let mut child = cmd
-        .spawn()
-        .map_err(|source| HolderError::Spawn { program, source })?;
-    // Our copy must be closed, or the pipe never reaches EOF.
-    drop(write_end);
+    // No code between fork and exec (`pre_exec`), so std spawns with posix_spawn
+    // (vfork-like: no copy of this process's page tables, which a fork costs at every
+    // one of a thousand launches). The report pipe is created close-on-exec and made
+    // inheritable only for this spawn, under a lock and closed right after it, so no
+    // other launch inherits it; a holder closes whatever else it inherited
+    // (`Reporter::from_env`).
+    let spawned = {
+        let _one_at_a_time = INHERITABLE.lock().unwrap_or_else(|e| e.into_inner());
+        let spawned = nix::fcntl::fcntl(&write_end, FcntlArg::F_SETFD(FdFlag::empty()))
+            .map_err(|e| HolderError::Pipe(e.into()))
+            .and_then(|_| {
+                cmd.spawn()
+                    .map_err(|source| HolderError::Spawn { program, source })
+            });
+        // Our copy must be closed, or the pipe never reaches EOF.
+        drop(write_end);
+        spawned
+    };
+    let mut child = spawned?;
 
     let report = read_report(&read_end, LAUNCH_TIMEOUT);
     // The intermediate process exits right after forking; reap it (no zombie).
@@ -189,6 +197,7 @@ impl Reporter {
         let file = fd
             .filter(|&fd| fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1)
             .map(|fd| unsafe { File::from_raw_fd(fd) });
+        close_inherited(fd);
         if let Some(f) = &file {
             // Robust must not inherit it (the launcher would wait for its EOF).
             let _ = nix::fcntl::fcntl(
@@ -202,6 +211,25 @@ impl Reporter {
     fn send(&mut self, line: &str) {
         if let Some(mut f) = self.0.take() {
             let _ = f.write_all(format!("{}\n", line.replace('\n', " ")).as_bytes());
+        }
+    }
+}
+
+/// Closes every descriptor above stdio but `keep`: what a launcher's other threads
+/// had open when it spawned us (a holder lives for weeks; it must not hold its
+/// launcher's pipes or files). Called first thing, before the holder opens anything.
+fn close_inherited(keep: Option<RawFd>) {
+    let Ok(dir) = fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The directory's own descriptor is among them and closed by now: harmless EBADF.
+    for fd in fds.into_iter().filter(|&fd| fd > 2 && Some(fd) != keep) {
+        // SAFETY: closing a descriptor nothing in this process uses yet.
+        unsafe {
+            libc::close(fd);
         }
     }
 }
