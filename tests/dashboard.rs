@@ -26,7 +26,7 @@ fn row(name: &str, role: &str, state: &str, port: u16) -> InstRow {
         state: state.into(),
         detail: match state {
             "degraded" => "Failed to load OpenSim.Services.InventoryService.dll".into(),
-            "crash-loop" => "5 crashes in 300 s; `r` restarts it".into(),
+            "crash-loop" => "5 crashes within 5m; `r` restarts it".into(),
             "backoff" => "last exit: exit 1".into(),
             _ => String::new(),
         },
@@ -37,10 +37,11 @@ fn row(name: &str, role: &str, state: &str, port: u16) -> InstRow {
         } else {
             vec![port]
         },
-        restarts: if state == "crash-loop" {
+        restarts: u32::from(port % 3),
+        crashes: if state == "crash-loop" {
             5
         } else {
-            u32::from(port % 3)
+            u32::from(port % 2)
         },
         uptime_secs: running.then_some(3725),
         cpu_percent: running.then_some(1.5),

@@ -241,6 +241,7 @@ fn run(argv: &[String]) -> ! {
     let started_at = SystemTime::now();
     let crash_after = knobs.crash_after_ms;
     let start_delay = knobs.start_delay_ms;
+    let load_delay = knobs.load_delay_ms;
     let fail_connectors = knobs.fail_connectors.clone();
     let error_at_start = knobs.error_at_start;
     let migrations_dir = knobs.migrations_dir.clone().map(|d| cwd.join(d));
@@ -320,6 +321,7 @@ fn run(argv: &[String]) -> ! {
             map_tiles_dir(&config, entry.config_name.as_deref(), &cwd);
         }
         log::info(&format!("[SERVER]: {} loaded successfully", entry.class));
+        std::thread::sleep(Duration::from_millis(load_delay));
     }
     if error_at_start {
         log::error("[FAKE]: simulated failure during startup");

@@ -300,6 +300,7 @@ mod tests {
             holder_pid: running.then_some(9),
             ports: vec![1],
             restarts: 0,
+            crashes: 0,
             uptime_secs: None,
             cpu_percent: None,
             rss_bytes: None,

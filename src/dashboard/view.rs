@@ -35,10 +35,11 @@ pub const HELP: &[(&str, &str)] = &[
     ("q  Ctrl-C", "quit (the grid keeps running)"),
 ];
 
-/// Column widths: instance, state, pid, ports, restarts, uptime, cpu, rss, upstream.
-const WIDTHS: [usize; 9] = [12, 12, 7, 11, 3, 6, 5, 7, 5];
-const HEADERS: [&str; 9] = [
-    "INSTANCE", "STATE", "PID", "PORTS", "RST", "UPTIME", "CPU%", "RSS", "NGINX",
+/// Column widths: instance, state, pid, ports, restarts, crashes, uptime, cpu, rss,
+/// upstream: 80 columns with nginx (`RST` operator restarts, `CR` crashes).
+const WIDTHS: [usize; 10] = [12, 12, 7, 11, 3, 2, 6, 5, 6, 5];
+const HEADERS: [&str; 10] = [
+    "INSTANCE", "STATE", "PID", "PORTS", "RST", "CR", "UPTIME", "CPU%", "RSS", "NGINX",
 ];
 
 pub fn render(f: &mut Frame, m: &mut Model) {
@@ -167,11 +168,11 @@ fn title(m: &Model, width: u16) -> Line<'static> {
 }
 
 fn columns(m: &Model, width: u16) -> (usize, bool) {
-    let count = if m.snap.nginx { 9 } else { 8 };
+    let count = if m.snap.nginx { 10 } else { 9 };
     let used: usize = 2 + WIDTHS[..count].iter().map(|w| w + 1).sum::<usize>();
     // Wide terminals get a detail column with the rest of the width.
     let rest = usize::from(width).saturating_sub(used);
-    (if rest >= 12 { rest } else { 0 }, count == 9)
+    (if rest >= 12 { rest } else { 0 }, count == 10)
 }
 
 fn cell(text: &str, width: usize) -> String {
@@ -184,7 +185,7 @@ fn cell(text: &str, width: usize) -> String {
 fn header(m: &Model, width: u16) -> String {
     let (detail_w, nginx) = columns(m, width);
     let mut s = String::from("  ");
-    for (i, h) in HEADERS.iter().enumerate().take(if nginx { 9 } else { 8 }) {
+    for (i, h) in HEADERS.iter().enumerate().take(if nginx { 10 } else { 9 }) {
         s.push_str(&cell(h, WIDTHS[i]));
     }
     if detail_w > 0 {
@@ -246,6 +247,10 @@ fn instance_line(
 ) -> Line<'static> {
     let dash = || "-".to_string();
     let mut values = r.cells();
+    // The crash count's column is two wide: more than 99 shows as `++`.
+    if let Some(crashes) = values.get_mut(5).filter(|c| c.chars().count() > WIDTHS[5]) {
+        *crashes = "++".into();
+    }
     if nginx {
         values.push(match r.upstream {
             Some(Membership::In) => "in".into(),

@@ -109,24 +109,34 @@ pub fn lifetime_cpu_percent_at(s: &ProcSample, uptime: f64) -> Option<f64> {
     (age > 0.0).then(|| s.cpu_ticks as f64 / ticks_per_second() as f64 / age * 100.0)
 }
 
+/// `180.5M`, `1.2G`: at most six characters below 100 GiB (from 1000 MiB on in GiB).
 pub fn format_bytes(b: u64) -> String {
     const MIB: f64 = 1024.0 * 1024.0;
-    if b as f64 >= 1024.0 * MIB {
+    if b as f64 >= 1000.0 * MIB {
         format!("{:.1}G", b as f64 / (1024.0 * MIB))
     } else {
         format!("{:.1}M", b as f64 / MIB)
     }
 }
 
+/// Uptime for a narrow column: humantime's words (as `gridctl_wire::human` writes
+/// every duration), whole seconds, the largest unit and the next one while that fits
+/// in six characters: `45s`, `1m 15s`, `59m`, `1h 2m`, `12h`, `3days`.
 pub fn format_uptime(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..=86399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+    let full = gridctl_wire::human::duration(Duration::from_secs(d.as_secs()));
+    let mut parts = full.split(' ');
+    let mut out = parts.next().unwrap_or_default().to_string();
+    if let Some(next) = parts.next() {
+        if out.len() + 1 + next.len() <= UPTIME_WIDTH {
+            out.push(' ');
+            out.push_str(next);
+        }
     }
+    out
 }
+
+/// The widest [`format_uptime`] with two units (top's column).
+const UPTIME_WIDTH: usize = 6;
 
 #[cfg(test)]
 mod tests {
@@ -144,7 +154,16 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(format_uptime(Duration::from_secs(75)), "1m15s");
+        assert_eq!(format_uptime(Duration::from_secs(45)), "45s");
+        assert_eq!(format_uptime(Duration::from_secs(75)), "1m 15s");
+        assert_eq!(format_uptime(Duration::from_secs(3_599)), "59m");
+        assert_eq!(format_uptime(Duration::from_secs(3_725)), "1h 2m");
+        assert_eq!(format_uptime(Duration::from_secs(45_000)), "12h");
+        assert_eq!(
+            format_uptime(Duration::from_secs(3 * 86_400 + 4 * 3600)),
+            "3days"
+        );
         assert_eq!(format_bytes(3 * 1024 * 1024), "3.0M");
+        assert_eq!(format_bytes(1010 * 1024 * 1024), "1.0G");
     }
 }

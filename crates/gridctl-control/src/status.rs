@@ -17,7 +17,12 @@ pub struct Row {
     pub pid: Option<u32>,
     pub holder_pid: Option<u32>,
     pub ports: Vec<u16>,
+    /// Operator restarts (`gridctl restart`, top's `r`) since the holder started.
     pub restarts: u32,
+    /// Unexpected ends of the child (each followed by an automatic restart unless in a
+    /// crash loop) since the holder started.
+    #[serde(default)]
+    pub crashes: u32,
     pub uptime_secs: Option<u64>,
     pub cpu_percent: Option<f64>,
     pub rss_bytes: Option<u64>,
@@ -31,7 +36,7 @@ pub struct Row {
 
 impl Row {
     /// The common columns as text, in table order: instance, state (with its symbol),
-    /// pid, ports, restarts, uptime, CPU%, RSS — shared by `status` and `top`.
+    /// pid, ports, restarts, crashes, uptime, CPU%, RSS — shared by `status` and `top`.
     pub fn cells(&self) -> Vec<String> {
         let dash = || "-".to_string();
         vec![
@@ -44,6 +49,7 @@ impl Row {
                 .collect::<Vec<_>>()
                 .join(","),
             self.restarts.to_string(),
+            self.crashes.to_string(),
             self.uptime_secs
                 .map_or_else(dash, |s| procstat::format_uptime(Duration::from_secs(s))),
             self.cpu_percent.map_or_else(dash, |c| format!("{c:.1}")),
@@ -126,6 +132,7 @@ pub fn rows_for(
                     holder_pid: Some(s.holder_pid),
                     ports,
                     restarts: s.restarts,
+                    crashes: s.crashes,
                     uptime_secs: s
                         .started_at_ms
                         .filter(|_| s.pid.is_some())
@@ -151,6 +158,7 @@ pub fn rows_for(
                 holder_pid: None,
                 ports,
                 restarts: 0,
+                crashes: 0,
                 uptime_secs: None,
                 cpu_percent: None,
                 rss_bytes: None,
@@ -184,6 +192,7 @@ pub fn undeclared_row(plan: &Plan, name: &str, status: Option<&InstanceStatus>) 
         holder_pid: status.map(|s| s.holder_pid),
         ports: Vec::new(),
         restarts: status.map_or(0, |s| s.restarts),
+        crashes: status.map_or(0, |s| s.crashes),
         uptime_secs: None,
         cpu_percent: None,
         rss_bytes: None,
@@ -211,7 +220,7 @@ pub fn symbol(state: &str) -> &'static str {
 pub fn table(rows: &[Row]) -> String {
     let nginx = rows.iter().any(|r| r.upstream.is_some());
     let mut header = vec![
-        "INSTANCE", "STATE", "PID", "PORTS", "RESTARTS", "UPTIME", "CPU%", "RSS",
+        "INSTANCE", "STATE", "PID", "PORTS", "RESTARTS", "CRASH", "UPTIME", "CPU%", "RSS",
     ];
     if nginx {
         header.push("NGINX");

@@ -140,7 +140,10 @@ pub(crate) struct Inner {
     readiness: Option<Readiness>,
     pub state: InstanceState,
     pub detail: String,
+    /// Operator restarts ([`crate::supervise`]'s `Control::Restart`).
     pub restarts: u32,
+    /// Unexpected ends of the child (and failed starts).
+    pub crashes: u32,
     pub started_at_ms: Option<u64>,
     pub last_exit: Option<String>,
     pub last_lines: Vec<String>,
@@ -178,33 +181,15 @@ impl HolderLog {
     pub fn log(&self, msg: &str) {
         if let Some(mut f) = self.file.as_ref() {
             // One write per line: O_APPEND keeps lines whole without a lock.
-            let _ = f.write_all(format!("{} {msg}\n", utc_timestamp(SystemTime::now())).as_bytes());
+            let _ = f.write_all(
+                format!(
+                    "{} {msg}\n",
+                    gridctl_wire::human::timestamp(SystemTime::now())
+                )
+                .as_bytes(),
+            );
         }
     }
-}
-
-/// `2026-05-01T12:00:00.123Z` without a date crate.
-pub(crate) fn utc_timestamp(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
 }
 
 pub(crate) fn unix_ms() -> u64 {
@@ -263,6 +248,7 @@ impl Hub {
             state: InstanceState::Starting,
             detail: String::new(),
             restarts: 0,
+            crashes: 0,
             started_at_ms: None,
             last_exit: None,
             last_lines: Vec::new(),
@@ -354,6 +340,17 @@ impl Hub {
                 if tracker.is_pending() && console.prompt_visible(tracker.prompt()) {
                     tracker.set_prompt_seen();
                 }
+                // Startup progress, live in the status while it waits.
+                let current = inner
+                    .child
+                    .as_ref()
+                    .is_some_and(|c| c.generation == generation);
+                if current && inner.state == InstanceState::Starting && tracker.is_pending() {
+                    let progress = tracker.progress();
+                    if inner.detail != progress {
+                        inner.detail = progress;
+                    }
+                }
                 if !tracker.is_pending() {
                     r.notify.notify_one();
                 }
@@ -420,13 +417,14 @@ impl Hub {
         let notify = Arc::new(Notify::new());
         {
             let mut g = self.lock();
+            let tracker = ReadinessTracker::new(&g.spec.readiness);
+            g.detail = tracker.progress();
             g.readiness = Some(Readiness {
                 generation: slot.generation,
-                tracker: ReadinessTracker::new(&g.spec.readiness),
+                tracker,
                 notify: notify.clone(),
             });
             g.state = InstanceState::Starting;
-            g.detail = String::new();
             g.started_at_ms = Some(unix_ms());
             g.child = Some(slot);
         }
@@ -498,6 +496,15 @@ impl Hub {
         }
     }
 
+    /// A new detail while `generation` is the current child and still starting.
+    pub fn starting_detail(&self, generation: u64, detail: String) {
+        let mut g = self.lock();
+        let current = g.child.as_ref().is_some_and(|c| c.generation == generation);
+        if current && g.state == InstanceState::Starting {
+            g.detail = detail;
+        }
+    }
+
     /// The startup verdict for `generation`, or `None` once that child is gone.
     pub fn readiness_verdict(&self, generation: u64) -> Option<(Verdict, String)> {
         let g = self.lock();
@@ -545,6 +552,7 @@ impl Hub {
                 .filter(|c| !c.exited)
                 .map(|c| c.pid.as_raw() as u32),
             restarts: g.restarts,
+            crashes: g.crashes,
             started_at_ms: g.started_at_ms,
             last_exit: g.last_exit.clone(),
             last_lines: g.last_lines.clone(),
@@ -829,12 +837,5 @@ mod tests {
         assert_eq!(send_state("16:11:58 - [SERVER]: ", p), SendState::Busy);
         assert_eq!(send_state("Time: 12:00", p), SendState::Busy);
         assert_eq!(send_state("anything", ""), SendState::Prompt);
-    }
-
-    #[test]
-    fn timestamps_are_utc_iso() {
-        let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
-        assert_eq!(utc_timestamp(t), "2023-11-14T22:13:20.123Z");
-        assert_eq!(utc_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
     }
 }

@@ -163,6 +163,20 @@ impl ReadinessTracker {
         }
     }
 
+    /// Where startup stands, for the status detail while `starting`:
+    /// `services loaded 7/13` until every expected connector logged `loaded
+    /// successfully`, then `waiting for the prompt`; `console ready` after both.
+    pub fn progress(&self) -> String {
+        let loaded = self.seen.iter().filter(|s| **s).count();
+        if loaded < self.expected.len() {
+            format!("services loaded {loaded}/{}", self.expected.len())
+        } else if !self.prompt_seen {
+            "waiting for the prompt".to_string()
+        } else {
+            "console ready".to_string()
+        }
+    }
+
     /// What is still missing, for the timeout message.
     pub fn missing(&self) -> String {
         let mut parts = Vec::new();
@@ -354,12 +368,18 @@ mod tests {
     #[test]
     fn ready_needs_every_connector_and_the_prompt() {
         let mut t = ReadinessTracker::new(&spec(&["A", "B"]));
+        assert_eq!(t.progress(), "services loaded 0/2");
         t.feed_line("[SERVER]: A loaded successfully", false);
+        assert_eq!(t.progress(), "services loaded 1/2");
         t.set_prompt_seen();
         assert_eq!(t.verdict(), Verdict::Pending);
         assert_eq!(t.missing(), "connectors not loaded: B");
         t.feed_line("[SERVER]: B loaded successfully", false);
         assert_eq!(t.verdict(), Verdict::ConsoleReady);
+        assert_eq!(t.progress(), "console ready");
+        let mut t = ReadinessTracker::new(&spec(&["A"]));
+        t.feed_line("[SERVER]: A loaded successfully", false);
+        assert_eq!(t.progress(), "waiting for the prompt");
     }
 
     #[test]

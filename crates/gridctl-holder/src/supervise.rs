@@ -10,6 +10,7 @@
 use crate::hub::{BeforeCommand, Hub};
 use crate::protocol::InstanceState;
 use crate::spec::{InstanceSpec, StopPolicy};
+use gridctl_wire::human;
 use nix::sys::signal::Signal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,10 +39,26 @@ pub(crate) enum Control {
 /// The graceful stop sequence (spec.stop): console command → SIGINT → SIGTERM →
 /// SIGKILL to the process group, each step with its own timeout. Returns how the
 /// child ended, once it is reaped and its PTY reached EOF.
-pub(crate) async fn stop_child(hub: &Hub, child: &mut RunningChild, policy: &StopPolicy) -> String {
+///
+/// Each phase is the status detail as it happens (`why` first, e.g. `stop requested:
+/// shutdown sent`, then `...: SIGINT after 10s`, time since the stop began), so a
+/// client polling `Status` sees where a slow stop stands.
+pub(crate) async fn stop_child(
+    hub: &Hub,
+    child: &mut RunningChild,
+    policy: &StopPolicy,
+    why: &str,
+) -> String {
     let ms = Duration::from_millis;
+    let began = Instant::now();
+    let phase = |what: String| {
+        let detail = format!("{why}: {what}");
+        hub.holder_log.log(&detail);
+        hub.set_state(InstanceState::Stopping, detail);
+    };
     // (exit description, the step that ended it)
     let mut ended: Option<(String, String)> = None;
+    let mut command_sent = false;
     // Judge the line under the cursor from everything read so far.
     hub.work.sync().await;
     let before = hub.console_before_command();
@@ -62,6 +79,8 @@ pub(crate) async fn stop_child(hub: &Hub, child: &mut RunningChild, policy: &Sto
             let mut line = vec![0x7f; erase];
             line.extend_from_slice(format!("{}\r", policy.command).as_bytes());
             let _ = tokio::time::timeout(ms(policy.command_timeout_ms), input.send(line)).await;
+            phase(format!("{} sent", policy.command));
+            command_sent = true;
         }
         if let Some(d) = child.wait_exit(Some(ms(policy.command_timeout_ms))).await {
             ended = Some((d, format!("`{}`", policy.command)));
@@ -73,7 +92,17 @@ pub(crate) async fn stop_child(hub: &Hub, child: &mut RunningChild, policy: &Sto
             (Signal::SIGTERM, ms(policy.sigterm_timeout_ms)),
             (Signal::SIGKILL, Duration::from_secs(10)),
         ];
-        for (sig, wait) in steps {
+        for (i, (sig, wait)) in steps.into_iter().enumerate() {
+            // The first step of a stop without a console command is no escalation.
+            if i == 0 && !command_sent {
+                phase(format!("{} sent", sig.as_str()));
+            } else {
+                phase(format!(
+                    "{} after {}",
+                    sig.as_str(),
+                    human::duration(began.elapsed())
+                ));
+            }
             hub.signal_child(child.generation, sig);
             if let Some(d) = child.wait_exit(Some(wait)).await {
                 ended = Some((d, sig.as_str().to_string()));
@@ -132,7 +161,7 @@ pub(crate) async fn supervise(
                     retry_at = None;
                     match start_child(&hub) {
                         Ok(child) => {
-                            hub.lock().restarts += 1;
+                            // An automatic restart: counted as the crash before it.
                             current = Some(child);
                             hook::when_ready(hub.clone());
                         }
@@ -154,7 +183,7 @@ pub(crate) async fn supervise(
                 let policy = hub.spec().stop;
                 hub.set_state(InstanceState::Stopping, "stop requested");
                 let how = match current.as_mut() {
-                    Some(child) => stop_child(&hub, child, &policy).await,
+                    Some(child) => stop_child(&hub, child, &policy, "stop requested").await,
                     None => "was not running".into(),
                 };
                 hub.set_state(InstanceState::Stopped, how.clone());
@@ -180,7 +209,7 @@ pub(crate) async fn supervise(
                 };
                 hub.set_state(InstanceState::Stopping, "restart requested");
                 let how = match current.as_mut() {
-                    Some(child) => stop_child(&hub, child, &spec.stop).await,
+                    Some(child) => stop_child(&hub, child, &spec.stop, "restart requested").await,
                     None => "was not running".into(),
                 };
                 current = None;
@@ -189,9 +218,9 @@ pub(crate) async fn supervise(
                 history.reset();
                 hub.lock().spec = spec;
                 hub.reset_size_to_spec();
+                hub.lock().restarts += 1;
                 match start_child(&hub) {
                     Ok(child) => {
-                        hub.lock().restarts += 1;
                         let _ = reply.send(Ok(format!(
                             "restarted {} (previous child: {how}; new pid {})",
                             hub.spec().name,
@@ -217,21 +246,22 @@ fn schedule_restart(
     ran: Duration,
     how: &str,
 ) -> Option<tokio::time::Instant> {
+    hub.lock().crashes += 1;
     match history.on_crash(Instant::now(), ran) {
         CrashDecision::RestartAfter(delay) => {
             hub.set_state(
                 InstanceState::Backoff,
-                format!("{how}; restarting in {} ms", delay.as_millis()),
+                format!("{how}; restarting in {}", human::duration(delay)),
             );
             Some(tokio::time::Instant::now() + delay)
         }
         CrashDecision::CrashLoop { crashes } => {
-            let window = hub.spec().restart.crash_loop_window_ms;
+            let window = human::duration(Duration::from_millis(
+                hub.spec().restart.crash_loop_window_ms,
+            ));
             hub.set_state(
                 InstanceState::CrashLoop,
-                format!(
-                    "{crashes} crashes within {window} ms, last: {how}; use restart to try again"
-                ),
+                format!("{crashes} crashes within {window}, last: {how}; use restart to try again"),
             );
             hub.holder_log.log("crash loop: no more automatic restarts");
             None

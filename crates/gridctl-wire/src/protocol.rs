@@ -12,7 +12,8 @@
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: `InstanceStatus` has `crashes`, and `restarts` counts only operator restarts.
+pub const PROTOCOL_VERSION: u32 = 2;
 pub const KIND_CONTROL: u8 = 0;
 pub const KIND_DATA: u8 = 1;
 /// Frames larger than this are refused: a confused peer must not make us allocate gigabytes.
@@ -130,12 +131,19 @@ pub struct InstanceStatus {
     pub name: String,
     pub role: String,
     pub state: InstanceState,
-    /// Why the state is what it is (e.g. `Failed to load ...`), empty when ready.
+    /// What the holder is doing or why the state is what it is: startup progress
+    /// (`services loaded 7/13`, `waiting for the prompt`), each phase of a stop
+    /// (`shutdown sent`, `SIGINT after 10s`, ...), a failure (`Failed to load ...`);
+    /// empty when ready.
     pub detail: String,
     pub holder_pid: u32,
     /// The Robust child's pid while it runs.
     pub pid: Option<u32>,
+    /// Operator restarts (`gridctl restart`, top's `r`) since the holder started.
     pub restarts: u32,
+    /// Times the child ended unexpectedly (or failed to start) since the holder
+    /// started; each is followed by an automatic restart unless in a crash loop.
+    pub crashes: u32,
     /// Unix time (ms) the current child started.
     pub started_at_ms: Option<u64>,
     /// How the last child ended, e.g. `exit 1`, `signal 9`.

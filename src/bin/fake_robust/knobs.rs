@@ -7,6 +7,8 @@ use gridctl::ini::Ini;
 pub struct Knobs {
     /// Sleep before loading connectors.
     pub start_delay_ms: u64,
+    /// Sleep after each connector loads (a startup whose progress can be watched).
+    pub load_delay_ms: u64,
     /// Exit 1 with an ERROR line this long after start (a crash).
     pub crash_after_ms: Option<u64>,
     /// Connector classes that fail to load.
@@ -31,8 +33,9 @@ pub struct Knobs {
 }
 
 /// `(ini key, env var)` for each knob.
-const NAMES: [(&str, &str); 11] = [
+const NAMES: [(&str, &str); 12] = [
     ("StartDelayMs", "FAKE_ROBUST_START_DELAY_MS"),
+    ("LoadDelayMs", "FAKE_ROBUST_LOAD_DELAY_MS"),
     ("CrashAfterMs", "FAKE_ROBUST_CRASH_AFTER_MS"),
     ("FailConnector", "FAKE_ROBUST_FAIL_CONNECTOR"),
     ("ErrorAtStart", "FAKE_ROBUST_ERROR_AT_START"),
@@ -68,6 +71,7 @@ impl Knobs {
             let flag = || parse_bool(raw);
             let ok = match key {
                 "StartDelayMs" => num().map(|v| k.start_delay_ms = v),
+                "LoadDelayMs" => num().map(|v| k.load_delay_ms = v),
                 "CrashAfterMs" => num().map(|v| k.crash_after_ms = Some(v)),
                 "FailConnector" => {
                     k.fail_connectors = raw

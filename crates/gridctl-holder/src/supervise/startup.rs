@@ -22,8 +22,8 @@ pub(super) async fn readiness_task(
     let deadline = tokio::time::Instant::now() + timeout;
     let timed_out = |missing: String| {
         format!(
-            "not ready after {} ms: {missing}",
-            spec.readiness.timeout_ms
+            "not ready after {}: {missing}",
+            gridctl_wire::human::duration(timeout)
         )
     };
     loop {
@@ -53,6 +53,10 @@ pub(super) async fn readiness_task(
         hub.settle_startup(generation, InstanceState::Ready, String::new());
         return;
     };
+    hub.starting_detail(
+        generation,
+        format!("probing {} {}", probe_method(&probe), probe.path),
+    );
     // Robust may answer its first request slowly; retry a few times, within the deadline.
     let mut last = String::new();
     for _ in 0..10 {
@@ -75,6 +79,15 @@ pub(super) async fn readiness_task(
         InstanceState::Degraded,
         format!("probe failed: {last}"),
     );
+}
+
+/// The method a probe sends (GET when the spec leaves it empty).
+fn probe_method(probe: &Probe) -> &str {
+    if probe.method.is_empty() {
+        "GET"
+    } else {
+        &probe.method
+    }
 }
 
 /// `readiness::probe_once` on the event loop: no thread is started for a probe (an
