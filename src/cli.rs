@@ -116,7 +116,7 @@ pub enum Command {
         #[arg(add = complete::targets())]
         names: Vec<String>,
     },
-    /// Every instance: state, pid, ports, restarts, uptime, CPU%, RSS.
+    /// Every instance: state, pid, ports, operator restarts and crashes, uptime, CPU%, RSS, what it is doing.
     Status {
         /// Machine-readable output.
         #[arg(long)]
