@@ -26,7 +26,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 KIND_CONTROL = 0
 KIND_DATA = 1
-PROTOCOL_VERSION = 1
+# The wire versions this library speaks, newest first: the same run measures the
+# current holder (2) and an older build given by BENCH_GRIDCTL_ALT (1).
+PROTOCOL_VERSIONS = (2, 1)
 
 
 # --- protocol -----------------------------------------------------------------------
@@ -58,13 +60,18 @@ def request(sock, msg):
 
 
 def connect(path, timeout=10.0):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(path)
-    welcome = request(s, {"type": "hello", "version": PROTOCOL_VERSION})
-    if welcome.get("type") != "welcome":
-        raise RuntimeError(f"holder refused hello: {welcome}")
-    return s
+    """A greeted connection, in the newest version the holder speaks."""
+    refused = None
+    for version in PROTOCOL_VERSIONS:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(path)
+        welcome = request(s, {"type": "hello", "version": version})
+        if welcome.get("type") == "welcome":
+            return s
+        s.close()
+        refused = welcome
+    raise RuntimeError(f"holder refused hello: {refused}")
 
 
 def holder_status(path):
