@@ -5,7 +5,7 @@
 //! the plain printer and `--json`: finished work becomes the same permanent lines the
 //! printer writes, so a scrolled-back terminal reads like a log.
 
-use gridctl_control::reconcile::events::{is_escalation, Event, Outcome, Sink};
+use gridctl_control::reconcile::events::{Event, Outcome, Sink};
 use gridctl_control::reconcile::print;
 use gridctl_wire::protocol::InstanceState;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -38,6 +38,8 @@ pub struct Live {
     /// Copies at work without a line of their own, and the summary line for them.
     others: HashMap<String, String>,
     others_bar: Option<ProgressBar>,
+    /// Stop escalations already printed (each stays on screen once).
+    escalations: print::Escalations,
     style: ProgressStyle,
 }
 
@@ -56,6 +58,7 @@ impl Live {
             bars: HashMap::new(),
             others: HashMap::new(),
             others_bar: None,
+            escalations: print::Escalations::default(),
             style,
         }
     }
@@ -187,7 +190,7 @@ impl Sink for Live {
             Outcome::Began => self.show(&key, doing(e.phase).to_string()),
             Outcome::Waiting { state, detail } => {
                 self.show(&key, waiting(*state, detail));
-                if is_escalation(detail) {
+                if self.escalations.is_new(&key, detail) {
                     if let Some(line) = print::line(e) {
                         self.println(&line);
                     }

@@ -72,7 +72,7 @@ impl Mode {
     fn sink(&self) -> Box<dyn Sink> {
         match (self.json, self.quiet, self.live) {
             (true, _, _) => Box::new(print::Json),
-            (false, true, _) => Box::new(print::Quiet),
+            (false, true, _) => Box::new(print::Quiet::default()),
             (false, false, Some(live)) => live(),
             (false, false, None) => Box::new(print::Lines::default()),
         }

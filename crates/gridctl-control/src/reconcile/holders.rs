@@ -78,6 +78,7 @@ pub fn wait_settled(
     let socket = socket_of(plan, inst);
     let start = Instant::now();
     let mut last = (InstanceState::Starting, String::new());
+    let mut told = Instant::now();
     let mut started_at_ms = None;
     // One connection for all the polls (a holder serves many requests after one Hello).
     let mut conn: Option<HolderClient> = None;
@@ -95,8 +96,15 @@ pub fn wait_settled(
         };
         match answer {
             Some(Ok(s)) => {
-                if (s.state, s.detail.as_str()) != (last.0, last.1.as_str()) {
+                // Only the states a wait goes through: how it ends is the caller's report.
+                let waiting = matches!(
+                    s.state,
+                    InstanceState::Starting | InstanceState::Backoff | InstanceState::Stopping
+                );
+                let new = (s.state, s.detail.as_str()) != (last.0, last.1.as_str());
+                if waiting && (new || told.elapsed() >= RETELL) {
                     changed(s.state, &s.detail);
+                    told = Instant::now();
                 }
                 last = (s.state, s.detail.clone());
                 started_at_ms = s.started_at_ms;
@@ -132,6 +140,10 @@ pub fn wait_settled(
     }
 }
 
+/// A wait that goes on is told again this often even when nothing changed, so plain
+/// output of a slow start or stop is never silent for long.
+const RETELL: Duration = Duration::from_secs(2);
+
 /// How often a long request's copy is asked what it is doing (stop phases are seconds apart).
 const WATCH_EVERY: Duration = Duration::from_millis(200);
 
@@ -156,6 +168,7 @@ pub fn watched<R: Send>(
         let socket = socket_of(plan, inst);
         let mut conn: Option<HolderClient> = None;
         let mut last: Option<(InstanceState, String)> = None;
+        let mut told = Instant::now();
         while !done.load(Ordering::Acquire) {
             std::thread::park_timeout(WATCH_EVERY);
             if done.load(Ordering::Acquire) {
@@ -172,8 +185,12 @@ pub fn watched<R: Send>(
                     .and_then(Result::ok),
             };
             match answer {
-                Some(st) if last.as_ref() != Some(&(st.state, st.detail.clone())) => {
+                Some(st)
+                    if last.as_ref() != Some(&(st.state, st.detail.clone()))
+                        || told.elapsed() >= RETELL =>
+                {
                     changed(st.state, &st.detail);
+                    told = Instant::now();
                     last = Some((st.state, st.detail));
                 }
                 Some(_) => {}

@@ -127,6 +127,7 @@ const REPEAT_WAIT: Duration = Duration::from_secs(5);
 pub struct Lines {
     began: HashMap<String, Duration>,
     shown: HashMap<String, Duration>,
+    escalations: Escalations,
 }
 
 impl Sink for Lines {
@@ -142,7 +143,7 @@ impl Sink for Lines {
                 let last = self.shown.get(&name).copied();
                 let due = e.elapsed.saturating_sub(since) >= QUIET_WAIT
                     && last.is_none_or(|l| e.elapsed.saturating_sub(l) >= REPEAT_WAIT);
-                if due || is_escalation(detail) {
+                if self.escalations.is_new(&name, detail) || due {
                     self.shown.insert(name, e.elapsed);
                     print(e);
                 }
@@ -152,13 +153,33 @@ impl Sink for Lines {
     }
 }
 
+/// The escalations already told, per copy: each is printed once, when it happens
+/// (a wait that goes on repeats its detail; the output must not).
+#[derive(Default)]
+pub struct Escalations(HashMap<String, String>);
+
+impl Escalations {
+    /// Whether `detail` is an escalation of `name` not told before (and now it is).
+    pub fn is_new(&mut self, name: &str, detail: &str) -> bool {
+        if !is_escalation(detail) || self.0.get(name).is_some_and(|d| d == detail) {
+            return false;
+        }
+        self.0.insert(name.to_string(), detail.to_string());
+        true
+    }
+}
+
 /// `--quiet`: nothing on stdout; a failure or an escalation still goes to stderr.
-pub struct Quiet;
+#[derive(Default)]
+pub struct Quiet {
+    escalations: Escalations,
+}
 
 impl Sink for Quiet {
     fn event(&mut self, e: &Event) {
+        let name = e.instance.as_deref().unwrap_or("");
         let loud = e.outcome.failed()
-            || matches!(&e.outcome, Outcome::Waiting { detail, .. } if is_escalation(detail));
+            || matches!(&e.outcome, Outcome::Waiting { detail, .. } if self.escalations.is_new(name, detail));
         if loud {
             if let Some(l) = line(e) {
                 let _ = writeln!(std::io::stderr().lock(), "{l}");
