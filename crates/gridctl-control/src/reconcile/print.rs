@@ -240,3 +240,18 @@ pub fn steps(steps: &[Step]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod escalation_tests {
+    use super::Escalations;
+
+    #[test]
+    fn each_escalation_is_told_once_per_copy() {
+        let mut told = Escalations::default();
+        assert!(!told.is_new("inv-1", "stop requested: shutdown sent"));
+        assert!(told.is_new("inv-1", "stop requested: SIGINT after 10s"));
+        assert!(!told.is_new("inv-1", "stop requested: SIGINT after 10s"));
+        assert!(told.is_new("inv-2", "stop requested: SIGINT after 10s"));
+        assert!(told.is_new("inv-1", "stop requested: SIGTERM after 20s"));
+    }
+}
