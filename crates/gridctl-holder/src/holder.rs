@@ -253,8 +253,44 @@ pub fn run_holder_command(spec_path: &Path) -> ! {
         reporter.send(&format!("error detach from the terminal: {e}"));
         std::process::exit(1);
     }
-    let code = serve(spec, spec_path, reporter);
+    let code = serve(spec, spec_path, reporter, false);
     std::process::exit(code)
+}
+
+/// The body of `gridctl-holder --foreground --spec <path>`: the same holder without
+/// detaching, for PID 1 of a container (`gridctl pod run`). Its stdout carries the
+/// console lines as the console log has them, its stderr the holder log's lines;
+/// SIGTERM/SIGINT run the spec's stop sequence. It reaps every child, its own and any
+/// orphan re-parented to it: as PID 1 it is their reaper anyway; elsewhere it makes
+/// itself a child subreaper so it behaves the same.
+///
+/// Returns the exit status: how Robust ended (`supervise::exit_code`: 0 after a
+/// `shutdown` it obeyed, its own code, or 128 + the signal that ended it), 1 when no
+/// child ever ran or the holder itself could not start.
+pub fn run_foreground_command(spec_path: &Path) -> i32 {
+    // Nothing is reported on a pipe here, but what a parent left open is closed all the same.
+    let reporter = Reporter::from_env();
+    let spec_path = std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_path_buf());
+    let spec = match InstanceSpec::load(&spec_path) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!(
+                "gridctl-holder: error: read instance spec {}: {e}",
+                spec_path.display()
+            );
+            return 1;
+        }
+    };
+    if std::process::id() != 1 {
+        // SAFETY: prctl with integer arguments only sets a flag of this process.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            eprintln!(
+                "gridctl-holder: cannot become a child subreaper ({}); orphans are reaped by init",
+                io::Error::last_os_error()
+            );
+        }
+    }
+    serve(spec, spec_path, reporter, true)
 }
 
 /// fork → setsid → fork, stdio to /dev/null, cwd `/`. Must run while the process
@@ -285,7 +321,7 @@ fn daemonize() -> io::Result<()> {
     Ok(())
 }
 
-fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 {
+fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter, foreground: bool) -> i32 {
     // One malloc arena for the process: the worker thread would otherwise get an
     // arena of its own, resident memory for nothing at this allocation rate.
     // SAFETY: mallopt only sets an allocator parameter; no thread exists yet.
@@ -296,7 +332,8 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 
     if let Some(dir) = log_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = fs::create_dir_all(dir);
     }
-    let holder_log = HolderLog::open(&log_path);
+    let mut holder_log = HolderLog::open(&log_path);
+    holder_log.echo_to_stderr = foreground;
     holder_log.log(&format!(
         "holder {} starting for `{}`",
         std::process::id(),
@@ -304,7 +341,8 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 
     ));
 
     let fail = |reporter: &mut Reporter, log: &HolderLog, msg: String| {
-        log.log(&msg);
+        // A foreground holder's log lines go to stderr as well (echo_to_stderr).
+        log.log(&format!("error: {msg}"));
         reporter.send(&format!("error {msg}"));
         1
     };
@@ -348,7 +386,22 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 
     };
     let console_log = open_console_log(&spec, &holder_log);
     let hub = Arc::new(Hub::new(spec, spec_path, holder_log, work));
-    if let Err(e) = worker::spawn(hub.clone(), console_log) {
+    let stdout = if foreground {
+        match worker::StdoutTee::start() {
+            Ok(tee) => Some(tee),
+            Err(e) => {
+                remove_runtime_files(&hub);
+                return fail(
+                    &mut reporter,
+                    &hub.holder_log,
+                    format!("start the stdout writer: {e}"),
+                );
+            }
+        }
+    } else {
+        None
+    };
+    if let Err(e) = worker::spawn(hub.clone(), console_log, stdout) {
         remove_runtime_files(&hub);
         return fail(
             &mut reporter,
@@ -383,6 +436,9 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 
             control_tx.clone(),
         ));
         tokio::spawn(stop_on_signals(hub.clone(), control_tx));
+        if foreground {
+            tokio::spawn(reap_orphans(hub.clone()));
+        }
         match supervise::supervise(hub.clone(), first, control_rx).await {
             Ended::ByRequest => {
                 // Let the connection write `Done` before the process goes away.
@@ -391,9 +447,77 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter) -> i32 
             }
             Ended::BySignal => {}
         }
+        if foreground {
+            // Orphans that ended during the stop; the rest go with the container.
+            reap_orphans_now(&hub);
+            let code = hub.lock().last_exit_code.unwrap_or(1);
+            hub.holder_log
+                .log(&format!("holder exiting with status {code}"));
+            return code;
+        }
         hub.holder_log.log("holder exiting");
         0
     })
+}
+
+/// A foreground holder's reaper of orphans: processes re-parented to it (it is PID 1 or
+/// a child subreaper) are reaped when they end, so none stays a zombie. Looked for at
+/// every SIGCHLD and every few seconds (a signal can merge with another).
+async fn reap_orphans(hub: Arc<Hub>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigchld = signal(SignalKind::child()).ok();
+    loop {
+        let tick = tokio::time::sleep(Duration::from_secs(5));
+        match sigchld.as_mut() {
+            Some(s) => {
+                tokio::select! {
+                    _ = s.recv() => {}
+                    _ = tick => {}
+                }
+            }
+            None => tick.await,
+        }
+        reap_orphans_now(&hub);
+    }
+}
+
+/// Reaps this process's zombie children but the Robust child, which its own waiter
+/// reaps (it must read that exit status). Runs on the event loop's thread, where
+/// `start_child` records a new child before anything else runs, so a child just
+/// spawned is never mistaken for an orphan. A hook process reaped here first only
+/// makes its waiting thread see ECHILD, which it ignores.
+fn reap_orphans_now(hub: &Hub) {
+    let me = std::process::id();
+    let robust = hub.lock().child.as_ref().map(|c| c.pid.as_raw());
+    for pid in zombie_children(me) {
+        if Some(pid) == robust {
+            continue;
+        }
+        if let Ok(status) = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            hub.holder_log.log(&format!(
+                "reaped orphan pid {pid}: {}",
+                supervise::describe_exit(status)
+            ));
+        }
+    }
+}
+
+/// The pids of `parent`'s children that are zombies, from /proc (`state` and `ppid`
+/// follow the command name, which may itself hold spaces and parentheses).
+fn zombie_children(parent: u32) -> Vec<i32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let mut fields = rest.split_whitespace();
+        let state = fields.next()?;
+        let ppid: u32 = fields.next()?.parse().ok()?;
+        (state == "Z" && ppid == parent).then_some(pid)
+    })
+    .collect()
 }
 
 /// SIGTERM/SIGINT to the holder stop the child gracefully first; SIGHUP is ignored.

@@ -146,6 +146,9 @@ pub(crate) struct Inner {
     pub crashes: u32,
     pub started_at_ms: Option<u64>,
     pub last_exit: Option<String>,
+    /// How the last child ended as a process exit status (`supervise::exit_code`):
+    /// what a foreground holder exits with.
+    pub last_exit_code: Option<i32>,
     pub last_lines: Vec<String>,
     pub child: Option<ChildSlot>,
     pub generation: u64,
@@ -163,12 +166,17 @@ struct Io {
 /// Errors and lifecycle events of the holder itself, beside the console log.
 pub(crate) struct HolderLog {
     file: Option<File>,
+    /// A foreground holder also writes each line to stderr (the container's log).
+    pub echo_to_stderr: bool,
 }
 
 impl HolderLog {
     pub fn open(path: &Path) -> HolderLog {
         let file = OpenOptions::new().create(true).append(true).open(path).ok();
-        HolderLog { file }
+        HolderLog {
+            file,
+            echo_to_stderr: false,
+        }
     }
 
     pub fn path_for(spec: &InstanceSpec) -> PathBuf {
@@ -179,6 +187,9 @@ impl HolderLog {
     }
 
     pub fn log(&self, msg: &str) {
+        if self.echo_to_stderr {
+            eprintln!("gridctl-holder: {msg}");
+        }
         if let Some(mut f) = self.file.as_ref() {
             // One write per line: O_APPEND keeps lines whole without a lock.
             let _ = f.write_all(
@@ -251,6 +262,7 @@ impl Hub {
             crashes: 0,
             started_at_ms: None,
             last_exit: None,
+            last_exit_code: None,
             last_lines: Vec::new(),
             child: None,
             generation: 0,

@@ -21,8 +21,8 @@ mod crash;
 mod hook;
 mod startup;
 
-pub use child::describe_exit;
 use child::finish;
+pub use child::{describe_exit, exit_code};
 pub(crate) use child::{start_child, RunningChild, READY_FD_ENV};
 pub use crash::{CrashDecision, CrashHistory};
 

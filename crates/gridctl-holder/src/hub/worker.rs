@@ -203,6 +203,8 @@ struct Worker {
     builder: LineBuilder,
     log: Option<ConsoleLog>,
     log_error_reported: bool,
+    /// A foreground holder's copy of the log lines for its stdout (`StdoutTee`).
+    stdout: Option<StdoutTee>,
     last_flush: Instant,
     /// Finished lines of the output processed since the last commit, and which of
     /// them were red (indexes into them).
@@ -214,7 +216,11 @@ struct Worker {
 }
 
 /// Starts the worker thread. It runs as long as the holder does.
-pub(crate) fn spawn(hub: Arc<Hub>, log: Option<ConsoleLog>) -> std::io::Result<()> {
+pub(crate) fn spawn(
+    hub: Arc<Hub>,
+    log: Option<ConsoleLog>,
+    stdout: Option<StdoutTee>,
+) -> std::io::Result<()> {
     let (rows, cols) = hub.pty_size();
     let mut worker = Worker {
         hub,
@@ -222,6 +228,7 @@ pub(crate) fn spawn(hub: Arc<Hub>, log: Option<ConsoleLog>) -> std::io::Result<(
         builder: LineBuilder::new(),
         log,
         log_error_reported: false,
+        stdout,
         last_flush: Instant::now(),
         lines: Vec::new(),
         red: Vec::new(),
@@ -356,6 +363,9 @@ impl Worker {
                 Err(_) => {}
             }
         }
+        if let Some(tee) = self.stdout.as_mut() {
+            tee.send(&self.lines);
+        }
         self.lines.clear();
         self.red.clear();
         // A flood grows this buffer; give it back once it is over.
@@ -368,6 +378,64 @@ impl Worker {
         self.last_flush = Instant::now();
         if let Some(log) = self.log.as_mut().filter(|l| l.is_dirty()) {
             let _ = log.flush();
+        }
+    }
+}
+
+/// The console lines a foreground holder also prints on its stdout (for `kubectl logs`),
+/// written by a thread of their own through a bounded queue: a reader of stdout that
+/// stalls must never stall the worker, and through it Robust's console. Lines that do
+/// not fit are dropped and counted, and the count is printed once there is room.
+pub(crate) struct StdoutTee {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    dropped: u64,
+}
+
+/// Batches queued for stdout before lines are dropped.
+const STDOUT_QUEUE: usize = 1024;
+
+impl StdoutTee {
+    pub fn start() -> std::io::Result<StdoutTee> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(STDOUT_QUEUE);
+        std::thread::Builder::new()
+            .name("stdout".into())
+            .spawn(move || {
+                use std::io::Write;
+                let out = std::io::stdout();
+                while let Ok(batch) = rx.recv() {
+                    let mut out = out.lock();
+                    // A closed stdout (EPIPE: SIGPIPE is ignored in Rust programs) ends
+                    // the copy; the console log and the holder go on.
+                    if out.write_all(&batch).and_then(|()| out.flush()).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(StdoutTee { tx, dropped: 0 })
+    }
+
+    fn send(&mut self, lines: &[u8]) {
+        if lines.is_empty() {
+            return;
+        }
+        let mut batch = Vec::new();
+        if self.dropped > 0 {
+            batch.extend_from_slice(
+                format!(
+                    "[gridctl-holder: {} console line(s) not shown here: stdout was not read fast enough; see the console log]\n",
+                    self.dropped
+                )
+                .as_bytes(),
+            );
+        }
+        batch.extend_from_slice(lines);
+        match self.tx.try_send(batch) {
+            Ok(()) => self.dropped = 0,
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                self.dropped += memchr::memchr_iter(b'\n', lines).count() as u64;
+            }
+            // The writer is gone (stdout closed): nothing more to do.
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {}
         }
     }
 }

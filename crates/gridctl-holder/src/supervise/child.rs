@@ -322,10 +322,16 @@ async fn waiter(
         }
     }
     let description = {
-        let _guard = hub.mark_exited(generation);
+        let mut guard = hub.mark_exited(generation);
         match waitpid(pid, None) {
-            Ok(status) => describe_exit(status),
-            Err(e) => format!("unknown exit ({e})"),
+            Ok(status) => {
+                guard.last_exit_code = Some(exit_code(status));
+                describe_exit(status)
+            }
+            Err(e) => {
+                guard.last_exit_code = None;
+                format!("unknown exit ({e})")
+            }
         }
     };
     let _ = exit.send(Some(description));
@@ -337,6 +343,19 @@ pub fn describe_exit(status: WaitStatus) -> String {
         WaitStatus::Exited(_, code) => format!("exit {code}"),
         WaitStatus::Signaled(_, sig, _) => format!("signal {}", sig as i32),
         other => format!("{other:?}"),
+    }
+}
+
+/// The process exit status that tells how the child ended, as a shell reports it:
+/// its own code when it exited (0 after a `shutdown` it obeyed), 128 + the signal
+/// when a signal ended it (143 after SIGTERM, 137 after SIGKILL). A foreground
+/// holder exits with it, so a container's exit code is Robust's.
+pub fn exit_code(status: WaitStatus) -> i32 {
+    match status {
+        WaitStatus::Exited(_, code) => code,
+        WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
+        // Stopped/continued are not ends (waitpid without WUNTRACED never reports them).
+        _ => 1,
     }
 }
 
@@ -375,4 +394,32 @@ pub(super) async fn finish(hub: &Hub, child: &mut RunningChild, how: &str) {
     }
     hub.work.sync().await;
     hub.child_finished(child.generation, how);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::signal::Signal;
+
+    #[test]
+    fn exit_code_is_the_shell_convention() {
+        let pid = Pid::from_raw(42);
+        // A `shutdown` Robust obeyed: 0; its own failure code passes through.
+        assert_eq!(exit_code(WaitStatus::Exited(pid, 0)), 0);
+        assert_eq!(exit_code(WaitStatus::Exited(pid, 3)), 3);
+        // Ended by the stop sequence's signals: 128 + the signal.
+        assert_eq!(
+            exit_code(WaitStatus::Signaled(pid, Signal::SIGINT, false)),
+            130
+        );
+        assert_eq!(
+            exit_code(WaitStatus::Signaled(pid, Signal::SIGTERM, false)),
+            143
+        );
+        assert_eq!(
+            exit_code(WaitStatus::Signaled(pid, Signal::SIGKILL, true)),
+            137
+        );
+        assert_eq!(exit_code(WaitStatus::StillAlive), 1);
+    }
 }
