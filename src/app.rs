@@ -86,6 +86,10 @@ pub fn run(cli: Cli) -> i32 {
         Command::Scale { requests, dry_run } => {
             crate::live::scale(&cli.file, requests, mode(&cli, *dry_run, false))
         }
+        Command::Pod {
+            action: crate::cli::PodAction::Run { instance },
+        } => crate::pod::run(&cli.file, instance.as_deref()),
+        Command::Probe { instance } => return crate::pod::probe(&cli.file, instance),
         Command::Nginx {
             action: crate::cli::NginxAction::Reload,
         } => crate::live::nginx_reload(&cli.file),

@@ -212,6 +212,20 @@ pub enum Command {
     },
     /// Live dashboard: every instance by role, its console, keys to restart, stop, start, scale.
     Top,
+    /// Inside a container: run one copy as the container's main process.
+    Pod {
+        #[command(subcommand)]
+        action: PodAction,
+    },
+    /// Readiness probe: exit 0 when the instance's holder says `ready`, 1 otherwise (one line why).
+    ///
+    /// Asks the holder on its socket and gives up after 2 s, so it never hangs a
+    /// kubelet's probe. Exit 3 for a name the manifest does not have.
+    Probe {
+        /// Instance name, e.g. core-1.
+        #[arg(add = complete::instances())]
+        instance: String,
+    },
     /// Drive the nginx front.
     Nginx {
         #[command(subcommand)]
@@ -237,6 +251,22 @@ pub enum NginxAction {
         /// Give up after this many seconds waiting for another command's grid lock.
         #[arg(long, default_value_t = 60)]
         lock_wait: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PodAction {
+    /// Render only this instance's tree, then exec its holder in the foreground (PID 1).
+    ///
+    /// The holder runs Robust on a PTY, prints the console on stdout (ANSI stripped, as
+    /// the console log has it), serves its socket (attach, send, status and probe work
+    /// through `kubectl exec`), stops Robust gracefully on SIGTERM and exits with how
+    /// Robust ended: 0 after a `shutdown` it obeyed, its own code, or 128 + the signal
+    /// that ended it (143 after SIGTERM, 137 after SIGKILL); 1 if it never ran.
+    Run {
+        /// Instance name, e.g. core-1 (default: $POD_NAME, else the hostname).
+        #[arg(add = complete::instances())]
+        instance: Option<String>,
     },
 }
 

@@ -213,6 +213,20 @@ fn examples(page: &str) -> &'static [Example] {
             "gridctl nginx reload",
             "Render the nginx config, test it, install it (keeping the previous one) and reload nginx.",
         )],
+        "pod" => &[
+            (
+                "gridctl -f /etc/gridctl/grid.toml pod run core-1",
+                "A container's command: render core-1 only and become its holder (PID 1); the console goes to stdout, SIGTERM stops Robust gracefully.",
+            ),
+            (
+                "gridctl pod run",
+                "The same, the instance named by $POD_NAME (else the hostname).",
+            ),
+        ],
+        "probe" => &[(
+            "gridctl probe core-1",
+            "A readiness probe: exit 0 when core-1 is ready, 1 otherwise, within 2 s.",
+        )],
         _ => &[],
     }
 }

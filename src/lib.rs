@@ -28,4 +28,5 @@ pub mod cli;
 pub mod dashboard;
 pub mod docs;
 pub mod operate;
+pub mod pod;
 pub mod progress;

@@ -40,6 +40,12 @@ _gridctl() {
             gridctl,plan)
                 cmd="gridctl__subcmd__plan"
                 ;;
+            gridctl,pod)
+                cmd="gridctl__subcmd__pod"
+                ;;
+            gridctl,probe)
+                cmd="gridctl__subcmd__probe"
+                ;;
             gridctl,render)
                 cmd="gridctl__subcmd__render"
                 ;;
@@ -91,6 +97,12 @@ _gridctl() {
             gridctl__subcmd__help,plan)
                 cmd="gridctl__subcmd__help__subcmd__plan"
                 ;;
+            gridctl__subcmd__help,pod)
+                cmd="gridctl__subcmd__help__subcmd__pod"
+                ;;
+            gridctl__subcmd__help,probe)
+                cmd="gridctl__subcmd__help__subcmd__probe"
+                ;;
             gridctl__subcmd__help,render)
                 cmd="gridctl__subcmd__help__subcmd__render"
                 ;;
@@ -121,6 +133,9 @@ _gridctl() {
             gridctl__subcmd__help__subcmd__nginx,reload)
                 cmd="gridctl__subcmd__help__subcmd__nginx__subcmd__reload"
                 ;;
+            gridctl__subcmd__help__subcmd__pod,run)
+                cmd="gridctl__subcmd__help__subcmd__pod__subcmd__run"
+                ;;
             gridctl__subcmd__nginx,help)
                 cmd="gridctl__subcmd__nginx__subcmd__help"
                 ;;
@@ -133,6 +148,18 @@ _gridctl() {
             gridctl__subcmd__nginx__subcmd__help,reload)
                 cmd="gridctl__subcmd__nginx__subcmd__help__subcmd__reload"
                 ;;
+            gridctl__subcmd__pod,help)
+                cmd="gridctl__subcmd__pod__subcmd__help"
+                ;;
+            gridctl__subcmd__pod,run)
+                cmd="gridctl__subcmd__pod__subcmd__run"
+                ;;
+            gridctl__subcmd__pod__subcmd__help,help)
+                cmd="gridctl__subcmd__pod__subcmd__help__subcmd__help"
+                ;;
+            gridctl__subcmd__pod__subcmd__help,run)
+                cmd="gridctl__subcmd__pod__subcmd__help__subcmd__run"
+                ;;
             *)
                 ;;
         esac
@@ -140,7 +167,7 @@ _gridctl() {
 
     case "${cmd}" in
         gridctl)
-            opts="-f -q -h -V --file --quiet --no-progress --help --version init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help"
+            opts="-f -q -h -V --file --quiet --no-progress --help --version init check plan render render-nginx render-simulator up down status attach send restart scale top pod probe nginx logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,7 +347,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__help)
-            opts="init check plan render render-nginx render-simulator up down status attach send restart scale top nginx logs help"
+            opts="init check plan render render-nginx render-simulator up down status attach send restart scale top pod probe nginx logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -446,6 +473,48 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__help__subcmd__plan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__help__subcmd__pod)
+            opts="run"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__help__subcmd__pod__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__help__subcmd__probe)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -810,6 +879,180 @@ _gridctl() {
             ;;
         gridctl__subcmd__plan)
             opts="-f -q -h --json --file --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__pod)
+            opts="-f -q -h --file --quiet --no-progress --help run help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__pod__subcmd__help)
+            opts="run help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__pod__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__pod__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__pod__subcmd__run)
+            opts="-f -q -h --file --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__probe)
+            opts="-f -q -h --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
