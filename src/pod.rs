@@ -66,6 +66,9 @@ pub fn run(file: &Path, name: Option<&str>) -> Outcome {
     };
     let inst = find(&plan, &name)?;
     let t = templates(&plan)?;
+    // The same environment check as every other path that starts a copy (the
+    // database secret, from the pod's Secret): a pod without it must not start Robust.
+    crate::converge::check_can_start(&plan)?;
     let rendered = render::render_instance(&plan, &t, inst)?;
     render::write_instances(std::slice::from_ref(&rendered)).map_err(|e| {
         Failure::failed(Diagnostic::error(format!(

@@ -1,5 +1,5 @@
-//! No copy starts without its environment: `up`, `up NAMES`, `restart` and `scale` (and
-//! `top`, which runs these) refuse alike when the database secret is missing, change
+//! No copy starts without its environment: `up`, `up NAMES`, `restart`, `scale` (and
+//! `top`, which runs these) and a container's `pod run` refuse alike when the database secret is missing, change
 //! nothing, and a copy running with another secret is restarted by `up`, which says why.
 
 mod cli_runtime_support;
@@ -36,6 +36,7 @@ fn every_path_that_starts_a_copy_refuses_without_the_secret() {
         vec!["restart", "asset-1"],
         vec!["restart", "--rolling", "asset"],
         vec!["scale", "inventory=2"],
+        vec!["pod", "run", "core-1"],
     ] {
         let out = with_secret(&g, &args, None);
         assert_eq!(out.code, Some(3), "`gridctl {}`: {out}", args.join(" "));

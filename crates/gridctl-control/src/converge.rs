@@ -112,8 +112,8 @@ pub(crate) fn execute(cx: &Context, steps: &[Step], mode: Mode) -> Result<Report
 
 /// Refuses to start copies without what reaches their environment (the database
 /// secret): every path that may start a copy (up, restart, scale, top's actions, which
-/// run these) checks it the same way, before acting.
-pub(crate) fn check_can_start(plan: &Plan) -> Result<(), Failure> {
+/// run these, and `pod run`) checks it the same way, before acting.
+pub fn check_can_start(plan: &Plan) -> Result<(), Failure> {
     let mut errors: Vec<Diagnostic> = gridctl_config::check::environment(plan)
         .into_iter()
         .filter(|d| d.is_error())
