@@ -13,7 +13,8 @@ use crate::reconcile::step::Step;
 use crate::reconcile::{diff, observe, print, surge};
 use gridctl_config::diagnostic::Diagnostic;
 use gridctl_config::plan::{InstancePlan, Plan};
-use gridctl_config::render;
+use gridctl_config::render::{self, RenderedInstance};
+use gridctl_config::templates::Templates;
 use gridctl_wire::human;
 use std::path::Path;
 use std::time::Instant;
@@ -197,14 +198,7 @@ pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
         options,
         &roles,
     );
-    let surged = surge_plan(&plan, &steps)?;
-    let run = Context {
-        plan: surged.as_ref().unwrap_or(&plan),
-        templates: Some(&t),
-        rendered: &rendered,
-        started,
-    };
-    let Some(report) = converge(&run, &steps, mode)? else {
+    let Some((report, left)) = converge_surged(&plan, &t, &rendered, &steps, started, mode)? else {
         return Ok(());
     };
     if report.failures.is_empty() {
@@ -216,7 +210,7 @@ pub fn up(file: &Path, names: &[String], wait: bool, mode: Mode) -> Outcome {
             "{} instance(s) not ready: {}{}",
             report.failures.len(),
             state_list(&report),
-            surge_left(&plan, surged.as_ref())
+            left
         ))
         .help("see `gridctl status` and `gridctl logs INSTANCE`"),
     ))
@@ -287,14 +281,7 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outc
         rolling,
         &roles,
     );
-    let surged = surge_plan(&plan, &steps)?;
-    let run = Context {
-        plan: surged.as_ref().unwrap_or(&plan),
-        templates: Some(&t),
-        rendered: &rendered,
-        started,
-    };
-    let Some(report) = converge(&run, &steps, mode)? else {
+    let Some((report, left)) = converge_surged(&plan, &t, &rendered, &steps, started, mode)? else {
         return Ok(());
     };
     if report.failures.is_empty() {
@@ -316,7 +303,7 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outc
         })
         .collect();
     let text = list.join("; ");
-    let text = format!("{text}{}", surge_left(&plan, surged.as_ref()));
+    let text = format!("{text}{}", left);
     Err(failed(if rolling {
         text
     } else {
@@ -349,6 +336,30 @@ fn role_shapes(
         .map(|u| u.name)
         .collect();
     surge::shapes(plan, selected, &leftovers)
+}
+
+/// Runs `steps` (or lists them, `--dry-run`) with the plan the steps need — grid.toml's,
+/// plus any temporary copies they start; with the report, what a failed run left of
+/// those copies (empty when nothing). `None` after a dry run.
+fn converge_surged(
+    plan: &Plan,
+    templates: &Templates,
+    rendered: &[RenderedInstance],
+    steps: &[Step],
+    started: Instant,
+    mode: Mode,
+) -> Result<Option<(Report, String)>, Failure> {
+    let surged = surge_plan(plan, steps)?;
+    let run = Context {
+        plan: surged.as_ref().unwrap_or(plan),
+        templates: Some(templates),
+        rendered,
+        started,
+    };
+    let Some(report) = converge(&run, steps, mode)? else {
+        return Ok(None);
+    };
+    Ok(Some((report, surge_left(plan, surged.as_ref()))))
 }
 
 /// The plan with the temporary copies the steps start (the executor finds them there
