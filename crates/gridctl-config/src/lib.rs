@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod wiring;
 
 // grid.toml → plan.
+pub mod cluster;
 pub mod manifest;
 pub mod plan;
 pub mod planner;

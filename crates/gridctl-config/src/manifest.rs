@@ -24,6 +24,9 @@ pub struct Manifest {
     #[serde(default)]
     pub hosts: IndexMap<String, HostSection>,
     pub roles: IndexMap<String, Spanned<RoleSection>>,
+    /// How the grid runs on a Kubernetes cluster (`gridctl export kubernetes`, `pod run`);
+    /// ignored on a single host. Every key has a default.
+    pub kubernetes: Option<Spanned<KubernetesSection>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +176,48 @@ pub struct RoleSection {
     pub env: IndexMap<String, String>,
     #[serde(default)]
     pub supervise: SuperviseSection,
+}
+
+/// `[kubernetes]`: what a cluster needs that a single host does not. Resolved and
+/// checked by the planner into `plan::ClusterPlan`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSection {
+    /// Namespace of every exported object (default `default`).
+    pub namespace: Option<Spanned<String>>,
+    /// Image holding OpenSim's `bin/` and gridctl (default `opensim-robust:0.9.2.2`).
+    pub image: Option<Spanned<String>>,
+    /// IngressClass of the public Ingress (default: the cluster's default class).
+    pub ingress_class: Option<Spanned<String>>,
+    /// IngressClass for the private services; without it they get no Ingress at all
+    /// (other Robust copies reach them through their Services).
+    pub internal_ingress_class: Option<Spanned<String>>,
+    /// Secret with the database connection string under key `connection` (default `robust-db`).
+    pub database_secret: Option<Spanned<String>>,
+    /// The cluster's DNS domain (default `cluster.local`).
+    pub cluster_domain: Option<Spanned<String>>,
+    /// OpenSim's `bin/` inside the image (default `/opt/opensim/bin`).
+    pub bin_dir: Option<Spanned<PathBuf>>,
+    /// Program and leading args inside the image (default `mono Robust.exe`).
+    pub command: Option<Spanned<Vec<String>>>,
+    /// Port in public URLs behind the Ingress (default: the scheme's own).
+    pub public_port: Option<Spanned<i64>>,
+    /// Requests and limits for every role's pods.
+    #[serde(default)]
+    pub resources: ResourcesSection,
+    /// Per-role overrides of `resources`: `[kubernetes.roles.asset] memory = "1Gi"`.
+    #[serde(default)]
+    pub roles: IndexMap<String, Spanned<ResourcesSection>>,
+}
+
+/// Kubernetes quantities (`"250m"`, `"512Mi"`), checked by the planner.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesSection {
+    pub cpu: Option<Spanned<String>>,
+    pub memory: Option<Spanned<String>>,
+    pub cpu_limit: Option<Spanned<String>>,
+    pub memory_limit: Option<Spanned<String>>,
 }
 
 fn default_private_domain() -> String {

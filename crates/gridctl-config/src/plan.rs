@@ -44,6 +44,8 @@ pub struct Plan {
     pub prompt: String,
     /// `[robust] env`, for every instance.
     pub env: Vec<(String, String)>,
+    /// Set when planned for a Kubernetes cluster (`crate::cluster`).
+    pub cluster: Option<crate::cluster::ClusterPlan>,
     /// Where a few values were written in grid.toml, so `check`'s machine checks can point there.
     #[serde(skip)]
     pub origin: Origin,

@@ -203,6 +203,7 @@ impl<'a> Planner<'a> {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            cluster: None,
             origin: Origin {
                 source: Some(self.src.clone()),
                 bin_dir: Some(m.robust.bin_dir.span()),
