@@ -89,7 +89,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Pod {
             action: crate::cli::PodAction::Run { instance },
         } => crate::pod::run(&cli.file, instance.as_deref()),
-        Command::Probe { instance } => return crate::pod::probe(&cli.file, instance),
+        Command::Probe { instance } => return crate::pod::probe(&cli.file, instance.as_deref()),
         Command::Nginx {
             action: crate::cli::NginxAction::Reload,
         } => crate::live::nginx_reload(&cli.file),

@@ -222,9 +222,10 @@ pub enum Command {
     /// Asks the holder on its socket and gives up after 2 s, so it never hangs a
     /// kubelet's probe. Exit 3 for a name the manifest does not have.
     Probe {
-        /// Instance name, e.g. core-1.
+        /// Instance name, e.g. core-1; default `$POD_NAME`, else the hostname (as `pod run`),
+        /// so one probe command serves every pod of a StatefulSet.
         #[arg(add = complete::instances())]
-        instance: String,
+        instance: Option<String>,
     },
     /// Drive the nginx front.
     Nginx {

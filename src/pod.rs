@@ -32,9 +32,20 @@ fn pod_instance_name(name: Option<&str>) -> Option<String> {
         })
 }
 
+fn no_name() -> Diagnostic {
+    Diagnostic::error(
+        "no instance name: give NAME, or set POD_NAME (the hostname could not be read)",
+    )
+}
+
 /// The instance named `name`, or exit 3 with the known names.
 fn find<'p>(plan: &'p Plan, name: &str) -> Result<&'p InstancePlan, Failure> {
-    plan.instance(name).ok_or_else(|| {
+    // A pod's name is the instance's with `_` as `-` (DNS names): `user-agent-1`.
+    let pod_name = gridctl_config::cluster::instance_for_pod(
+        plan.instances.iter().map(|i| i.name.as_str()),
+        name,
+    );
+    pod_name.and_then(|n| plan.instance(n)).ok_or_else(|| {
         let names: Vec<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
         let d = Diagnostic::error(format!("no instance named `{name}` in the manifest"));
         let d = d.help(match did_you_mean(name, names.iter().copied()) {
@@ -58,9 +69,7 @@ pub fn run(file: &Path, name: Option<&str>) -> Outcome {
     let plan = build_plan(file)?;
     let Some(name) = pod_instance_name(name) else {
         return Err(Failure {
-            diagnostics: vec![Diagnostic::error(
-                "no instance name: give NAME, or set POD_NAME (the hostname could not be read)",
-            )],
+            diagnostics: vec![no_name()],
             code: EXIT_INVALID,
         });
     };
@@ -99,7 +108,7 @@ pub fn run(file: &Path, name: Option<&str>) -> Outcome {
 
 /// `gridctl probe NAME`: 0 when the holder says `ready`, 1 otherwise, one line why;
 /// 3 for a name the manifest does not have.
-pub fn probe(file: &Path, name: &str) -> i32 {
+pub fn probe(file: &Path, name: Option<&str>) -> i32 {
     let plan = match build_plan(file) {
         Ok(p) => p,
         Err(f) => {
@@ -107,6 +116,11 @@ pub fn probe(file: &Path, name: &str) -> i32 {
             return f.code;
         }
     };
+    let Some(name) = pod_instance_name(name) else {
+        print_diagnostics(&[no_name()]);
+        return EXIT_INVALID;
+    };
+    let name = name.as_str();
     let inst = match find(&plan, name) {
         Ok(i) => i,
         Err(f) => {
