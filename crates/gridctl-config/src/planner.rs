@@ -560,3 +560,43 @@ fn ini_value(v: &toml::Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// The plan for `target`. STUB (export branch): the host plan with cluster defaults
+/// attached; the real cluster planner replaces this function.
+pub fn build_for(
+    loaded: &LoadedManifest,
+    target: crate::cluster::Target,
+) -> Result<Plan, Vec<Diagnostic>> {
+    let mut plan = build(loaded)?;
+    if target == crate::cluster::Target::Cluster {
+        let k = loaded.manifest.kubernetes.as_ref().map(|k| k.get_ref());
+        let pick = |f: fn(&crate::manifest::KubernetesSection) -> Option<&Spanned<String>>,
+                    default: &str| {
+            k.and_then(f)
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let database_env = loaded
+            .manifest
+            .database
+            .as_ref()
+            .and_then(|d| d.get_ref().connection.get_ref().strip_prefix("env:"))
+            .map(str::to_string)
+            .unwrap_or_else(|| "ROBUST_DB".to_string());
+        plan.cluster = Some(crate::cluster::ClusterPlan {
+            namespace: pick(|k| k.namespace.as_ref(), "default"),
+            image: pick(|k| k.image.as_ref(), "opensim-robust:0.9.2.2"),
+            ingress_class: k.and_then(|k| k.ingress_class.as_ref().map(|s| s.get_ref().clone())),
+            internal_ingress_class: k.and_then(|k| {
+                k.internal_ingress_class
+                    .as_ref()
+                    .map(|s| s.get_ref().clone())
+            }),
+            database_secret: pick(|k| k.database_secret.as_ref(), "robust-db"),
+            database_env,
+            cluster_domain: pick(|k| k.cluster_domain.as_ref(), "cluster.local"),
+            resources: Vec::new(),
+        });
+    }
+    Ok(plan)
+}
