@@ -90,6 +90,20 @@ pub fn run(cli: Cli) -> i32 {
             action: crate::cli::PodAction::Run { instance },
         } => crate::pod::run(&cli.file, instance.as_deref()),
         Command::Probe { instance } => return crate::pod::probe(&cli.file, instance.as_deref()),
+        Command::Export {
+            target:
+                crate::cli::ExportTarget::Kubernetes {
+                    output,
+                    namespace,
+                    image,
+                },
+        } => crate::export::kubernetes(
+            &cli.file,
+            output,
+            namespace.as_deref(),
+            image.as_deref(),
+            cli.quiet,
+        ),
         Command::Nginx {
             action: crate::cli::NginxAction::Reload,
         } => crate::live::nginx_reload(&cli.file),

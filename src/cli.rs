@@ -227,6 +227,11 @@ pub enum Command {
         #[arg(add = complete::instances())]
         instance: Option<String>,
     },
+    /// Write the grid as Kubernetes objects (and a Containerfile) for `kubectl apply`.
+    Export {
+        #[command(subcommand)]
+        target: ExportTarget,
+    },
     /// Drive the nginx front.
     Nginx {
         #[command(subcommand)]
@@ -252,6 +257,29 @@ pub enum NginxAction {
         /// Give up after this many seconds waiting for another command's grid lock.
         #[arg(long, default_value_t = 60)]
         lock_wait: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportTarget {
+    /// Per role a StatefulSet (one pod per copy), a ClusterIP and a headless Service;
+    /// one ConfigMap (grid.toml and templates); Ingresses; a Containerfile.
+    ///
+    /// Values come from grid.toml's [kubernetes] table; --namespace and --image override
+    /// it. The database connection is read from a Secret by reference (create it with
+    /// `kubectl create secret generic robust-db --from-literal=connection=...`); its value
+    /// is never written. Only files an export writes are replaced; role files of roles no
+    /// longer in grid.toml are removed. Output is deterministic, so it diffs in git.
+    Kubernetes {
+        /// Output directory (created when missing).
+        #[arg(short = 'o', long = "output", value_name = "DIR", value_hint = ValueHint::DirPath)]
+        output: PathBuf,
+        /// Namespace of every object (a DNS-1123 label); overrides [kubernetes] namespace.
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+        /// Image the pods run; overrides [kubernetes] image.
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<String>,
     },
 }
 

@@ -5,6 +5,7 @@
 //! - `gridctl-holder`: the small per-instance holder binary;
 //! - `gridctl-config`: grid.toml → plan → rendered files;
 //! - `gridctl-control`: observe → diff → steps → execute, nginx, the lock;
+//! - `gridctl-kube`: `export kubernetes`, the cluster plan as typed Kubernetes objects;
 //! - this crate: argument parsing, output, attach and the dashboard.
 //!
 //! The lower crates' modules are re-exported here under the paths they have always
@@ -27,6 +28,7 @@ pub mod attach;
 pub mod cli;
 pub mod dashboard;
 pub mod docs;
+pub mod export;
 pub mod operate;
 pub mod pod;
 pub mod progress;

@@ -1,0 +1,47 @@
+//! The config hash of each role: what the pods of a role render, hashed, so a changed
+//! manifest or template changes exactly the affected roles' pod templates (and so
+//! rolls exactly those StatefulSets).
+
+use gridctl_config::diagnostic::Diagnostic;
+use gridctl_config::plan::{Plan, Secret};
+use gridctl_config::render::render_instance;
+use gridctl_config::templates::Templates;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// (role, hex sha256) for every role, in plan order. Every instance of the role is
+/// rendered as its pod will render it (with the cluster plan) and its file names and
+/// contents hashed.
+pub(crate) fn role_hashes(
+    plan: &Plan,
+    templates_on_disk: Option<&Path>,
+) -> Result<Vec<(String, String)>, Diagnostic> {
+    let templates = Templates::load(templates_on_disk)?;
+    // The pods read the connection from the Secret; whether this shell happens to have
+    // it set must not change the hash (the export is deterministic), and the hash must
+    // never be a function of the secret.
+    let mut plan = plan.clone();
+    if let Some(db) = &mut plan.database {
+        db.connection = Secret(None);
+    }
+    let mut out = Vec::new();
+    for role in &plan.roles {
+        let mut h = Sha256::new();
+        for inst in plan.instances.iter().filter(|i| i.role == role.name) {
+            let rendered = render_instance(&plan, &templates, inst)?;
+            h.update(inst.name.as_bytes());
+            h.update([0]);
+            for (path, text) in &rendered.files {
+                h.update(path.to_string_lossy().as_bytes());
+                h.update([0]);
+                h.update(text.as_bytes());
+                h.update([0]);
+            }
+            h.update([1]);
+        }
+        let digest = h.finalize();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        out.push((role.name.clone(), hex));
+    }
+    Ok(out)
+}

@@ -1,0 +1,149 @@
+//! `gridctl export kubernetes`: a cluster plan turned into typed Kubernetes objects
+//! (k8s-openapi), serialized to YAML files in a stable order, plus a Containerfile.
+//!
+//! Pure apart from reading the user's templates: nothing here talks to a cluster or
+//! writes a file; the CLI writes [`Export::files`] atomically, all or nothing.
+
+use gridctl_config::diagnostic::Diagnostic;
+use gridctl_config::manifest::LoadedManifest;
+use gridctl_config::plan::Plan;
+use std::path::Path;
+
+mod configmap;
+mod containerfile;
+mod hash;
+mod ingress;
+mod labels;
+mod options;
+mod service;
+mod statefulset;
+mod yaml;
+
+pub use options::{image_problem, namespace_problem, Options};
+
+/// The file holding the ConfigMap.
+pub const CONFIGMAP_FILE: &str = "00-configmap.yaml";
+/// The file holding the Ingresses.
+pub const INGRESS_FILE: &str = "20-ingress.yaml";
+/// The image build recipe.
+pub const CONTAINERFILE: &str = "Containerfile";
+
+/// The file of one role's StatefulSet and Services.
+pub fn role_file(role: &str) -> String {
+    format!(
+        "10-{}.yaml",
+        gridctl_config::cluster::ClusterPlan::object_name(role)
+    )
+}
+
+/// Whether `name` looks like a role file an earlier export wrote (`10-*.yaml`).
+pub fn is_role_file(name: &str) -> bool {
+    name.len() > "10-.yaml".len() && name.starts_with("10-") && name.ends_with(".yaml")
+}
+
+/// Whether a file's text is one an export wrote (it starts with the export's header).
+pub fn written_by_export(text: &str) -> bool {
+    text.starts_with(yaml::HEADER)
+}
+
+/// What an export produced: files in write order, notes for the operator, counts.
+#[derive(Debug, Clone, Default)]
+pub struct Export {
+    /// (file name, text), in a stable order.
+    pub files: Vec<(String, String)>,
+    pub notes: Vec<String>,
+    pub counts: Counts,
+}
+
+/// How many objects of each kind the export holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub stateful_sets: usize,
+    pub services: usize,
+    pub config_maps: usize,
+    pub ingresses: usize,
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = |count: usize, one: &str, many: &str| {
+            format!("{count} {}", if count == 1 { one } else { many })
+        };
+        write!(
+            f,
+            "{}, {}, {}, {}",
+            n(self.stateful_sets, "StatefulSet", "StatefulSets"),
+            n(self.services, "Service", "Services"),
+            n(self.config_maps, "ConfigMap", "ConfigMaps"),
+            n(self.ingresses, "Ingress", "Ingresses"),
+        )
+    }
+}
+
+/// Exports `plan` (planned for the cluster) of the manifest `loaded`. `templates_on_disk`
+/// is the user's templates directory as this machine sees it (the plan names the path
+/// inside the pod). Any problem is a diagnostic, and then nothing is exported.
+pub fn export(
+    loaded: &LoadedManifest,
+    plan: &Plan,
+    templates_on_disk: Option<&Path>,
+    opts: &Options,
+) -> Result<Export, Diagnostic> {
+    let mut cluster = plan.cluster.clone().ok_or_else(|| {
+        Diagnostic::error("the plan was not made for a cluster (no [kubernetes] part in it)")
+    })?;
+    opts.apply(&mut cluster)?;
+    let mut plan = plan.clone();
+    plan.cluster = Some(cluster.clone());
+
+    let labels = labels::Labels::new(&plan.grid_nick);
+    let mut out = Export::default();
+
+    let config = configmap::build(loaded, &plan, &cluster, &labels, templates_on_disk)?;
+    out.notes.extend(config.notes.iter().cloned());
+    out.files.push((
+        CONFIGMAP_FILE.to_string(),
+        yaml::file(&[yaml::doc(&config.map)?]),
+    ));
+    out.counts.config_maps = 1;
+
+    let hashes = hash::role_hashes(&plan, templates_on_disk)?;
+    for role in &plan.roles {
+        let config_hash = hashes
+            .iter()
+            .find(|(r, _)| *r == role.name)
+            .map(|(_, h)| h.as_str())
+            .unwrap_or_default();
+        let set = statefulset::build(&plan, &cluster, role, &labels, &config, config_hash);
+        let (clusterip, headless) = service::build(&cluster, role, &labels);
+        out.files.push((
+            role_file(&role.name),
+            yaml::file(&[
+                yaml::doc(&set)?,
+                yaml::doc(&clusterip)?,
+                yaml::doc(&headless)?,
+            ]),
+        ));
+        out.counts.stateful_sets += 1;
+        out.counts.services += 2;
+    }
+
+    let ingresses = ingress::build(&plan, &cluster, &labels);
+    out.notes.extend(ingresses.notes);
+    if !ingresses.objects.is_empty() {
+        let docs = ingresses
+            .objects
+            .iter()
+            .map(yaml::doc)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.counts.ingresses = docs.len();
+        out.files
+            .push((INGRESS_FILE.to_string(), yaml::file(&docs)));
+    }
+
+    out.files.push((
+        CONTAINERFILE.to_string(),
+        containerfile::text(&plan, &cluster),
+    ));
+    Ok(out)
+}

@@ -1,0 +1,125 @@
+//! What the command line may override in `[kubernetes]` (`--namespace`, `--image`),
+//! checked the way the manifest's values are: a bad value is an error, never exported.
+
+use gridctl_config::cluster::ClusterPlan;
+use gridctl_config::diagnostic::Diagnostic;
+
+/// Overrides from the command line; `None` keeps the plan's value.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub namespace: Option<String>,
+    pub image: Option<String>,
+}
+
+impl Options {
+    /// Checks the overrides and writes them into `cluster`.
+    pub(crate) fn apply(&self, cluster: &mut ClusterPlan) -> Result<(), Diagnostic> {
+        if let Some(ns) = &self.namespace {
+            if let Some(why) = namespace_problem(ns) {
+                return Err(Diagnostic::error(format!("--namespace `{}`: {why}", ns.escape_debug()))
+                    .help("a namespace is a DNS-1123 label: at most 63 characters, lower-case letters, digits and `-`, starting and ending with a letter or digit"));
+            }
+            cluster.namespace = ns.clone();
+        }
+        if let Some(image) = &self.image {
+            if let Some(why) = image_problem(image) {
+                return Err(Diagnostic::error(format!(
+                    "--image `{}`: {why}",
+                    image.escape_debug()
+                ))
+                .help("give an image reference like `registry.example/opensim-robust:0.9.2.2`"));
+            }
+            cluster.image = image.clone();
+        }
+        Ok(())
+    }
+}
+
+/// Why `s` is not a DNS-1123 label (a namespace name), if it is not.
+pub fn namespace_problem(s: &str) -> Option<String> {
+    if s.is_empty() {
+        return Some("it is empty".into());
+    }
+    if s.len() > 63 {
+        return Some(format!("it is {} characters long, more than 63", s.len()));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(format!(
+            "`{}` is not allowed (only lower-case letters, digits and `-`)",
+            c.escape_debug()
+        ));
+    }
+    if s.starts_with('-') || s.ends_with('-') {
+        return Some("it starts or ends with `-`".into());
+    }
+    None
+}
+
+/// Why `s` is not a plausible image reference (`[registry/]name[:tag][@digest]`), if
+/// it is not. Loose on purpose: the registry decides; this catches typos and pastes.
+pub fn image_problem(s: &str) -> Option<String> {
+    if s.is_empty() {
+        return Some("it is empty".into());
+    }
+    if s.len() > 4096 {
+        return Some("it is longer than 4096 characters".into());
+    }
+    if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Some(format!(
+            "it holds `{}` (no whitespace or control characters in an image reference)",
+            c.escape_debug()
+        ));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@')))
+    {
+        return Some(format!(
+            "`{}` is not allowed in an image reference",
+            c.escape_debug()
+        ));
+    }
+    let first = s.chars().next()?;
+    if !first.is_ascii_alphanumeric() {
+        return Some("it must start with a letter or digit".into());
+    }
+    if s.ends_with([':', '/', '@']) || s.contains("//") {
+        return Some("it has an empty part".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces() {
+        assert_eq!(namespace_problem("grid"), None);
+        assert_eq!(namespace_problem("grid-2"), None);
+        assert!(namespace_problem("Bad_NS").is_some());
+        assert!(namespace_problem("-grid").is_some());
+        assert!(namespace_problem("").is_some());
+        assert!(namespace_problem(&"a".repeat(64)).is_some());
+        assert!(namespace_problem("grid\u{0}").is_some());
+    }
+
+    #[test]
+    fn images() {
+        assert_eq!(image_problem("opensim-robust:0.9.2.2"), None);
+        assert_eq!(
+            image_problem("registry.example:5000/grid/opensim-robust:0.9.2.2"),
+            None
+        );
+        assert_eq!(image_problem("repo/img@sha256:0123abcd"), None);
+        assert!(image_problem("bad image").is_some());
+        assert!(image_problem("img\n").is_some());
+        assert!(image_problem("").is_some());
+        assert!(image_problem("img:").is_some());
+        assert!(image_problem(":tag").is_some());
+        assert!(image_problem("ïmg").is_some());
+    }
+}

@@ -1,0 +1,96 @@
+//! `gridctl export kubernetes`: plan grid.toml for the cluster, let `gridctl-kube` turn
+//! it into objects, and write the files into the output directory, all or nothing.
+
+use crate::diagnostic::Diagnostic;
+use crate::outcome::{print_diagnostics, Failure, Outcome};
+use gridctl_config::cluster::Target;
+use gridctl_config::manifest;
+use gridctl_config::plan::absolutize;
+use gridctl_config::planner;
+use gridctl_kube::{is_role_file, written_by_export, Export, Options};
+use std::path::{Path, PathBuf};
+
+/// Writes the export of `file` into `out`; prints one line per file, the notes and a summary.
+pub fn kubernetes(
+    file: &Path,
+    out: &Path,
+    namespace: Option<&str>,
+    image: Option<&str>,
+    quiet: bool,
+) -> Outcome {
+    let loaded = manifest::load(file)?;
+    let plan = planner::build_for(&loaded, Target::Cluster).map_err(Failure::invalid)?;
+    print_diagnostics(&plan.warnings);
+    // The plan names the templates' path inside the pod; they are read from here.
+    let templates_on_disk: Option<PathBuf> = loaded
+        .manifest
+        .grid
+        .templates
+        .as_ref()
+        .map(|t| absolutize(&loaded.dir, t.get_ref()));
+    let opts = Options {
+        namespace: namespace.map(str::to_string),
+        image: image.map(str::to_string),
+    };
+    let export = gridctl_kube::export(&loaded, &plan, templates_on_disk.as_deref(), &opts)
+        .map_err(|d| Failure::invalid(vec![d]))?;
+    let stale = write(out, &export)?;
+    if !quiet {
+        for (name, _) in &export.files {
+            println!("wrote {}", out.join(name).display());
+        }
+        for name in &stale {
+            println!(
+                "removed {} (its role is no longer in grid.toml)",
+                out.join(name).display()
+            );
+        }
+        for note in &export.notes {
+            println!("note: {note}");
+        }
+        println!("{}: {}, Containerfile", out.display(), export.counts);
+    }
+    Ok(())
+}
+
+/// Writes every file atomically, then removes role files of an earlier export whose
+/// role is gone. Returns the names removed.
+fn write(out: &Path, export: &Export) -> Result<Vec<String>, Failure> {
+    let fail = |what: String, e: std::io::Error| {
+        Failure::failed(Diagnostic::error(format!("{what}: {e}")))
+    };
+    match std::fs::metadata(out) {
+        Ok(m) if !m.is_dir() => {
+            return Err(Failure::failed(
+                Diagnostic::error(format!("`{}` exists and is not a directory", out.display()))
+                    .help("name a directory with -o"),
+            ))
+        }
+        Ok(_) => {}
+        Err(_) => std::fs::create_dir_all(out)
+            .map_err(|e| fail(format!("cannot create `{}`", out.display()), e))?,
+    }
+    for (name, text) in &export.files {
+        let path = out.join(name);
+        crate::atomic::write_file(&path, text.as_bytes(), 0o644)
+            .map_err(|e| fail(format!("cannot write `{}`", path.display()), e))?;
+    }
+    let ours: Vec<&str> = export.files.iter().map(|(n, _)| n.as_str()).collect();
+    let entries =
+        std::fs::read_dir(out).map_err(|e| fail(format!("cannot read `{}`", out.display()), e))?;
+    let mut stale: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| is_role_file(n) && !ours.contains(&n.as_str()))
+        // Only what an export wrote (its header says so): never a file of the user's.
+        .filter(|n| manifest::read_text_file(&out.join(n)).is_ok_and(|t| written_by_export(&t)))
+        .collect();
+    stale.sort();
+    for name in &stale {
+        let path = out.join(name);
+        std::fs::remove_file(&path)
+            .map_err(|e| fail(format!("cannot remove `{}`", path.display()), e))?;
+    }
+    Ok(stale)
+}
