@@ -24,9 +24,20 @@ pub fn files() -> io::Result<Vec<(String, Vec<u8>)>> {
         .filter(|s| !s.is_hide_set() && s.get_name() != "help")
     {
         let name = format!("gridctl-{}", sub.get_name());
-        let examples = examples(sub.get_name());
+        let own_examples = examples(sub.get_name());
+        // A command's own subcommands (`export kubernetes`, `pod run`) get pages too,
+        // which the parent's SUBCOMMANDS section names; their options are only there.
+        for nested in sub
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            let nested_name = format!("{name}-{}", nested.get_name());
+            let key = format!("{}-{}", sub.get_name(), nested.get_name());
+            let nested = nested.clone().display_name(nested_name.clone());
+            out.push((format!("{nested_name}.1"), page(nested, examples(&key))?));
+        }
         let sub = sub.clone().display_name(name.clone());
-        out.push((format!("{name}.1"), page(sub, examples)?));
+        out.push((format!("{name}.1"), page(sub, own_examples)?));
     }
     for (shell, file) in [
         (clap_complete::Shell::Bash, "completions/gridctl.bash"),
@@ -209,11 +220,11 @@ fn examples(page: &str) -> &'static [Example] {
             ("gridctl scale --dry-run inventory=1", "Show the steps without acting or writing grid.toml."),
         ],
         "top" => &[("gridctl -f examples/blog-split/grid.toml top", "The live dashboard of the example grid.")],
-        "nginx" => &[(
+        "nginx" | "nginx-reload" => &[(
             "gridctl nginx reload",
             "Render the nginx config, test it, install it (keeping the previous one) and reload nginx.",
         )],
-        "pod" => &[
+        "pod" | "pod-run" => &[
             (
                 "gridctl -f /etc/gridctl/grid.toml pod run core-1",
                 "A container's command: render core-1 only and become its holder (PID 1); the console goes to stdout, SIGTERM stops Robust gracefully.",
@@ -221,6 +232,16 @@ fn examples(page: &str) -> &'static [Example] {
             (
                 "gridctl pod run",
                 "The same, the instance named by $POD_NAME (else the hostname).",
+            ),
+        ],
+        "export" | "export-kubernetes" => &[
+            (
+                "gridctl -f examples/blog-split/grid.toml export kubernetes -o k8s/",
+                "Write k8s/: the ConfigMap, a StatefulSet and two Services per role (core, asset, inventory), the Ingress and a Containerfile.",
+            ),
+            (
+                "gridctl export kubernetes -o k8s/ --namespace grid --image registry.example/opensim-robust:0.9.2.2",
+                "The same in namespace grid, with the image pushed there; then `kubectl apply -f k8s/`.",
             ),
         ],
         "probe" => &[(

@@ -25,6 +25,9 @@ _gridctl() {
             gridctl,down)
                 cmd="gridctl__subcmd__down"
                 ;;
+            gridctl,export)
+                cmd="gridctl__subcmd__export"
+                ;;
             gridctl,help)
                 cmd="gridctl__subcmd__help"
                 ;;
@@ -73,6 +76,18 @@ _gridctl() {
             gridctl,up)
                 cmd="gridctl__subcmd__up"
                 ;;
+            gridctl__subcmd__export,help)
+                cmd="gridctl__subcmd__export__subcmd__help"
+                ;;
+            gridctl__subcmd__export,kubernetes)
+                cmd="gridctl__subcmd__export__subcmd__kubernetes"
+                ;;
+            gridctl__subcmd__export__subcmd__help,help)
+                cmd="gridctl__subcmd__export__subcmd__help__subcmd__help"
+                ;;
+            gridctl__subcmd__export__subcmd__help,kubernetes)
+                cmd="gridctl__subcmd__export__subcmd__help__subcmd__kubernetes"
+                ;;
             gridctl__subcmd__help,attach)
                 cmd="gridctl__subcmd__help__subcmd__attach"
                 ;;
@@ -81,6 +96,9 @@ _gridctl() {
                 ;;
             gridctl__subcmd__help,down)
                 cmd="gridctl__subcmd__help__subcmd__down"
+                ;;
+            gridctl__subcmd__help,export)
+                cmd="gridctl__subcmd__help__subcmd__export"
                 ;;
             gridctl__subcmd__help,help)
                 cmd="gridctl__subcmd__help__subcmd__help"
@@ -130,6 +148,9 @@ _gridctl() {
             gridctl__subcmd__help,up)
                 cmd="gridctl__subcmd__help__subcmd__up"
                 ;;
+            gridctl__subcmd__help__subcmd__export,kubernetes)
+                cmd="gridctl__subcmd__help__subcmd__export__subcmd__kubernetes"
+                ;;
             gridctl__subcmd__help__subcmd__nginx,reload)
                 cmd="gridctl__subcmd__help__subcmd__nginx__subcmd__reload"
                 ;;
@@ -167,7 +188,7 @@ _gridctl() {
 
     case "${cmd}" in
         gridctl)
-            opts="-f -q -h -V --file --quiet --no-progress --help --version init check plan render render-nginx render-simulator up down status attach send restart scale top pod probe nginx logs help"
+            opts="-f -q -h -V --file --quiet --no-progress --help --version init check plan render render-nginx render-simulator up down status attach send restart scale top pod probe export nginx logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,8 +367,160 @@ _gridctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gridctl__subcmd__export)
+            opts="-f -q -h --file --quiet --no-progress --help kubernetes help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__export__subcmd__help)
+            opts="kubernetes help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__export__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__export__subcmd__help__subcmd__kubernetes)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__export__subcmd__kubernetes)
+            opts="-o -f -q -h --output --namespace --image --file --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gridctl__subcmd__help)
-            opts="init check plan render render-nginx render-simulator up down status attach send restart scale top pod probe nginx logs help"
+            opts="init check plan render render-nginx render-simulator up down status attach send restart scale top pod probe export nginx logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,6 +564,34 @@ _gridctl() {
         gridctl__subcmd__help__subcmd__down)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__help__subcmd__export)
+            opts="kubernetes"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gridctl__subcmd__help__subcmd__export__subcmd__kubernetes)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
