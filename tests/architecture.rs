@@ -17,6 +17,7 @@ const CRATES: &[(&str, &str, &[&str])] = &[
             "gridctl-holder",
             "gridctl-config",
             "gridctl-control",
+            "gridctl-kube",
         ],
     ),
     (
@@ -27,6 +28,7 @@ const CRATES: &[(&str, &str, &[&str])] = &[
             "gridctl-holder",
             "gridctl-config",
             "gridctl-control",
+            "gridctl-kube",
             "tokio",
         ],
     ),
@@ -36,6 +38,7 @@ const CRATES: &[(&str, &str, &[&str])] = &[
         &[
             "gridctl-config",
             "gridctl-control",
+            "gridctl-kube",
             "tera",
             "toml",
             "toml_edit",
@@ -50,6 +53,21 @@ const CRATES: &[(&str, &str, &[&str])] = &[
         &[
             "gridctl-holder",
             "gridctl-control",
+            "gridctl-kube",
+            "clap",
+            "ratatui",
+            "crossterm",
+            "tokio",
+        ],
+    ),
+    // Beside gridctl-control, over gridctl-config: the export reads a plan and knows
+    // nothing of processes, holders or the command line.
+    (
+        "crates/gridctl-kube",
+        "src",
+        &[
+            "gridctl-holder",
+            "gridctl-control",
             "clap",
             "ratatui",
             "crossterm",
@@ -59,7 +77,7 @@ const CRATES: &[(&str, &str, &[&str])] = &[
     (
         "crates/gridctl-control",
         "src",
-        &["clap", "ratatui", "crossterm"],
+        &["gridctl-kube", "clap", "ratatui", "crossterm"],
     ),
     (".", "src", &[]),
 ];
