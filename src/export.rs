@@ -7,7 +7,7 @@ use gridctl_config::cluster::Target;
 use gridctl_config::manifest;
 use gridctl_config::plan::absolutize;
 use gridctl_config::planner;
-use gridctl_kube::{is_role_file, written_by_export, Export, Options};
+use gridctl_kube::{is_export_file, written_by_export, Export, Options};
 use std::path::{Path, PathBuf};
 
 /// Writes the export of `file` into `out`; prints one line per file, the notes and a summary.
@@ -41,7 +41,7 @@ pub fn kubernetes(
         }
         for name in &stale {
             println!(
-                "removed {} (its role is no longer in grid.toml)",
+                "removed {} (an earlier export's, for what grid.toml no longer has)",
                 out.join(name).display()
             );
         }
@@ -53,8 +53,8 @@ pub fn kubernetes(
     Ok(())
 }
 
-/// Writes every file atomically, then removes role files of an earlier export whose
-/// role is gone. Returns the names removed.
+/// Writes every file atomically, then removes the files of an earlier export that this
+/// one no longer has (a role gone, no Ingress left). Returns the names removed.
 fn write(out: &Path, export: &Export) -> Result<Vec<String>, Failure> {
     let fail = |what: String, e: std::io::Error| {
         Failure::failed(Diagnostic::error(format!("{what}: {e}")))
@@ -82,7 +82,7 @@ fn write(out: &Path, export: &Export) -> Result<Vec<String>, Failure> {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| is_role_file(n) && !ours.contains(&n.as_str()))
+        .filter(|n| is_export_file(n) && !ours.contains(&n.as_str()))
         // Only what an export wrote (its header says so): never a file of the user's.
         .filter(|n| manifest::read_text_file(&out.join(n)).is_ok_and(|t| written_by_export(&t)))
         .collect();

@@ -36,9 +36,12 @@ pub fn role_file(role: &str) -> String {
     )
 }
 
-/// Whether `name` looks like a role file an earlier export wrote (`10-*.yaml`).
-pub fn is_role_file(name: &str) -> bool {
-    name.len() > "10-.yaml".len() && name.starts_with("10-") && name.ends_with(".yaml")
+/// Whether `name` is one an export may have written and may leave stale: a role file
+/// (`10-*.yaml`) or the Ingress file (gone when no Ingress is left).
+pub fn is_export_file(name: &str) -> bool {
+    let role_file =
+        name.len() > "10-.yaml".len() && name.starts_with("10-") && name.ends_with(".yaml");
+    role_file || name == INGRESS_FILE
 }
 
 /// Whether a file's text is one an export wrote (it starts with the export's header).
