@@ -32,23 +32,15 @@ impl Labels {
         ])
     }
 
-    /// What selects one role's pods: name, instance, component (managed-by is left out
-    /// of selectors, which are immutable on a StatefulSet).
-    pub(crate) fn selector(&self, role: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            (NAME_KEY.to_string(), "gridctl".to_string()),
-            (INSTANCE_KEY.to_string(), self.instance.clone()),
-            (
-                COMPONENT_KEY.to_string(),
-                label_value(&ClusterPlan::object_name(role)),
-            ),
-        ])
-    }
-
-    /// The common labels plus the role's component.
+    /// One role's labels, which also select its pods: the common ones plus the
+    /// role's component (all constant for a role, as a StatefulSet's immutable
+    /// selector must be).
     pub(crate) fn role(&self, role: &str) -> BTreeMap<String, String> {
         let mut l = self.common();
-        l.extend(self.selector(role));
+        l.insert(
+            COMPONENT_KEY.to_string(),
+            label_value(&ClusterPlan::object_name(role)),
+        );
         l
     }
 

@@ -150,3 +150,32 @@ pub fn export(
     ));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_file_names() {
+        assert_eq!(role_file("user_agent"), "10-user-agent.yaml");
+        assert!(is_export_file("10-asset.yaml"));
+        assert!(is_export_file(INGRESS_FILE));
+        assert!(!is_export_file("10-.yaml"));
+        assert!(!is_export_file(CONFIGMAP_FILE));
+        assert!(!is_export_file("10-asset.yml"));
+    }
+
+    #[test]
+    fn counts_read_as_a_summary() {
+        let c = Counts {
+            stateful_sets: 3,
+            services: 6,
+            config_maps: 1,
+            ingresses: 1,
+        };
+        assert_eq!(
+            c.to_string(),
+            "3 StatefulSets, 6 Services, 1 ConfigMap, 1 Ingress"
+        );
+    }
+}

@@ -20,7 +20,7 @@ pub(crate) fn build(cluster: &ClusterPlan, role: &RolePlan, labels: &Labels) -> 
         metadata: labels.meta(&name, &cluster.namespace, labels.role(&role.name)),
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".into()),
-            selector: Some(labels.selector(&role.name)),
+            selector: Some(labels.role(&role.name)),
             ports: Some(ports.clone()),
             ..ServiceSpec::default()
         }),
@@ -33,7 +33,7 @@ pub(crate) fn build(cluster: &ClusterPlan, role: &RolePlan, labels: &Labels) -> 
             // A copy that is starting (or failing its probe) still has a DNS name, so
             // `kubectl exec` and peers can reach it by name while it comes up.
             publish_not_ready_addresses: Some(true),
-            selector: Some(labels.selector(&role.name)),
+            selector: Some(labels.role(&role.name)),
             ports: Some(ports),
             ..ServiceSpec::default()
         }),

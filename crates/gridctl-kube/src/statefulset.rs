@@ -94,7 +94,7 @@ pub(crate) fn build(
                 ..StatefulSetUpdateStrategy::default()
             }),
             selector: LabelSelector {
-                match_labels: Some(labels.selector(&role.name)),
+                match_labels: Some(labels.role(&role.name)),
                 ..LabelSelector::default()
             },
             template,
