@@ -143,7 +143,7 @@ fn templates(dir: &Path) -> Result<Vec<(String, String)>, Diagnostic> {
     let mut total = 0usize;
     let walk = walkdir::WalkDir::new(dir)
         .follow_links(true)
-        .max_depth(MAX_DEPTH)
+        .max_depth(MAX_DEPTH + 1)
         .sort_by_file_name();
     for entry in walk {
         let entry = entry.map_err(|e| {
@@ -153,6 +153,14 @@ fn templates(dir: &Path) -> Result<Vec<(String, String)>, Diagnostic> {
             ))
             .help(help)
         })?;
+        if entry.depth() > MAX_DEPTH {
+            return Err(Diagnostic::error(format!(
+                "templates directory `{}` nests deeper than {MAX_DEPTH} levels at `{}`",
+                dir.display(),
+                entry.path().display()
+            ))
+            .help(help));
+        }
         if entry.file_type().is_dir() {
             continue;
         }
@@ -213,5 +221,32 @@ mod tests {
         assert_eq!(template_key("a b.ini"), None);
         assert_eq!(template_key("a__b.ini"), None);
         assert_eq!(template_key("ü.ini"), None);
+    }
+
+    #[test]
+    fn the_template_walk_is_sorted_and_refuses_loops() {
+        let tmp = std::env::temp_dir().join(format!("gridctl-kube-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(tmp.join("remote")).unwrap();
+        std::fs::create_dir_all(tmp.join("local")).unwrap();
+        std::fs::write(tmp.join("remote/_connector.ini"), "r\n").unwrap();
+        std::fs::write(tmp.join("local/login.ini"), "l\n").unwrap();
+        std::fs::write(tmp.join("Robust.ini"), "R\n").unwrap();
+        let names: Vec<String> = templates(&tmp)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            ["Robust.ini", "local/login.ini", "remote/_connector.ini"]
+        );
+        std::os::unix::fs::symlink(&tmp, tmp.join("local/up")).unwrap();
+        let err = templates(&tmp).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot read templates directory"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&tmp);
     }
 }
