@@ -337,6 +337,13 @@ pub fn plan_table(plan: &Plan) -> String {
         plan.roles.len(),
         plan.state_dir.display()
     ));
+    if let Some(c) = &plan.cluster {
+        out.push_str(&format!(
+            "; planned for Kubernetes (namespace {}, {}=kubernetes)",
+            c.namespace,
+            crate::cluster::TARGET_ENV
+        ));
+    }
     out
 }
 
