@@ -21,6 +21,10 @@ pub use crate::outcome::{
 };
 
 pub fn run(cli: Cli) -> i32 {
+    if let Some(d) = crate::pod::refused_in_pod(&cli.command) {
+        print_diagnostics(&[d]);
+        return EXIT_USAGE;
+    }
     let result = match &cli.command {
         Command::Init(args) => init(&cli.file, args),
         Command::Check => cmd_check(&cli.file),

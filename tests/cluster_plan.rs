@@ -311,3 +311,62 @@ fn inside_a_pod_commands_use_the_cluster_plan() {
     assert!(!text.contains("18301"), "{text}");
     assert!(text.contains("state in /var/lib/gridctl"), "{text}");
 }
+
+/// `gridctl ARGS` as inside a pod named `pod`.
+fn in_pod(g: &common::Grid, pod: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::gridctl_bin())
+        .current_dir(&g.dir)
+        .args(args)
+        .env("GRIDCTL_TARGET", "kubernetes")
+        .env("POD_NAME", pod)
+        .env("ROBUST_DB", common::DB_SECRET)
+        .env_remove("GRIDCTL_FILE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run gridctl")
+}
+
+#[test]
+fn inside_a_pod_whole_grid_commands_are_refused_with_what_to_run_instead() {
+    let g = example("blog-split");
+    for (args, instead) in [
+        (&["up"][..], "kubectl apply -f k8s/"),
+        (&["down"][..], "kubectl scale statefulset"),
+        (
+            &["restart", "--rolling", "asset"][..],
+            "kubectl rollout restart",
+        ),
+        (&["scale", "asset=4"][..], "gridctl export kubernetes"),
+        (&["top"][..], "kubectl get pods"),
+        (&["render"][..], "pod run"),
+        (&["render-nginx"][..], "Ingress"),
+    ] {
+        let out = in_pod(&g, "asset-2", args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("does not run inside a pod"), "{args:?}: {err}");
+        assert!(err.contains(instead), "{args:?}: {err}");
+    }
+    // Nothing was touched: no state dir, grid.toml as it was.
+    assert!(!g.state_dir().exists());
+    let text = std::fs::read_to_string(&g.manifest).expect("grid.toml");
+    assert!(text.contains("instances = 3"), "{text}");
+}
+
+#[test]
+fn inside_a_pod_status_shows_its_own_copy() {
+    let g = example("blog-split");
+    let out = in_pod(&g, "asset-2", &["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("-1") || l.contains("-2") || l.contains("-3"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    assert!(rows[0].starts_with("asset-2"), "{text}");
+}
