@@ -370,3 +370,35 @@ fn inside_a_pod_status_shows_its_own_copy() {
     assert_eq!(rows.len(), 1, "{text}");
     assert!(rows[0].starts_with("asset-2"), "{text}");
 }
+
+#[test]
+fn a_directory_several_pods_share_needs_a_shared_claim() {
+    // hypergrid: two FSAssets copies share their data on one host.
+    let text = example_text("hypergrid");
+    let plan = plan_of(&text, Target::Cluster).expect("plan");
+    let warned: Vec<String> = plan.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].contains("2 pods use /var/lib/gridctl/fsassets"),
+        "{warned:?}"
+    );
+    assert!(warned[0].contains("shared_claim"), "{warned:?}");
+    // Named: no warning, and the plan carries it for the export.
+    let plan = plan_of(
+        &format!("{text}\n[kubernetes]\nshared_claim = \"robust-shared\"\n"),
+        Target::Cluster,
+    )
+    .expect("plan");
+    assert!(plan.warnings.is_empty());
+    assert_eq!(
+        plan.cluster
+            .as_ref()
+            .and_then(|c| c.shared_claim.as_deref()),
+        Some("robust-shared")
+    );
+    // One host shares its state dir: nothing to say.
+    assert!(plan_of(&text, Target::Host)
+        .expect("plan")
+        .warnings
+        .is_empty());
+}

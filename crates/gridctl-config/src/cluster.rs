@@ -56,6 +56,9 @@ pub struct ClusterPlan {
     /// `env:NAME`, or [`crate::plan::DB_ENV`]'s cluster twin when it was inline or a file).
     pub database_env: String,
     pub cluster_domain: String,
+    /// ReadWriteMany claim mounted over the shared directories (map tiles, bakes,
+    /// FSAssets); `None`: each pod has its own (fine while one pod uses them).
+    pub shared_claim: Option<String>,
     /// Requests and limits per role, in role order.
     pub resources: Vec<(String, Resources)>,
 }

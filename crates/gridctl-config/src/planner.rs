@@ -216,7 +216,7 @@ impl<'a> Planner<'a> {
         if !self.errors.is_empty() {
             return Err(self.errors);
         }
-        Ok(Plan {
+        let plan = Plan {
             warnings: std::mem::take(&mut self.warnings),
             grid_name: m.grid.name.clone(),
             grid_nick,
@@ -263,7 +263,48 @@ impl<'a> Planner<'a> {
                 },
                 connection: m.database.as_ref().map(|d| d.get_ref().connection.span()),
             },
-        })
+        };
+        let mut plan = plan;
+        let shared = self.unshared_on_cluster(&plan);
+        plan.warnings.extend(shared);
+        Ok(plan)
+    }
+
+    /// On a cluster each pod's state dir is its own: a directory copies share on one
+    /// host (map tiles, bakes, FSAssets) is shared across pods only through a
+    /// `shared_claim`. One warning per directory more than one pod would use without it.
+    fn unshared_on_cluster(&self, plan: &Plan) -> Vec<Diagnostic> {
+        let Some(c) = &plan.cluster else {
+            return Vec::new();
+        };
+        if c.shared_claim.is_some() {
+            return Vec::new();
+        }
+        let mut users: BTreeMap<PathBuf, u32> = BTreeMap::new();
+        for r in &plan.roles {
+            for d in crate::render::shared_dirs(plan, r) {
+                *users.entry(d).or_default() += r.instances;
+            }
+        }
+        let span = self.m.kubernetes.as_ref().map(|k| k.span());
+        // `fsassets` stands for its `data` and `tmp`.
+        let top: Vec<PathBuf> = users.keys().cloned().collect();
+        users.retain(|d, _| !top.iter().any(|t| t != d && d.starts_with(t)));
+        users
+            .into_iter()
+            .filter(|(_, pods)| *pods > 1)
+            .map(|(dir, pods)| {
+                let d = Diagnostic::warning(format!(
+                    "{pods} pods use {} but each would have its own: nothing shares it on a cluster",
+                    dir.display()
+                ));
+                let d = match &span {
+                    Some(s) => d.at(&self.src, s.clone(), "no shared_claim here"),
+                    None => d,
+                };
+                d.help("set shared_claim = \"NAME\" in [kubernetes]: a ReadWriteMany PersistentVolumeClaim mounted there in every pod")
+            })
+            .collect()
     }
 
     fn command(&mut self, dir: &std::path::Path, bin_dir: &std::path::Path) -> Vec<String> {

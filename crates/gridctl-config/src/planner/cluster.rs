@@ -185,6 +185,10 @@ impl Planner<'_> {
             "database_secret",
             Kind::Subdomain,
         );
+        let shared_claim = k
+            .shared_claim
+            .as_ref()
+            .map(|_| self.k8s_name(&k.shared_claim, "", "shared_claim", Kind::Subdomain));
         let cluster_domain = self.k8s_name(
             &k.cluster_domain,
             DEFAULT_CLUSTER_DOMAIN,
@@ -296,6 +300,7 @@ impl Planner<'_> {
             database_secret,
             database_env,
             cluster_domain,
+            shared_claim,
             resources,
         })
     }
