@@ -119,6 +119,15 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
         to_ready.as_secs_f64()
     );
 
+    // What podman made of the grace period and the probes.
+    let cfg = p.ok(&[
+        "inspect",
+        "--format",
+        "stop timeout {{.Config.StopTimeout}}s; stop signal {{.Config.StopSignal}}; healthcheck {{json .Config.Healthcheck}}",
+        CONTAINER,
+    ]);
+    eprintln!("kube_play: podman's container: {}", cfg.stdout.trim());
+
     // The fake answers on 127.0.0.1 (hostNetwork) and listens nowhere else.
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let answer = wait_for("an HTTP answer from asset-1 on 127.0.0.1", SECS(10), || {

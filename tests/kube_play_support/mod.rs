@@ -5,6 +5,10 @@
 //! Isolation: every podman command gets `--root`, `--runroot` and `--tmpdir` under one
 //! scratch directory (images, containers, volumes, secrets, events, exit files), its own
 //! `CONTAINERS_CONF` and `TMPDIR`, so the system's containers are never seen or touched.
+//! The storage driver is `vfs`: as fast as overlay here for an image this small (one
+//! layer), it needs no kernel overlay mounts (so it also works where /tmp is itself an
+//! overlay, as in a CI container) and leaves no mount behind. cgroupfs and a file event
+//! log: no systemd needed.
 //! [`Podman`]'s drop takes down what was played, resets that storage, unmounts whatever
 //! podman left mounted under it, ends (by pid) any conmon still naming it, and removes it.
 #![allow(dead_code)] // a support module: not every helper is used by every test
@@ -115,6 +119,8 @@ impl Podman {
             b("runroot"),
             "--tmpdir".into(),
             b("libpod"),
+            "--storage-driver".into(),
+            "vfs".into(),
             "--cgroup-manager".into(),
             "cgroupfs".into(),
             "--events-backend".into(),
