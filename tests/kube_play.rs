@@ -105,7 +105,7 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
         // A container that already ended will never turn ready: say why at once.
         let state = container_state(&p);
         assert!(
-            state == "running" || state == "created" || state == "configured",
+            ["running", "created", "configured", "initialized"].contains(&state.as_str()),
             "container {state} before ready; probe: {line}\nlogs:\n{}",
             logs(&p)
         );
@@ -118,6 +118,22 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
         played.as_secs_f64(),
         to_ready.as_secs_f64()
     );
+
+    // Only asset-1's tree was rendered, into the pod's emptyDir (seen from the host).
+    let state = p.ok(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{if eq .Destination \"/var/lib/gridctl\"}}{{.Source}}{{end}}{{end}}",
+        CONTAINER,
+    ]);
+    let state = PathBuf::from(state.stdout.trim());
+    let instances = state.join("instances");
+    assert!(
+        instances.join("asset-1").join("holder.json").is_file(),
+        "no asset-1 tree in the emptyDir {}",
+        state.display()
+    );
+    assert!(!instances.join("asset-2").exists(), "asset-2 was rendered");
 
     // What podman made of the grace period and the probes.
     let cfg = p.ok(&[
