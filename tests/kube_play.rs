@@ -22,6 +22,10 @@
 //! JSON ("secret robust-db is not valid JSON"), and a whole Kubernetes Secret as JSON
 //! fails on its non-base64 fields; so the test creates the secret with
 //! `podman secret create`, as an operator creates `robust-db` beside the export.
+//! `terminationGracePeriodSeconds` does not become the container's stop timeout (it stays
+//! podman's 10 s), and `startupProbe`/`readinessProbe` make no healthcheck (4.3 maps only
+//! `livenessProbe`): the test runs `gridctl probe` itself and passes the grace period to
+//! `podman pod stop -t`.
 //!
 //! Figures (time to ready, stop time, exit code) are printed: `--nocapture` shows them.
 
