@@ -13,6 +13,9 @@
 //! podman left mounted under it, ends (by pid) any conmon still naming it, and removes it.
 #![allow(dead_code)] // a support module: not every helper is used by every test
 
+/// The real Robust's image and grid (`tests/kube_play_real.rs`).
+pub mod real;
+
 use crate::common::procs::Pids;
 use crate::common::run::{run_to_end, Out};
 use portable_pty::CommandBuilder;
