@@ -9,7 +9,9 @@
 //! into the GAC — and `/usr/lib/mono/gac`), `/etc/mono` (its dllmap and machine.config),
 //! and the native helpers Mono P/Invokes through that dllmap
 //! ([`MONO_NATIVE_LIBS`]). The compile-time reference assemblies (`*-api`), xbuild,
-//! the AOT cache and the SDK tools are left out.
+//! the AOT cache, the SDK tools and the compiler, build and GUI assemblies are left out
+//! (`mono_left_out`). The test prints what Mono really mapped, for the record; the image
+//! keeps the whole runtime rather than that list, which depends on the code path.
 //!
 //! Everything is staged as hard links into the build context (same file system as the
 //! scratch directory), symlinks copied as symlinks.
@@ -23,6 +25,37 @@ pub const MONO: &str = "/usr/bin/mono";
 
 /// Mono's class libraries, as directories copied whole (symlinks kept).
 pub const MONO_TREES: &[&str] = &["/usr/lib/mono/4.5", "/usr/lib/mono/gac", "/etc/mono"];
+
+/// What of [`MONO_TREES`] a runtime never loads, left out of the image: the SDK's tools
+/// (`*.exe` and their configs beside the class libraries, xbuild's files) and the
+/// compiler, build and GUI assemblies of the GAC. Robust compiles nothing and opens no
+/// window.
+fn mono_left_out(path: &Path) -> bool {
+    const GAC_LEFT_OUT: &[&str] = &[
+        "Microsoft.Build",
+        "Mono.CSharp",
+        "Mono.XBuild.Tasks",
+        "monodoc",
+        "System.Windows.Forms",
+        "System.Reactive.Windows.Forms",
+    ];
+    let text = path.to_string_lossy();
+    if let Some(rest) = text.split("/gac/").nth(1) {
+        let assembly = rest.split('/').next().unwrap_or(rest);
+        return GAC_LEFT_OUT.iter().any(|g| assembly.starts_with(g));
+    }
+    let Some(name) = text.strip_prefix("/usr/lib/mono/4.5/") else {
+        return false;
+    };
+    !name.contains('/')
+        && (name.ends_with(".exe")
+            || name.ends_with(".exe.config")
+            || name.ends_with(".targets")
+            || name.ends_with(".tasks")
+            || name.ends_with(".xsd")
+            || name.ends_with(".rsp"))
+        || name == "MSBuild"
+}
 
 /// Native libraries Mono loads by `dlopen` (the `$mono_libdir` entries of
 /// `/etc/mono/config`), not visible to `ldd /usr/bin/mono`.
@@ -87,8 +120,9 @@ pub struct Built {
 }
 
 /// Puts the tree `src` at `ctx/dest`: files as hard links (copies across file systems),
-/// symlinks as the same symlinks, directories recreated. Returns the files placed.
-fn place_tree(src: &Path, ctx: &Path, dest: &Path) -> usize {
+/// symlinks as the same symlinks, directories recreated; paths (or link targets) that
+/// `left_out` names are skipped. Returns the files placed.
+fn place_tree(src: &Path, ctx: &Path, dest: &Path, left_out: &dyn Fn(&Path) -> bool) -> usize {
     let to = ctx.join(dest.strip_prefix("/").unwrap_or(dest));
     std::fs::create_dir_all(&to).expect("mkdir in the context");
     let mut n = 0;
@@ -97,14 +131,21 @@ fn place_tree(src: &Path, ctx: &Path, dest: &Path) -> usize {
         let from = e.path();
         let meta = std::fs::symlink_metadata(&from).expect("lstat");
         let there = dest.join(e.file_name());
+        if left_out(&there) {
+            continue;
+        }
         if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&from).expect("readlink");
+            // A link into a left-out directory would dangle.
+            if left_out(&dest.join(&target)) {
+                continue;
+            }
             let link = ctx.join(there.strip_prefix("/").unwrap_or(&there));
             let _ = std::fs::remove_file(&link);
             std::os::unix::fs::symlink(&target, &link).expect("symlink in the context");
             n += 1;
         } else if meta.is_dir() {
-            n += place_tree(&from, ctx, &there);
+            n += place_tree(&from, ctx, &there, left_out);
         } else {
             let link = ctx.join(there.strip_prefix("/").unwrap_or(&there));
             if std::fs::hard_link(&from, &link).is_err() {
@@ -156,9 +197,11 @@ pub fn build_real_image(p: &Podman, files: &RealImageFiles) -> Built {
         }
     }
     for tree in MONO_TREES {
-        count += place_tree(Path::new(tree), &ctx, Path::new(tree));
+        count += place_tree(Path::new(tree), &ctx, Path::new(tree), &mono_left_out);
     }
-    count += place_tree(&files.robust_bin, &ctx, Path::new(IMAGE_BIN_DIR));
+    count += place_tree(&files.robust_bin, &ctx, Path::new(IMAGE_BIN_DIR), &|_| {
+        false
+    });
     let etc = ctx.join("etc");
     std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/nonexistent\n").expect("passwd");
     std::fs::write(etc.join("group"), "root:x:0:\n").expect("group");
