@@ -5,7 +5,8 @@
 # - Mono and MariaDB: the real-Robust suite (tests/real_robust.rs) runs OpenSim Robust
 #   0.9.2.2 from ../shared/robust on Mono against a private MariaDB it starts itself;
 # - podman (with runc, and catatonit for the pause image `kube play` builds offline):
-#   tests/kube_play.rs plays a gridctl pod from its own image in a private storage.
+#   tests/kube_play.rs plays a gridctl pod from its own image in a private storage
+#   (tests/kube_play_real.rs: with the real Robust and this host's Mono in the image).
 # The system nginx and MariaDB services are never started, used or touched.
 set -euo pipefail
 SUDO=""
