@@ -22,8 +22,8 @@
 //! printed: `--nocapture` shows them.
 //!
 //! Without `../shared/robust`, Mono, MariaDB or podman (or not as root) the test says why
-//! and passes — unless `GRIDCTL_REQUIRE_REAL_ROBUST` (set by `.ci/run`) or `CI` is set,
-//! where that is a failure.
+//! and passes — unless `GRIDCTL_REQUIRE_REAL_ROBUST` is set (`.ci/run` sets it), where
+//! that is a failure, as in `tests/real_robust.rs`.
 
 mod common;
 mod kube_play_support;
