@@ -3,7 +3,10 @@
 # - nginx: config tests and the load-balancing end-to-end tests start their own nginx
 #   on loopback ports;
 # - Mono and MariaDB: the real-Robust suite (tests/real_robust.rs) runs OpenSim Robust
-#   0.9.2.2 from ../shared/robust on Mono against a private MariaDB it starts itself.
+#   0.9.2.2 from ../shared/robust on Mono against a private MariaDB it starts itself;
+# - podman (with runc, and catatonit for the pause image `kube play` builds offline):
+#   tests/kube_play.rs plays a gridctl pod from its own image in a private storage
+#   (tests/kube_play_real.rs: with the real Robust and this host's Mono in the image).
 # The system nginx and MariaDB services are never started, used or touched.
 set -euo pipefail
 SUDO=""
@@ -16,6 +19,9 @@ have nginx || missing+=(nginx-light)              # upstream, proxy and zone are
 have mono || missing+=(mono-complete)             # what ../shared/robust/install.sh installs
 have mariadbd || missing+=(mariadb-server)
 have mariadb || missing+=(mariadb-client)
+have podman || missing+=(podman)
+have runc || missing+=(runc)
+have catatonit || missing+=(catatonit)
 
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -30,4 +36,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   [ -z "$made_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
-echo "deps: $(/usr/sbin/nginx -v 2>&1); $(mono --version | head -n 1); $(/usr/sbin/mariadbd --version)"
+echo "deps: $(/usr/sbin/nginx -v 2>&1); $(mono --version | head -n 1); $(/usr/sbin/mariadbd --version); $(podman --version)"

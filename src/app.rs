@@ -21,6 +21,10 @@ pub use crate::outcome::{
 };
 
 pub fn run(cli: Cli) -> i32 {
+    if let Some(d) = crate::pod::refused_in_pod(&cli.command) {
+        print_diagnostics(&[d]);
+        return EXIT_USAGE;
+    }
     let result = match &cli.command {
         Command::Init(args) => init(&cli.file, args),
         Command::Check => cmd_check(&cli.file),
@@ -351,6 +355,13 @@ pub fn plan_table(plan: &Plan) -> String {
         plan.roles.len(),
         plan.state_dir.display()
     ));
+    if let Some(c) = &plan.cluster {
+        out.push_str(&format!(
+            "; planned for Kubernetes (namespace {}, {}=kubernetes)",
+            c.namespace,
+            crate::cluster::TARGET_ENV
+        ));
+    }
     out
 }
 

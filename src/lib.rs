@@ -12,8 +12,8 @@
 //! had (`gridctl::plan`, `gridctl::reconcile`, ...), so tests and tools keep one import root.
 
 pub use gridctl_config::{
-    catalog, check, diagnostic, ini, log4net, manifest, plan, planner, render, scale, templates,
-    wiring,
+    catalog, check, cluster, diagnostic, ini, log4net, manifest, plan, planner, render, scale,
+    templates, wiring,
 };
 pub use gridctl_control::{
     client, converge, live, load, lock, nginx, outcome, procstat, reconcile, status,

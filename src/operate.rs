@@ -34,7 +34,11 @@ fn instance<'p>(plan: &'p Plan, name: &str) -> Result<&'p InstancePlan, Failure>
 }
 
 pub fn status(file: &Path, json: bool) -> Outcome {
-    let plan = load_plan(file)?;
+    let mut plan = load_plan(file)?;
+    // Inside a pod only its own copy runs here; the others are other pods'.
+    if let Some(own) = crate::pod::own_instance(&plan) {
+        plan.instances.retain(|i| i.name == own);
+    }
     let statuses = reconcile::statuses(&plan);
     let mut rows = status::rows_for(&plan, &statuses, json);
     for u in reconcile::undeclared(&plan).iter().filter(|u| u.running) {

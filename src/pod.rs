@@ -9,6 +9,7 @@ use crate::outcome::{print_diagnostics, Failure, Outcome, EXIT_FAILED, EXIT_INVA
 use crate::plan::{InstancePlan, Plan};
 use crate::protocol::InstanceState;
 use crate::render;
+use gridctl_config::cluster::Target;
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,6 +31,56 @@ fn pod_instance_name(name: Option<&str>) -> Option<String> {
                 .ok()
                 .and_then(nonempty)
         })
+}
+
+/// On a cluster plan, the instance this pod runs (from `$POD_NAME` or the hostname).
+pub fn own_instance(plan: &Plan) -> Option<String> {
+    plan.cluster.as_ref()?;
+    let pod = pod_instance_name(None)?;
+    let names = plan.instances.iter().map(|i| i.name.as_str());
+    gridctl_config::cluster::instance_for_pod(names, &pod).map(str::to_string)
+}
+
+/// Inside a pod (`GRIDCTL_TARGET=kubernetes`) the commands that would start, stop or
+/// re-render copies of the whole grid are refused: the pod runs one copy, and the
+/// cluster owns the rest. Says what to run instead.
+pub fn refused_in_pod(cmd: &crate::cli::Command) -> Option<Diagnostic> {
+    use crate::cli::Command as C;
+    if Target::from_env() != Target::Cluster {
+        return None;
+    }
+    let (what, instead) = match cmd {
+        C::Up { .. } => ("up", "the cluster starts the pods: `kubectl apply -f k8s/`"),
+        C::Down { .. } => (
+            "down",
+            "`kubectl scale statefulset ROLE --replicas=0`, or `kubectl delete -f k8s/`",
+        ),
+        C::Restart { .. } => (
+            "restart",
+            "`kubectl rollout restart statefulset ROLE` (one pod at a time, each ready before the next)",
+        ),
+        C::Scale { .. } => (
+            "scale",
+            "on your workstation: `gridctl scale ROLE=N && gridctl export kubernetes -o k8s/ && kubectl apply -f k8s/`",
+        ),
+        C::Top => (
+            "top",
+            "`gridctl status` shows this pod's copy; `kubectl get pods -l app.kubernetes.io/managed-by=gridctl` every pod",
+        ),
+        C::Render | C::RenderNginx { .. } | C::Nginx { .. } => (
+            "render and nginx",
+            "`gridctl pod run` renders this pod's tree at start; the Services and the Ingress take nginx's place",
+        ),
+        _ => return None,
+    };
+    Some(
+        Diagnostic::error(format!(
+            "`gridctl {what}` does not run inside a pod ({}={})",
+            crate::cluster::TARGET_ENV,
+            crate::cluster::TARGET_CLUSTER
+        ))
+        .help(instead.to_string()),
+    )
 }
 
 fn no_name() -> Diagnostic {

@@ -264,3 +264,31 @@ fn pod_run_reaps_orphans_re_parented_to_it() {
     assert_eq!(status.code(), Some(0), "stderr: {}", fg.stderr_so_far());
     assert_nothing_left(&g);
 }
+
+#[test]
+fn pod_run_ends_after_a_crash_loop_so_the_container_runtime_restarts_it() {
+    // A detached holder waits in `crash-loop` for an operator; in a container nobody
+    // would see that, so the foreground holder ends and the kubelet's own backoff
+    // (CrashLoopBackOff, a restart count) takes over.
+    let g = Grid::new(16, |base| {
+        manifest(
+            base,
+            "backoff_initial = \"100ms\"\ncrash_loop_count = 3\ncrash_loop_window = \"30s\"",
+            &format!(
+                "[roles.crashy]\nservices = [\"agentprefs\"]\nport = {}\n\n\
+                 [roles.crashy.settings.FakeRobust]\nCrashAfterMs = 200\n",
+                base + 6
+            ),
+        )
+    });
+    let mut fg = Foreground::start(&g, "crashy-1");
+    let status = fg
+        .wait(SECS(20))
+        .expect("pod run did not end after its crash loop");
+    // The fake's crash is `exit 1`: the container says so.
+    assert_eq!(status.code(), Some(1), "stderr: {}", fg.stderr_so_far());
+    let log = g.holder_log("crashy-1");
+    assert!(log.contains("ending the container"), "{log}");
+    assert_eq!(log.matches("ended unexpectedly").count(), 3, "{log}");
+    assert_nothing_left(&g);
+}

@@ -187,6 +187,7 @@ pub fn gridctl(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
         .args(args)
         .env("ROBUST_DB", DB_SECRET)
         .env_remove("GRIDCTL_FILE")
+        .env_remove("GRIDCTL_TARGET")
         .env_remove("RUST_BACKTRACE");
     cmd.assert()
 }
@@ -197,7 +198,8 @@ pub fn gridctl_without_db(dir: &Path, args: &[&str]) -> assert_cmd::assert::Asse
     cmd.current_dir(dir)
         .args(args)
         .env_remove("ROBUST_DB")
-        .env_remove("GRIDCTL_FILE");
+        .env_remove("GRIDCTL_FILE")
+        .env_remove("GRIDCTL_TARGET");
     cmd.assert()
 }
 

@@ -22,6 +22,16 @@ pub const TARGET_ENV: &str = "GRIDCTL_TARGET";
 /// Value of [`TARGET_ENV`] that selects [`Target::Cluster`].
 pub const TARGET_CLUSTER: &str = "kubernetes";
 
+impl Target {
+    /// [`Target::Cluster`] when [`TARGET_ENV`] says so (the pods set it), else this host.
+    pub fn from_env() -> Target {
+        match std::env::var(TARGET_ENV) {
+            Ok(v) if v == TARGET_CLUSTER => Target::Cluster,
+            _ => Target::Host,
+        }
+    }
+}
+
 /// Where the ConfigMap (manifest and user templates) is mounted in every pod.
 pub const CONFIG_DIR: &str = "/etc/gridctl";
 /// The manifest's name inside [`CONFIG_DIR`].
@@ -46,6 +56,9 @@ pub struct ClusterPlan {
     /// `env:NAME`, or [`crate::plan::DB_ENV`]'s cluster twin when it was inline or a file).
     pub database_env: String,
     pub cluster_domain: String,
+    /// ReadWriteMany claim mounted over the shared directories (map tiles, bakes,
+    /// FSAssets); `None`: each pod has its own (fine while one pod uses them).
+    pub shared_claim: Option<String>,
     /// Requests and limits per role, in role order.
     pub resources: Vec<(String, Resources)>,
 }

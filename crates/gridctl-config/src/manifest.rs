@@ -202,6 +202,9 @@ pub struct KubernetesSection {
     pub command: Option<Spanned<Vec<String>>>,
     /// Port in public URLs behind the Ingress (default: the scheme's own).
     pub public_port: Option<Spanned<i64>>,
+    /// A ReadWriteMany PersistentVolumeClaim for what copies share on one host (map
+    /// tiles, baked textures, FSAssets): needed when more than one pod uses them.
+    pub shared_claim: Option<Spanned<String>>,
     /// Requests and limits for every role's pods.
     #[serde(default)]
     pub resources: ResourcesSection,

@@ -7,6 +7,7 @@
 //! `[nginx]` tables read in `planner/sections.rs`.
 
 use crate::catalog::{self, Service, Side};
+use crate::cluster::{ClusterPlan, Target, CONFIG_DIR, STATE_DIR, TEMPLATES_SUBDIR};
 use crate::diagnostic::{did_you_mean, Diagnostic, Source};
 use crate::manifest::{LoadedManifest, Manifest, RoleSection};
 use crate::plan::{
@@ -20,16 +21,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use toml::Spanned;
 
+mod cluster;
 mod ports;
 mod routes;
 mod sections;
 mod surge;
 mod validate;
 
+pub use cluster::{dns_label_problem, image_problem, parse_quantity};
 pub use validate::{dns_name_problem, ini_text_problem, parse_listen, MAX_INSTANCES};
 
 pub use ports::listen_port;
-use routes::public_url;
 pub use surge::{extra_copy, next_index, with_copy, with_extra_copy, without_copy};
 
 /// What wiring a role needs from the whole grid: Hypergrid or not, where each service
@@ -40,9 +42,20 @@ type WiringInputs<'a> = (
     &'a dyn Fn(&str) -> Option<String>,
 );
 
-/// Builds the plan; structural problems come back as diagnostics pointing into grid.toml.
+/// Builds the plan for this machine; structural problems come back as diagnostics
+/// pointing into grid.toml.
 pub fn build(loaded: &LoadedManifest) -> Result<Plan, Vec<Diagnostic>> {
     Planner::new(loaded).build()
+}
+
+/// Builds the plan for `target`. For a cluster every copy listens on its role's own
+/// ports in its own pod, connectors name role Services by DNS, paths are the pod's
+/// (`/var/lib/gridctl`, the image's `bin/`, templates under `/etc/gridctl`), and the
+/// database connection is read from the variable the pod's Secret fills.
+pub fn build_for(loaded: &LoadedManifest, target: Target) -> Result<Plan, Vec<Diagnostic>> {
+    let mut p = Planner::new(loaded);
+    p.target = target;
+    p.build()
 }
 
 pub struct Planner<'a> {
@@ -51,6 +64,9 @@ pub struct Planner<'a> {
     src: Arc<Source>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    target: Target,
+    /// Set while planning for a cluster, before routes and addresses need it.
+    cluster: Option<ClusterPlan>,
 }
 
 impl<'a> Planner<'a> {
@@ -61,6 +77,8 @@ impl<'a> Planner<'a> {
             src: loaded.source.clone(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            target: Target::Host,
+            cluster: None,
         }
     }
 
@@ -81,17 +99,43 @@ impl<'a> Planner<'a> {
         let dir = self.loaded.dir.clone();
         let m = self.m;
         self.validate();
-        let state_dir = absolutize(
-            &dir,
-            m.grid.state_dir.as_deref().unwrap_or(".gridctl".as_ref()),
-        );
-        let bin_dir = absolutize(&dir, m.robust.bin_dir.get_ref());
-        let templates_dir = m
-            .grid
-            .templates
-            .as_ref()
-            .map(|t| absolutize(&dir, t.get_ref()));
-        let command = self.command(&dir, &bin_dir);
+        self.cluster = self.cluster();
+        let (state_dir, bin_dir, templates_dir, command) = match self.target {
+            Target::Host => {
+                let state_dir = absolutize(
+                    &dir,
+                    m.grid.state_dir.as_deref().unwrap_or(".gridctl".as_ref()),
+                );
+                let bin_dir = absolutize(&dir, m.robust.bin_dir.get_ref());
+                let templates_dir = m
+                    .grid
+                    .templates
+                    .as_ref()
+                    .map(|t| absolutize(&dir, t.get_ref()));
+                let command = self.command(&dir, &bin_dir);
+                (state_dir, bin_dir, templates_dir, command)
+            }
+            // The pod's own paths: the export mounts the manifest and the user's
+            // templates under /etc/gridctl, whatever they are called on the workstation.
+            Target::Cluster => {
+                let k = m.kubernetes.as_ref().map(|k| k.get_ref());
+                let bin_dir = k
+                    .and_then(|k| k.bin_dir.as_ref())
+                    .map(|b| b.get_ref().clone())
+                    .unwrap_or_else(|| cluster::DEFAULT_BIN_DIR.into());
+                let command = k
+                    .and_then(|k| k.command.as_ref())
+                    .map(|c| c.get_ref().clone())
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or_else(|| cluster::DEFAULT_COMMAND.map(String::from).to_vec());
+                let templates_dir = m
+                    .grid
+                    .templates
+                    .as_ref()
+                    .map(|_| PathBuf::from(CONFIG_DIR).join(TEMPLATES_SUBDIR));
+                (PathBuf::from(STATE_DIR), bin_dir, templates_dir, command)
+            }
+        };
         let manifest_path = dir.join(self.loaded.path().file_name().unwrap_or_default());
         self.validate_resolved_paths(&[
             ("the manifest's path", &[], &manifest_path),
@@ -136,8 +180,10 @@ impl<'a> Planner<'a> {
         self.check_ports(&roles, &instances);
         let database = self.database(&dir, instances.len());
         let nginx = self.nginx(&dir);
+        // On a cluster the Services and the Ingress take nginx's place.
+        let nginx = nginx.filter(|_| self.target == Target::Host);
 
-        let public_base_url = public_url(m, m.grid.domain.get_ref());
+        let public_base_url = self.public_url(m.grid.domain.get_ref());
         let route_url = |svc: &str| {
             routes
                 .iter()
@@ -170,7 +216,7 @@ impl<'a> Planner<'a> {
         if !self.errors.is_empty() {
             return Err(self.errors);
         }
-        Ok(Plan {
+        let plan = Plan {
             warnings: std::mem::take(&mut self.warnings),
             grid_name: m.grid.name.clone(),
             grid_nick,
@@ -203,7 +249,7 @@ impl<'a> Planner<'a> {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            cluster: None,
+            cluster: self.cluster.take(),
             origin: Origin {
                 source: Some(self.src.clone()),
                 bin_dir: Some(m.robust.bin_dir.span()),
@@ -217,7 +263,48 @@ impl<'a> Planner<'a> {
                 },
                 connection: m.database.as_ref().map(|d| d.get_ref().connection.span()),
             },
-        })
+        };
+        let mut plan = plan;
+        let shared = self.unshared_on_cluster(&plan);
+        plan.warnings.extend(shared);
+        Ok(plan)
+    }
+
+    /// On a cluster each pod's state dir is its own: a directory copies share on one
+    /// host (map tiles, bakes, FSAssets) is shared across pods only through a
+    /// `shared_claim`. One warning per directory more than one pod would use without it.
+    fn unshared_on_cluster(&self, plan: &Plan) -> Vec<Diagnostic> {
+        let Some(c) = &plan.cluster else {
+            return Vec::new();
+        };
+        if c.shared_claim.is_some() {
+            return Vec::new();
+        }
+        let mut users: BTreeMap<PathBuf, u32> = BTreeMap::new();
+        for r in &plan.roles {
+            for d in crate::render::shared_dirs(plan, r) {
+                *users.entry(d).or_default() += r.instances;
+            }
+        }
+        let span = self.m.kubernetes.as_ref().map(|k| k.span());
+        // `fsassets` stands for its `data` and `tmp`.
+        let top: Vec<PathBuf> = users.keys().cloned().collect();
+        users.retain(|d, _| !top.iter().any(|t| t != d && d.starts_with(t)));
+        users
+            .into_iter()
+            .filter(|(_, pods)| *pods > 1)
+            .map(|(dir, pods)| {
+                let d = Diagnostic::warning(format!(
+                    "{pods} pods use {} but each would have its own: nothing shares it on a cluster",
+                    dir.display()
+                ));
+                let d = match &span {
+                    Some(s) => d.at(&self.src, s.clone(), "no shared_claim here"),
+                    None => d,
+                };
+                d.help("set shared_claim = \"NAME\" in [kubernetes]: a ReadWriteMany PersistentVolumeClaim mounted there in every pod")
+            })
+            .collect()
     }
 
     fn command(&mut self, dir: &std::path::Path, bin_dir: &std::path::Path) -> Vec<String> {
@@ -329,7 +416,10 @@ impl<'a> Planner<'a> {
         out
     }
 
-    fn address(&self, role: &RoleSection) -> String {
+    fn address(&self, role_name: &str, role: &RoleSection) -> String {
+        if let Some(c) = &self.cluster {
+            return c.service_host(role_name);
+        }
         role.host
             .as_ref()
             .and_then(|h| self.m.hosts.get(h.get_ref()))
@@ -376,14 +466,16 @@ impl<'a> Planner<'a> {
                 )));
             }
         }
-        let port = self.port(name, "port", &r.port, instances);
+        // On a cluster every copy has the role's own ports, in its own pod.
+        let copies_per_host = if self.cluster.is_some() { 1 } else { instances };
+        let port = self.port(name, "port", &r.port, copies_per_host);
         let needs_public = services.iter().any(|s| s.has_side(Side::Public));
         let public_port = match (&r.public_port, needs_public) {
-            (Some(p), _) => Some(self.port(name, "public_port", p, instances)),
+            (Some(p), _) => Some(self.port(name, "public_port", p, copies_per_host)),
             (None, true) => {
                 // The default base is port + 1000: its whole range must fit too.
                 let base = i64::from(port) + 1000;
-                let last = base + i64::from(instances.max(1)) - 1;
+                let last = base + i64::from(copies_per_host.max(1)) - 1;
                 if last > 65535 {
                     let d = self.at(
                         format!("default `public_port` of role `{name}` (port + 1000) gives ports {base}..={last}, outside 1..=65535"),
@@ -396,6 +488,18 @@ impl<'a> Planner<'a> {
             }
             (None, false) => None,
         };
+        if let (Some(h), Some(_)) = (&r.host, &self.cluster) {
+            let w = Diagnostic::warning(format!(
+                "role `{name}` names host `{}`, which a cluster ignores",
+                h.get_ref()
+            ))
+            .at(
+                &self.src,
+                h.span(),
+                "placement is the scheduler's on a cluster",
+            );
+            self.warnings.push(w);
+        }
         if let Some(h) = &r.host {
             if !self.m.hosts.contains_key(h.get_ref()) {
                 let d = self.at(
@@ -440,7 +544,7 @@ impl<'a> Planner<'a> {
             instances,
             port,
             public_port,
-            address: self.address(r),
+            address: self.address(name, r),
             host: r.host.as_ref().map(|h| h.get_ref().clone()),
             start_rank: 0,
             settings,
@@ -511,10 +615,19 @@ impl<'a> Planner<'a> {
                 argv.push(format!("-inifile={}", ini_path.display()));
                 argv.push(format!("-logconfig={}", logconfig_path.display()));
                 argv.extend(self.m.robust.args.iter().cloned());
+                // Copy n's ports on one host; on a cluster each pod has the role's own.
+                let offset = match &self.cluster {
+                    Some(_) => 0,
+                    None => (n - 1) as u16,
+                };
+                let address = match &self.cluster {
+                    Some(c) => c.pod_host(&r.name, n),
+                    None => r.address.clone(),
+                };
                 out.push(InstancePlan {
-                    private_port: r.port.saturating_add((n - 1) as u16),
-                    public_port: r.public_port.map(|p| p.saturating_add((n - 1) as u16)),
-                    address: r.address.clone(),
+                    private_port: r.port.saturating_add(offset),
+                    public_port: r.public_port.map(|p| p.saturating_add(offset)),
+                    address,
                     log_path: dir.join("robust.log"),
                     name,
                     role: r.name.clone(),
@@ -559,44 +672,4 @@ fn ini_value(v: &toml::Value) -> String {
         }
         other => other.to_string(),
     }
-}
-
-/// The plan for `target`. STUB (export branch): the host plan with cluster defaults
-/// attached; the real cluster planner replaces this function.
-pub fn build_for(
-    loaded: &LoadedManifest,
-    target: crate::cluster::Target,
-) -> Result<Plan, Vec<Diagnostic>> {
-    let mut plan = build(loaded)?;
-    if target == crate::cluster::Target::Cluster {
-        let k = loaded.manifest.kubernetes.as_ref().map(|k| k.get_ref());
-        let pick = |f: fn(&crate::manifest::KubernetesSection) -> Option<&Spanned<String>>,
-                    default: &str| {
-            k.and_then(f)
-                .map(|s| s.get_ref().clone())
-                .unwrap_or_else(|| default.to_string())
-        };
-        let database_env = loaded
-            .manifest
-            .database
-            .as_ref()
-            .and_then(|d| d.get_ref().connection.get_ref().strip_prefix("env:"))
-            .map(str::to_string)
-            .unwrap_or_else(|| "ROBUST_DB".to_string());
-        plan.cluster = Some(crate::cluster::ClusterPlan {
-            namespace: pick(|k| k.namespace.as_ref(), "default"),
-            image: pick(|k| k.image.as_ref(), "opensim-robust:0.9.2.2"),
-            ingress_class: k.and_then(|k| k.ingress_class.as_ref().map(|s| s.get_ref().clone())),
-            internal_ingress_class: k.and_then(|k| {
-                k.internal_ingress_class
-                    .as_ref()
-                    .map(|s| s.get_ref().clone())
-            }),
-            database_secret: pick(|k| k.database_secret.as_ref(), "robust-db"),
-            database_env,
-            cluster_domain: pick(|k| k.cluster_domain.as_ref(), "cluster.local"),
-            resources: Vec::new(),
-        });
-    }
-    Ok(plan)
 }

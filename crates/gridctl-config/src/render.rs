@@ -156,8 +156,9 @@ fn common<'a>(plan: &'a Plan, role: &'a RolePlan, inst: &'a InstancePlan) -> Com
     }
 }
 
-/// The shared directories the local services of `role` write into.
-fn shared_dirs(plan: &Plan, role: &RolePlan) -> Vec<PathBuf> {
+/// The shared directories the local services of `role` write into (on a cluster: what
+/// a `shared_claim` must hold when more than one pod uses one of them).
+pub fn shared_dirs(plan: &Plan, role: &RolePlan) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for section in &role.wiring.local {
         let wanted = match section.service.as_str() {

@@ -1,6 +1,7 @@
 //! Manifest → plan for a command: read and validated, under the grid lock when the command acts.
 
 use crate::outcome::{print_diagnostics, Failure};
+use gridctl_config::cluster::Target;
 use gridctl_config::diagnostic::Diagnostic;
 use gridctl_config::manifest;
 use gridctl_config::plan::Plan;
@@ -17,9 +18,13 @@ pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
 }
 
 /// Like [`load_plan`], leaving the plan's warnings to the caller.
+///
+/// Inside a pod (`GRIDCTL_TARGET=kubernetes`, set by the exported pod template) the
+/// plan is the cluster's, so `attach`, `send`, `status` and `probe` find the pod's
+/// own state dir and ports.
 pub fn build_plan(file: &Path) -> Result<Plan, Failure> {
     let loaded = manifest::load(file)?;
-    planner::build(&loaded).map_err(Failure::invalid)
+    planner::build_for(&loaded, Target::from_env()).map_err(Failure::invalid)
 }
 
 /// How long a command waits for another one on the same grid.

@@ -439,18 +439,26 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter, foregro
         if foreground {
             tokio::spawn(reap_orphans(hub.clone()));
         }
-        match supervise::supervise(hub.clone(), first, control_rx).await {
+        let ended = supervise::supervise(hub.clone(), first, control_rx, foreground).await;
+        let crash_loop = matches!(ended, Ended::CrashLoop);
+        match ended {
             Ended::ByRequest => {
                 // Let the connection write `Done` before the process goes away.
                 let _ =
                     tokio::time::timeout(Duration::from_secs(2), hub.stop_replied.notified()).await;
             }
             Ended::BySignal => {}
+            Ended::CrashLoop => {
+                hub.holder_log
+                    .log("crash loop: ending the container so its runtime restarts it");
+            }
         }
         if foreground {
             // Orphans that ended during the stop; the rest go with the container.
             reap_orphans_now(&hub);
             let code = hub.lock().last_exit_code.unwrap_or(1);
+            // A crash loop is a failure even if Robust's last end said 0.
+            let code = if crash_loop && code == 0 { 1 } else { code };
             hub.holder_log
                 .log(&format!("holder exiting with status {code}"));
             return code;

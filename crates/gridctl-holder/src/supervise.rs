@@ -123,13 +123,19 @@ pub(crate) async fn stop_child(
 pub(crate) enum Ended {
     ByRequest,
     BySignal,
+    /// A foreground holder gave up after a crash loop: the container ends, so its
+    /// runtime restarts it with its own backoff and shows it (`CrashLoopBackOff`).
+    CrashLoop,
 }
 
 /// Runs until a `Stop`: crash restarts, backoff, crash loop, restarts on request.
+/// With `end_on_crash_loop` (the foreground holder) a crash loop ends it too; a
+/// detached holder waits for an operator's `restart` instead.
 pub(crate) async fn supervise(
     hub: Arc<Hub>,
     first: RunningChild,
     mut rx: mpsc::Receiver<Control>,
+    end_on_crash_loop: bool,
 ) -> Ended {
     let mut history = CrashHistory::new(hub.spec().restart);
     let mut current = Some(first);
@@ -145,6 +151,10 @@ pub(crate) async fn supervise(
                     current = None;
                     retry_at = schedule_restart(&hub, &mut history, ran, &how);
                     hook::run(&hub, "child crashed");
+                    if retry_at.is_none() && end_on_crash_loop {
+                        crate::hub::remove_runtime_files(&hub);
+                        return Ended::CrashLoop;
+                    }
                     continue;
                 }
                 c = rx.recv() => c,
@@ -170,6 +180,10 @@ pub(crate) async fn supervise(
                             hub.holder_log.log(&how);
                             hub.lock().last_exit = Some(how.clone());
                             retry_at = schedule_restart(&hub, &mut history, Duration::ZERO, &how);
+                            if retry_at.is_none() && end_on_crash_loop {
+                                crate::hub::remove_runtime_files(&hub);
+                                return Ended::CrashLoop;
+                            }
                         }
                     }
                     continue;

@@ -132,8 +132,35 @@ impl Planner<'_> {
         }
     }
 
+    /// `http://login.example.org` (+ `:port` unless the scheme's own): on a cluster the
+    /// port is the Ingress's (`[kubernetes] public_port`), not the single host's.
+    pub(super) fn public_url(&self, hostname: &str) -> String {
+        let m = self.m;
+        if self.cluster.is_none() {
+            return public_url(m, hostname);
+        }
+        let port = m
+            .kubernetes
+            .as_ref()
+            .and_then(|k| k.get_ref().public_port.as_ref())
+            .and_then(|p| u16::try_from(*p.get_ref()).ok());
+        url_with_port(m.grid.public_scheme.get_ref(), hostname, port)
+    }
+
     fn service_url(&self, role_name: &str, side: Side, hostname: &str) -> String {
         let m = self.m;
+        if let Some(c) = &self.cluster {
+            return match side {
+                // Viewers and other grids come in through the Ingress, on the hostname.
+                Side::Public => self.public_url(hostname),
+                // Robust copies reach each other through the role's Service: ready pods only.
+                Side::Private => format!(
+                    "http://{}:{}",
+                    c.service_host(role_name),
+                    m.roles[role_name].get_ref().port.get_ref()
+                ),
+            };
+        }
         match side {
             Side::Public if m.nginx.is_some() || m.grid.public_port.is_some() => {
                 public_url(m, hostname)
@@ -164,7 +191,11 @@ impl Planner<'_> {
                 // Without nginx, other roles reach copy 1 directly.
                 None => {
                     let role = m.roles[role_name].get_ref();
-                    format!("http://{}:{}", self.address(role), role.port.get_ref())
+                    format!(
+                        "http://{}:{}",
+                        self.address(role_name, role),
+                        role.port.get_ref()
+                    )
                 }
             },
         }
@@ -191,8 +222,11 @@ fn side_name(side: Side) -> &'static str {
 
 /// `http://login.example.org` (+ `:port` when it is not the scheme's default).
 pub(super) fn public_url(m: &Manifest, hostname: &str) -> String {
-    let scheme = m.grid.public_scheme.get_ref();
-    match m.grid.public_port {
+    url_with_port(m.grid.public_scheme.get_ref(), hostname, m.grid.public_port)
+}
+
+fn url_with_port(scheme: &str, hostname: &str, port: Option<u16>) -> String {
+    match port {
         Some(p) if !((scheme == "http" && p == 80) || (scheme == "https" && p == 443)) => {
             format!("{scheme}://{hostname}:{p}")
         }

@@ -49,7 +49,12 @@ impl Planner<'_> {
             self.err(d.help("several processes sharing SQLite files fail with UNIQUE constraint errors at start; use mysql or pgsql for a split grid"));
         }
         let raw = db.connection.get_ref();
-        let (source, value) = if let Some(var) = raw.strip_prefix("env:") {
+        let (source, value) = if let Some(c) = &self.cluster {
+            // In a pod the connection comes from the Secret, through this variable;
+            // an inline or file value of grid.toml never goes into the cluster.
+            let var = &c.database_env;
+            (format!("env:{var}"), std::env::var(var).ok())
+        } else if let Some(var) = raw.strip_prefix("env:") {
             (format!("env:{var}"), std::env::var(var).ok())
         } else if let Some(path) = raw.strip_prefix("file:") {
             let p = absolutize(dir, path.as_ref());

@@ -1,0 +1,543 @@
+//! Support for `tests/kube_play.rs`: podman in a storage of the test's own, an image
+//! `FROM scratch` holding this test run's binaries (and the shared libraries they link),
+//! the grid's manifest, and the Pod the export's StatefulSet template stands for.
+//!
+//! Isolation: every podman command gets `--root`, `--runroot` and `--tmpdir` under one
+//! scratch directory (images, containers, volumes, secrets, events, exit files), its own
+//! `CONTAINERS_CONF` and `TMPDIR`, so the system's containers are never seen or touched.
+//! The storage driver is `vfs`: as fast as overlay here for an image this small (one
+//! layer), it needs no kernel overlay mounts (so it also works where /tmp is itself an
+//! overlay, as in a CI container) and leaves no mount behind. cgroupfs and a file event
+//! log: no systemd needed.
+//! [`Podman`]'s drop takes down what was played, resets that storage, unmounts whatever
+//! podman left mounted under it, ends (by pid) any conmon still naming it, and removes it.
+#![allow(dead_code)] // a support module: not every helper is used by every test
+
+/// The real Robust's image and grid (`tests/kube_play_real.rs`).
+pub mod real;
+
+use crate::common::procs::Pids;
+use crate::common::run::{run_to_end, Out};
+use portable_pty::CommandBuilder;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Set by CI (GitHub Actions, GitLab, … set `CI=true`): a missing podman is then a
+/// failure, not a skip (`.ci/deps.sh` installs it).
+pub const CI_ENV: &str = "CI";
+
+/// The image the test builds in its private storage.
+pub const IMAGE: &str = "localhost/gridctl-e2e:test";
+
+/// The cluster's `bin_dir` default: where the image holds OpenSim's `bin/` (here the fake).
+pub const IMAGE_BIN_DIR: &str = "/opt/opensim/bin";
+
+/// The Secret `[kubernetes] database_secret` defaults to, and its key.
+pub const DB_SECRET_NAME: &str = "robust-db";
+pub const DB_SECRET_VALUE: &str =
+    "Server=127.0.0.1;Database=robust;User=robust;Password=kube-play-secret";
+
+/// Bound on every podman command but the image build.
+pub const PODMAN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `containers.conf` for the private storage: runc (not crun), and ulimits podman can set
+/// inside this machine's limits (its defaults ask for more than the host grants).
+const CONTAINERS_CONF: &str = "[containers]\n\
+default_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n\
+[engine]\n\
+runtime = \"runc\"\n";
+
+fn in_ci() -> bool {
+    std::env::var_os(CI_ENV).is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A program on PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// podman, or why this test cannot run here. A reason is a skip (printed, the test
+/// passes) outside CI and a failure under `CI`.
+pub fn podman_or_skip(test: &str) -> Option<PathBuf> {
+    let why = match which("podman") {
+        None => "`podman` is not installed (Debian packages podman runc catatonit; \
+                 `bash .ci/deps.sh` installs them)"
+            .to_string(),
+        Some(_) if !nix::unistd::Uid::effective().is_root() => {
+            "podman here runs as root (hostNetwork, a private --root storage); \
+             this test is not running as root"
+                .to_string()
+        }
+        Some(p) => return Some(p),
+    };
+    if in_ci() {
+        panic!("{test}: {why}; under {CI_ENV} this is a failure, not a skip");
+    }
+    eprintln!("skipping {test}: {why}");
+    None
+}
+
+/// podman on a storage of this test's own; torn down when dropped.
+pub struct Podman {
+    bin: PathBuf,
+    /// The scratch directory: storage, run root, tmp dir, conf, build context.
+    pub base: PathBuf,
+    conf: PathBuf,
+    /// Manifests played (taken down first on drop).
+    played: std::sync::Mutex<Vec<PathBuf>>,
+    /// Last: removed after the storage is reset.
+    _tmp: tempfile::TempDir,
+}
+
+impl Podman {
+    pub fn new(bin: PathBuf) -> Podman {
+        let tmp = tempfile::Builder::new()
+            .prefix("gridctl-podman-")
+            .tempdir()
+            .expect("tempdir");
+        let base = tmp.path().canonicalize().expect("canonical tempdir");
+        let conf = base.join("containers.conf");
+        std::fs::write(&conf, CONTAINERS_CONF).expect("write containers.conf");
+        std::fs::create_dir(base.join("tmp")).expect("mkdir tmp");
+        Podman {
+            bin,
+            base,
+            conf,
+            played: std::sync::Mutex::new(Vec::new()),
+            _tmp: tmp,
+        }
+    }
+
+    /// The global flags that keep podman on this storage.
+    fn global_args(&self) -> Vec<String> {
+        let b = |sub: &str| self.base.join(sub).display().to_string();
+        vec![
+            "--root".into(),
+            b("root"),
+            "--runroot".into(),
+            b("runroot"),
+            "--tmpdir".into(),
+            b("libpod"),
+            "--storage-driver".into(),
+            "vfs".into(),
+            "--cgroup-manager".into(),
+            "cgroupfs".into(),
+            "--events-backend".into(),
+            "file".into(),
+        ]
+    }
+
+    fn env(&self) -> [(&'static str, PathBuf); 2] {
+        [
+            ("CONTAINERS_CONF", self.conf.clone()),
+            ("TMPDIR", self.base.join("tmp")),
+        ]
+    }
+
+    /// `podman <private storage> ARGS`.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(self.global_args()).args(args);
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        cmd.env_remove("CONTAINER_HOST")
+            .env_remove("CONTAINER_CONNECTION");
+        cmd
+    }
+
+    /// The same command for a PTY (`exec -it`).
+    pub fn pty_command(&self, args: &[&str]) -> CommandBuilder {
+        let mut cmd = CommandBuilder::new(&self.bin);
+        for a in self.global_args() {
+            cmd.arg(a);
+        }
+        for a in args {
+            cmd.arg(a);
+        }
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        cmd.env_remove("CONTAINER_HOST");
+        cmd.env_remove("CONTAINER_CONNECTION");
+        cmd.env("TERM", "xterm");
+        cmd
+    }
+
+    pub fn run_with(&self, args: &[&str], timeout: Duration) -> Out {
+        run_to_end(self.command(args), timeout, |_| {})
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        self.run_with(args, PODMAN_TIMEOUT)
+    }
+
+    /// Runs and asserts exit 0.
+    pub fn ok(&self, args: &[&str]) -> Out {
+        let out = self.run(args);
+        assert!(out.ok(), "podman {}: {out}", args.join(" "));
+        out
+    }
+
+    /// `kube play FILE`, remembered for the drop's `kube down`.
+    pub fn kube_play(&self, file: &Path) -> Out {
+        self.played
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(file.to_path_buf());
+        self.run(&["kube", "play", &file.display().to_string()])
+    }
+
+    /// `kube down FILE` (then not repeated on drop).
+    pub fn kube_down(&self, file: &Path) -> Out {
+        self.played
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|f| f != file);
+        self.run(&["kube", "down", &file.display().to_string()])
+    }
+
+    /// `podman secret create NAME` with the data podman 4.3's `secretKeyRef` reads: a
+    /// JSON object of key → base64(value) (see `tests/kube_play.rs` for what does not work).
+    pub fn create_k8s_secret(&self, name: &str, entries: &[(&str, &str)]) {
+        let body: Vec<String> = entries
+            .iter()
+            .map(|(k, v)| format!("{k:?}: {:?}", base64(v.as_bytes())))
+            .collect();
+        let file = self.base.join(format!("secret-{name}.json"));
+        std::fs::write(&file, format!("{{{}}}\n", body.join(", "))).expect("write secret");
+        self.ok(&["secret", "create", name, &file.display().to_string()]);
+        let _ = std::fs::remove_file(&file);
+    }
+
+    /// Mount points podman left under the scratch directory, deepest first.
+    fn leftover_mounts(&self) -> Vec<String> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let base = self.base.display().to_string();
+        let mut mounts: Vec<String> = info
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&base))
+            .map(str::to_string)
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        mounts.dedup();
+        mounts
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let played = std::mem::take(&mut *self.played.lock().unwrap_or_else(|e| e.into_inner()));
+        for f in played {
+            let out = self.run(&["kube", "down", &f.display().to_string()]);
+            if !out.ok() && !std::thread::panicking() {
+                eprintln!("cleanup: podman kube down: {out}");
+            }
+        }
+        // Everything of this storage: containers (stopped by force), pods, images,
+        // volumes, secrets.
+        let out = self.run_with(&["system", "reset", "--force"], Duration::from_secs(120));
+        if !out.ok() {
+            eprintln!("cleanup: podman system reset: {out}");
+        }
+        // conmon processes still naming the storage (none after a clean reset).
+        Pids::new(self.base.display().to_string()).kill_all();
+        for m in self.leftover_mounts() {
+            let mut umount = Command::new("umount");
+            umount.arg("--lazy").arg(&m);
+            let out = run_to_end(umount, Duration::from_secs(10), |_| {});
+            if !out.ok() {
+                eprintln!("cleanup: umount {m}: {out}");
+            }
+        }
+    }
+}
+
+/// Standard base64 with padding (the podman secret's values).
+pub fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+// --- the image ----------------------------------------------------------------------
+
+/// The shared libraries `ldd` names for `bin`, and its dynamic loader: absolute paths.
+pub fn shared_libraries(bin: &Path) -> Vec<PathBuf> {
+    let out = run_to_end(
+        {
+            let mut c = Command::new("ldd");
+            c.arg(bin);
+            c
+        },
+        Duration::from_secs(20),
+        |_| {},
+    );
+    assert!(out.ok(), "ldd {}: {out}", bin.display());
+    out.stdout
+        .lines()
+        .filter_map(|l| {
+            // `libc.so.6 => /lib/…/libc.so.6 (0x…)`, `/lib64/ld-linux-x86-64.so.2 (0x…)`,
+            // `linux-vdso.so.1 (0x…)` (in the kernel: nothing to copy).
+            let l = l.trim();
+            let path = match l.split_once("=>") {
+                Some((_, rest)) => rest.split_whitespace().next()?,
+                None => l.split_whitespace().next()?,
+            };
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+/// Puts `src` at `ctx/dest` (a hard link when it can: the binaries are large, and a
+/// link also pins the very file cargo built), creating parents.
+fn place(src: &Path, ctx: &Path, dest: &Path) {
+    let to = ctx.join(dest.strip_prefix("/").unwrap_or(dest));
+    std::fs::create_dir_all(to.parent().expect("a parent")).expect("mkdir in the context");
+    if to.exists() {
+        return;
+    }
+    let real = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
+    if std::fs::hard_link(&real, &to).is_err() {
+        std::fs::copy(&real, &to)
+            .unwrap_or_else(|e| panic!("copy {} to {}: {e}", real.display(), to.display()));
+    }
+}
+
+/// What goes into the image, as (host file, path in the image).
+pub struct ImageFiles {
+    pub gridctl: PathBuf,
+    pub holder: PathBuf,
+    pub fake_robust: PathBuf,
+    /// OpenSim's `bin/` look-alike (`examples/fake-bin`): copied to [`IMAGE_BIN_DIR`].
+    pub fake_bin_dir: PathBuf,
+}
+
+/// Builds [`IMAGE`] `FROM scratch`: gridctl and gridctl-holder in /usr/local/bin, the
+/// fake Robust and the fake `bin/` files in [`IMAGE_BIN_DIR`], their shared libraries at
+/// their host paths, a passwd/group with root, /tmp. Returns the build's duration.
+pub fn build_image(p: &Podman, files: &ImageFiles) -> Duration {
+    let ctx = p.base.join("context");
+    std::fs::create_dir_all(&ctx).expect("mkdir context");
+    let bins = [
+        (&files.gridctl, "/usr/local/bin/gridctl".to_string()),
+        (&files.holder, "/usr/local/bin/gridctl-holder".to_string()),
+        (&files.fake_robust, format!("{IMAGE_BIN_DIR}/fake-robust")),
+    ];
+    for (src, dest) in &bins {
+        assert!(src.is_file(), "{} was not built", src.display());
+        place(src, &ctx, Path::new(dest));
+        for lib in shared_libraries(src) {
+            place(&lib, &ctx, &lib);
+        }
+    }
+    for e in std::fs::read_dir(&files.fake_bin_dir).expect("read the fake bin dir") {
+        let e = e.expect("dir entry");
+        if e.path().is_file() {
+            place(
+                &e.path(),
+                &ctx,
+                &Path::new(IMAGE_BIN_DIR).join(e.file_name()),
+            );
+        }
+    }
+    let etc = ctx.join("etc");
+    std::fs::create_dir_all(&etc).expect("mkdir etc");
+    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/nonexistent\n").expect("passwd");
+    std::fs::write(etc.join("group"), "root:x:0:\n").expect("group");
+    for d in ["tmp", "root", "etc/gridctl", "var/lib/gridctl"] {
+        std::fs::create_dir_all(ctx.join(d)).expect("mkdir");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(ctx.join("tmp"), std::fs::Permissions::from_mode(0o1777))
+        .expect("chmod /tmp");
+    let containerfile = p.base.join("Containerfile");
+    std::fs::write(&containerfile, "FROM scratch\nCOPY . /\n").expect("Containerfile");
+    let t0 = std::time::Instant::now();
+    let out = p.run_with(
+        &[
+            "build",
+            "--quiet",
+            "--network",
+            "none",
+            "--tag",
+            IMAGE,
+            "--file",
+            &containerfile.display().to_string(),
+            &ctx.display().to_string(),
+        ],
+        Duration::from_secs(180),
+    );
+    assert!(out.ok(), "podman build: {out}");
+    let took = t0.elapsed();
+    // The context (hard links and copies) is in the image now.
+    let _ = std::fs::remove_dir_all(&ctx);
+    took
+}
+
+// --- the grid -----------------------------------------------------------------------
+
+/// The grid: role `asset` (2 copies from `port`), the fake Robust inside the image
+/// both for the host plan (`[robust]`, what `pod run` uses until the cluster plan
+/// lands) and for the cluster (`[kubernetes]`); the state directory is the pod's
+/// emptyDir either way.
+pub fn grid_toml(port: u16) -> String {
+    format!(
+        r#"[grid]
+name = "Kube Play Test Grid"
+domain = "grid.localhost"
+state_dir = "/var/lib/gridctl"
+
+[robust]
+bin_dir = "{IMAGE_BIN_DIR}"
+command = ["{IMAGE_BIN_DIR}/fake-robust", "Robust.exe"]
+
+[database]
+provider = "mysql"
+connection = "env:ROBUST_DB"
+
+[supervise]
+ready_timeout = "20s"
+
+[roles.asset]
+services = ["asset"]
+instances = 2
+port = {port}
+
+[kubernetes]
+image = "{IMAGE}"
+bin_dir = "{IMAGE_BIN_DIR}"
+command = ["{IMAGE_BIN_DIR}/fake-robust", "Robust.exe"]
+"#
+    )
+}
+
+/// The objects `gridctl export kubernetes` gives one copy, as a multi-document YAML: the
+/// ConfigMap `gridctl-config` (the manifest as `grid.toml`) and the StatefulSet's pod
+/// template as the Pod `pod` (the instance's name, as a StatefulSet names its pods).
+///
+/// The one place this test knows the export's shape: it becomes a read of the real
+/// export once that lands.
+pub fn pod_manifest(pod: &str, image: &str, grid_toml: &str, grace_secs: u64) -> String {
+    let indented: String = grid_toml
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("    {l}\n")
+            }
+        })
+        .collect();
+    format!(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: gridctl-config
+  labels:
+    app.kubernetes.io/name: gridctl
+data:
+  grid.toml: |
+{indented}---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {pod}
+  labels:
+    app.kubernetes.io/name: gridctl
+    gridctl.io/role: asset
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: {grace_secs}
+  containers:
+    - name: robust
+      image: {image}
+      imagePullPolicy: IfNotPresent
+      command: ["gridctl", "pod", "run"]
+      workingDir: /etc/gridctl
+      env:
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        - name: GRIDCTL_TARGET
+          value: kubernetes
+        - name: GRIDCTL_FILE
+          value: /etc/gridctl/grid.toml
+        - name: ROBUST_DB
+          valueFrom:
+            secretKeyRef:
+              name: {DB_SECRET_NAME}
+              key: connection
+      volumeMounts:
+        - name: config
+          mountPath: /etc/gridctl
+          readOnly: true
+        - name: state
+          mountPath: /var/lib/gridctl
+      startupProbe:
+        exec:
+          command: ["gridctl", "probe"]
+        periodSeconds: 2
+        failureThreshold: 30
+      readinessProbe:
+        exec:
+          command: ["gridctl", "probe"]
+        periodSeconds: 5
+  volumes:
+    - name: config
+      configMap:
+        name: gridctl-config
+    - name: state
+      emptyDir: {{}}
+"#
+    )
+}
+
+/// The loopback addresses listening on `port` (from /proc/net/tcp and tcp6), as text.
+pub fn listeners_on(port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for l in text.lines().skip(1) {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // local_address is HEXIP:HEXPORT; state 0A is LISTEN.
+            let (Some(local), Some(state)) = (f.get(1), f.get(3)) else {
+                continue;
+            };
+            let Some((ip, p)) = local.split_once(':') else {
+                continue;
+            };
+            if *state != "0A" || u16::from_str_radix(p, 16).ok() != Some(port) {
+                continue;
+            }
+            out.push(if v6 {
+                format!("[{ip}]")
+            } else {
+                let n = u32::from_str_radix(ip, 16).unwrap_or(0);
+                std::net::Ipv4Addr::from(n.swap_bytes()).to_string()
+            });
+        }
+    }
+    out
+}
