@@ -2,6 +2,7 @@
 //! manifest or template changes exactly the affected roles' pod templates (and so
 //! rolls exactly those StatefulSets).
 
+use gridctl_config::cluster::ClusterPlan;
 use gridctl_config::diagnostic::Diagnostic;
 use gridctl_config::plan::{Plan, Secret};
 use gridctl_config::render::render_instance;
@@ -24,6 +25,9 @@ pub(crate) fn role_hashes(
     if let Some(db) = &mut plan.database {
         db.connection = Secret(None);
     }
+    // The pod renders from the ConfigMap's copy, wherever this export ran: the hash
+    // must not depend on the checkout's path.
+    plan.manifest_path = ClusterPlan::manifest_path();
     let mut out = Vec::new();
     for role in &plan.roles {
         let mut h = Sha256::new();
