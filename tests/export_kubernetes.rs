@@ -528,3 +528,52 @@ fn a_template_set_larger_than_a_configmap_is_refused_and_nothing_written() {
     assert!(err.contains("ConfigMap"), "{err}");
     assert!(!out.exists());
 }
+
+#[test]
+fn the_shared_claim_is_mounted_over_the_shared_directories_of_the_roles_that_write_them() {
+    let mounts = |o: &Objects, role: &str| -> Vec<(String, Option<String>)> {
+        let pod = o.set(role).spec.template.spec.clone().unwrap();
+        pod.containers[0]
+            .volume_mounts
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.name == "shared")
+            .map(|m| (m.mount_path, m.sub_path))
+            .collect()
+    };
+    let claims = |o: &Objects, role: &str| -> Vec<String> {
+        let pod = o.set(role).spec.template.spec.clone().unwrap();
+        pod.volumes
+            .unwrap()
+            .into_iter()
+            .filter_map(|v| v.persistent_volume_claim.map(|c| c.claim_name))
+            .collect()
+    };
+    // Without a claim: no shared volume anywhere.
+    let grid = hypergrid_with("");
+    let out = grid.dir.join("k8s");
+    export(&grid.manifest, &out, &[]);
+    let o = objects(&out);
+    for role in ["core", "hg", "asset", "inventory"] {
+        assert!(
+            mounts(&o, role).is_empty() && claims(&o, role).is_empty(),
+            "{role}"
+        );
+    }
+    // With one: FSAssets copies share their store, core its map tiles; inventory nothing.
+    let grid = hypergrid_with("[kubernetes]\nshared_claim = \"grid-shared\"\n");
+    let out = grid.dir.join("k8s");
+    export(&grid.manifest, &out, &[]);
+    let o = objects(&out);
+    assert_eq!(claims(&o, "asset"), ["grid-shared"]);
+    assert!(mounts(&o, "asset").contains(&(
+        "/var/lib/gridctl/fsassets".to_string(),
+        Some("fsassets".to_string())
+    )));
+    assert!(mounts(&o, "core").contains(&(
+        "/var/lib/gridctl/maptiles".to_string(),
+        Some("maptiles".to_string())
+    )));
+    assert!(mounts(&o, "inventory").is_empty() && claims(&o, "inventory").is_empty());
+}

@@ -8,13 +8,14 @@ use gridctl_config::cluster::{
     ClusterPlan, CONFIG_DIR, MANIFEST_NAME, SECRET_KEY, STATE_DIR, TARGET_CLUSTER, TARGET_ENV,
 };
 use gridctl_config::plan::{Plan, RolePlan};
+use gridctl_config::render::shared_dirs;
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetOrdinals, StatefulSetSpec, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    ExecAction, ObjectFieldSelector, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SecretKeySelector, Volume, VolumeMount,
+    ExecAction, ObjectFieldSelector, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec,
+    Probe, ResourceRequirements, SecretKeySelector, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -23,6 +24,9 @@ use std::time::Duration;
 
 /// The pod template annotation carrying the role's config hash.
 pub(crate) const HASH_ANNOTATION: &str = "gridctl.io/config-hash";
+
+/// The volume of `[kubernetes] shared_claim`.
+const SHARED_VOLUME: &str = "shared";
 
 /// How often the probes ask the holder, in seconds.
 const PROBE_PERIOD_SECS: i32 = 5;
@@ -59,22 +63,7 @@ pub(crate) fn build(
                     .saturating_add(GRACE_MARGIN),
             )),
             containers: vec![container(plan, cluster, role)],
-            volumes: Some(vec![
-                Volume {
-                    name: "config".into(),
-                    config_map: Some(ConfigMapVolumeSource {
-                        name: configmap::NAME.into(),
-                        items: config.items.clone(),
-                        ..ConfigMapVolumeSource::default()
-                    }),
-                    ..Volume::default()
-                },
-                Volume {
-                    name: "state".into(),
-                    empty_dir: Some(EmptyDirVolumeSource::default()),
-                    ..Volume::default()
-                },
-            ]),
+            volumes: Some(volumes(plan, cluster, role, config)),
             ..PodSpec::default()
         }),
     };
@@ -184,21 +173,91 @@ fn container(plan: &Plan, cluster: &ClusterPlan, role: &RolePlan) -> Container {
         // backoff, and keeps its console; a kubelet restart would lose both.
         liveness_probe: None,
         resources: resources(cluster, &role.name),
-        volume_mounts: Some(vec![
-            VolumeMount {
-                name: "config".into(),
-                mount_path: CONFIG_DIR.into(),
-                read_only: Some(true),
-                ..VolumeMount::default()
-            },
-            VolumeMount {
-                name: "state".into(),
-                mount_path: STATE_DIR.into(),
-                ..VolumeMount::default()
-            },
-        ]),
+        volume_mounts: Some(
+            [
+                VolumeMount {
+                    name: "config".into(),
+                    mount_path: CONFIG_DIR.into(),
+                    read_only: Some(true),
+                    ..VolumeMount::default()
+                },
+                VolumeMount {
+                    name: "state".into(),
+                    mount_path: STATE_DIR.into(),
+                    ..VolumeMount::default()
+                },
+            ]
+            .into_iter()
+            .chain(shared_mounts(plan, cluster, role))
+            .collect(),
+        ),
         ..Container::default()
     }
+}
+
+/// The pod's volumes: the ConfigMap, the emptyDir state, and the shared claim when the
+/// role writes into a shared directory and the manifest names one.
+fn volumes(
+    plan: &Plan,
+    cluster: &ClusterPlan,
+    role: &RolePlan,
+    config: &ConfigData,
+) -> Vec<Volume> {
+    let mut out = vec![
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: configmap::NAME.into(),
+                items: config.items.clone(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "state".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        },
+    ];
+    if let (Some(claim), false) = (
+        &cluster.shared_claim,
+        shared_mounts(plan, cluster, role).is_empty(),
+    ) {
+        out.push(Volume {
+            name: SHARED_VOLUME.into(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim.clone(),
+                ..PersistentVolumeClaimVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
+    out
+}
+
+/// The shared claim mounted over each shared directory the role writes (map tiles,
+/// bakes, FSAssets), each as its own sub-directory of the claim; none without a claim.
+fn shared_mounts(plan: &Plan, cluster: &ClusterPlan, role: &RolePlan) -> Vec<VolumeMount> {
+    if cluster.shared_claim.is_none() {
+        return Vec::new();
+    }
+    shared_dirs(plan, role)
+        .into_iter()
+        .map(|dir| {
+            let sub = dir
+                .strip_prefix(&plan.state_dir)
+                .unwrap_or(&dir)
+                .to_string_lossy()
+                .trim_start_matches('/')
+                .to_string();
+            VolumeMount {
+                name: SHARED_VOLUME.into(),
+                mount_path: dir.display().to_string(),
+                sub_path: Some(sub),
+                ..VolumeMount::default()
+            }
+        })
+        .collect()
 }
 
 /// Requests and limits of `role`; `None` when the manifest gives none.
