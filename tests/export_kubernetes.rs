@@ -577,3 +577,23 @@ fn the_shared_claim_is_mounted_over_the_shared_directories_of_the_roles_that_wri
     )));
     assert!(mounts(&o, "inventory").is_empty() && claims(&o, "inventory").is_empty());
 }
+
+#[test]
+fn a_bad_kubernetes_value_in_the_manifest_is_reported_and_nothing_written() {
+    let grid = hypergrid_with("[kubernetes]\nnamespace = \"Bad_NS\"\n");
+    let a = common::gridctl(
+        &grid.dir,
+        &[
+            "-f",
+            grid.manifest.to_str().unwrap(),
+            "export",
+            "kubernetes",
+            "-o",
+            "k8s",
+        ],
+    )
+    .code(3);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("Bad_NS") && err.contains("grid.toml"), "{err}");
+    assert!(!grid.dir.join("k8s").exists());
+}
