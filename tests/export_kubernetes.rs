@@ -597,3 +597,29 @@ fn a_bad_kubernetes_value_in_the_manifest_is_reported_and_nothing_written() {
     assert!(err.contains("Bad_NS") && err.contains("grid.toml"), "{err}");
     assert!(!grid.dir.join("k8s").exists());
 }
+
+#[test]
+fn scaling_a_role_changes_its_replicas_but_rolls_nothing() {
+    let text = std::fs::read_to_string(example_manifest("blog-split")).unwrap();
+    let grid = common::grid_in("blog-split", &text);
+    let out = grid.dir.join("k8s");
+    let roles = ["core", "asset", "inventory"];
+    let state = || -> BTreeMap<&str, (Option<i32>, String)> {
+        export(&grid.manifest, &out, &[]);
+        let o = objects(&out);
+        roles
+            .iter()
+            .map(|r| (*r, (o.set(r).spec.replicas, o.hash(r))))
+            .collect()
+    };
+    let before = state();
+    let scaled = text.replace("instances = 3 ", "instances = 4 ");
+    assert_ne!(scaled, text);
+    std::fs::write(&grid.manifest, scaled).unwrap();
+    let after = state();
+    assert_eq!(before["asset"].0, Some(3));
+    assert_eq!(after["asset"].0, Some(4));
+    for role in roles {
+        assert_eq!(before[role].1, after[role].1, "{role} would roll");
+    }
+}

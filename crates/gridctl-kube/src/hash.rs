@@ -10,9 +10,15 @@ use gridctl_config::templates::Templates;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-/// (role, hex sha256) for every role, in plan order. Every instance of the role is
-/// rendered as its pod will render it (with the cluster plan) and its file names and
-/// contents hashed.
+/// (role, hex sha256) for every role, in plan order: the file names and contents of
+/// the role's first two copies, rendered as their pods will render them (with the
+/// cluster plan).
+///
+/// Copy 1 stands for itself (it loads default assets, is the FSAssets primary) and
+/// copy 2 for every later one, which render alike but for their own name and number:
+/// so scaling a role from 3 to 4 copies adds a pod without rolling the others, while
+/// any change to the role's config rolls them all. (A user template that made copy 3
+/// differ from copy 2 on purpose would not be seen by the hash beyond copy 2.)
 pub(crate) fn role_hashes(
     plan: &Plan,
     templates_on_disk: Option<&Path>,
@@ -31,7 +37,11 @@ pub(crate) fn role_hashes(
     let mut out = Vec::new();
     for role in &plan.roles {
         let mut h = Sha256::new();
-        for inst in plan.instances.iter().filter(|i| i.role == role.name) {
+        let representatives = plan
+            .instances
+            .iter()
+            .filter(|i| i.role == role.name && i.index <= 2);
+        for inst in representatives {
             let rendered = render_instance(&plan, &templates, inst)?;
             h.update(inst.name.as_bytes());
             h.update([0]);
