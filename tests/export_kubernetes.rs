@@ -352,7 +352,8 @@ fn a_changed_role_setting_changes_only_that_roles_hash() {
         before["inventory"], after["inventory"],
         "inventory did not change"
     );
-    assert_eq!(before["inventory"].len(), 64, "a full sha256 in hex");
+    // Half a sha256 in hex: podman 4.3 refuses annotation values over 63 characters.
+    assert_eq!(before["inventory"].len(), 32, "128 bits in hex");
 }
 
 #[test]

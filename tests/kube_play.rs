@@ -1,6 +1,8 @@
-//! Issue 13, end to end in a container: the pod the Kubernetes export describes, played
-//! with `podman kube play` from an image `FROM scratch` holding this test run's
-//! `gridctl`, `gridctl-holder` and fake Robust. It proves, each step under a deadline:
+//! Issue 13, end to end in a container: the pod the Kubernetes export describes (the
+//! real `gridctl export kubernetes` output: its ConfigMap, and its StatefulSet's pod
+//! template as the Pod `asset-1`, with host networking and without the container ports
+//! podman cannot map there), played with `podman kube play` from an image `FROM scratch`
+//! holding this test run's `gridctl`, `gridctl-holder` and fake Robust. It proves, each step under a deadline:
 //! (a) `gridctl pod run` renders the copy's tree and the pod turns ready
 //! (`podman exec … gridctl probe` exits 0, the name from `POD_NAME`, the database secret
 //! from the Secret, the manifest from the ConfigMap); (b) `podman exec -it … gridctl
@@ -46,8 +48,6 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 /// The pod (the instance's name) and its container, as podman names it.
 const POD: &str = "asset-1";
 const CONTAINER: &str = "asset-1-robust";
-/// `terminationGracePeriodSeconds`, and the `-t` of `podman pod stop`.
-const GRACE_SECS: u64 = 20;
 
 /// `podman exec CONTAINER gridctl probe` (the name from `POD_NAME`): exit code, stdout.
 fn probe(p: &Podman) -> (Option<i32>, String) {
@@ -88,7 +88,8 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
 
     // asset-1 on `port`, asset-2 on the next (never started here).
     let port = reserve_ports(2);
-    let yaml = pod_manifest(POD, IMAGE, &grid_toml(port), GRACE_SECS);
+    let pm = pod_manifest(POD, IMAGE, &grid_toml(port));
+    let (yaml, grace_secs) = (pm.yaml, pm.grace_secs);
     let file = p.base.join("pod.yaml");
     std::fs::write(&file, &yaml).expect("write pod.yaml");
     p.create_k8s_secret(DB_SECRET_NAME, &[("connection", DB_SECRET_VALUE)]);
@@ -214,8 +215,8 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
     // (d) a graceful stop: the holder types `shutdown`, Robust quits, exit 0.
     let t_stop = Instant::now();
     let stop = p.run_with(
-        &["pod", "stop", "-t", &GRACE_SECS.to_string(), POD],
-        SECS(GRACE_SECS + 30),
+        &["pod", "stop", "-t", &grace_secs.to_string(), POD],
+        SECS(grace_secs + 30),
     );
     let stop_took = t_stop.elapsed();
     assert!(stop.ok(), "podman pod stop: {stop}");
@@ -223,11 +224,11 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
     let code = code.stdout.trim().to_string();
     let log = logs(&p);
     eprintln!(
-        "kube_play: pod stop took {:.2}s (grace {GRACE_SECS}s); container exit code {code}",
+        "kube_play: pod stop took {:.2}s (grace {grace_secs}s); container exit code {code}",
         stop_took.as_secs_f64()
     );
     assert_eq!(code, "0", "logs:\n{log}");
-    assert!(stop_took < SECS(GRACE_SECS), "stop took {stop_took:?}");
+    assert!(stop_took < SECS(grace_secs), "stop took {stop_took:?}");
     assert!(log.contains("[CONSOLE] Quitting"), "{log}");
     assert!(log.contains("stopped: exit 0 after `shutdown`"), "{log}");
     assert!(log.contains("holder exiting with status 0"), "{log}");

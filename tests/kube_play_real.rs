@@ -47,8 +47,6 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 /// The pod (the instance's name) and its container, as podman names it.
 const POD: &str = "asset-1";
 const CONTAINER: &str = "asset-1-robust";
-/// `terminationGracePeriodSeconds`, and the `-t` of `podman pod stop`.
-const GRACE_SECS: u64 = 20;
 
 /// The default texture the first asset copy's loader stores (the catalog's asset probe).
 const DEFAULT_ASSET: &str = "89556747-24cb-43ed-920b-47caed15465f";
@@ -158,7 +156,8 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
         built.size_bytes as f64 / 1e6
     );
 
-    let yaml = pod_manifest(POD, IMAGE, &real_grid_toml(port), GRACE_SECS);
+    let pm = pod_manifest(POD, IMAGE, &real_grid_toml(port));
+    let (yaml, grace_secs) = (pm.yaml, pm.grace_secs);
     let file = p.base.join("pod.yaml");
     std::fs::write(&file, &yaml).expect("write pod.yaml");
     p.create_k8s_secret(DB_SECRET_NAME, &[("connection", &db.connection)]);
@@ -265,8 +264,8 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     // (c) a graceful stop: the holder types `shutdown`, Robust quits, exit 0.
     let t_stop = Instant::now();
     let stop = p.run_with(
-        &["pod", "stop", "-t", &GRACE_SECS.to_string(), POD],
-        SECS(GRACE_SECS + 30),
+        &["pod", "stop", "-t", &grace_secs.to_string(), POD],
+        SECS(grace_secs + 30),
     );
     let stop_took = t_stop.elapsed();
     assert!(stop.ok(), "podman pod stop: {stop}");
@@ -274,7 +273,7 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     let code = code.stdout.trim().to_string();
     let log = logs(&p);
     eprintln!(
-        "kube_play_real: pod stop took {:.2}s (grace {GRACE_SECS}s); container exit code {code}",
+        "kube_play_real: pod stop took {:.2}s (grace {grace_secs}s); container exit code {code}",
         stop_took.as_secs_f64()
     );
     let tail: Vec<&str> = log.lines().rev().take(12).collect();
@@ -283,7 +282,7 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
         tail.into_iter().rev().collect::<Vec<_>>().join("\n  ")
     );
     assert_eq!(code, "0", "logs:\n{log}");
-    assert!(stop_took < SECS(GRACE_SECS), "stop took {stop_took:?}");
+    assert!(stop_took < SECS(grace_secs), "stop took {stop_took:?}");
     assert!(log.contains("R.O.B.U.S.T.# shutdown"), "{log}");
     assert!(log.contains("[CONSOLE]: Quitting"), "{log}");
     assert!(log.contains("stopped: exit 0 after `shutdown`"), "{log}");

@@ -406,7 +406,6 @@ pub fn grid_toml(port: u16) -> String {
         r#"[grid]
 name = "Kube Play Test Grid"
 domain = "grid.localhost"
-state_dir = "/var/lib/gridctl"
 
 [robust]
 bin_dir = "{IMAGE_BIN_DIR}"
@@ -432,86 +431,88 @@ command = ["{IMAGE_BIN_DIR}/fake-robust", "Robust.exe"]
     )
 }
 
-/// The objects `gridctl export kubernetes` gives one copy, as a multi-document YAML: the
-/// ConfigMap `gridctl-config` (the manifest as `grid.toml`) and the StatefulSet's pod
-/// template as the Pod `pod` (the instance's name, as a StatefulSet names its pods).
-///
-/// The one place this test knows the export's shape: it becomes a read of the real
-/// export once that lands.
-pub fn pod_manifest(pod: &str, image: &str, grid_toml: &str, grace_secs: u64) -> String {
-    let indented: String = grid_toml
-        .lines()
-        .map(|l| {
-            if l.is_empty() {
-                "\n".to_string()
-            } else {
-                format!("    {l}\n")
-            }
-        })
-        .collect();
-    format!(
-        r#"apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: gridctl-config
-  labels:
-    app.kubernetes.io/name: gridctl
-data:
-  grid.toml: |
-{indented}---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: {pod}
-  labels:
-    app.kubernetes.io/name: gridctl
-    gridctl.io/role: asset
-spec:
-  hostNetwork: true
-  terminationGracePeriodSeconds: {grace_secs}
-  containers:
-    - name: robust
-      image: {image}
-      imagePullPolicy: IfNotPresent
-      command: ["gridctl", "pod", "run"]
-      workingDir: /etc/gridctl
-      env:
-        - name: POD_NAME
-          valueFrom:
-            fieldRef:
-              fieldPath: metadata.name
-        - name: GRIDCTL_TARGET
-          value: kubernetes
-        - name: GRIDCTL_FILE
-          value: /etc/gridctl/grid.toml
-        - name: ROBUST_DB
-          valueFrom:
-            secretKeyRef:
-              name: {DB_SECRET_NAME}
-              key: connection
-      volumeMounts:
-        - name: config
-          mountPath: /etc/gridctl
-          readOnly: true
-        - name: state
-          mountPath: /var/lib/gridctl
-      startupProbe:
-        exec:
-          command: ["gridctl", "probe"]
-        periodSeconds: 2
-        failureThreshold: 30
-      readinessProbe:
-        exec:
-          command: ["gridctl", "probe"]
-        periodSeconds: 5
-  volumes:
-    - name: config
-      configMap:
-        name: gridctl-config
-    - name: state
-      emptyDir: {{}}
-"#
-    )
+/// What the test plays: the export's ConfigMap and one copy's Pod, and the grace period
+/// the export gave it.
+pub struct PodManifest {
+    /// Multi-document YAML: the ConfigMap `gridctl-config`, then the Pod.
+    pub yaml: String,
+    /// `terminationGracePeriodSeconds` of the exported pod template (podman 4.3 does not
+    /// apply it: the test passes it to `podman pod stop -t`).
+    pub grace_secs: u64,
+}
+
+/// Runs the real `gridctl export kubernetes --image IMAGE` on `grid_toml` and turns
+/// what it wrote into what `podman kube play` takes: the ConfigMap as exported, and the
+/// Pod `pod` (the name a StatefulSet gives copy N) made of the role's StatefulSet pod
+/// template, unchanged but for `hostNetwork: true` (loopback only, no container network)
+/// and the container ports that podman cannot map on the host network.
+pub fn pod_manifest(pod: &str, image: &str, grid_toml: &str) -> PodManifest {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    let dir = tempfile::tempdir().expect("scratch dir for the export");
+    std::fs::write(dir.path().join("grid.toml"), grid_toml).expect("write grid.toml");
+    let out_dir = dir.path().join("k8s");
+    let out = Command::new(crate::common::grid::GRIDCTL)
+        .current_dir(dir.path())
+        .args(["export", "kubernetes", "-o"])
+        .arg(&out_dir)
+        .args(["--image", image])
+        .env_remove("GRIDCTL_FILE")
+        .env_remove("GRIDCTL_TARGET")
+        .output()
+        .expect("run gridctl export kubernetes");
+    assert!(
+        out.status.success(),
+        "export failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| {
+        std::fs::read_to_string(out_dir.join(name))
+            .unwrap_or_else(|e| panic!("the export has no {name}: {e}"))
+    };
+    let config: ConfigMap =
+        serde_yaml_ng::from_str(&read("00-configmap.yaml")).expect("00-configmap.yaml parses");
+    let role = pod.rsplit_once('-').map(|(r, _)| r).unwrap_or(pod);
+    let role_yaml = read(&format!("10-{role}.yaml"));
+    let set = role_yaml
+        .split("\n---\n")
+        .filter_map(|doc| serde_yaml_ng::from_str::<serde_yaml_ng::Value>(doc).ok())
+        .find(|v| v.get("kind").and_then(|k| k.as_str()) == Some("StatefulSet"))
+        .expect("a StatefulSet in the role's file");
+    let set: StatefulSet = serde_yaml_ng::from_value(set).expect("the StatefulSet parses");
+    let template = set.spec.template;
+    let mut spec = template.spec.expect("the pod template has a spec");
+    spec.host_network = Some(true);
+    // podman 4.3 turns containerPorts into port mappings, which host networking cannot
+    // have ("PortMappings can only be used with Bridge or slirp4netns networking"); on
+    // the host network every port is the host's anyway.
+    for c in &mut spec.containers {
+        c.ports = None;
+    }
+    let grace_secs = spec
+        .termination_grace_period_seconds
+        .and_then(|s| u64::try_from(s).ok())
+        .expect("the export sets terminationGracePeriodSeconds");
+    let meta = template.metadata.unwrap_or_default();
+    let pod = Pod {
+        metadata: ObjectMeta {
+            name: Some(pod.to_string()),
+            labels: meta.labels,
+            annotations: meta.annotations,
+            ..ObjectMeta::default()
+        },
+        spec: Some(spec),
+        status: None,
+    };
+    let yaml = format!(
+        "{}---\n{}",
+        serde_yaml_ng::to_string(&config).expect("ConfigMap to YAML"),
+        serde_yaml_ng::to_string(&pod).expect("Pod to YAML")
+    );
+    PodManifest { yaml, grace_secs }
 }
 
 /// The loopback addresses listening on `port` (from /proc/net/tcp and tcp6), as text.

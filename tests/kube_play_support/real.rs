@@ -249,7 +249,6 @@ pub fn real_grid_toml(port: u16) -> String {
         r#"[grid]
 name = "Kube Play Real Grid"
 domain = "grid.localhost"
-state_dir = "/var/lib/gridctl"
 
 [robust]
 bin_dir = "{IMAGE_BIN_DIR}"

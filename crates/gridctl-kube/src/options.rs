@@ -35,62 +35,9 @@ impl Options {
     }
 }
 
-/// Why `s` is not a DNS-1123 label (a namespace name), if it is not.
-pub fn namespace_problem(s: &str) -> Option<String> {
-    if s.is_empty() {
-        return Some("it is empty".into());
-    }
-    if s.len() > 63 {
-        return Some(format!("it is {} characters long, more than 63", s.len()));
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Some(format!(
-            "`{}` is not allowed (only lower-case letters, digits and `-`)",
-            c.escape_debug()
-        ));
-    }
-    if s.starts_with('-') || s.ends_with('-') {
-        return Some("it starts or ends with `-`".into());
-    }
-    None
-}
-
-/// Why `s` is not a plausible image reference (`[registry/]name[:tag][@digest]`), if
-/// it is not. Loose on purpose: the registry decides; this catches typos and pastes.
-pub fn image_problem(s: &str) -> Option<String> {
-    if s.is_empty() {
-        return Some("it is empty".into());
-    }
-    if s.len() > 4096 {
-        return Some("it is longer than 4096 characters".into());
-    }
-    if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Some(format!(
-            "it holds `{}` (no whitespace or control characters in an image reference)",
-            c.escape_debug()
-        ));
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@')))
-    {
-        return Some(format!(
-            "`{}` is not allowed in an image reference",
-            c.escape_debug()
-        ));
-    }
-    let first = s.chars().next()?;
-    if !first.is_ascii_alphanumeric() {
-        return Some("it must start with a letter or digit".into());
-    }
-    if s.ends_with([':', '/', '@']) || s.contains("//") {
-        return Some("it has an empty part".into());
-    }
-    None
-}
+/// The manifest's own checks, so `--namespace` and `--image` accept exactly what
+/// `[kubernetes]` does.
+pub use gridctl_config::planner::{dns_label_problem as namespace_problem, image_problem};
 
 #[cfg(test)]
 mod tests {

@@ -88,6 +88,9 @@ pub fn image_problem(s: &str) -> Option<String> {
     if s.starts_with(['-', '.', '/', ':', '@']) || s.ends_with(['/', ':', '@']) {
         return Some("it starts or ends with a separator".into());
     }
+    if s.contains("//") {
+        return Some("it has an empty part (`//`)".into());
+    }
     None
 }
 
