@@ -424,7 +424,7 @@ fn graceful_stop_removes_the_pid_file() {
         "{}",
         g.holder_log("asset-1")
     );
-    assert!(g.console_log("asset-1").contains("[CONSOLE] Quitting"));
+    assert!(g.console_log("asset-1").contains("[CONSOLE]: Quitting"));
     // The others were not touched.
     let rows = g.status();
     assert_eq!(row(&rows, "asset-1").state, "stopped");
@@ -468,7 +468,7 @@ fn a_child_that_ignores_every_polite_stop_is_killed() {
     // It did hear the polite requests: `shutdown` and SIGINT both log "Quitting".
     assert!(
         g.console_log("stubborn-1")
-            .matches("[CONSOLE] Quitting")
+            .matches("[CONSOLE]: Quitting")
             .count()
             >= 2,
         "{}",

@@ -643,7 +643,7 @@ fn console_commands_echo_and_editing() {
     f.wait_for("invalid", |t| t.contains("Invalid command \"frobnicate\""));
     f.wait_prompts(5);
     f.send(b"shutdown\r");
-    f.wait_for("quitting", |t| t.contains("[CONSOLE] Quitting"));
+    f.wait_for("quitting", |t| t.contains("[CONSOLE]: Quitting"));
     assert_eq!(f.wait_exit().exit_code(), 0);
 }
 
@@ -768,10 +768,10 @@ fn knobs_crash_error_and_ignore_shutdown() {
     );
     f.wait_prompts(1);
     f.send(b"shutdown\r");
-    f.wait_for("quitting", |t| t.contains("[CONSOLE] Quitting"));
+    f.wait_for("quitting", |t| t.contains("[CONSOLE]: Quitting"));
     kill_by_pid(f.pid, Signal::SIGINT);
     f.wait_for("second quitting", |t| {
-        t.matches("[CONSOLE] Quitting").count() == 2
+        t.matches("[CONSOLE]: Quitting").count() == 2
     });
     f.send(b"\r");
     f.wait_prompts(2);
@@ -829,7 +829,7 @@ fn rolling_file_appender_rolls_the_file_log_by_size() {
     assert!(!f.text().contains("log4net:ERROR"), "{}", f.text());
     let read = |suffix: &str| std::fs::read_to_string(g.path(&format!("inst/robust.log{suffix}")));
     let main = read("").expect("robust.log");
-    assert!(main.ends_with("[CONSOLE] Quitting\n"), "{main}");
+    assert!(main.ends_with("[CONSOLE]: Quitting\n"), "{main}");
     for suffix in [".1", ".2"] {
         let text = read(suffix).expect("backup");
         let last = text.lines().last().unwrap_or_default().len() + 1;
@@ -865,7 +865,7 @@ fn logconfig_file_element_names_the_log_file() {
     f.send(b"shutdown\r");
     assert_eq!(f.wait_exit().exit_code(), 0);
     let text = std::fs::read_to_string(&log).expect("log file from logconfig");
-    assert!(text.contains("[CONSOLE] Quitting"), "{text}");
+    assert!(text.contains("[CONSOLE]: Quitting"), "{text}");
     assert!(!g.bin().join("Robust.log").exists());
     // No `Console` appender in this config: log lines never reach the console.
     let out = f.text();

@@ -51,7 +51,7 @@ const STAND_IN: &str = r#"#!/bin/bash
 echo $$ >> "$PIDS_LOG"
 echo $$ > "$ROBUST_PID_FILE"
 if [ -n "$IGNORE_STOP" ]; then trap '' INT TERM; else
-  trap 'echo "[CONSOLE] Quitting"; rm -f "$ROBUST_PID_FILE"; exit 0' INT
+  trap 'echo "[CONSOLE]: Quitting"; rm -f "$ROBUST_PID_FILE"; exit 0' INT
   trap 'exit 143' TERM
 fi
 # Like LocalConsole: no tty echo, the console echoes typed lines itself.
@@ -75,7 +75,7 @@ while true; do
   line=${line%$'\r'}
   printf '%s\r\n' "$line"
   case "$line" in
-    shutdown|quit) if [ -z "$IGNORE_STOP" ]; then echo "[CONSOLE] Quitting"; rm -f "$ROBUST_PID_FILE"; exit 0; fi; echo "ignored";;
+    shutdown|quit) if [ -z "$IGNORE_STOP" ]; then echo "[CONSOLE]: Quitting"; rm -f "$ROBUST_PID_FILE"; exit 0; fi; echo "ignored";;
     size) stty size;;
     "show uptime") echo "Time now is now"; echo "Server has been running since then";;
     spam\ *) seq -f "spam line %g .............................................." "${line#spam }";;

@@ -234,7 +234,7 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
     );
     assert_eq!(code, "0", "logs:\n{log}");
     assert!(stop_took < SECS(grace_secs), "stop took {stop_took:?}");
-    assert!(log.contains("[CONSOLE] Quitting"), "{log}");
+    assert!(log.contains("[CONSOLE]: Quitting"), "{log}");
     assert!(log.contains("stopped: exit 0 after `shutdown`"), "{log}");
     assert!(log.contains("holder exiting with status 0"), "{log}");
     // Nothing listens on the port any more.

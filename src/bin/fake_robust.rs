@@ -120,7 +120,7 @@ fn signal_loop(signals: SigSet) {
 
 /// Robust's `Shutdown()`: "Quitting", listeners stop, PID file removed, exit 0.
 pub fn shutdown() {
-    log::info("[CONSOLE] Quitting");
+    log::info("[CONSOLE]: Quitting");
     let Some(shared) = SHARED.get() else {
         std::process::exit(0);
     };
