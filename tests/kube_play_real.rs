@@ -1,6 +1,8 @@
 //! The real server decides what is correct, in a container: the pod of
-//! `tests/kube_play.rs`, played with `podman kube play`, but its image holds the real
-//! OpenSim Robust 0.9.2.2 and the host's Mono, and `gridctl pod run` runs the copy the
+//! `tests/kube_play.rs`, played with `podman kube play`, but its image — built by
+//! `podman build` from the Containerfile the export wrote, on a base holding the host's
+//! Mono in place of its Debian `FROM` — holds the real OpenSim Robust 0.9.2.2, and
+//! `gridctl pod run` runs the copy the
 //! cluster plan gives the pod (`GRIDCTL_TARGET=kubernetes`: the role's own port, state in
 //! /var/lib/gridctl, `mono Robust.exe` in /opt/opensim/bin, the database connection from
 //! the Secret `robust-db`) against a private MariaDB the test starts on 127.0.0.1
@@ -128,6 +130,9 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     let version = p.ok(&["--version"]).stdout;
     eprintln!("kube_play_real: {}", version.trim());
     let t_prep = Instant::now();
+    // The export first: its Containerfile builds the image.
+    let pm = pod_manifest(POD, IMAGE, &real_grid_toml(port));
+    let (yaml, grace_secs) = (pm.yaml, pm.grace_secs);
     let built = std::thread::scope(|s| {
         let build = s.spawn(|| {
             build_real_image(
@@ -137,6 +142,7 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
                     holder: gridctl_holder(),
                     robust_bin: robust_bin.clone(),
                 },
+                &pm.containerfile,
             )
         });
         db_slot = Some(MariaDb::start(&scratch.join("db"), db_port));
@@ -156,8 +162,6 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
         built.size_bytes as f64 / 1e6
     );
 
-    let pm = pod_manifest(POD, IMAGE, &real_grid_toml(port));
-    let (yaml, grace_secs) = (pm.yaml, pm.grace_secs);
     let file = p.base.join("pod.yaml");
     std::fs::write(&file, &yaml).expect("write pod.yaml");
     p.create_k8s_secret(DB_SECRET_NAME, &[("connection", &db.connection)]);

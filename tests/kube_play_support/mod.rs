@@ -439,6 +439,8 @@ pub struct PodManifest {
     /// `terminationGracePeriodSeconds` of the exported pod template (podman 4.3 does not
     /// apply it: the test passes it to `podman pod stop -t`).
     pub grace_secs: u64,
+    /// The exported Containerfile.
+    pub containerfile: String,
 }
 
 /// Runs the real `gridctl export kubernetes --image IMAGE` on `grid_toml` and turns
@@ -512,7 +514,11 @@ pub fn pod_manifest(pod: &str, image: &str, grid_toml: &str) -> PodManifest {
         serde_yaml_ng::to_string(&config).expect("ConfigMap to YAML"),
         serde_yaml_ng::to_string(&pod).expect("Pod to YAML")
     );
-    PodManifest { yaml, grace_secs }
+    PodManifest {
+        yaml,
+        grace_secs,
+        containerfile: read("Containerfile"),
+    }
 }
 
 /// The loopback addresses listening on `port` (from /proc/net/tcp and tcp6), as text.

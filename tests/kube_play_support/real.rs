@@ -2,9 +2,12 @@
 //! image holds the real OpenSim Robust 0.9.2.2 and the host's Mono, and the grid's
 //! manifest plans one real asset copy for the cluster.
 //!
-//! The image (`FROM scratch`): `gridctl` and `gridctl-holder` in /usr/local/bin; the
-//! unpacked Robust `bin/` at [`IMAGE_BIN_DIR`] (the cluster plan's default `bin_dir`);
-//! Debian's Mono as installed on this host: `/usr/bin/mono` and the libraries `ldd`
+//! The image is built from the Containerfile the export writes, with its build context
+//! as that file's header describes (`bin/` = the unpacked Robust, `gridctl`,
+//! `gridctl-holder`: they land in [`IMAGE_BIN_DIR`] and /usr/local/bin), and with
+//! [`BASE_IMAGE`] standing in for its `FROM debian:bookworm-slim` + `apt-get install
+//! mono-complete` (no registry or mirror here; a stub `apt-get` takes the RUN line).
+//! The base (`FROM scratch`) holds Debian's Mono as installed on this host: `/usr/bin/mono` and the libraries `ldd`
 //! names, the class libraries Mono loads at run time (`/usr/lib/mono/4.5` — mostly links
 //! into the GAC — and `/usr/lib/mono/gac`), `/etc/mono` (its dllmap and machine.config),
 //! and the native helpers Mono P/Invokes through that dllmap
@@ -159,25 +162,32 @@ fn place_tree(src: &Path, ctx: &Path, dest: &Path, left_out: &dyn Fn(&Path) -> b
     n
 }
 
-/// Builds [`IMAGE`] `FROM scratch` with the real Robust and Mono (see the module's
-/// header), in `p`'s private storage. Returns the build time (staging included) and the
-/// image's size.
-pub fn build_real_image(p: &Podman, files: &RealImageFiles) -> Built {
+/// The stand-in for the exported Containerfile's `FROM debian:bookworm-slim` plus its
+/// `apt-get install mono-complete …` (no registry, no archive mirror here): this host's
+/// Mono runtime, a shell and `rm`, and an `apt-get` that only says what it was asked.
+pub const BASE_IMAGE: &str = "localhost/gridctl-e2e-base:test";
+
+/// The stub `apt-get` of [`BASE_IMAGE`]: the real one would install what the
+/// Containerfile names; this host's Mono is already in the base.
+const APT_GET_STUB: &str = "#!/bin/sh\necho \"apt-get (stub, Mono is in the base image): $*\"\n";
+
+/// Builds [`IMAGE`] the way an operator does: `podman build` of the Containerfile
+/// `gridctl export kubernetes` wrote (`containerfile`), from a build context laid out as
+/// its header says (`bin/`, `gridctl`, `gridctl-holder`), with [`BASE_IMAGE`] in place
+/// of its `FROM` (`--from`). Everything in `p`'s private storage. Returns the build time
+/// (staging both images included) and the image's size.
+pub fn build_real_image(p: &Podman, files: &RealImageFiles, containerfile: &str) -> Built {
     let t0 = Instant::now();
-    let ctx = p.base.join("context");
+    // 1. The base: Mono, /bin/sh, rm, the apt-get stub.
+    let ctx = p.base.join("base-context");
     std::fs::create_dir_all(&ctx).expect("mkdir context");
     let mut count = 0;
     let bins = [
-        (
-            files.gridctl.clone(),
-            PathBuf::from("/usr/local/bin/gridctl"),
-        ),
-        (
-            files.holder.clone(),
-            PathBuf::from("/usr/local/bin/gridctl-holder"),
-        ),
         // mono is a link to mono-sgen: the image gets the binary under the name.
         (PathBuf::from(MONO), PathBuf::from(MONO)),
+        // The Containerfile's RUN line: `apt-get … && rm -rf …` through /bin/sh.
+        (PathBuf::from("/bin/sh"), PathBuf::from("/bin/sh")),
+        (PathBuf::from("/bin/rm"), PathBuf::from("/bin/rm")),
     ];
     for (src, dest) in &bins {
         assert!(src.is_file(), "{} is missing", src.display());
@@ -199,37 +209,72 @@ pub fn build_real_image(p: &Podman, files: &RealImageFiles) -> Built {
     for tree in MONO_TREES {
         count += place_tree(Path::new(tree), &ctx, Path::new(tree), &mono_left_out);
     }
-    count += place_tree(&files.robust_bin, &ctx, Path::new(IMAGE_BIN_DIR), &|_| {
-        false
-    });
+    use std::os::unix::fs::PermissionsExt;
+    let apt_get = ctx.join("usr/bin/apt-get");
+    std::fs::create_dir_all(ctx.join("usr/bin")).expect("mkdir usr/bin");
+    std::fs::write(&apt_get, APT_GET_STUB).expect("apt-get stub");
+    std::fs::set_permissions(&apt_get, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod apt-get");
     let etc = ctx.join("etc");
     std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/nonexistent\n").expect("passwd");
     std::fs::write(etc.join("group"), "root:x:0:\n").expect("group");
-    for d in ["tmp", "root", "etc/gridctl", "var/lib/gridctl"] {
+    for d in ["tmp", "root", "var/lib/apt/lists"] {
         std::fs::create_dir_all(ctx.join(d)).expect("mkdir");
     }
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(ctx.join("tmp"), std::fs::Permissions::from_mode(0o1777))
         .expect("chmod /tmp");
-    let containerfile = p.base.join("Containerfile.real");
-    std::fs::write(&containerfile, "FROM scratch\nCOPY . /\n").expect("Containerfile");
-    let out = p.run_with(
-        &[
-            "build",
-            "--quiet",
-            "--network",
-            "none",
-            "--tag",
-            IMAGE,
-            "--file",
-            &containerfile.display().to_string(),
-            &ctx.display().to_string(),
-        ],
-        Duration::from_secs(240),
+    let base_file = p.base.join("Containerfile.base");
+    std::fs::write(&base_file, "FROM scratch\nCOPY . /\n").expect("Containerfile.base");
+    let build = |args: &[&str]| {
+        let out = p.run_with(args, Duration::from_secs(240));
+        assert!(out.ok(), "podman {}: {out}", args.join(" "));
+        out
+    };
+    build(&[
+        "build",
+        "--quiet",
+        "--network",
+        "none",
+        "--tag",
+        BASE_IMAGE,
+        "--file",
+        &base_file.display().to_string(),
+        &ctx.display().to_string(),
+    ]);
+    let _ = std::fs::remove_dir_all(&ctx);
+
+    // 2. The exported Containerfile, its context as its header describes.
+    let ctx = p.base.join("context");
+    std::fs::create_dir_all(&ctx).expect("mkdir context");
+    count += place_tree(&files.robust_bin, &ctx, Path::new("/bin"), &|_| false);
+    for (src, name) in [
+        (&files.gridctl, "gridctl"),
+        (&files.holder, "gridctl-holder"),
+    ] {
+        assert!(src.is_file(), "{} is missing", src.display());
+        place(src, &ctx, Path::new(name));
+        count += 1;
+    }
+    std::fs::write(ctx.join("Containerfile"), containerfile).expect("Containerfile");
+    let out = build(&[
+        "build",
+        "--network",
+        "none",
+        "--from",
+        BASE_IMAGE,
+        "--tag",
+        IMAGE,
+        "--file",
+        &ctx.join("Containerfile").display().to_string(),
+        &ctx.display().to_string(),
+    ]);
+    assert!(
+        out.stdout
+            .contains("apt-get (stub, Mono is in the base image): install"),
+        "the Containerfile's RUN line did not run: {out}"
     );
-    assert!(out.ok(), "podman build: {out}");
     let took = t0.elapsed();
-    // The context (hard links) is in the image now.
+    // The contexts (hard links) are in the images now.
     let _ = std::fs::remove_dir_all(&ctx);
     let size = p.ok(&["image", "inspect", "--format", "{{.Size}}", IMAGE]);
     Built {
