@@ -624,3 +624,33 @@ fn scaling_a_role_changes_its_replicas_but_rolls_nothing() {
         assert_eq!(before[role].1, after[role].1, "{role} would roll");
     }
 }
+
+/// `kubectl apply -f DIR` applies the files in name order, each file's documents in
+/// order: every Service must come before every StatefulSet, since Robust's Asset,
+/// GridUser and UserAccount connectors resolve their Service's name once, at start-up.
+#[test]
+fn in_apply_order_every_service_comes_before_every_statefulset() {
+    for example in common::EXAMPLES {
+        let grid = common::example(example);
+        let out = grid.dir.join("k8s");
+        export(&grid.manifest, &out, &[]);
+        let kinds: Vec<String> = files(&out)
+            .iter()
+            .filter(|(name, _)| name.ends_with(".yaml"))
+            .flat_map(|(_, text)| {
+                text.split("\n---\n")
+                    .filter_map(|doc| {
+                        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(doc).ok()?;
+                        v["kind"].as_str().map(str::to_string)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let last_service = kinds.iter().rposition(|k| k == "Service");
+        let first_set = kinds.iter().position(|k| k == "StatefulSet");
+        assert!(
+            matches!((last_service, first_set), (Some(s), Some(f)) if s < f),
+            "{example}: {kinds:?}"
+        );
+    }
+}

@@ -23,12 +23,17 @@ pub use options::{image_problem, namespace_problem, Options};
 
 /// The file holding the ConfigMap.
 pub const CONFIGMAP_FILE: &str = "00-configmap.yaml";
+/// The file holding every role's Services. `kubectl apply -f DIR` applies files in name
+/// order, so every Service exists before any StatefulSet's pod starts: Robust's Asset,
+/// GridUser and UserAccount connectors resolve their host names once, at start-up
+/// (robust.md §2), and a Service's name resolves from the moment it is created.
+pub const SERVICES_FILE: &str = "05-services.yaml";
 /// The file holding the Ingresses.
 pub const INGRESS_FILE: &str = "20-ingress.yaml";
 /// The image build recipe.
 pub const CONTAINERFILE: &str = "Containerfile";
 
-/// The file of one role's StatefulSet and Services.
+/// The file of one role's StatefulSet.
 pub fn role_file(role: &str) -> String {
     format!(
         "10-{}.yaml",
@@ -111,6 +116,7 @@ pub fn export(
     out.counts.config_maps = 1;
 
     let hashes = hash::role_hashes(&plan, templates_on_disk)?;
+    let mut services = Vec::new();
     for role in &plan.roles {
         let config_hash = hashes
             .iter()
@@ -119,17 +125,16 @@ pub fn export(
             .unwrap_or_default();
         let set = statefulset::build(&plan, &cluster, role, &labels, &config, config_hash);
         let (clusterip, headless) = service::build(&cluster, role, &labels);
-        out.files.push((
-            role_file(&role.name),
-            yaml::file(&[
-                yaml::doc(&set)?,
-                yaml::doc(&clusterip)?,
-                yaml::doc(&headless)?,
-            ]),
-        ));
+        services.push(yaml::doc(&clusterip)?);
+        services.push(yaml::doc(&headless)?);
+        out.files
+            .push((role_file(&role.name), yaml::file(&[yaml::doc(&set)?])));
         out.counts.stateful_sets += 1;
         out.counts.services += 2;
     }
+    // Second in the directory, first of what pods need (see SERVICES_FILE).
+    out.files
+        .insert(1, (SERVICES_FILE.to_string(), yaml::file(&services)));
 
     let ingresses = ingress::build(&plan, &cluster, &labels);
     out.notes.extend(ingresses.notes);
