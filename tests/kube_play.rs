@@ -7,7 +7,9 @@
 //! (`podman exec … gridctl probe` exits 0, the name from `POD_NAME`, the database secret
 //! from the Secret, the manifest from the ConfigMap); (b) `podman exec -it … gridctl
 //! attach` on a real PTY shows the live console, runs a command, and detaches on Ctrl-]
-//! with exit 0 and the pod still running; (c) `podman logs` carries the console;
+//! with exit 0 and the pod still running, and `gridctl send` / `gridctl status` work
+//! through `podman exec` (status: the pod's own copy only); (c) `podman logs` carries
+//! the console;
 //! (d) stopping the pod makes the holder type `shutdown`, Robust quits gracefully and the
 //! container exits 0 within the grace period. The fake listens on 127.0.0.1 only
 //! (`hostNetwork`): the test reaches it there.
@@ -211,6 +213,22 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
     drop(pty);
     assert_eq!(container_state(&p), "running");
     assert_eq!(probe(&p).0, Some(0), "not ready after the detach");
+
+    // `send` and `status` through `podman exec` (no TTY), as through `kubectl exec`:
+    // the command's output comes back; status shows the pod's own copy only.
+    let sent = p.ok(&["exec", CONTAINER, "gridctl", "send", POD, "show info"]);
+    assert!(sent.stdout.contains("Startup directory:"), "{sent}");
+    let status = p.ok(&["exec", CONTAINER, "gridctl", "status"]);
+    let rows: Vec<&str> = status
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("asset-"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{status}");
+    assert!(
+        rows[0].starts_with("asset-1") && rows[0].contains("ready"),
+        "{status}"
+    );
 
     // (d) a graceful stop: the holder types `shutdown`, Robust quits, exit 0. Through
     // `podman pod stop -t GRACE`, then `kube down`: podman 4.3's `kube down` stops the
