@@ -201,7 +201,8 @@ pub enum Command {
     ///
     /// Scale up: start the copy, wait ready, add it to the upstream, reload nginx.
     /// Scale down: mark it down, reload, drain, stop it gracefully, remove it. Copies are
-    /// never renumbered: 4 -> 2 removes the copies 4 and 3.
+    /// never renumbered: 4 -> 2 removes the copies 4 and 3. When nothing of the grid runs
+    /// on this host (it runs on a cluster, or is down), only grid.toml changes.
     Scale {
         /// Print the steps (each with its reason) without acting; grid.toml is not written.
         #[arg(long)]

@@ -91,6 +91,10 @@ impl World {
                     &mut self.inventory
                 };
                 let old = std::mem::replace(count, n);
+                // Nothing of the grid runs here: only grid.toml changes.
+                if self.running.is_empty() {
+                    return;
+                }
                 // Removed copies stop, added copies start, the others are left alone.
                 for i in n + 1..=old {
                     self.running.remove(&format!("{role}-{i}"));

@@ -148,22 +148,78 @@ fn scale_down_changes_only_the_number() {
     assert_eq!(mode(&s.file), 0o640, "the file mode is kept");
 }
 
+/// (name, pid) of every copy that is not stopped, from `status --json`.
+fn running(s: &Scratch) -> Vec<(String, u64)> {
+    let status = s.gridctl(&["status", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).expect("status --json");
+    rows.iter()
+        .filter(|r| r["state"] != "stopped")
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or_default().to_string(),
+                r["pid"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn scale_up_changes_only_the_number_and_starts_only_the_new_copy() {
     let text = manifest(reserve_ports(8));
     let s = Scratch::new(&text);
+    let up = s.gridctl(&["up", "--wait"]);
+    assert!(up.ok(), "{}", up.describe());
+    let before = running(&s);
     let run = s.gridctl(&["scale", "asset=4"]);
     assert!(run.ok(), "{}", run.describe());
     let expected = text.replacen(ASSET_LINE, &ASSET_LINE.replacen('3', "4", 1), 1);
     assert_eq!(std::fs::read_to_string(&s.file).unwrap(), expected);
-    let status = s.gridctl(&["status", "--json"]);
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).expect("status --json");
-    let running: Vec<&str> = rows
+    let after = running(&s);
+    // Every copy that ran runs on with the same pid; asset-4 is the only new one.
+    let new: Vec<&str> = after
         .iter()
-        .filter(|r| r["state"] != "stopped")
-        .map(|r| r["name"].as_str().unwrap())
+        .filter(|a| !before.contains(a))
+        .map(|(n, _)| n.as_str())
         .collect();
-    assert_eq!(running, ["asset-4"], "{}", status.stdout);
+    assert_eq!(new, ["asset-4"], "before {before:?}, after {after:?}");
+    assert_eq!(after.len(), before.len() + 1, "{after:?}");
+}
+
+#[test]
+fn scale_of_a_grid_that_does_not_run_here_only_edits_grid_toml() {
+    // The grid runs elsewhere (a cluster: scale, export, apply) or is down: the edit is
+    // all there is to do, and nothing starts on this host.
+    let text = manifest(reserve_ports(8));
+    let s = Scratch::new(&text);
+    let dry = s.gridctl(&["scale", "--dry-run", "asset=4"]);
+    assert!(dry.ok(), "{}", dry.describe());
+    assert!(
+        dry.stdout
+            .contains("nothing of this grid runs on this host"),
+        "{}",
+        dry.describe()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&s.file).unwrap(),
+        text,
+        "a dry run writes nothing"
+    );
+    let run = s.gridctl(&["scale", "asset=4"]);
+    assert!(run.ok(), "{}", run.describe());
+    assert!(
+        run.stdout.contains("grid.toml: asset instances = 4"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout
+            .contains("nothing of this grid runs on this host, so no copy was started or stopped"),
+        "{}",
+        run.describe()
+    );
+    let expected = text.replacen(ASSET_LINE, &ASSET_LINE.replacen('3', "4", 1), 1);
+    assert_eq!(std::fs::read_to_string(&s.file).unwrap(), expected);
+    assert!(running(&s).is_empty(), "{:?}", running(&s));
 }
 
 #[test]

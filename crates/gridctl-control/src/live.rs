@@ -38,6 +38,13 @@ pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
     let checked = edited(file, &target, &changes)?;
     if dry_run {
         let (_, new, _) = checked;
+        if !runs_here(&current) {
+            for (role, n) in &changes {
+                println!("grid.toml: {role} instances = {n}");
+            }
+            println!("dry run: {NOT_HERE}; grid.toml was not written");
+            return Ok(());
+        }
         print_dry_run(&scale_steps(&current, &new).all(), false);
         return Ok(());
     }
@@ -46,11 +53,15 @@ pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
     // file (each one's change survives the other).
     let (_lock, old) = locked_plan(file)?;
     let (new_text, new, t) = edited(file, &target, &changes)?;
+    // Nothing of the grid on this host (it runs on a cluster, or is down): the edit is
+    // all there is to do; the next `up` here, or the next export, carries it.
+    let here = runs_here(&old);
     // A scale-up starts copies: refuse before grid.toml changes, not halfway.
-    if new
-        .instances
-        .iter()
-        .any(|i| old.instance(&i.name).is_none())
+    if here
+        && new
+            .instances
+            .iter()
+            .any(|i| old.instance(&i.name).is_none())
     {
         crate::converge::check_can_start(&new)?;
     }
@@ -63,6 +74,21 @@ pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
         for (role, n) in &changes {
             println!("grid.toml: {role} instances = {n}");
         }
+        if !here {
+            println!("{NOT_HERE}");
+        }
+    }
+    if !here {
+        // New copies are out of their upstreams until an `up` here makes them ready
+        // (as a scale-up that starts them records them), and removed ones are forgotten.
+        let added: Vec<(&str, gridctl_config::render::Membership)> = new
+            .instances
+            .iter()
+            .filter(|i| old.instance(&i.name).is_none())
+            .map(|i| (i.name.as_str(), gridctl_config::render::Membership::Out))
+            .collect();
+        nginx::record(&new, &added).map_err(|e| failed(e.to_string()))?;
+        return Ok(());
     }
     let steps = scale_steps(&old, &new);
     // Removed copies leave and stop under the old plan, the only one that knows them.
@@ -118,6 +144,20 @@ pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
 
 /// The steps from `old` to `new`: copies are never renumbered, so the removed ones are
 /// the highest numbers of their role.
+/// What `scale` says when no copy of the grid has a holder on this host.
+const NOT_HERE: &str = "nothing of this grid runs on this host, so no copy was started or stopped \
+(`gridctl up` starts it here; `gridctl export kubernetes` writes it for a cluster)";
+
+/// Whether any copy of `plan` (or one no longer declared) has a holder on this host.
+fn runs_here(plan: &Plan) -> bool {
+    let holders = crate::reconcile::statuses(plan)
+        .iter()
+        .any(|(_, status, detail)| {
+            status.is_some() || detail.as_deref() == Some(crate::reconcile::holders::UNRESPONSIVE)
+        });
+    holders || crate::reconcile::undeclared(plan).iter().any(|u| u.running)
+}
+
 fn scale_steps(old: &Plan, new: &Plan) -> diff::ScaleSteps {
     let removed: Vec<String> = old
         .instances
