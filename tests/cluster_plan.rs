@@ -402,3 +402,25 @@ fn a_directory_several_pods_share_needs_a_shared_claim() {
         .warnings
         .is_empty());
 }
+
+#[test]
+fn sqlite_on_a_cluster_is_warned_about() {
+    let text = example_text("single");
+    assert!(
+        text.contains("provider = \"sqlite\""),
+        "the single example changed"
+    );
+    let plan = plan_of(&text, Target::Cluster).expect("plan");
+    let warned: Vec<String> = plan.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains("SQLite on a cluster") && w.contains("grid.toml:")),
+        "{warned:?}"
+    );
+    // On one host SQLite's file stays: nothing to say.
+    assert!(plan_of(&text, Target::Host)
+        .expect("plan")
+        .warnings
+        .is_empty());
+}

@@ -267,6 +267,21 @@ impl<'a> Planner<'a> {
         let mut plan = plan;
         let shared = self.unshared_on_cluster(&plan);
         plan.warnings.extend(shared);
+        if let (Some(_), Some(db)) = (&plan.cluster, &plan.database) {
+            if db.provider == "sqlite" {
+                // SQLite's files would live in the pod's own file system.
+                let d = Diagnostic::warning(
+                    "SQLite on a cluster keeps the grid's data in the pod: it is lost whenever the pod is recreated",
+                );
+                let d = match &self.m.database {
+                    Some(db) => d.at(&self.src, db.get_ref().provider.span(), "sqlite"),
+                    None => d,
+                };
+                plan.warnings.push(d.help(
+                    "use provider = \"mysql\" or \"pgsql\" with a database server the pods reach",
+                ));
+            }
+        }
         Ok(plan)
     }
 
