@@ -47,26 +47,6 @@ use std::time::{Duration, Instant};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
-/// The pod (the instance's name) and its container, as podman names it.
-const POD: &str = "asset-1";
-const CONTAINER: &str = "asset-1-robust";
-
-/// `podman exec CONTAINER gridctl probe` (the name from `POD_NAME`): exit code, stdout.
-fn probe(p: &Podman) -> (Option<i32>, String) {
-    let out = p.run_with(&["exec", CONTAINER, "gridctl", "probe"], SECS(15));
-    (out.code, format!("{}{}", out.stdout, out.stderr))
-}
-
-fn container_state(p: &Podman) -> String {
-    let out = p.run(&["inspect", "--format", "{{.State.Status}}", CONTAINER]);
-    out.stdout.trim().to_string()
-}
-
-fn logs(p: &Podman) -> String {
-    let out = p.run(&["logs", CONTAINER]);
-    format!("{}{}", out.stdout, out.stderr)
-}
-
 #[test]
 fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
     let t_test = Instant::now();
@@ -93,47 +73,18 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
     let pm = pod_manifest(POD, IMAGE, &grid_toml(port));
     let (yaml, grace_secs) = (pm.yaml, pm.grace_secs);
     let file = p.base.join("pod.yaml");
-    std::fs::write(&file, &yaml).expect("write pod.yaml");
     p.create_k8s_secret(DB_SECRET_NAME, &[("connection", DB_SECRET_VALUE)]);
 
     // (a) played, rendered, ready.
-    let t_play = Instant::now();
-    let out = p.kube_play(&file);
-    assert!(
-        out.ok(),
-        "podman kube play: {out}\n--- pod.yaml ---\n{yaml}"
-    );
-    let played = t_play.elapsed();
-    let ready = wait_for("the pod's probe says ready", SECS(30), || {
-        let (code, line) = probe(&p);
-        if code == Some(0) {
-            return Some(line);
-        }
-        // A container that already ended will never turn ready: say why at once.
-        let state = container_state(&p);
-        assert!(
-            ["running", "created", "configured", "initialized"].contains(&state.as_str()),
-            "container {state} before ready; probe: {line}\nlogs:\n{}",
-            logs(&p)
-        );
-        None
-    });
-    let to_ready = t_play.elapsed();
-    assert_eq!(ready.trim(), "asset-1: ready", "{ready}");
+    let played = play_until_ready(&p, &file, &yaml, SECS(30));
     eprintln!(
         "kube_play: kube play returned in {:.2}s; ready {:.2}s after kube play started",
-        played.as_secs_f64(),
-        to_ready.as_secs_f64()
+        played.returned.as_secs_f64(),
+        played.ready.as_secs_f64()
     );
 
     // Only asset-1's tree was rendered, into the pod's emptyDir (seen from the host).
-    let state = p.ok(&[
-        "inspect",
-        "--format",
-        "{{range .Mounts}}{{if eq .Destination \"/var/lib/gridctl\"}}{{.Source}}{{end}}{{end}}",
-        CONTAINER,
-    ]);
-    let state = PathBuf::from(state.stdout.trim());
+    let state = state_dir(&p);
     let instances = state.join("instances");
     assert!(
         instances.join("asset-1").join("holder.json").is_file(),

@@ -46,29 +46,10 @@ use std::time::{Duration, Instant};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
-/// The pod (the instance's name) and its container, as podman names it.
-const POD: &str = "asset-1";
-const CONTAINER: &str = "asset-1-robust";
-
 /// The default texture the first asset copy's loader stores (the catalog's asset probe).
 const DEFAULT_ASSET: &str = "89556747-24cb-43ed-920b-47caed15465f";
 /// An asset nobody stored.
 const MISSING_ASSET: &str = "0badc0de-0000-4000-8000-00000000f00d";
-
-fn probe(p: &Podman) -> (Option<i32>, String) {
-    let out = p.run_with(&["exec", CONTAINER, "gridctl", "probe"], SECS(15));
-    (out.code, format!("{}{}", out.stdout, out.stderr))
-}
-
-fn container_state(p: &Podman) -> String {
-    let out = p.run(&["inspect", "--format", "{{.State.Status}}", CONTAINER]);
-    out.stdout.trim().to_string()
-}
-
-fn logs(p: &Podman) -> String {
-    let out = p.run(&["logs", CONTAINER]);
-    format!("{}{}", out.stdout, out.stderr)
-}
 
 /// podman, or `None` after saying why the test skips (a failure when it must run).
 fn prerequisites() -> Option<PathBuf> {
@@ -163,46 +144,18 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     );
 
     let file = p.base.join("pod.yaml");
-    std::fs::write(&file, &yaml).expect("write pod.yaml");
     p.create_k8s_secret(DB_SECRET_NAME, &[("connection", &db.connection)]);
 
     // (a) played, rendered, ready: the holder's verdict on the real Robust.
-    let t_play = Instant::now();
-    let out = p.kube_play(&file);
-    assert!(
-        out.ok(),
-        "podman kube play: {out}\n--- pod.yaml ---\n{yaml}"
-    );
-    let played = t_play.elapsed();
-    let ready = wait_for("the real Robust's pod to be ready", SECS(90), || {
-        let (code, line) = probe(&p);
-        if code == Some(0) {
-            return Some(line);
-        }
-        let state = container_state(&p);
-        assert!(
-            ["running", "created", "configured", "initialized"].contains(&state.as_str()),
-            "container {state} before ready; probe: {line}\nlogs:\n{}",
-            logs(&p)
-        );
-        None
-    });
-    let to_ready = t_play.elapsed();
-    assert_eq!(ready.trim(), "asset-1: ready", "{ready}");
+    let played = play_until_ready(&p, &file, &yaml, SECS(90));
     eprintln!(
         "kube_play_real: kube play returned in {:.2}s; ready {:.2}s after kube play started",
-        played.as_secs_f64(),
-        to_ready.as_secs_f64()
+        played.returned.as_secs_f64(),
+        played.ready.as_secs_f64()
     );
 
     // The rendered tree, in the pod's emptyDir (seen from the host): the cluster plan's.
-    let state = p.ok(&[
-        "inspect",
-        "--format",
-        "{{range .Mounts}}{{if eq .Destination \"/var/lib/gridctl\"}}{{.Source}}{{end}}{{end}}",
-        CONTAINER,
-    ]);
-    let inst_dir = PathBuf::from(state.stdout.trim()).join("instances/asset-1");
+    let inst_dir = state_dir(&p).join("instances/asset-1");
     let ini_path = inst_dir.join("Robust.ini");
     let ini = std::fs::read_to_string(&ini_path)
         .unwrap_or_else(|e| panic!("no rendered {}: {e}", ini_path.display()));

@@ -521,6 +521,79 @@ pub fn pod_manifest(pod: &str, image: &str, grid_toml: &str) -> PodManifest {
     }
 }
 
+/// The pod both tests play (copy 1 of role `asset`) and its container, as podman names it.
+pub const POD: &str = "asset-1";
+pub const CONTAINER: &str = "asset-1-robust";
+
+/// `podman exec CONTAINER gridctl probe` (the name from `POD_NAME`): exit code, output.
+pub fn probe(p: &Podman) -> (Option<i32>, String) {
+    let out = p.run_with(
+        &["exec", CONTAINER, "gridctl", "probe"],
+        Duration::from_secs(15),
+    );
+    (out.code, format!("{}{}", out.stdout, out.stderr))
+}
+
+pub fn container_state(p: &Podman) -> String {
+    let out = p.run(&["inspect", "--format", "{{.State.Status}}", CONTAINER]);
+    out.stdout.trim().to_string()
+}
+
+pub fn logs(p: &Podman) -> String {
+    let out = p.run(&["logs", CONTAINER]);
+    format!("{}{}", out.stdout, out.stderr)
+}
+
+/// How long `kube play` took to return, and the pod to turn ready, both from its start.
+pub struct Played {
+    pub returned: Duration,
+    pub ready: Duration,
+}
+
+/// Writes `yaml` to `file`, plays it, and waits (at most `timeout`) until `gridctl
+/// probe` in the container says `asset-1: ready`; a container that ends first fails at
+/// once, with its logs.
+pub fn play_until_ready(p: &Podman, file: &Path, yaml: &str, timeout: Duration) -> Played {
+    std::fs::write(file, yaml).expect("write pod.yaml");
+    let t_play = std::time::Instant::now();
+    let out = p.kube_play(file);
+    assert!(
+        out.ok(),
+        "podman kube play: {out}\n--- pod.yaml ---\n{yaml}"
+    );
+    let returned = t_play.elapsed();
+    let ready = crate::common::wait::wait_for("the pod's probe says ready", timeout, || {
+        let (code, line) = probe(p);
+        if code == Some(0) {
+            return Some(line);
+        }
+        // A container that already ended will never turn ready: say why at once.
+        let state = container_state(p);
+        assert!(
+            ["running", "created", "configured", "initialized"].contains(&state.as_str()),
+            "container {state} before ready; probe: {line}\nlogs:\n{}",
+            logs(p)
+        );
+        None
+    });
+    assert_eq!(ready.trim(), "asset-1: ready", "{ready}");
+    Played {
+        returned,
+        ready: t_play.elapsed(),
+    }
+}
+
+/// The host directory behind the pod's emptyDir at /var/lib/gridctl (its state).
+pub fn state_dir(p: &Podman) -> PathBuf {
+    let out = p.ok(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{if eq .Destination \"/var/lib/gridctl\"}}{{.Source}}{{end}}{{end}}",
+        CONTAINER,
+    ]);
+    PathBuf::from(out.stdout.trim())
+}
+
 /// The loopback addresses listening on `port` (from /proc/net/tcp and tcp6), as text.
 pub fn listeners_on(port: u16) -> Vec<String> {
     let mut out = Vec::new();
