@@ -508,24 +508,20 @@ fn user_templates_go_into_the_configmap_and_roll_only_their_roles() {
     assert_eq!(o.hash("asset"), asset);
 }
 
+/// `gridctl export kubernetes -o k8s` on `grid`, which must exit 3: its stderr.
+fn refused_export(grid: &common::Grid) -> String {
+    let manifest = grid.manifest.to_str().expect("a UTF-8 path");
+    let args = ["-f", manifest, "export", "kubernetes", "-o", "k8s"];
+    let a = common::gridctl(&grid.dir, &args).code(3);
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
 #[test]
 fn a_template_set_larger_than_a_configmap_is_refused_and_nothing_written() {
     let big = format!("; {}\n", "x".repeat(1024 * 1024));
     let grid = templated_grid(&[("extra/big.ini", &big)]);
     let out = grid.dir.join("k8s");
-    let a = common::gridctl(
-        &grid.dir,
-        &[
-            "-f",
-            grid.manifest.to_str().unwrap(),
-            "export",
-            "kubernetes",
-            "-o",
-            "k8s",
-        ],
-    )
-    .code(3);
-    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    let err = refused_export(&grid);
     assert!(err.contains("ConfigMap"), "{err}");
     assert!(!out.exists());
 }
@@ -582,19 +578,7 @@ fn the_shared_claim_is_mounted_over_the_shared_directories_of_the_roles_that_wri
 #[test]
 fn a_bad_kubernetes_value_in_the_manifest_is_reported_and_nothing_written() {
     let grid = hypergrid_with("[kubernetes]\nnamespace = \"Bad_NS\"\n");
-    let a = common::gridctl(
-        &grid.dir,
-        &[
-            "-f",
-            grid.manifest.to_str().unwrap(),
-            "export",
-            "kubernetes",
-            "-o",
-            "k8s",
-        ],
-    )
-    .code(3);
-    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    let err = refused_export(&grid);
     assert!(err.contains("Bad_NS") && err.contains("grid.toml"), "{err}");
     assert!(!grid.dir.join("k8s").exists());
 }

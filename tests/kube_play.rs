@@ -187,16 +187,11 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
     // 13 ms and 47 ms after the pod's `stop` event, and the holder logged nothing), so
     // no process in a container can stop gracefully on it; a kubelet sends SIGTERM and
     // waits terminationGracePeriodSeconds, which is what `pod stop -t` does.
-    let t_stop = Instant::now();
-    let stop = p.run_with(
-        &["pod", "stop", "-t", &grace_secs.to_string(), POD],
-        SECS(grace_secs + 30),
-    );
-    let stop_took = t_stop.elapsed();
-    assert!(stop.ok(), "podman pod stop: {stop}");
-    let code = p.ok(&["inspect", "--format", "{{.State.ExitCode}}", CONTAINER]);
-    let code = code.stdout.trim().to_string();
-    let log = logs(&p);
+    let Stopped {
+        took: stop_took,
+        code,
+        log,
+    } = stop_pod(&p, grace_secs);
     eprintln!(
         "kube_play: pod stop took {:.2}s (grace {grace_secs}s); container exit code {code}",
         stop_took.as_secs_f64()

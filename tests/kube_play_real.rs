@@ -219,16 +219,11 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     );
 
     // (c) a graceful stop: the holder types `shutdown`, Robust quits, exit 0.
-    let t_stop = Instant::now();
-    let stop = p.run_with(
-        &["pod", "stop", "-t", &grace_secs.to_string(), POD],
-        SECS(grace_secs + 30),
-    );
-    let stop_took = t_stop.elapsed();
-    assert!(stop.ok(), "podman pod stop: {stop}");
-    let code = p.ok(&["inspect", "--format", "{{.State.ExitCode}}", CONTAINER]);
-    let code = code.stdout.trim().to_string();
-    let log = logs(&p);
+    let Stopped {
+        took: stop_took,
+        code,
+        log,
+    } = stop_pod(&p, grace_secs);
     eprintln!(
         "kube_play_real: pod stop took {:.2}s (grace {grace_secs}s); container exit code {code}",
         stop_took.as_secs_f64()

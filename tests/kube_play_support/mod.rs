@@ -583,6 +583,33 @@ pub fn play_until_ready(p: &Podman, file: &Path, yaml: &str, timeout: Duration) 
     }
 }
 
+/// How the pod's graceful stop went: how long `pod stop` took, the container's exit
+/// code, and its logs after it.
+pub struct Stopped {
+    pub took: Duration,
+    pub code: String,
+    pub log: String,
+}
+
+/// `podman pod stop -t GRACE`: what a kubelet does (SIGTERM, then at most the grace
+/// period). Not `kube down`: podman 4.3's stops with no grace at all (see
+/// `tests/kube_play.rs`).
+pub fn stop_pod(p: &Podman, grace_secs: u64) -> Stopped {
+    let t_stop = std::time::Instant::now();
+    let stop = p.run_with(
+        &["pod", "stop", "-t", &grace_secs.to_string(), POD],
+        Duration::from_secs(grace_secs + 30),
+    );
+    let took = t_stop.elapsed();
+    assert!(stop.ok(), "podman pod stop: {stop}");
+    let code = p.ok(&["inspect", "--format", "{{.State.ExitCode}}", CONTAINER]);
+    Stopped {
+        took,
+        code: code.stdout.trim().to_string(),
+        log: logs(p),
+    }
+}
+
 /// The host directory behind the pod's emptyDir at /var/lib/gridctl (its state).
 pub fn state_dir(p: &Podman) -> PathBuf {
     let out = p.ok(&[
