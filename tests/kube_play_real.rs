@@ -6,9 +6,12 @@
 //! cluster plan gives the pod (`GRIDCTL_TARGET=kubernetes`: the role's own port, state in
 //! /var/lib/gridctl, `mono Robust.exe` in /opt/opensim/bin, the database connection from
 //! the Secret `robust-db`) against a private MariaDB the test starts on 127.0.0.1
-//! (`hostNetwork`: the pod reaches the host's loopback). The role is `asset` alone: the
-//! asset service calls no other role, so no connector names a cluster Service (those do
-//! not resolve here).
+//! (`hostNetwork`: the pod reaches the host's loopback). Three pods: `asset-1` (checked
+//! in detail), `accounts-1` (user accounts) and `profiles-1`, whose UserAccount
+//! connector names the `accounts` Service (`accounts.default.svc.cluster.local`) and
+//! resolves it once, at start-up: a marked block of /etc/hosts (the pods share the host's
+//! network and hosts file) answers for the cluster's DNS, with 127.0.0.1. Without it
+//! profiles-1 never turns ready (measured: not ready after 75 s).
 //!
 //! It proves, each step under a deadline: (a) the pod renders its tree from the
 //! ConfigMap and its name, and the real Robust turns ready — `podman exec … gridctl
@@ -39,7 +42,7 @@ use common::wait::wait_for;
 use kube_play_support::real::*;
 use kube_play_support::*;
 use real_robust_support::services::{log_problems, service_list_classes};
-use real_robust_support::{install_robust, shared_robust, MariaDb, REQUIRE_ENV};
+use real_robust_support::{install_robust, shared_robust, HostsBlock, MariaDb, REQUIRE_ENV};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -52,6 +55,10 @@ const DEFAULT_ASSET: &str = "89556747-24cb-43ed-920b-47caed15465f";
 const MISSING_ASSET: &str = "0badc0de-0000-4000-8000-00000000f00d";
 
 /// podman, or `None` after saying why the test skips (a failure when it must run).
+/// The pods played: asset-1 (checked in detail), accounts-1 and profiles-1, which
+/// calls accounts through its Service.
+const PODS: [&str; 3] = ["asset-1", "accounts-1", "profiles-1"];
+
 fn prerequisites() -> Option<PathBuf> {
     const TEST: &str = "kube_play_real";
     if let Some(why) = missing_real_prerequisite(&shared_robust()) {
@@ -93,8 +100,14 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
         .tempdir_in("/tmp")
         .expect("tempdir");
     let scratch = tmp.path().canonicalize().expect("canonical tempdir");
-    let base = reserve_ports(2);
+    let base = reserve_ports(5);
     let (db_port, port) = (base, base + 1);
+    let ports = RealPorts {
+        asset: port,
+        accounts: base + 2,
+        profiles: base + 3,
+        profiles_public: base + 4,
+    };
 
     // The pieces: Robust unpacked, then the image built while MariaDB starts.
     let t0 = Instant::now();
@@ -112,7 +125,7 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     eprintln!("kube_play_real: {}", version.trim());
     let t_prep = Instant::now();
     // The export first: its Containerfile builds the image.
-    let pm = pod_manifest(POD, IMAGE, &real_grid_toml(port));
+    let pm = pods_manifest(&PODS, IMAGE, &real_grid_toml(&ports));
     let (yaml, grace_secs) = (pm.yaml, pm.grace_secs);
     let built = std::thread::scope(|s| {
         let build = s.spawn(|| {
@@ -146,8 +159,12 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     let file = p.base.join("pod.yaml");
     p.create_k8s_secret(DB_SECRET_NAME, &[("connection", &db.connection)]);
 
-    // (a) played, rendered, ready: the holder's verdict on the real Robust.
-    let played = play_until_ready(&p, &file, &yaml, SECS(90));
+    // What a cluster's DNS answers for the Services, for the pods on the host network.
+    let names: Vec<String> = SERVICE_NAMES.iter().map(|n| n.to_string()).collect();
+    let _hosts = HostsBlock::add(&names);
+
+    // (a) played, rendered, ready: the holder's verdict on the real Robust, in each pod.
+    let played = play_until_all_ready(&p, &file, &yaml, &PODS, SECS(120));
     eprintln!(
         "kube_play_real: kube play returned in {:.2}s; ready {:.2}s after kube play started",
         played.returned.as_secs_f64(),
@@ -156,6 +173,21 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
 
     // The rendered tree, in the pod's emptyDir (seen from the host): the cluster plan's.
     let inst_dir = state_dir(&p).join("instances/asset-1");
+    // profiles-1 reached accounts through its Service's name: the UserAccount
+    // connector resolved it at start-up, or profiles would not have loaded (ready).
+    let profiles_dir = state_dir_of(&p, "profiles-1").join("instances/profiles-1");
+    let mut profiles_files = Vec::new();
+    common::collect_files(&profiles_dir, &mut profiles_files);
+    let url = format!(
+        "http://accounts.default.svc.cluster.local:{}",
+        ports.accounts
+    );
+    assert!(
+        profiles_files
+            .iter()
+            .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(&url))),
+        "profiles-1 does not name {url}"
+    );
     let ini_path = inst_dir.join("Robust.ini");
     let ini = std::fs::read_to_string(&ini_path)
         .unwrap_or_else(|e| panic!("no rendered {}: {e}", ini_path.display()));
@@ -245,6 +277,22 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
         "Robust.pid left behind: Robust was not stopped through its console"
     );
     assert!(listeners_on(port).is_empty(), "{:?}", listeners_on(port));
+
+    // The other two stop as gracefully.
+    for pod in &PODS[1..] {
+        let stopped = stop_pod_named(&p, pod, grace_secs);
+        eprintln!(
+            "kube_play_real: {pod} stopped in {:.2}s, exit code {}",
+            stopped.took.as_secs_f64(),
+            stopped.code
+        );
+        assert_eq!(stopped.code, "0", "{pod}:\n{}", stopped.log);
+        assert!(
+            stopped.log.contains("[CONSOLE]: Quitting"),
+            "{pod}:\n{}",
+            stopped.log
+        );
+    }
 
     let down = p.kube_down(&file);
     assert!(down.ok(), "podman kube down: {down}");

@@ -449,9 +449,13 @@ pub struct PodManifest {
 /// template, unchanged but for `hostNetwork: true` (loopback only, no container network)
 /// and the container ports that podman cannot map on the host network.
 pub fn pod_manifest(pod: &str, image: &str, grid_toml: &str) -> PodManifest {
-    use k8s_openapi::api::apps::v1::StatefulSet;
-    use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    pods_manifest(&[pod], image, grid_toml)
+}
+
+/// [`pod_manifest`] for several pods (each its role's StatefulSet template, named as
+/// the StatefulSet names that copy), after one ConfigMap; the longest grace of them.
+pub fn pods_manifest(pods: &[&str], image: &str, grid_toml: &str) -> PodManifest {
+    use k8s_openapi::api::core::v1::ConfigMap;
 
     let dir = tempfile::tempdir().expect("scratch dir for the export");
     std::fs::write(dir.path().join("grid.toml"), grid_toml).expect("write grid.toml");
@@ -477,6 +481,27 @@ pub fn pod_manifest(pod: &str, image: &str, grid_toml: &str) -> PodManifest {
     };
     let config: ConfigMap =
         serde_yaml_ng::from_str(&read("00-configmap.yaml")).expect("00-configmap.yaml parses");
+    let mut yaml = serde_yaml_ng::to_string(&config).expect("ConfigMap to YAML");
+    let mut grace_secs = 0;
+    for pod in pods {
+        let (doc, grace) = pod_of_template(&read, pod);
+        yaml.push_str("---\n");
+        yaml.push_str(&doc);
+        grace_secs = grace_secs.max(grace);
+    }
+    PodManifest {
+        yaml,
+        grace_secs,
+        containerfile: read("Containerfile"),
+    }
+}
+
+/// The Pod `pod` made of its role's exported StatefulSet template (read through
+/// `read`, by file name), as YAML, and its grace period in seconds.
+fn pod_of_template(read: &dyn Fn(&str) -> String, pod: &str) -> (String, u64) {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     let role = pod.rsplit_once('-').map(|(r, _)| r).unwrap_or(pod);
     let role_yaml = read(&format!("10-{role}.yaml"));
     let set = role_yaml
@@ -509,38 +534,54 @@ pub fn pod_manifest(pod: &str, image: &str, grid_toml: &str) -> PodManifest {
         spec: Some(spec),
         status: None,
     };
-    let yaml = format!(
-        "{}---\n{}",
-        serde_yaml_ng::to_string(&config).expect("ConfigMap to YAML"),
-        serde_yaml_ng::to_string(&pod).expect("Pod to YAML")
-    );
-    PodManifest {
-        yaml,
+    (
+        serde_yaml_ng::to_string(&pod).expect("Pod to YAML"),
         grace_secs,
-        containerfile: read("Containerfile"),
-    }
+    )
 }
 
 /// The pod both tests play (copy 1 of role `asset`) and its container, as podman names it.
 pub const POD: &str = "asset-1";
 pub const CONTAINER: &str = "asset-1-robust";
 
+/// The container of `pod`, as podman names the exported template's `robust`.
+pub fn container_of(pod: &str) -> String {
+    format!("{pod}-robust")
+}
+
 /// `podman exec CONTAINER gridctl probe` (the name from `POD_NAME`): exit code, output.
 pub fn probe(p: &Podman) -> (Option<i32>, String) {
+    probe_in(p, POD)
+}
+
+pub fn probe_in(p: &Podman, pod: &str) -> (Option<i32>, String) {
     let out = p.run_with(
-        &["exec", CONTAINER, "gridctl", "probe"],
+        &["exec", &container_of(pod), "gridctl", "probe"],
         Duration::from_secs(15),
     );
     (out.code, format!("{}{}", out.stdout, out.stderr))
 }
 
 pub fn container_state(p: &Podman) -> String {
-    let out = p.run(&["inspect", "--format", "{{.State.Status}}", CONTAINER]);
+    container_state_in(p, POD)
+}
+
+pub fn container_state_in(p: &Podman, pod: &str) -> String {
+    let out = p.run(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}}",
+        &container_of(pod),
+    ]);
     out.stdout.trim().to_string()
 }
 
 pub fn logs(p: &Podman) -> String {
-    let out = p.run(&["logs", CONTAINER]);
+    logs_in(p, POD)
+}
+
+pub fn logs_in(p: &Podman, pod: &str) -> String {
+    let out = p.run(&["logs", &container_of(pod)]);
     format!("{}{}", out.stdout, out.stderr)
 }
 
@@ -554,6 +595,18 @@ pub struct Played {
 /// probe` in the container says `asset-1: ready`; a container that ends first fails at
 /// once, with its logs.
 pub fn play_until_ready(p: &Podman, file: &Path, yaml: &str, timeout: Duration) -> Played {
+    play_until_all_ready(p, file, yaml, &[POD], timeout)
+}
+
+/// [`play_until_ready`] for every pod in `pods` (played in one `kube play`); `ready`
+/// is when the last of them was.
+pub fn play_until_all_ready(
+    p: &Podman,
+    file: &Path,
+    yaml: &str,
+    pods: &[&str],
+    timeout: Duration,
+) -> Played {
     std::fs::write(file, yaml).expect("write pod.yaml");
     let t_play = std::time::Instant::now();
     let out = p.kube_play(file);
@@ -562,21 +615,24 @@ pub fn play_until_ready(p: &Podman, file: &Path, yaml: &str, timeout: Duration) 
         "podman kube play: {out}\n--- pod.yaml ---\n{yaml}"
     );
     let returned = t_play.elapsed();
-    let ready = crate::common::wait::wait_for("the pod's probe says ready", timeout, || {
-        let (code, line) = probe(p);
-        if code == Some(0) {
-            return Some(line);
-        }
-        // A container that already ended will never turn ready: say why at once.
-        let state = container_state(p);
-        assert!(
-            ["running", "created", "configured", "initialized"].contains(&state.as_str()),
-            "container {state} before ready; probe: {line}\nlogs:\n{}",
-            logs(p)
-        );
-        None
-    });
-    assert_eq!(ready.trim(), "asset-1: ready", "{ready}");
+    for pod in pods {
+        let what = format!("{pod}'s probe says ready");
+        let ready = crate::common::wait::wait_for(&what, timeout, || {
+            let (code, line) = probe_in(p, pod);
+            if code == Some(0) {
+                return Some(line);
+            }
+            // A container that already ended will never turn ready: say why at once.
+            let state = container_state_in(p, pod);
+            assert!(
+                ["running", "created", "configured", "initialized"].contains(&state.as_str()),
+                "{pod}: container {state} before ready; probe: {line}\nlogs:\n{}",
+                logs_in(p, pod)
+            );
+            None
+        });
+        assert_eq!(ready.trim(), format!("{pod}: ready"), "{ready}");
+    }
     Played {
         returned,
         ready: t_play.elapsed(),
@@ -595,28 +651,37 @@ pub struct Stopped {
 /// period). Not `kube down`: podman 4.3's stops with no grace at all (see
 /// `tests/kube_play.rs`).
 pub fn stop_pod(p: &Podman, grace_secs: u64) -> Stopped {
+    stop_pod_named(p, POD, grace_secs)
+}
+
+pub fn stop_pod_named(p: &Podman, pod: &str, grace_secs: u64) -> Stopped {
     let t_stop = std::time::Instant::now();
     let stop = p.run_with(
-        &["pod", "stop", "-t", &grace_secs.to_string(), POD],
+        &["pod", "stop", "-t", &grace_secs.to_string(), pod],
         Duration::from_secs(grace_secs + 30),
     );
     let took = t_stop.elapsed();
     assert!(stop.ok(), "podman pod stop: {stop}");
-    let code = p.ok(&["inspect", "--format", "{{.State.ExitCode}}", CONTAINER]);
+    let container = container_of(pod);
+    let code = p.ok(&["inspect", "--format", "{{.State.ExitCode}}", &container]);
     Stopped {
         took,
         code: code.stdout.trim().to_string(),
-        log: logs(p),
+        log: logs_in(p, pod),
     }
 }
 
 /// The host directory behind the pod's emptyDir at /var/lib/gridctl (its state).
 pub fn state_dir(p: &Podman) -> PathBuf {
+    state_dir_of(p, POD)
+}
+
+pub fn state_dir_of(p: &Podman, pod: &str) -> PathBuf {
     let out = p.ok(&[
         "inspect",
         "--format",
         "{{range .Mounts}}{{if eq .Destination \"/var/lib/gridctl\"}}{{.Source}}{{end}}{{end}}",
-        CONTAINER,
+        &container_of(pod),
     ]);
     PathBuf::from(out.stdout.trim())
 }

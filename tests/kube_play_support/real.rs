@@ -284,12 +284,18 @@ pub fn build_real_image(p: &Podman, files: &RealImageFiles, containerfile: &str)
     }
 }
 
-/// The grid: one role `asset` (the asset service needs no other role, so no connector
-/// names a cluster Service that would not resolve here) on `port`, one copy. Robust
+/// The grid: `asset` (needs no other role), `accounts` (user accounts) and `profiles`,
+/// whose UserAccount connector names the `accounts` Service, one copy each. Robust
 /// runs from the cluster plan's defaults (`[kubernetes]` bin_dir /opt/opensim/bin,
 /// `mono Robust.exe`); `[robust]` is the host side's, only there to be valid. The
 /// database connection is `env:ROBUST_DB`, which the pod fills from the Secret.
-pub fn real_grid_toml(port: u16) -> String {
+pub fn real_grid_toml(ports: &RealPorts) -> String {
+    let RealPorts {
+        asset,
+        accounts,
+        profiles,
+        profiles_public,
+    } = ports;
     format!(
         r#"[grid]
 name = "Kube Play Real Grid"
@@ -309,13 +315,42 @@ ready_timeout = "60s"
 [roles.asset]
 services = ["asset"]
 instances = 1
-port = {port}
+port = {asset}
+
+[roles.accounts]
+services = ["useraccount"]
+instances = 1
+port = {accounts}
+
+# Calls accounts through its Service's name: the UserAccount connector resolves it
+# once, at start-up (robust.md §2).
+[roles.profiles]
+services = ["profiles"]
+instances = 1
+port = {profiles}
+public_port = {profiles_public}
 
 [kubernetes]
 image = "{IMAGE}"
 "#
     )
 }
+
+/// The ports of the real grid's roles (each pod on the host network).
+pub struct RealPorts {
+    pub asset: u16,
+    pub accounts: u16,
+    pub profiles: u16,
+    pub profiles_public: u16,
+}
+
+/// The names the pods' connectors use, as a cluster's DNS would answer them: here a
+/// marked block of /etc/hosts (the pods share the host's network and its hosts file).
+pub const SERVICE_NAMES: [&str; 3] = [
+    "asset.default.svc.cluster.local",
+    "accounts.default.svc.cluster.local",
+    "profiles.default.svc.cluster.local",
+];
 
 /// `du`-like total of the regular files under `dir` (hard links counted once per path).
 pub fn tree_bytes(dir: &Path) -> u64 {
