@@ -18,7 +18,14 @@ pub fn kubernetes(
     image: Option<&str>,
     quiet: bool,
 ) -> Outcome {
-    let loaded = manifest::load(file)?;
+    let opts = Options {
+        namespace: namespace.map(str::to_string),
+        image: image.map(str::to_string),
+    };
+    // The overrides go into the manifest first: the pods plan from the ConfigMap's copy.
+    let loaded = opts
+        .onto(&manifest::load(file)?)
+        .map_err(|d| Failure::invalid(vec![d]))?;
     let plan = planner::build_for(&loaded, Target::Cluster).map_err(Failure::invalid)?;
     print_diagnostics(&plan.warnings);
     // The plan names the templates' path inside the pod; they are read from here.
@@ -28,11 +35,7 @@ pub fn kubernetes(
         .templates
         .as_ref()
         .map(|t| absolutize(&loaded.dir, t.get_ref()));
-    let opts = Options {
-        namespace: namespace.map(str::to_string),
-        image: image.map(str::to_string),
-    };
-    let export = gridctl_kube::export(&loaded, &plan, templates_on_disk.as_deref(), &opts)
+    let export = gridctl_kube::export(&loaded, &plan, templates_on_disk.as_deref())
         .map_err(|d| Failure::invalid(vec![d]))?;
     let stale = write(out, &export)?;
     if !quiet {

@@ -413,6 +413,26 @@ fn flags_override_namespace_and_image() {
     for i in &o.ingresses {
         assert_eq!(i.metadata.namespace.as_deref(), Some("grid"));
     }
+    // The pods plan from the ConfigMap's grid.toml: it carries the overrides, so their
+    // connectors name the Services in `grid`, where they are.
+    let toml = o.maps[0].data.as_ref().unwrap()["grid.toml"].clone();
+    let loaded = gridctl::manifest::parse(Path::new("/etc/gridctl/grid.toml"), toml)
+        .expect("the ConfigMap's grid.toml parses");
+    let plan = gridctl::planner::build_for(&loaded, gridctl::cluster::Target::Cluster)
+        .expect("the pods' plan");
+    let c = plan.cluster.as_ref().unwrap();
+    assert_eq!(c.namespace, "grid");
+    assert_eq!(c.image, "registry.example/opensim-robust:0.9.2.2");
+    let private: Vec<&str> = plan
+        .routes
+        .iter()
+        .filter(|r| r.side == gridctl::catalog::Side::Private)
+        .map(|r| r.url.as_str())
+        .collect();
+    assert!(!private.is_empty());
+    for url in private {
+        assert!(url.contains(".grid.svc.cluster.local:"), "{url}");
+    }
 }
 
 #[test]

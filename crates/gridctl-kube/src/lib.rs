@@ -88,21 +88,19 @@ impl std::fmt::Display for Counts {
     }
 }
 
-/// Exports `plan` (planned for the cluster) of the manifest `loaded`. `templates_on_disk`
+/// Exports `plan` (planned for the cluster) of the manifest `loaded` (command-line
+/// overrides already written into it: [`Options::onto`]). `templates_on_disk`
 /// is the user's templates directory as this machine sees it (the plan names the path
 /// inside the pod). Any problem is a diagnostic, and then nothing is exported.
 pub fn export(
     loaded: &LoadedManifest,
     plan: &Plan,
     templates_on_disk: Option<&Path>,
-    opts: &Options,
 ) -> Result<Export, Diagnostic> {
-    let mut cluster = plan.cluster.clone().ok_or_else(|| {
+    let cluster = plan.cluster.clone().ok_or_else(|| {
         Diagnostic::error("the plan was not made for a cluster (no [kubernetes] part in it)")
     })?;
-    opts.apply(&mut cluster)?;
-    let mut plan = plan.clone();
-    plan.cluster = Some(cluster.clone());
+    let plan = plan.clone();
 
     let labels = labels::Labels::new(&plan.grid_nick);
     let mut out = Export::default();
