@@ -70,13 +70,13 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
 
     // asset-1 on `port`, asset-2 on the next (never started here).
     let port = reserve_ports(2);
-    let pm = pod_manifest(POD, IMAGE, &grid_toml(port));
+    let pm = pod_manifest(&[POD], IMAGE, &grid_toml(port));
     let (yaml, grace_secs) = (pm.yaml, pm.grace_secs);
     let file = p.base.join("pod.yaml");
     p.create_k8s_secret(DB_SECRET_NAME, &[("connection", DB_SECRET_VALUE)]);
 
     // (a) played, rendered, ready.
-    let played = play_until_ready(&p, &file, &yaml, SECS(30));
+    let played = play_until_ready(&p, &file, &yaml, &[POD], SECS(30));
     eprintln!(
         "kube_play: kube play returned in {:.2}s; ready {:.2}s after kube play started",
         played.returned.as_secs_f64(),
@@ -84,7 +84,7 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
     );
 
     // Only asset-1's tree was rendered, into the pod's emptyDir (seen from the host).
-    let state = state_dir(&p);
+    let state = state_dir(&p, POD);
     let instances = state.join("instances");
     assert!(
         instances.join("asset-1").join("holder.json").is_file(),
@@ -116,7 +116,7 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
 
     // (c) the console on the container's stdout.
     let log = wait_for("console lines in podman logs", SECS(10), || {
-        let l = logs(&p);
+        let l = logs(&p, POD);
         l.contains("loaded successfully").then_some(l)
     });
     assert!(
@@ -162,8 +162,8 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
         pty.text()
     );
     drop(pty);
-    assert_eq!(container_state(&p), "running");
-    assert_eq!(probe(&p).0, Some(0), "not ready after the detach");
+    assert_eq!(container_state(&p, POD), "running");
+    assert_eq!(probe(&p, POD).0, Some(0), "not ready after the detach");
 
     // `send` and `status` through `podman exec` (no TTY), as through `kubectl exec`:
     // the command's output comes back; status shows the pod's own copy only.
@@ -191,7 +191,7 @@ fn kube_play_runs_a_ready_pod_with_a_live_console_and_stops_it_gracefully() {
         took: stop_took,
         code,
         log,
-    } = stop_pod(&p, grace_secs);
+    } = stop_pod(&p, POD, grace_secs);
     eprintln!(
         "kube_play: pod stop took {:.2}s (grace {grace_secs}s); container exit code {code}",
         stop_took.as_secs_f64()

@@ -125,7 +125,7 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     eprintln!("kube_play_real: {}", version.trim());
     let t_prep = Instant::now();
     // The export first: its Containerfile builds the image.
-    let pm = pods_manifest(&PODS, IMAGE, &real_grid_toml(&ports));
+    let pm = pod_manifest(&PODS, IMAGE, &real_grid_toml(&ports));
     let (yaml, grace_secs) = (pm.yaml, pm.grace_secs);
     let built = std::thread::scope(|s| {
         let build = s.spawn(|| {
@@ -164,7 +164,7 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     let _hosts = HostsBlock::add(&names);
 
     // (a) played, rendered, ready: the holder's verdict on the real Robust, in each pod.
-    let played = play_until_all_ready(&p, &file, &yaml, &PODS, SECS(120));
+    let played = play_until_ready(&p, &file, &yaml, &PODS, SECS(120));
     eprintln!(
         "kube_play_real: kube play returned in {:.2}s; ready {:.2}s after kube play started",
         played.returned.as_secs_f64(),
@@ -172,10 +172,10 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     );
 
     // The rendered tree, in the pod's emptyDir (seen from the host): the cluster plan's.
-    let inst_dir = state_dir(&p).join("instances/asset-1");
+    let inst_dir = state_dir(&p, POD).join("instances/asset-1");
     // profiles-1 reached accounts through its Service's name: the UserAccount
     // connector resolved it at start-up, or profiles would not have loaded (ready).
-    let profiles_dir = state_dir_of(&p, "profiles-1").join("instances/profiles-1");
+    let profiles_dir = state_dir(&p, "profiles-1").join("instances/profiles-1");
     let mut profiles_files = Vec::new();
     common::collect_files(&profiles_dir, &mut profiles_files);
     let url = format!(
@@ -237,7 +237,7 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
     report_mapped(&p);
 
     // (b) Robust's console on the container's stdout.
-    let log = logs(&p);
+    let log = logs(&p, POD);
     let problems = log_problems(&log, &classes);
     assert!(problems.is_empty(), "podman logs: {problems:#?}\n{log}");
     // (The prompt, which ends no line, reaches the log with the next line: the stop.)
@@ -255,7 +255,7 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
         took: stop_took,
         code,
         log,
-    } = stop_pod(&p, grace_secs);
+    } = stop_pod(&p, POD, grace_secs);
     eprintln!(
         "kube_play_real: pod stop took {:.2}s (grace {grace_secs}s); container exit code {code}",
         stop_took.as_secs_f64()
@@ -280,7 +280,7 @@ fn kube_play_runs_the_real_robust_in_a_pod_and_stops_it_gracefully() {
 
     // The other two stop as gracefully.
     for pod in &PODS[1..] {
-        let stopped = stop_pod_named(&p, pod, grace_secs);
+        let stopped = stop_pod(&p, pod, grace_secs);
         eprintln!(
             "kube_play_real: {pod} stopped in {:.2}s, exit code {}",
             stopped.took.as_secs_f64(),

@@ -431,10 +431,10 @@ command = ["{IMAGE_BIN_DIR}/fake-robust", "Robust.exe"]
     )
 }
 
-/// What the test plays: the export's ConfigMap and one copy's Pod, and the grace period
-/// the export gave it.
+/// What a test plays: the export's ConfigMap and Pods, the grace period the export gave
+/// them, and the Containerfile it wrote.
 pub struct PodManifest {
-    /// Multi-document YAML: the ConfigMap `gridctl-config`, then the Pod.
+    /// Multi-document YAML: the ConfigMap `gridctl-config`, then the Pods.
     pub yaml: String,
     /// `terminationGracePeriodSeconds` of the exported pod template (podman 4.3 does not
     /// apply it: the test passes it to `podman pod stop -t`).
@@ -444,17 +444,11 @@ pub struct PodManifest {
 }
 
 /// Runs the real `gridctl export kubernetes --image IMAGE` on `grid_toml` and turns
-/// what it wrote into what `podman kube play` takes: the ConfigMap as exported, and the
-/// Pod `pod` (the name a StatefulSet gives copy N) made of the role's StatefulSet pod
+/// what it wrote into what `podman kube play` takes: the ConfigMap as exported, and for
+/// each of `pods` (named as a StatefulSet names its copies) its role's StatefulSet pod
 /// template, unchanged but for `hostNetwork: true` (loopback only, no container network)
-/// and the container ports that podman cannot map on the host network.
-pub fn pod_manifest(pod: &str, image: &str, grid_toml: &str) -> PodManifest {
-    pods_manifest(&[pod], image, grid_toml)
-}
-
-/// [`pod_manifest`] for several pods (each its role's StatefulSet template, named as
-/// the StatefulSet names that copy), after one ConfigMap; the longest grace of them.
-pub fn pods_manifest(pods: &[&str], image: &str, grid_toml: &str) -> PodManifest {
+/// and the container ports podman cannot map there. The longest grace of them.
+pub fn pod_manifest(pods: &[&str], image: &str, grid_toml: &str) -> PodManifest {
     use k8s_openapi::api::core::v1::ConfigMap;
 
     let dir = tempfile::tempdir().expect("scratch dir for the export");
@@ -550,11 +544,7 @@ pub fn container_of(pod: &str) -> String {
 }
 
 /// `podman exec CONTAINER gridctl probe` (the name from `POD_NAME`): exit code, output.
-pub fn probe(p: &Podman) -> (Option<i32>, String) {
-    probe_in(p, POD)
-}
-
-pub fn probe_in(p: &Podman, pod: &str) -> (Option<i32>, String) {
+pub fn probe(p: &Podman, pod: &str) -> (Option<i32>, String) {
     let out = p.run_with(
         &["exec", &container_of(pod), "gridctl", "probe"],
         Duration::from_secs(15),
@@ -562,11 +552,7 @@ pub fn probe_in(p: &Podman, pod: &str) -> (Option<i32>, String) {
     (out.code, format!("{}{}", out.stdout, out.stderr))
 }
 
-pub fn container_state(p: &Podman) -> String {
-    container_state_in(p, POD)
-}
-
-pub fn container_state_in(p: &Podman, pod: &str) -> String {
+pub fn container_state(p: &Podman, pod: &str) -> String {
     let out = p.run(&[
         "inspect",
         "--format",
@@ -576,11 +562,7 @@ pub fn container_state_in(p: &Podman, pod: &str) -> String {
     out.stdout.trim().to_string()
 }
 
-pub fn logs(p: &Podman) -> String {
-    logs_in(p, POD)
-}
-
-pub fn logs_in(p: &Podman, pod: &str) -> String {
+pub fn logs(p: &Podman, pod: &str) -> String {
     let out = p.run(&["logs", &container_of(pod)]);
     format!("{}{}", out.stdout, out.stderr)
 }
@@ -591,16 +573,10 @@ pub struct Played {
     pub ready: Duration,
 }
 
-/// Writes `yaml` to `file`, plays it, and waits (at most `timeout`) until `gridctl
-/// probe` in the container says `asset-1: ready`; a container that ends first fails at
-/// once, with its logs.
-pub fn play_until_ready(p: &Podman, file: &Path, yaml: &str, timeout: Duration) -> Played {
-    play_until_all_ready(p, file, yaml, &[POD], timeout)
-}
-
-/// [`play_until_ready`] for every pod in `pods` (played in one `kube play`); `ready`
-/// is when the last of them was.
-pub fn play_until_all_ready(
+/// Writes `yaml` to `file`, plays it (one `kube play`), and waits (at most `timeout`
+/// each) until `gridctl probe` in every pod of `pods` says it is ready; a container that
+/// ends first fails at once, with its logs. `ready` is when the last one was.
+pub fn play_until_ready(
     p: &Podman,
     file: &Path,
     yaml: &str,
@@ -618,16 +594,16 @@ pub fn play_until_all_ready(
     for pod in pods {
         let what = format!("{pod}'s probe says ready");
         let ready = crate::common::wait::wait_for(&what, timeout, || {
-            let (code, line) = probe_in(p, pod);
+            let (code, line) = probe(p, pod);
             if code == Some(0) {
                 return Some(line);
             }
             // A container that already ended will never turn ready: say why at once.
-            let state = container_state_in(p, pod);
+            let state = container_state(p, pod);
             assert!(
                 ["running", "created", "configured", "initialized"].contains(&state.as_str()),
                 "{pod}: container {state} before ready; probe: {line}\nlogs:\n{}",
-                logs_in(p, pod)
+                logs(p, pod)
             );
             None
         });
@@ -650,11 +626,7 @@ pub struct Stopped {
 /// `podman pod stop -t GRACE`: what a kubelet does (SIGTERM, then at most the grace
 /// period). Not `kube down`: podman 4.3's stops with no grace at all (see
 /// `tests/kube_play.rs`).
-pub fn stop_pod(p: &Podman, grace_secs: u64) -> Stopped {
-    stop_pod_named(p, POD, grace_secs)
-}
-
-pub fn stop_pod_named(p: &Podman, pod: &str, grace_secs: u64) -> Stopped {
+pub fn stop_pod(p: &Podman, pod: &str, grace_secs: u64) -> Stopped {
     let t_stop = std::time::Instant::now();
     let stop = p.run_with(
         &["pod", "stop", "-t", &grace_secs.to_string(), pod],
@@ -667,16 +639,12 @@ pub fn stop_pod_named(p: &Podman, pod: &str, grace_secs: u64) -> Stopped {
     Stopped {
         took,
         code: code.stdout.trim().to_string(),
-        log: logs_in(p, pod),
+        log: logs(p, pod),
     }
 }
 
 /// The host directory behind the pod's emptyDir at /var/lib/gridctl (its state).
-pub fn state_dir(p: &Podman) -> PathBuf {
-    state_dir_of(p, POD)
-}
-
-pub fn state_dir_of(p: &Podman, pod: &str) -> PathBuf {
+pub fn state_dir(p: &Podman, pod: &str) -> PathBuf {
     let out = p.ok(&[
         "inspect",
         "--format",

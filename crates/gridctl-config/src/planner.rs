@@ -99,7 +99,7 @@ impl<'a> Planner<'a> {
         let dir = self.loaded.dir.clone();
         let m = self.m;
         self.validate();
-        self.cluster = self.cluster();
+        self.cluster = self.resolve_cluster();
         let (state_dir, bin_dir, templates_dir, command) = match self.target {
             Target::Host => {
                 let state_dir = absolutize(
@@ -216,7 +216,7 @@ impl<'a> Planner<'a> {
         if !self.errors.is_empty() {
             return Err(self.errors);
         }
-        let plan = Plan {
+        let mut plan = Plan {
             warnings: std::mem::take(&mut self.warnings),
             grid_name: m.grid.name.clone(),
             grid_nick,
@@ -264,62 +264,9 @@ impl<'a> Planner<'a> {
                 connection: m.database.as_ref().map(|d| d.get_ref().connection.span()),
             },
         };
-        let mut plan = plan;
-        let shared = self.unshared_on_cluster(&plan);
-        plan.warnings.extend(shared);
-        if let (Some(_), Some(db)) = (&plan.cluster, &plan.database) {
-            if db.provider == "sqlite" {
-                // SQLite's files would live in the pod's own file system.
-                let d = Diagnostic::warning(
-                    "SQLite on a cluster keeps the grid's data in the pod: it is lost whenever the pod is recreated",
-                );
-                let d = match &self.m.database {
-                    Some(db) => d.at(&self.src, db.get_ref().provider.span(), "sqlite"),
-                    None => d,
-                };
-                plan.warnings.push(d.help(
-                    "use provider = \"mysql\" or \"pgsql\" with a database server the pods reach",
-                ));
-            }
-        }
+        let warnings = self.cluster_warnings(&plan);
+        plan.warnings.extend(warnings);
         Ok(plan)
-    }
-
-    /// On a cluster each pod's state dir is its own: a directory copies share on one
-    /// host (map tiles, bakes, FSAssets) is shared across pods only through a
-    /// `shared_claim`. One warning per directory more than one pod would use without it.
-    fn unshared_on_cluster(&self, plan: &Plan) -> Vec<Diagnostic> {
-        let Some(c) = &plan.cluster else {
-            return Vec::new();
-        };
-        if c.shared_claim.is_some() {
-            return Vec::new();
-        }
-        let mut users: BTreeMap<PathBuf, u32> = BTreeMap::new();
-        for r in &plan.roles {
-            for d in crate::render::shared_dirs(plan, r) {
-                *users.entry(d).or_default() += r.instances;
-            }
-        }
-        let span = self.m.kubernetes.as_ref().map(|k| k.span());
-        // `fsassets` stands for its `data` and `tmp`.
-        let top: Vec<PathBuf> = users.keys().cloned().collect();
-        users.retain(|d, _| !top.iter().any(|t| t != d && d.starts_with(t)));
-        users
-            .into_iter()
-            .filter(|(_, pods)| *pods > 1)
-            .map(|(dir, pods)| {
-                let d = Diagnostic::warning(format!(
-                    "{pods} pods use {} but each would have its own: nothing shares it on a cluster",
-                    dir.display()
-                ));
-                let d = match &span {
-                    Some(s) => d.at(&self.src, s.clone(), "no shared_claim here"),
-                    None => d,
-                };
-                d.help("set shared_claim = \"NAME\" in [kubernetes]: a ReadWriteMany PersistentVolumeClaim mounted there in every pod")
-            })
-            .collect()
     }
 
     fn command(&mut self, dir: &std::path::Path, bin_dir: &std::path::Path) -> Vec<String> {

@@ -79,15 +79,6 @@ pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
         }
     }
     if !here {
-        // New copies are out of their upstreams until an `up` here makes them ready
-        // (as a scale-up that starts them records them), and removed ones are forgotten.
-        let added: Vec<(&str, gridctl_config::render::Membership)> = new
-            .instances
-            .iter()
-            .filter(|i| old.instance(&i.name).is_none())
-            .map(|i| (i.name.as_str(), gridctl_config::render::Membership::Out))
-            .collect();
-        nginx::record(&new, &added).map_err(|e| failed(e.to_string()))?;
         return Ok(());
     }
     let steps = scale_steps(&old, &new);
@@ -148,14 +139,18 @@ pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
 const NOT_HERE: &str = "nothing of this grid runs on this host, so no copy was started or stopped \
 (`gridctl up` starts it here; `gridctl export kubernetes` writes it for a cluster)";
 
-/// Whether any copy of `plan` (or one no longer declared) has a holder on this host.
+/// Whether any copy of `plan` (or one no longer declared) has a holder on this host,
+/// answering or not (the first one found settles it).
 fn runs_here(plan: &Plan) -> bool {
-    let holders = crate::reconcile::statuses(plan)
-        .iter()
-        .any(|(_, status, detail)| {
-            status.is_some() || detail.as_deref() == Some(crate::reconcile::holders::UNRESPONSIVE)
-        });
-    holders || crate::reconcile::undeclared(plan).iter().any(|u| u.running)
+    use crate::client::{probe_holder, HolderPresence};
+    use crate::reconcile::holders::{holder_pid_file, socket_of};
+    let declared = plan.instances.iter().any(|i| {
+        !matches!(
+            probe_holder(&socket_of(plan, i), &holder_pid_file(i)),
+            HolderPresence::Absent | HolderPresence::Stale
+        )
+    });
+    declared || crate::reconcile::undeclared(plan).iter().any(|u| u.running)
 }
 
 fn scale_steps(old: &Plan, new: &Plan) -> diff::ScaleSteps {

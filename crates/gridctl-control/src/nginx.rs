@@ -103,10 +103,20 @@ pub fn load_desired(plan: &Plan) -> BTreeMap<String, Membership> {
     read_map(&membership_path(plan)).unwrap_or_default()
 }
 
-/// Where the installed config puts each copy (missing = `in`). Before the first
-/// install by this version, the wish is all there is.
+/// Where the installed config puts each copy. Every install records every copy of its
+/// plan, so a copy the record lacks (added since, e.g. by a `scale` while nothing ran
+/// here) is in no upstream of that config: `out`. Before the first install by this
+/// version, the wish is all there is (missing = `in`).
 pub fn load_membership(plan: &Plan) -> BTreeMap<String, Membership> {
-    read_map(&installed_path(plan)).unwrap_or_else(|| load_desired(plan))
+    let Some(mut installed) = read_map(&installed_path(plan)) else {
+        return load_desired(plan);
+    };
+    for inst in &plan.instances {
+        installed
+            .entry(inst.name.clone())
+            .or_insert(Membership::Out);
+    }
+    installed
 }
 
 fn save_map(

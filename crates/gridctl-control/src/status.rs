@@ -98,22 +98,14 @@ pub fn rows_for(
     statuses: &[(String, Option<InstanceStatus>, Option<String>)],
     holder_rss: bool,
 ) -> Vec<Row> {
-    // What the installed config says; for a copy it has never seen (added while
-    // nothing ran here), what gridctl wants for it.
-    let membership = plan.nginx.as_ref().map(|_| {
-        (
-            crate::nginx::load_membership(plan),
-            crate::nginx::load_desired(plan),
-        )
-    });
+    let membership = plan
+        .nginx
+        .as_ref()
+        .map(|_| crate::nginx::load_membership(plan));
     let upstream_of = |name: &str| {
-        membership.as_ref().map(|(installed, desired)| {
-            installed
-                .get(name)
-                .or_else(|| desired.get(name))
-                .copied()
-                .unwrap_or(Membership::In)
-        })
+        membership
+            .as_ref()
+            .map(|m| m.get(name).copied().unwrap_or(Membership::In))
     };
     // By name, once: a lookup per row in the plan's list is quadratic in the copies.
     let by_name: HashMap<&str, &gridctl_config::plan::InstancePlan> = plan

@@ -5,9 +5,12 @@
 
 use super::Planner;
 use crate::cluster::{ClusterPlan, Resources, Target};
-use crate::diagnostic::{did_you_mean, escape};
+use crate::diagnostic::{did_you_mean, escape, Diagnostic};
 use crate::manifest::{KubernetesSection, ResourcesSection};
+use crate::plan::Plan;
+use std::collections::BTreeMap;
 use std::ops::Range;
+use std::path::PathBuf;
 use toml::Spanned;
 
 /// A StatefulSet's name ends up in its pods' `controller-revision-hash` label as
@@ -140,7 +143,7 @@ pub fn parse_quantity(s: &str) -> Result<f64, String> {
 impl Planner<'_> {
     /// Checks `[kubernetes]` (every target) and, for a cluster, the role names; the
     /// resolved plan when planning for a cluster.
-    pub(super) fn cluster(&mut self) -> Option<ClusterPlan> {
+    pub(super) fn resolve_cluster(&mut self) -> Option<ClusterPlan> {
         let k = self.m.kubernetes.as_ref().map(|k| k.get_ref());
         let default = KubernetesSection::default();
         let k = k.unwrap_or(&default);
@@ -306,6 +309,64 @@ impl Planner<'_> {
             shared_claim,
             resources,
         })
+    }
+
+    /// What a cluster plan should make an operator look at twice: directories several
+    /// pods would need to share, and SQLite (its files would die with the pod).
+    pub(super) fn cluster_warnings(&self, plan: &Plan) -> Vec<Diagnostic> {
+        let mut out = self.unshared_on_cluster(plan);
+        if let (Some(_), Some(db)) = (&plan.cluster, &plan.database) {
+            if db.provider == "sqlite" {
+                let d = Diagnostic::warning(
+                    "SQLite on a cluster keeps the grid's data in the pod: it is lost whenever the pod is recreated",
+                );
+                let d = match &self.m.database {
+                    Some(db) => d.at(&self.src, db.get_ref().provider.span(), "sqlite"),
+                    None => d,
+                };
+                out.push(d.help(
+                    "use provider = \"mysql\" or \"pgsql\" with a database server the pods reach",
+                ));
+            }
+        }
+        out
+    }
+
+    /// On a cluster each pod's state dir is its own: a directory copies share on one
+    /// host (map tiles, bakes, FSAssets) is shared across pods only through a
+    /// `shared_claim`. One warning per directory more than one pod would use without it.
+    fn unshared_on_cluster(&self, plan: &Plan) -> Vec<Diagnostic> {
+        let Some(c) = &plan.cluster else {
+            return Vec::new();
+        };
+        if c.shared_claim.is_some() {
+            return Vec::new();
+        }
+        let mut users: BTreeMap<PathBuf, u32> = BTreeMap::new();
+        for r in &plan.roles {
+            for d in crate::render::shared_dirs(plan, r) {
+                *users.entry(d).or_default() += r.instances;
+            }
+        }
+        let span = self.m.kubernetes.as_ref().map(|k| k.span());
+        // `fsassets` stands for its `data` and `tmp`.
+        let top: Vec<PathBuf> = users.keys().cloned().collect();
+        users.retain(|d, _| !top.iter().any(|t| t != d && d.starts_with(t)));
+        users
+            .into_iter()
+            .filter(|(_, pods)| *pods > 1)
+            .map(|(dir, pods)| {
+                let d = Diagnostic::warning(format!(
+                    "{pods} pods use {} but each would have its own: nothing shares it on a cluster",
+                    dir.display()
+                ));
+                let d = match &span {
+                    Some(s) => d.at(&self.src, s.clone(), "no shared_claim here"),
+                    None => d,
+                };
+                d.help("set shared_claim = \"NAME\" in [kubernetes]: a ReadWriteMany PersistentVolumeClaim mounted there in every pod")
+            })
+            .collect()
     }
 
     /// A name Kubernetes must accept; `default` when the key is absent.

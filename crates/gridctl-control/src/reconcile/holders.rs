@@ -366,9 +366,6 @@ pub fn stop_socket(socket: &Path) -> Result<(), String> {
         .map_err(|e| format!("failed to {e}"))
 }
 
-/// The detail [`statuses`] gives a copy whose holder is there but does not answer.
-pub const UNRESPONSIVE: &str = "holder does not answer";
-
 /// Status of every instance: the holder's answer, or `stopped` when there is none.
 pub fn statuses(plan: &Plan) -> Vec<(String, Option<InstanceStatus>, Option<String>)> {
     par_map(&plan.start_order(), PARALLEL, |inst| {
@@ -381,9 +378,11 @@ pub fn statuses(plan: &Plan) -> Vec<(String, Option<InstanceStatus>, Option<Stri
                 None,
                 Some("holder gone (stale files)".to_string()),
             ),
-            HolderPresence::Unresponsive => {
-                (inst.name.clone(), None, Some(UNRESPONSIVE.to_string()))
-            }
+            HolderPresence::Unresponsive => (
+                inst.name.clone(),
+                None,
+                Some("holder does not answer".to_string()),
+            ),
         }
     })
 }
