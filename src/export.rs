@@ -56,8 +56,8 @@ pub fn kubernetes(
     Ok(())
 }
 
-/// Writes every file atomically, then removes the files of an earlier export that this
-/// one no longer has (a role gone, no Ingress left). Returns the names removed.
+/// Writes the files all or none (`atomic::write_files`), then removes the files of an
+/// earlier export that this one no longer has (a role gone, no Ingress left). Returns the names removed.
 fn write(out: &Path, export: &Export) -> Result<Vec<String>, Failure> {
     let fail = |what: String, e: std::io::Error| {
         Failure::failed(Diagnostic::error(format!("{what}: {e}")))
@@ -73,11 +73,18 @@ fn write(out: &Path, export: &Export) -> Result<Vec<String>, Failure> {
         Err(_) => std::fs::create_dir_all(out)
             .map_err(|e| fail(format!("cannot create `{}`", out.display()), e))?,
     }
-    for (name, text) in &export.files {
-        let path = out.join(name);
-        crate::atomic::write_file(&path, text.as_bytes(), 0o644)
-            .map_err(|e| fail(format!("cannot write `{}`", path.display()), e))?;
-    }
+    // All files or none: a failed write leaves the previous export whole.
+    let files: Vec<(PathBuf, Vec<u8>)> = export
+        .files
+        .iter()
+        .map(|(name, text)| (out.join(name), text.as_bytes().to_vec()))
+        .collect();
+    crate::atomic::write_files(&files, 0o644).map_err(|e| {
+        fail(
+            format!("cannot write the export into `{}`", out.display()),
+            e,
+        )
+    })?;
     let ours: Vec<&str> = export.files.iter().map(|(n, _)| n.as_str()).collect();
     let entries =
         std::fs::read_dir(out).map_err(|e| fail(format!("cannot read `{}`", out.display()), e))?;

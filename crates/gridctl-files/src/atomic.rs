@@ -31,6 +31,34 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
+/// Writes several files as one: every temp file is written and synced first, and only
+/// then are they renamed into place. A failure while writing (a full disk, a directory
+/// that cannot be written) leaves every target as it was; only a rename failing half way
+/// (which needs the directory to change under the write) can leave some of them new.
+pub fn write_files(files: &[(PathBuf, Vec<u8>)], mode: u32) -> io::Result<()> {
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+    let mut renamed = 0;
+    let result = (|| {
+        for (path, contents) in files {
+            clean_stale(path);
+            let (tmp, mut f) = create_temp(path, mode)?;
+            staged.push((tmp, path));
+            f.write_all(contents)?;
+            f.sync_all()?;
+        }
+        for (tmp, path) in &staged {
+            fs::rename(tmp, path)?;
+            renamed += 1;
+            sync_dir(path)?;
+        }
+        Ok(())
+    })();
+    for (tmp, _) in staged.iter().skip(renamed) {
+        let _ = fs::remove_file(tmp);
+    }
+    result
+}
+
 /// `.NAME.tmp-` — the prefix of every temp file of `path`.
 fn temp_prefix(path: &Path) -> String {
     let name = path
@@ -128,6 +156,31 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn a_batch_that_cannot_be_written_changes_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.yaml");
+        write_file(&a, b"old", 0o644).unwrap();
+        // The second target's directory does not exist: its temp file cannot be made.
+        let batch = vec![
+            (a.clone(), b"new".to_vec()),
+            (dir.path().join("missing/b.yaml"), b"new".to_vec()),
+        ];
+        assert!(write_files(&batch, 0o644).is_err());
+        assert_eq!(fs::read(&a).unwrap(), b"old");
+        assert_eq!(names(dir.path()), ["a.yaml"], "no temp file left");
+        // Written whole when it can be.
+        let b = dir.path().join("b.yaml");
+        write_files(
+            &[(a.clone(), b"new".to_vec()), (b.clone(), b"b".to_vec())],
+            0o644,
+        )
+        .unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"new");
+        assert_eq!(fs::read(&b).unwrap(), b"b");
+        assert_eq!(names(dir.path()), ["a.yaml", "b.yaml"]);
     }
 
     #[test]
