@@ -25,3 +25,5 @@ pub mod converge;
 pub mod live;
 pub mod load;
 pub mod reconcile;
+#[cfg(test)]
+mod test_grid;

@@ -535,36 +535,7 @@ mod membership_tests {
     use super::*;
 
     fn plan() -> Plan {
-        let text = r#"
-[grid]
-name = "T"
-domain = "grid.localhost"
-
-[robust]
-bin_dir = "/opt/opensim/bin"
-command = ["robust"]
-
-[database]
-provider = "mysql"
-connection = "x"
-
-[nginx]
-output = "nginx/grid.conf"
-
-[roles.core]
-services = ["grid", "gridinfo", "auth", "useraccount", "avatar", "griduser", "presence",
-            "inventory", "login"]
-port = 8000
-public_port = 8002
-
-[roles.asset]
-services = ["asset"]
-instances = 3
-port = 8100
-"#;
-        let loaded =
-            gridctl_config::manifest::parse(Path::new("/tmp/grid.toml"), text.to_string()).unwrap();
-        gridctl_config::planner::build(&loaded).unwrap()
+        crate::test_grid::plan(3, 8100)
     }
 
     fn ready(plan: &Plan) -> BTreeMap<String, Health> {

@@ -96,38 +96,7 @@ mod tests {
     use crate::reconcile::step::Reason;
 
     fn plan(asset_port: u16) -> Plan {
-        let text = format!(
-            r#"
-[grid]
-name = "T"
-domain = "grid.localhost"
-
-[robust]
-bin_dir = "/opt/opensim/bin"
-command = ["robust"]
-
-[database]
-provider = "mysql"
-connection = "x"
-
-[nginx]
-output = "nginx/grid.conf"
-
-[roles.core]
-services = ["grid", "gridinfo", "auth", "useraccount", "avatar", "griduser", "presence",
-            "inventory", "login"]
-port = 8000
-public_port = 8002
-
-[roles.asset]
-services = ["asset"]
-port = {asset_port}
-"#
-        );
-        let loaded =
-            gridctl_config::manifest::parse(std::path::Path::new("/srv/g/grid.toml"), text)
-                .expect("manifest");
-        gridctl_config::planner::build(&loaded).expect("plan")
+        crate::test_grid::plan(1, asset_port)
     }
 
     fn all(plan: &Plan) -> Vec<&InstancePlan> {
