@@ -82,10 +82,17 @@ pub fn run(cli: Cli) -> i32 {
         } => crate::operate::logs(&cli.file, instance, *follow, *lines),
         Command::Restart {
             rolling,
+            notify,
             dry_run,
             json,
             names,
-        } => crate::converge::restart(&cli.file, names, *rolling, mode(&cli, *dry_run, *json)),
+        } => crate::converge::restart(
+            &cli.file,
+            names,
+            *rolling,
+            *notify,
+            mode(&cli, *dry_run, *json),
+        ),
         Command::Top => crate::dashboard::run(&cli.file),
         Command::Scale { requests, dry_run } => {
             crate::live::scale(&cli.file, requests, mode(&cli, *dry_run, false))
@@ -240,11 +247,17 @@ fn cmd_check(file: &Path) -> Outcome {
             code: EXIT_INVALID,
         });
     }
+    let simulators = plan.simulators().count();
+    let regions: usize = plan.simulators().map(|(_, s)| s.regions.len()).sum();
+    let sims = match simulators {
+        0 => String::new(),
+        n => format!(", {n} simulator(s) with {regions} region(s)"),
+    };
     println!(
-        "ok: {} ({} instance(s) in {} role(s), {warnings} warning(s))",
+        "ok: {} ({} instance(s) in {} role(s){sims}, {warnings} warning(s))",
         file.display(),
-        plan.instances.len(),
-        plan.roles.len()
+        plan.instances.len() - simulators,
+        plan.roles.len() - simulators
     );
     Ok(())
 }
@@ -263,7 +276,7 @@ fn cmd_plan(file: &Path, json: bool) -> Outcome {
                     .map(|(k, v)| {
                         (
                             k.clone(),
-                            if k == plan::DB_ENV {
+                            if k == plan::DB_ENV || k == gridctl_config::simulator::REGION_DB_ENV {
                                 "<secret>".to_string()
                             } else {
                                 v.clone()
@@ -272,12 +285,14 @@ fn cmd_plan(file: &Path, json: bool) -> Outcome {
                     })
                     .collect();
                 serde_json::json!({
-                    "name": i.name, "role": i.role, "index": i.index,
+                    "name": i.name, "role": i.role, "kind": i.kind, "index": i.index,
                     "private_port": i.private_port, "public_port": i.public_port,
                     "address": i.address, "dir": i.dir, "cwd": spec.cwd,
                     "argv": i.argv, "env": env, "socket": spec.socket,
                     "expected_connectors": i.expected_connectors,
                     "readiness_probe": spec.readiness.probe,
+                    "readiness_lines": spec.readiness.expected_lines,
+                    "readiness_extra_probes": spec.readiness.extra_probes,
                 })
             })
             .collect();
@@ -315,10 +330,18 @@ pub fn plan_table(plan: &Plan) -> String {
             Some(p) => format!("{} pub {p}", i.private_port),
             None => i.private_port.to_string(),
         };
-        let services: Vec<String> = plan
-            .role(&i.role)
-            .map(|r| r.services.clone())
-            .unwrap_or_default();
+        // A simulator's "services" are its regions.
+        let services: Vec<String> = match plan.role(&i.role) {
+            Some(r) => match &r.simulator {
+                Some(sim) => sim
+                    .regions
+                    .iter()
+                    .map(|g| format!("region {} ({},{} udp {})", g.name, g.x, g.y, g.port))
+                    .collect(),
+                None => r.services.clone(),
+            },
+            None => Vec::new(),
+        };
         let hosts: Vec<String> = plan
             .routes
             .iter()
@@ -331,7 +354,11 @@ pub fn plan_table(plan: &Plan) -> String {
             let first = line == 0;
             rows.push([
                 if first { i.name.clone() } else { String::new() },
-                if first { i.role.clone() } else { String::new() },
+                match (first, i.kind) {
+                    (false, _) => String::new(),
+                    (true, plan::Kind::Simulator) => "(simulator)".into(),
+                    (true, plan::Kind::Robust) => i.role.clone(),
+                },
                 if first { ports.clone() } else { String::new() },
                 services.get(line).cloned().unwrap_or_default(),
                 hosts.get(line).cloned().unwrap_or_default(),
@@ -349,10 +376,15 @@ pub fn plan_table(plan: &Plan) -> String {
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
+    let simulators = plan.simulators().count();
+    let sims = match simulators {
+        0 => String::new(),
+        n => format!(", {n} simulator(s)"),
+    };
     out.push_str(&format!(
-        "{} instance(s), {} role(s); state in {}",
-        plan.instances.len(),
-        plan.roles.len(),
+        "{} instance(s), {} role(s){sims}; state in {}",
+        plan.instances.len() - simulators,
+        plan.roles.len() - simulators,
         plan.state_dir.display()
     ));
     if let Some(c) = &plan.cluster {

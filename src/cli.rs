@@ -187,13 +187,18 @@ pub enum Command {
         /// in place, and says so before acting.
         #[arg(long)]
         rolling: bool,
+        /// Before restarting simulators, type OpenSim's `alert` into their consoles as a
+        /// countdown of this length (e.g. "5m": at 5m, 2m, 1m, 30s and 10s left), so
+        /// the users in their regions see it coming.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        notify: Option<std::time::Duration>,
         /// Print the steps (each with its reason) without acting.
         #[arg(long)]
         dry_run: bool,
         /// Steps (with --dry-run) or events as JSON lines instead of progress lines.
         #[arg(long)]
         json: bool,
-        /// Roles or instances.
+        /// Roles, instances or simulators.
         #[arg(required = true, add = complete::targets())]
         names: Vec<String>,
     },

@@ -23,6 +23,7 @@ fn row(name: &str, role: &str, state: &str, port: u16) -> InstRow {
     InstRow {
         name: name.into(),
         role: role.into(),
+        kind: gridctl::plan::Kind::Robust,
         state: state.into(),
         detail: match state {
             "degraded" => "Failed to load OpenSim.Services.InventoryService.dll".into(),

@@ -294,6 +294,7 @@ mod tests {
         InstRow {
             name: name.into(),
             role: role.into(),
+            kind: gridctl_config::plan::Kind::Robust,
             state: if running { "ready" } else { "stopped" }.into(),
             detail: String::new(),
             pid: running.then_some(10),

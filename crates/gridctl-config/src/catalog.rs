@@ -509,7 +509,11 @@ static SERVICES: &[Service] = &[
             conn!("MapGetServiceConnector", Public),
         ],
         local_module: Some("OpenSim.Services.MapImageService.dll:MapImageService"),
-        deps: &[wire("GridService", "grid", false)],
+        // No `GridService` check: a 0.9.2.2 simulator uploads its tile before it
+        // registers, so the check only ever logs "IP address … may be rogue" at every
+        // simulator start (and stores the tile anyway). Only simulators reach the
+        // private listener the add connector is on.
+        deps: &[],
         remote: Some(remote(
             "OpenSim.Services.Connectors.dll:MapImageServicesConnector",
             "MapImageService",

@@ -97,6 +97,7 @@ pub fn environment(plan: &Plan) -> Vec<Diagnostic> {
         ));
         out.push(origin.locate(d, &origin.bin_dir, "bin_dir"));
     }
+    out.extend(simulator_environment(plan));
     if let Some(db) = &plan.database {
         if db.connection.0.is_none() {
             let help = match db.source.strip_prefix("env:") {
@@ -108,6 +109,61 @@ pub fn environment(plan: &Plan) -> Vec<Diagnostic> {
                 db.source
             ));
             out.push(origin.locate(d, &origin.connection, "not set").help(help));
+        }
+    }
+    out
+}
+
+/// The simulators' side of [`environment`]: their bin/ (usually Robust's), program,
+/// `OpenSim.exe`, and the region store's secret.
+fn simulator_environment(plan: &Plan) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut reported: Vec<&Path> = Vec::new();
+    for (role, sim) in plan.simulators() {
+        let Some(inst) = plan.instance(&role.name) else {
+            continue;
+        };
+        if !reported.contains(&sim.bin_dir.as_path()) {
+            reported.push(&sim.bin_dir);
+            let program = &inst.argv[0];
+            if !sim.bin_dir.is_dir() {
+                out.push(Diagnostic::error(format!(
+                    "the simulators' bin_dir `{}` is not a directory",
+                    sim.bin_dir.display()
+                )).help("point [simulator] bin_dir (default: [robust] bin_dir) at OpenSim's bin/ directory"));
+            } else if !program_exists(program) {
+                out.push(
+                    Diagnostic::error(format!("the simulator command `{program}` was not found"))
+                        .help(
+                        "install it, or set [simulator] command (e.g. [\"mono\", \"OpenSim.exe\"])",
+                    ),
+                );
+            } else if let Some(assembly) = inst
+                .argv
+                .get(1)
+                .filter(|a| a.ends_with(".dll") || a.ends_with(".exe"))
+            {
+                if !sim.bin_dir.join(assembly).exists() {
+                    out.push(Diagnostic::error(format!(
+                        "`{assembly}` is not in the simulators' bin_dir `{}`",
+                        sim.bin_dir.display()
+                    )).help("a full OpenSim bin/ holds OpenSim.exe beside Robust.exe; set [simulator] bin_dir to one"));
+                }
+            }
+        }
+        if let Some(db) = &sim.database {
+            if db.connection.0.is_none() {
+                out.push(
+                    Diagnostic::error(format!(
+                    "the region database connection string of simulator `{}` ({}) is not available",
+                    role.name, db.source
+                ))
+                    .help(format!(
+                        "it is passed to the simulator as {}",
+                        crate::simulator::REGION_DB_ENV
+                    )),
+                );
+            }
         }
     }
     out
@@ -175,7 +231,12 @@ pub fn references(plan: &Plan, rendered: &[RenderedInstance]) -> Vec<Diagnostic>
             .instance(&r.name)
             .map(|i| plan.spec(i, "").env.into_iter().collect())
             .unwrap_or_default();
-        match ini::load_with_includes(&root.join("Robust.ini"), &plan.bin_dir) {
+        // A simulator's root file and cwd are its own.
+        let (root_file, cwd) = match plan.role(&r.name).and_then(|x| x.simulator.as_ref()) {
+            Some(sim) => ("OpenSim.ini", sim.bin_dir.as_path()),
+            None => ("Robust.ini", plan.bin_dir.as_path()),
+        };
+        match ini::load_with_includes(&root.join(root_file), cwd) {
             Ok(mut loaded) => {
                 loaded
                     .ini
@@ -217,13 +278,17 @@ fn setting_span(
     section: &str,
     key: &str,
 ) -> Option<std::ops::Range<usize>> {
-    let (s, keys) = plan
-        .role(role)?
+    let r = plan.role(role)?;
+    let (s, keys) = r
         .settings
         .iter()
         .find(|(s, _)| s.eq_ignore_ascii_case(section))?;
     let (k, _) = keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(key))?;
-    locator.value(&["roles", role, "settings", s, k])
+    let table = match r.simulator {
+        Some(_) => "simulators",
+        None => "roles",
+    };
+    locator.value(&[table, role, "settings", s, k])
 }
 
 /// Every type the rendered log4net configs name must load from bin_dir: log4net drops an

@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod plan;
 pub mod planner;
 pub mod scale;
+pub mod simulator;
 
 // plan → files.
 pub mod ini;

@@ -27,6 +27,11 @@ pub struct Manifest {
     /// How the grid runs on a Kubernetes cluster (`gridctl export kubernetes`, `pod run`);
     /// ignored on a single host. Every key has a default.
     pub kubernetes: Option<Spanned<KubernetesSection>>,
+    /// The region simulator binary and what every simulator shares (design.md §8).
+    pub simulator: Option<Spanned<SimulatorDefaults>>,
+    /// Region simulators: one `OpenSim.exe` process each, serving its regions.
+    #[serde(default)]
+    pub simulators: IndexMap<String, Spanned<SimulatorSection>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +181,85 @@ pub struct RoleSection {
     pub env: IndexMap<String, String>,
     #[serde(default)]
     pub supervise: SuperviseSection,
+}
+
+/// `[simulator]`: the simulator binary (like `[robust]` for Robust) and defaults every
+/// `[simulators.NAME]` may override.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorDefaults {
+    /// OpenSim's `bin/` holding `OpenSim.exe`; default `[robust] bin_dir` (a full OpenSim
+    /// `bin/` has both).
+    pub bin_dir: Option<Spanned<PathBuf>>,
+    /// Program and leading args; default `dotnet OpenSim.dll` when bin_dir has it, else
+    /// `mono OpenSim.exe`.
+    pub command: Option<Spanned<Vec<String>>>,
+    /// Extra arguments appended to every simulator's command line.
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// Console prompt without the trailing `# ` (OpenSim's `Region (root)`).
+    pub prompt: Option<String>,
+    /// The estate new regions join (`[Estates] DefaultEstateName`).
+    pub estate_name: Option<Spanned<String>>,
+    /// "First Last" of an existing grid user (`[Estates] DefaultEstateOwnerName`): with
+    /// it and the estate name, the first start asks nothing on the console.
+    pub estate_owner: Option<Spanned<String>>,
+    /// Where region data lives: absent = an SQLite file per simulator in its state dir.
+    pub database: Option<Spanned<DatabaseSection>>,
+    /// The address viewers reach the regions' UDP ports at (`ExternalHostName`); default
+    /// the grid's `domain`.
+    pub external_host: Option<Spanned<String>>,
+    /// The address the regions' UDP listeners bind (`InternalAddress`, default `0.0.0.0`).
+    pub internal_address: Option<Spanned<String>>,
+}
+
+/// `[simulators.NAME]`: one simulator process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorSection {
+    /// The simulator's HTTP port (`[Network] http_listener_port`): capabilities,
+    /// agent transfers, what the grid calls.
+    pub http_port: Spanned<i64>,
+    pub regions: Vec<Spanned<RegionSection>>,
+    // Each of these overrides `[simulator]`'s.
+    /// The estate new regions join (`[Estates] DefaultEstateName`).
+    pub estate_name: Option<Spanned<String>>,
+    /// "First Last" of an existing grid user (`[Estates] DefaultEstateOwnerName`): with
+    /// it and the estate name, the first start asks nothing on the console.
+    pub estate_owner: Option<Spanned<String>>,
+    /// Where region data lives: absent = an SQLite file per simulator in its state dir.
+    pub database: Option<Spanned<DatabaseSection>>,
+    /// The address viewers reach the regions' UDP ports at (`ExternalHostName`); default
+    /// the grid's `domain`.
+    pub external_host: Option<Spanned<String>>,
+    /// The address the regions' UDP listeners bind (`InternalAddress`, default `0.0.0.0`).
+    pub internal_address: Option<Spanned<String>>,
+    /// Raw INI keys per section, rendered last (`[simulators.x.settings.Startup]`).
+    #[serde(default)]
+    pub settings: IndexMap<String, IndexMap<String, toml::Value>>,
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    #[serde(default)]
+    pub supervise: SuperviseSection,
+}
+
+/// `[[simulators.NAME.regions]]`: one region of a simulator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionSection {
+    pub name: Spanned<String>,
+    /// Grid coordinates in regions, `"X,Y"` (e.g. `"1000,1000"`).
+    pub location: Spanned<String>,
+    /// The region's UDP port (`InternalPort`).
+    pub port: Spanned<i64>,
+    /// The region's UUID; default derived from the grid's and the region's names.
+    pub uuid: Option<Spanned<String>>,
+    /// Logins without a start region land here (Robust's `DefaultRegion` flag); default
+    /// the first region declared.
+    #[serde(default)]
+    pub default: bool,
 }
 
 /// `[kubernetes]`: what a cluster needs that a single host does not. Resolved and

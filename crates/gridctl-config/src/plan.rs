@@ -7,6 +7,7 @@
 use crate::catalog::{self, CopyRule, Service, Side};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::manifest::SuperviseSection;
+pub use crate::simulator::Kind;
 use crate::wiring::RoleWiring;
 use gridctl_wire::spec::{InstanceSpec, Probe, ReadinessSpec, RestartPolicy, StopPolicy};
 use serde::Serialize;
@@ -46,6 +47,13 @@ pub struct Plan {
     pub env: Vec<(String, String)>,
     /// Set when planned for a Kubernetes cluster (`crate::cluster`).
     pub cluster: Option<crate::cluster::ClusterPlan>,
+    /// Robust's `[GridService] Region_<name>` flags: the declared regions' (default and
+    /// fallback), or OpenSim's own `Welcome Area` when the grid declares no simulator.
+    pub region_flags: Vec<(String, String)>,
+    /// `[simulator] env`, for every simulator.
+    pub simulator_env: Vec<(String, String)>,
+    /// The simulators' console prompt, without `# `.
+    pub simulator_prompt: String,
     /// Where a few values were written in grid.toml, so `check`'s machine checks can point there.
     #[serde(skip)]
     pub origin: Origin,
@@ -98,12 +106,25 @@ pub struct RolePlan {
     pub wiring: RoleWiring,
     #[serde(skip)]
     pub supervise: Supervise,
+    /// Set for a simulator (`[simulators.NAME]`): one copy, no services, no upstream.
+    pub simulator: Option<crate::simulator::SimulatorPlan>,
+}
+
+impl RolePlan {
+    pub fn kind(&self) -> Kind {
+        match self.simulator {
+            Some(_) => Kind::Simulator,
+            None => Kind::Robust,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct InstancePlan {
     pub name: String,
+    /// The role, or for a simulator its own name.
     pub role: String,
+    pub kind: Kind,
     /// Copy number, from 1.
     pub index: u32,
     pub private_port: u16,
@@ -289,7 +310,8 @@ impl Plan {
     }
 
     /// Start order: every role's first copy, dependencies first, then the other copies
-    /// (copies racing on an empty database corrupt their migrations, robust.md §0c).
+    /// (copies racing on an empty database corrupt their migrations, robust.md §0c),
+    /// then the simulators.
     pub fn start_order(&self) -> Vec<&InstancePlan> {
         let rank = |i: &InstancePlan| {
             self.role(&i.role)
@@ -297,7 +319,8 @@ impl Plan {
                 .unwrap_or(usize::MAX)
         };
         let mut all: Vec<&InstancePlan> = self.instances.iter().collect();
-        all.sort_by_key(|i| (i.index > 1, rank(i), i.index));
+        // Simulators after every Robust copy: they call the grid as they start.
+        all.sort_by_key(|i| (i.kind == Kind::Simulator, i.index > 1, rank(i), i.index));
         all
     }
 
@@ -307,22 +330,45 @@ impl Plan {
         let sup = role
             .map(|r| r.supervise.clone())
             .unwrap_or_else(|| Supervise::resolve(&Default::default(), &Default::default()));
+        let simulator = role.and_then(|r| r.simulator.as_ref());
         let mut env = vec![("TERM".to_string(), self.term.clone())];
-        if let Some(db) = &self.database {
-            if let Some(conn) = &db.connection.0 {
-                env.push((DB_ENV.to_string(), conn.clone()));
-            }
+        // Each process gets only its own secret: a simulator never sees Robust's.
+        let (db, db_env) = match simulator {
+            Some(sim) => (sim.database.as_ref(), crate::simulator::REGION_DB_ENV),
+            None => (self.database.as_ref(), DB_ENV),
+        };
+        if let Some(conn) = db.and_then(|d| d.connection.0.as_ref()) {
+            env.push((db_env.to_string(), conn.clone()));
         }
-        env.extend(self.env.iter().cloned());
+        match simulator {
+            Some(_) => env.extend(self.simulator_env.iter().cloned()),
+            None => env.extend(self.env.iter().cloned()),
+        }
         if let Some(r) = role {
             env.extend(r.env.iter().cloned());
         }
+        let (prompt, expected_lines, extra_probes) = match simulator {
+            Some(sim) => (
+                &self.simulator_prompt,
+                sim.regions
+                    .iter()
+                    .map(|r| r.logins_enabled_line())
+                    .collect(),
+                sim.regions
+                    .iter()
+                    .filter_map(|r| self.registration_probe(&r.name))
+                    .collect(),
+            ),
+            None => (&self.prompt, Vec::new(), Vec::new()),
+        };
         InstanceSpec {
             name: inst.name.clone(),
             role: inst.role.clone(),
             program: inst.argv[0].clone(),
             args: inst.argv[1..].to_vec(),
-            cwd: self.bin_dir.clone(),
+            cwd: simulator
+                .map(|s| s.bin_dir.clone())
+                .unwrap_or_else(|| self.bin_dir.clone()),
             env,
             socket: self.sockets_dir().join(&inst.name),
             holder_pid_file: inst.dir.join("holder.pid"),
@@ -332,7 +378,10 @@ impl Plan {
             scrollback_lines: sup.scrollback_lines,
             rows: sup.console_rows,
             cols: sup.console_cols,
-            robust_pid_file: inst.dir.join("Robust.pid"),
+            robust_pid_file: inst.dir.join(match simulator {
+                Some(_) => "OpenSim.pid",
+                None => "Robust.pid",
+            }),
             stop: StopPolicy {
                 command: sup.stop_command.clone(),
                 command_timeout_ms: ms(sup.stop_timeout),
@@ -348,9 +397,12 @@ impl Plan {
             },
             readiness: ReadinessSpec {
                 expected_connectors: inst.expected_connectors.clone(),
-                prompt: format!("{}# ", self.prompt),
+                prompt: format!("{prompt}# "),
                 probe: self.probe_for(inst),
                 timeout_ms: ms(sup.ready_timeout),
+                expected_lines,
+                startup_errors_fatal: simulator.is_none(),
+                extra_probes,
             },
             config_hash: config_hash.to_string(),
             // Filled in by render (it knows whether nginx is managed).
@@ -376,11 +428,64 @@ impl Plan {
                     body: p.body.into(),
                     expect_status: p.expect_status,
                     reject_body: p.reject_body.map(Into::into),
+                    host: None,
                 });
             }
         }
         None
     }
+}
+
+impl Plan {
+    /// The request that tells whether the grid service knows region `name`, sent where
+    /// simulators send theirs: the grid's private route (through nginx: its private
+    /// listener, with the hostname as `Host`), so it also proves that route works.
+    pub fn registration_probe(&self, name: &str) -> Option<Probe> {
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.service == "grid" && r.side == Side::Private)?;
+        let rest = route.url.split_once("://").map(|(_, r)| r)?;
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let (host, port) = authority.rsplit_once(':')?;
+        let port: u16 = port.parse().ok()?;
+        Some(Probe {
+            port,
+            method: "POST".into(),
+            path: "/grid".into(),
+            body: format!(
+                "SCOPEID=00000000-0000-0000-0000-000000000000&NAME={}&METHOD=get_region_by_name",
+                form_encode(name)
+            ),
+            expect_status: Some(200),
+            reject_body: Some(crate::simulator::REGION_UNKNOWN.into()),
+            host: Some(host.to_string()),
+        })
+    }
+
+    /// The simulators of the plan, with their own sections.
+    pub fn simulators(
+        &self,
+    ) -> impl Iterator<Item = (&RolePlan, &crate::simulator::SimulatorPlan)> {
+        self.roles
+            .iter()
+            .filter_map(|r| r.simulator.as_ref().map(|s| (r, s)))
+    }
+}
+
+/// `application/x-www-form-urlencoded` for one value (what Robust's connectors parse).
+fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 fn ms(d: Duration) -> u64 {

@@ -25,6 +25,7 @@ mod cluster;
 mod ports;
 mod routes;
 mod sections;
+mod simulators;
 mod surge;
 mod validate;
 
@@ -176,8 +177,13 @@ impl<'a> Planner<'a> {
             roles.push(self.role_plan(role_name, role, services, wiring));
         }
         self.start_ranks(&mut roles, &host_of);
-        let instances = self.instances(&roles, &state_dir, &command);
+        let mut instances = self.instances(&roles, &state_dir, &command);
+        let (sim_roles, sim_instances) = self.simulators(&dir, &state_dir, &bin_dir, roles.len());
+        roles.extend(sim_roles);
+        instances.extend(sim_instances);
         self.check_ports(&roles, &instances);
+        self.check_region_ports(&roles, &instances);
+        let region_flags = region_flags(&roles);
         let database = self.database(&dir, instances.len());
         let nginx = self.nginx(&dir);
         // On a cluster the Services and the Ingress take nginx's place.
@@ -250,6 +256,23 @@ impl<'a> Planner<'a> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             cluster: self.cluster.take(),
+            region_flags,
+            simulator_env: m
+                .simulator
+                .as_ref()
+                .map(|d| {
+                    d.get_ref()
+                        .env
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            simulator_prompt: m
+                .simulator
+                .as_ref()
+                .and_then(|d| d.get_ref().prompt.clone())
+                .unwrap_or_else(|| crate::simulator::DEFAULT_PROMPT.into()),
             origin: Origin {
                 source: Some(self.src.clone()),
                 bin_dir: Some(m.robust.bin_dir.span()),
@@ -513,6 +536,7 @@ impl<'a> Planner<'a> {
             env: r.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             wiring,
             supervise: Supervise::resolve(&self.m.supervise, &r.supervise),
+            simulator: None,
         }
     }
 
@@ -587,6 +611,7 @@ impl<'a> Planner<'a> {
                     None => r.address.clone(),
                 };
                 out.push(InstancePlan {
+                    kind: crate::plan::Kind::Robust,
                     private_port: r.port.saturating_add(offset),
                     public_port: r.public_port.map(|p| p.saturating_add(offset)),
                     address,
@@ -604,6 +629,35 @@ impl<'a> Planner<'a> {
         }
         out
     }
+}
+
+/// Robust's `[GridService] Region_<name>` flags for the declared regions: the default
+/// one `DefaultRegion, FallbackRegion` (logins without a start region go there), every
+/// other `FallbackRegion` (where a login goes when its region is down). A grid without
+/// simulators keeps the flags for OpenSim's own first region, `Welcome Area`.
+fn region_flags(roles: &[RolePlan]) -> Vec<(String, String)> {
+    let regions: Vec<&crate::simulator::RegionPlan> = roles
+        .iter()
+        .filter_map(|r| r.simulator.as_ref())
+        .flat_map(|s| &s.regions)
+        .collect();
+    if regions.is_empty() {
+        return vec![(
+            "Region_Welcome_Area".into(),
+            "DefaultRegion, FallbackRegion".into(),
+        )];
+    }
+    regions
+        .iter()
+        .map(|r| {
+            let flags = if r.default {
+                "DefaultRegion, FallbackRegion"
+            } else {
+                "FallbackRegion"
+            };
+            (r.flags_key(), flags.to_string())
+        })
+        .collect()
 }
 
 /// The connector class names of a role, in ServiceList order.

@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod simulator;
+pub use simulator::data_dir as simulator_data_dir;
+
 /// One instance's rendered files, relative to its directory.
 #[derive(Debug, Clone)]
 pub struct RenderedInstance {
@@ -63,6 +66,7 @@ struct Common<'a> {
     hypergrid: Option<&'a crate::plan::HypergridPlan>,
     nginx: bool,
     grid_info: &'a [(String, String)],
+    region_flags: &'a [(String, String)],
     database: Option<DatabaseCtx<'a>>,
     login_address: String,
     shared: SharedCtx,
@@ -76,6 +80,9 @@ struct Common<'a> {
 struct LogCtx {
     max_bytes: i64,
     keep: i32,
+    /// The log files' names in the instance dir (Robust's or the simulator's).
+    file: &'static str,
+    stats_file: &'static str,
 }
 
 /// Absolute paths of the per-grid directories copies share. Robust resolves relative
@@ -132,6 +139,7 @@ fn common<'a>(plan: &'a Plan, role: &'a RolePlan, inst: &'a InstancePlan) -> Com
         hypergrid: plan.hypergrid.as_ref(),
         nginx: plan.nginx.is_some(),
         grid_info: &plan.grid_info,
+        region_flags: &plan.region_flags,
         database: plan.database.as_ref().map(|d| DatabaseCtx {
             storage_provider: &d.storage_provider,
             env: DB_ENV,
@@ -152,6 +160,14 @@ fn common<'a>(plan: &'a Plan, role: &'a RolePlan, inst: &'a InstancePlan) -> Com
         log: LogCtx {
             max_bytes: i64::try_from(role.supervise.log_max_bytes).unwrap_or(i64::MAX),
             keep: i32::try_from(role.supervise.log_keep).unwrap_or(i32::MAX),
+            file: match role.simulator {
+                Some(_) => "OpenSim.log",
+                None => "robust.log",
+            },
+            stats_file: match role.simulator {
+                Some(_) => "OpenSimStats.log",
+                None => "robust-stats.log",
+            },
         },
     }
 }
@@ -201,6 +217,9 @@ pub fn render_instance(
     let role = plan.role(&inst.role).ok_or_else(|| {
         Diagnostic::error(format!("instance `{}` has no role in the plan", inst.name))
     })?;
+    if let Some(sim) = &role.simulator {
+        return simulator::render_instance(plan, t, role, inst, sim);
+    }
     let base = common(plan, role, inst);
     let dir = &inst.dir;
     let mut files: Vec<(PathBuf, String)> = Vec::new();
@@ -659,32 +678,10 @@ pub fn render_nginx_with(
     t.render("nginx.conf", &ctx).map(with_final_newline)
 }
 
-/// The GridCommon.ini-style snippet simulators use to reach this grid.
+/// The GridCommon.ini simulators gridctl does not run use to reach this grid (the
+/// same text gridctl renders for its own simulators, with paths relative to bin/).
 pub fn render_simulator(plan: &Plan, t: &Templates) -> Result<String, Diagnostic> {
-    let mut entries = Vec::new();
-    for r in &plan.routes {
-        let Some(svc) = catalog::get(&r.service) else {
-            continue;
-        };
-        let key: Option<(&str, &str)> = match (svc.name, r.side) {
-            ("gridinfo", Side::Public) => Some(("GridInfo", "GridInfoURI")),
-            ("groups", Side::Private) => Some(("Groups", "GroupsServerURI")),
-            ("estate", Side::Private) => Some(("EstateService", "EstateServerURI")),
-            ("bakes", Side::Private) => Some(("XBakes", "URL")),
-            (_, Side::Private) => svc.remote.map(|rm| (rm.url_section, rm.url_key)),
-            _ => None,
-        };
-        if let Some((section, key)) = key {
-            entries.push(serde_json::json!({"section": section, "key": key, "url": r.url}));
-        }
-    }
-    let ctx = serde_json::json!({
-        "manifest": plan.manifest_path.display().to_string(),
-        "grid": { "name": plan.grid_name },
-        "hypergrid": plan.hypergrid,
-        "entries": entries,
-    });
-    t.render("simulator.ini", &ctx).map(with_final_newline)
+    simulator::grid_common(plan, t, None).map(with_final_newline)
 }
 
 /// Tera drops the template's last newline; a text file (and a terminal prompt after

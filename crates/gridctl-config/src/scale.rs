@@ -46,6 +46,16 @@ pub fn edit_manifest(text: &str, changes: &[(String, u32)]) -> Result<String, St
     let mut splices: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     let mut inserts: Vec<(String, u32)> = Vec::new();
     for (role, n) in changes {
+        let is_simulator = doc
+            .as_table()
+            .get("simulators")
+            .and_then(Item::as_table_like)
+            .is_some_and(|s| s.contains_key(role));
+        if is_simulator {
+            return Err(format!(
+                "`{role}` is a simulator: one OpenSim.exe process, never copies; add regions to it, or declare another [simulators.NAME]"
+            ));
+        }
         let Some(table) = roles.get(role).and_then(Item::as_table_like) else {
             let hint = did_you_mean(role, known.iter().map(String::as_str))
                 .map(|h| format!("; {h}"))
@@ -173,6 +183,16 @@ mod tests {
         let out =
             edit_manifest("[roles.inv] # inv\r\nport = 8400\r\n", &[("inv".into(), 3)]).unwrap();
         assert_eq!(out, "[roles.inv] # inv\r\nport = 8400\r\ninstances = 3\r\n");
+    }
+
+    #[test]
+    fn a_simulator_is_never_scaled() {
+        let text = "[roles.asset]\ninstances = 1\n[simulators.mainland]\nhttp_port = 9000\n";
+        let e = edit_manifest(text, &[("mainland".into(), 2)]).unwrap_err();
+        assert!(
+            e.starts_with("`mainland` is a simulator: one OpenSim.exe process"),
+            "{e}"
+        );
     }
 
     #[test]

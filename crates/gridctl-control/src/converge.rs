@@ -258,7 +258,14 @@ pub fn down(file: &Path, names: &[String], mode: Mode) -> Outcome {
 
 /// `restart [--rolling]`: behind nginx (or `--rolling`) one copy at a time, out of its
 /// upstream while it restarts; otherwise each copy restarts and is waited for.
-pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outcome {
+/// `notify`: first an `alert` countdown of that length in the selected simulators.
+pub fn restart(
+    file: &Path,
+    names: &[String],
+    rolling: bool,
+    notify: Option<std::time::Duration>,
+    mode: Mode,
+) -> Outcome {
     let dry_run = mode.dry_run;
     let started = Instant::now();
     let (_lock, plan) = plan_for(file, dry_run)?;
@@ -281,6 +288,39 @@ pub fn restart(file: &Path, names: &[String], rolling: bool, mode: Mode) -> Outc
         rolling,
         &roles,
     );
+    if let Some(total) = notify {
+        // Only simulators that run have users to tell.
+        let running: Vec<&InstancePlan> = selected
+            .iter()
+            .copied()
+            .filter(|i| i.kind == gridctl_config::plan::Kind::Simulator)
+            .filter(|i| {
+                matches!(
+                    seen.holders.get(&i.name),
+                    Some(observe::Seen::Running { .. })
+                )
+            })
+            .collect();
+        if dry_run {
+            if !running.is_empty() && mode.talks() {
+                print::out(&format!(
+                    "first: an alert countdown of {} in {}\n",
+                    human::duration(total),
+                    running
+                        .iter()
+                        .map(|i| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        } else {
+            crate::notify::countdown(&plan, &running, total, &mut |line| {
+                if mode.talks() {
+                    print::out(&format!("{line}\n"));
+                }
+            });
+        }
+    }
     let Some((report, left)) = converge_surged(&plan, &t, &rendered, &steps, started, mode)? else {
         return Ok(());
     };

@@ -20,6 +20,9 @@ pub mod status;
 // nginx: render the front, test it, reload it.
 pub mod nginx;
 
+// What simulators' users are told before a restart.
+pub mod notify;
+
 // Plan → diff → steps → execute, and its callers.
 pub mod converge;
 pub mod live;

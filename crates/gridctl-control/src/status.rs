@@ -1,7 +1,7 @@
 //! `gridctl status`: one row per instance, from its holder plus /proc.
 
 use crate::procstat;
-use gridctl_config::plan::Plan;
+use gridctl_config::plan::{Kind, Plan};
 use gridctl_config::render::Membership;
 use gridctl_wire::protocol::{InstanceState, InstanceStatus};
 use serde::Serialize;
@@ -11,7 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Row {
     pub name: String,
+    /// The role, or for a simulator its own name.
     pub role: String,
+    /// `robust` or `simulator`.
+    #[serde(default = "robust")]
+    pub kind: Kind,
     pub state: String,
     pub detail: String,
     pub pid: Option<u32>,
@@ -32,6 +36,10 @@ pub struct Row {
     /// Where the copy stands in its nginx upstream, when nginx is managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<Membership>,
+}
+
+fn robust() -> Kind {
+    Kind::Robust
 }
 
 impl Row {
@@ -102,9 +110,12 @@ pub fn rows_for(
         .nginx
         .as_ref()
         .map(|_| crate::nginx::load_membership(plan));
+    // A simulator is in no upstream.
     let upstream_of = |name: &str| {
+        let routed = plan.instance(name).is_none_or(|i| i.kind == Kind::Robust);
         membership
             .as_ref()
+            .filter(|_| routed)
             .map(|m| m.get(name).copied().unwrap_or(Membership::In))
     };
     // By name, once: a lookup per row in the plan's list is quadratic in the copies.
@@ -120,14 +131,31 @@ pub fn rows_for(
         let ports: Vec<u16> = std::iter::once(inst.private_port)
             .chain(inst.public_port)
             .collect();
+        // A ready simulator says what it serves.
+        let regions = plan
+            .role(&inst.role)
+            .and_then(|r| r.simulator.as_ref())
+            .map(|sim| {
+                let list: Vec<String> = sim
+                    .regions
+                    .iter()
+                    .map(|r| format!("{} ({},{} udp {})", r.name, r.x, r.y, r.port))
+                    .collect();
+                format!("regions: {}", list.join(", "))
+            });
         Some(match st {
             Some(s) => {
                 let proc_ = s.pid.and_then(procstat::sample);
+                let detail = match (&regions, s.state) {
+                    (Some(r), InstanceState::Ready) if s.detail.is_empty() => r.clone(),
+                    _ => s.detail.clone(),
+                };
                 Row {
                     name: name.clone(),
                     role: inst.role.clone(),
+                    kind: inst.kind,
                     state: s.state.as_str().to_string(),
-                    detail: s.detail.clone(),
+                    detail,
                     pid: s.pid,
                     holder_pid: Some(s.holder_pid),
                     ports,
@@ -152,6 +180,7 @@ pub fn rows_for(
             None => Row {
                 name: name.clone(),
                 role: inst.role.clone(),
+                kind: inst.kind,
                 state: InstanceState::Stopped.as_str().to_string(),
                 detail: note.clone().unwrap_or_default(),
                 pid: None,
@@ -185,6 +214,7 @@ pub fn undeclared_row(plan: &Plan, name: &str, status: Option<&InstanceStatus>) 
     Row {
         name: name.to_string(),
         role,
+        kind: Kind::Robust,
         state: UNDECLARED.to_string(),
         detail: "running but no longer in grid.toml; `gridctl up` or `gridctl down` stops it"
             .into(),
@@ -219,9 +249,14 @@ pub fn symbol(state: &str) -> &'static str {
 
 pub fn table(rows: &[Row]) -> String {
     let nginx = rows.iter().any(|r| r.upstream.is_some());
+    // A grid with simulators says which line is which kind of process.
+    let kinds = rows.iter().any(|r| r.kind == Kind::Simulator);
     let mut header = vec![
         "INSTANCE", "STATE", "PID", "PORTS", "RESTARTS", "CRASH", "UPTIME", "CPU%", "RSS",
     ];
+    if kinds {
+        header.insert(1, "KIND");
+    }
     if nginx {
         header.push("NGINX");
     }
@@ -230,6 +265,9 @@ pub fn table(rows: &[Row]) -> String {
     let dash = || "-".to_string();
     for r in rows {
         let mut line = r.cells();
+        if kinds {
+            line.insert(1, r.kind.as_str().to_string());
+        }
         if nginx {
             line.push(
                 r.upstream

@@ -369,6 +369,20 @@ impl Hub {
             }
             None => inner.scrollback.push(lines, |_, _| {}),
         }
+        // A start that asks something on the console (a simulator without its estate
+        // settings) waits for an answer: say so, with the question, instead of a
+        // silent `starting`.
+        let asking = inner.state == InstanceState::Starting
+            && inner
+                .readiness
+                .as_ref()
+                .is_some_and(|r| r.generation == generation && r.tracker.is_pending());
+        if asking {
+            let text = String::from_utf8_lossy(pending);
+            if is_question(&text) {
+                inner.detail = format!("waiting for an answer: {}", text.trim_end());
+            }
+        }
         inner.scrollback.set_partial(pending);
 
         if !inner.captures.is_empty() {

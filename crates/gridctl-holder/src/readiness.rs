@@ -103,6 +103,11 @@ pub enum Verdict {
 pub struct ReadinessTracker {
     expected: Vec<String>,
     seen: Vec<bool>,
+    /// Console lines that must appear (a simulator's `LOGINS ENABLED`, per region).
+    lines: Vec<String>,
+    lines_seen: Vec<bool>,
+    /// Whether an ERROR or `Failed to load` line settles startup as degraded.
+    errors_fatal: bool,
     prompt: String,
     prompt_seen: bool,
     failure: Option<String>,
@@ -113,6 +118,9 @@ impl ReadinessTracker {
         ReadinessTracker {
             expected: spec.expected_connectors.clone(),
             seen: vec![false; spec.expected_connectors.len()],
+            lines: spec.expected_lines.clone(),
+            lines_seen: vec![false; spec.expected_lines.len()],
+            errors_fatal: spec.startup_errors_fatal,
             prompt: spec.prompt.clone(),
             prompt_seen: spec.prompt.trim().is_empty(),
             failure: None,
@@ -133,6 +141,11 @@ impl ReadinessTracker {
         if self.failure.is_some() {
             return;
         }
+        for (want, seen) in self.lines.iter().zip(self.lines_seen.iter_mut()) {
+            if !*seen && line.contains(want.as_str()) {
+                *seen = true;
+            }
+        }
         match classify(line, red) {
             LineKind::Loaded(class) => {
                 for (name, seen) in self.expected.iter().zip(self.seen.iter_mut()) {
@@ -141,9 +154,10 @@ impl ReadinessTracker {
                     }
                 }
             }
-            LineKind::FailedToLoad | LineKind::Error => {
+            LineKind::FailedToLoad | LineKind::Error if self.errors_fatal => {
                 self.failure = Some(line.trim().to_string())
             }
+            LineKind::FailedToLoad | LineKind::Error => {}
             LineKind::Other => {}
         }
     }
@@ -156,7 +170,7 @@ impl ReadinessTracker {
         if let Some(line) = &self.failure {
             return Verdict::Failed(line.clone());
         }
-        if self.prompt_seen && self.seen.iter().all(|s| *s) {
+        if self.prompt_seen && self.seen.iter().all(|s| *s) && self.lines_seen.iter().all(|s| *s) {
             Verdict::ConsoleReady
         } else {
             Verdict::Pending
@@ -168,8 +182,11 @@ impl ReadinessTracker {
     /// successfully`, then `waiting for the prompt`; `console ready` after both.
     pub fn progress(&self) -> String {
         let loaded = self.seen.iter().filter(|s| **s).count();
+        let lines = self.lines_seen.iter().filter(|s| **s).count();
         if loaded < self.expected.len() {
             format!("services loaded {loaded}/{}", self.expected.len())
+        } else if lines < self.lines.len() {
+            format!("regions with logins enabled {lines}/{}", self.lines.len())
         } else if !self.prompt_seen {
             "waiting for the prompt".to_string()
         } else {
@@ -189,6 +206,16 @@ impl ReadinessTracker {
             .collect();
         if !missing.is_empty() {
             parts.push(format!("connectors not loaded: {}", missing.join(", ")));
+        }
+        let lines: Vec<&str> = self
+            .lines
+            .iter()
+            .zip(&self.lines_seen)
+            .filter(|(_, s)| !**s)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !lines.is_empty() {
+            parts.push(format!("not seen on the console: {}", lines.join("; ")));
         }
         if !self.prompt_seen {
             parts.push(format!("prompt `{}` not seen", self.prompt.trim_end()));
@@ -229,8 +256,10 @@ pub fn probe_request(probe: &Probe) -> String {
     } else {
         probe.method.as_str()
     };
-    let mut request = format!(
-        "{method} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nUser-Agent: gridctl\r\n",
+    let host = probe.host.as_deref().unwrap_or("127.0.0.1");
+    let mut request =
+        format!(
+        "{method} {} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\nUser-Agent: gridctl\r\n",
         if probe.path.is_empty() { "/" } else { probe.path.as_str() },
         probe.port
     );
@@ -293,7 +322,46 @@ mod tests {
             prompt: "R.O.B.U.S.T.# ".into(),
             probe: None,
             timeout_ms: 1000,
+            expected_lines: Vec::new(),
+            startup_errors_fatal: true,
+            extra_probes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn expected_lines_gate_readiness_and_errors_may_be_recoverable() {
+        let mut spec = spec(&[]);
+        spec.prompt = "Region (root) # ".into();
+        spec.expected_lines = vec![
+            "INITIALIZATION COMPLETE FOR A - LOGINS ENABLED".into(),
+            "INITIALIZATION COMPLETE FOR B - LOGINS ENABLED".into(),
+        ];
+        spec.startup_errors_fatal = false;
+        let mut t = ReadinessTracker::new(&spec);
+        t.feed_line("12:00:00 - [ESTATE]: something failed", true);
+        t.set_prompt_seen();
+        t.feed_line(
+            "12:00:01 - INITIALIZATION COMPLETE FOR A - LOGINS ENABLED",
+            false,
+        );
+        assert_eq!(t.verdict(), Verdict::Pending);
+        assert_eq!(t.progress(), "regions with logins enabled 1/2");
+        assert!(t.missing().contains("FOR B - LOGINS ENABLED"));
+        t.feed_line("INITIALIZATION COMPLETE FOR B - LOGINS ENABLED", false);
+        assert_eq!(t.verdict(), Verdict::ConsoleReady);
+
+        spec.startup_errors_fatal = true;
+        let mut t = ReadinessTracker::new(&spec);
+        t.feed_line("12:00:00 - [ESTATE]: something failed", true);
+        assert!(matches!(t.verdict(), Verdict::Failed(_)));
+    }
+
+    #[test]
+    fn probe_sends_the_host_it_is_given() {
+        let mut p = probe(Some(200), None);
+        assert!(probe_request(&p).contains("Host: 127.0.0.1:1\r\n"));
+        p.host = Some("grid.robust.internal".into());
+        assert!(probe_request(&p).contains("Host: grid.robust.internal:1\r\n"));
     }
 
     #[test]
@@ -432,6 +500,7 @@ mod tests {
             body: String::new(),
             expect_status: expect,
             reject_body: reject.map(str::to_string),
+            host: None,
         }
     }
 

@@ -89,6 +89,27 @@ pub struct ReadinessSpec {
     pub probe: Option<Probe>,
     /// Give up waiting (state `degraded`) after this long.
     pub timeout_ms: u64,
+    /// Console lines (substrings) that must each appear before the instance is ready:
+    /// a simulator's `INITIALIZATION COMPLETE FOR <region> - LOGINS ENABLED`, one per region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_lines: Vec<String>,
+    /// Whether an ERROR-level line during startup makes the instance `degraded` (Robust:
+    /// yes). A simulator logs recoverable errors while its regions still come up; its
+    /// own signals (`expected_lines`, `extra_probes`) decide.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub startup_errors_fatal: bool,
+    /// Requests that must each answer after `probe` (a simulator: every region found by
+    /// the grid service).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_probes: Vec<Probe>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +125,10 @@ pub struct Probe {
     pub expect_status: Option<u16>,
     /// The body must not contain this text (Robust answers `<RESULT>False</RESULT>` when broken).
     pub reject_body: Option<String>,
+    /// The `Host` header, when the request goes through nginx to a hostname it routes
+    /// (default `127.0.0.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl InstanceSpec {

@@ -58,15 +58,19 @@ impl Planner<'_> {
                 let Some(port) = port else { continue };
                 let key = (inst.address.clone(), port);
                 let me = format!("{} ({kind})", inst.name);
-                let role = &self.m.roles[&inst.role];
-                let span = match kind {
-                    "port" => role.get_ref().port.span(),
-                    _ => role
+                let span = match (self.m.roles.get(&inst.role), kind) {
+                    (Some(role), "port") => role.get_ref().port.span(),
+                    (Some(role), _) => role
                         .get_ref()
                         .public_port
                         .as_ref()
                         .map(|p| p.span())
                         .unwrap_or(role.get_ref().port.span()),
+                    // A simulator's one port, its HTTP listener.
+                    (None, _) => match self.m.simulators.get(&inst.role) {
+                        Some(sim) => sim.get_ref().http_port.span(),
+                        None => 0..0,
+                    },
                 };
                 if let Some((other, other_span)) = used.get(&key) {
                     let mut d = self.at(

@@ -24,7 +24,18 @@ impl Planner<'_> {
             self.err(d);
             return None;
         };
-        let db = db.get_ref();
+        self.database_section(db.get_ref(), dir, instance_count)
+    }
+
+    /// One `database` table (`[database]`, or a simulator's): provider, and the
+    /// connection resolved from `env:`/`file:`/inline, checked without showing it.
+    /// `processes`: how many processes would use it (SQLite serves one).
+    pub(super) fn database_section(
+        &mut self,
+        db: &crate::manifest::DatabaseSection,
+        dir: &std::path::Path,
+        instance_count: usize,
+    ) -> Option<DatabasePlan> {
         let provider = db.provider.get_ref().to_ascii_lowercase();
         let storage = match provider.as_str() {
             "mysql" => "OpenSim.Data.MySQL.dll",

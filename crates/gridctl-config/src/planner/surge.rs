@@ -56,6 +56,11 @@ pub fn extra_copy(plan: &Plan, role: &str, index: u32) -> Result<InstancePlan, S
     let Some(r) = plan.role(role) else {
         return Err(format!("the plan has no role `{role}`"));
     };
+    if r.simulator.is_some() {
+        return Err(format!(
+            "`{role}` is a simulator: one process, its regions' ports are its own"
+        ));
+    }
     let Some(model) = plan.instances.iter().find(|i| i.role == role) else {
         return Err(format!(
             "role `{role}` has no copy to model a second one on"
@@ -111,6 +116,7 @@ pub fn extra_copy(plan: &Plan, role: &str, index: u32) -> Result<InstancePlan, S
     Ok(InstancePlan {
         name,
         role: role.to_string(),
+        kind: model.kind,
         index,
         private_port,
         public_port,

@@ -373,30 +373,7 @@ impl Planner<'_> {
                     &format!("`hostname` of role `{}`", esc(name)),
                 );
             }
-            for (section, keys) in &r.settings {
-                let spath = ["roles", name.as_str(), "settings", section.as_str()];
-                self.identifier(&loc, &spath, section, "INI section name in settings");
-                for (key, value) in keys {
-                    let kpath = [
-                        "roles",
-                        name.as_str(),
-                        "settings",
-                        section.as_str(),
-                        key.as_str(),
-                    ];
-                    if self.identifier(&loc, &kpath, key, "INI key name in settings")
-                        && key.starts_with("Include-")
-                    {
-                        self.bad(
-                            loc.key(&kpath),
-                            format!("`{}` in settings would be an include", esc(key)),
-                            "Robust reads every `Include-*` key as a file to include",
-                            Some("add files through a templates directory ([grid] templates) instead"),
-                        );
-                    }
-                    self.setting_value(&loc, &kpath, value);
-                }
-            }
+            self.settings(&loc, &["roles", name.as_str(), "settings"], &r.settings);
             self.env(&loc, &["roles", name.as_str(), "env"], &r.env);
             let what = format!("[roles.{}.supervise]", esc(name));
             self.supervise(
@@ -405,6 +382,34 @@ impl Planner<'_> {
                 &r.supervise,
                 &what,
             );
+        }
+    }
+
+    /// `[... .settings.SECTION] KEY = value` tables: identifiers, no includes, values
+    /// that fit an INI line.
+    pub(super) fn settings(
+        &mut self,
+        loc: &Locator,
+        base: &[&str],
+        settings: &indexmap::IndexMap<String, indexmap::IndexMap<String, toml::Value>>,
+    ) {
+        for (section, keys) in settings {
+            let spath: Vec<&str> = base.iter().copied().chain([section.as_str()]).collect();
+            self.identifier(loc, &spath, section, "INI section name in settings");
+            for (key, value) in keys {
+                let kpath: Vec<&str> = spath.iter().copied().chain([key.as_str()]).collect();
+                if self.identifier(loc, &kpath, key, "INI key name in settings")
+                    && key.starts_with("Include-")
+                {
+                    self.bad(
+                        loc.key(&kpath),
+                        format!("`{}` in settings would be an include", esc(key)),
+                        "Robust reads every `Include-*` key as a file to include",
+                        Some("add files through a templates directory ([grid] templates) instead"),
+                    );
+                }
+                self.setting_value(loc, &kpath, value);
+            }
         }
     }
 
@@ -429,7 +434,7 @@ impl Planner<'_> {
 
     /// One `[roles.X.settings.S] K = value`: strings that fit in quotes, plain numbers
     /// and booleans; arrays and tables have no INI form.
-    fn setting_value(&mut self, loc: &Locator, path: &[&str], value: &toml::Value) {
+    pub(super) fn setting_value(&mut self, loc: &Locator, path: &[&str], value: &toml::Value) {
         let what = format!("`{}` in settings", esc(path.last().copied().unwrap_or("")));
         match value {
             toml::Value::String(s) => {
@@ -451,7 +456,13 @@ impl Planner<'_> {
         }
     }
 
-    fn supervise(&mut self, loc: &Locator, base: &[&str], s: &SuperviseSection, table: &str) {
+    pub(super) fn supervise(
+        &mut self,
+        loc: &Locator,
+        base: &[&str],
+        s: &SuperviseSection,
+        table: &str,
+    ) {
         let p = |k: &'static str| -> Vec<&str> { base.iter().copied().chain([k]).collect() };
         if let Some(c) = &s.stop_command {
             let path = p("stop_command");
@@ -518,7 +529,15 @@ impl Planner<'_> {
         }
     }
 
-    fn range(&mut self, loc: &Locator, path: &[&str], v: u64, lo: u64, hi: u64, what: &str) {
+    pub(super) fn range(
+        &mut self,
+        loc: &Locator,
+        path: &[&str],
+        v: u64,
+        lo: u64,
+        hi: u64,
+        what: &str,
+    ) {
         if v < lo || v > hi {
             self.bad(
                 loc.value(path),
@@ -529,7 +548,7 @@ impl Planner<'_> {
         }
     }
 
-    fn duration(
+    pub(super) fn duration(
         &mut self,
         loc: &Locator,
         path: &[&str],
@@ -558,7 +577,7 @@ impl Planner<'_> {
     /// A text gridctl writes into templates around other words (the grid's name in the
     /// welcome message, the prompt): like [`Self::text`], and no `${`, which Robust
     /// would try to expand as a reference there.
-    fn plain_text(&mut self, loc: &Locator, path: &[&str], s: &str, what: &str) {
+    pub(super) fn plain_text(&mut self, loc: &Locator, path: &[&str], s: &str, what: &str) {
         if self.text(loc, path, s, what) && s.contains("${") {
             self.bad(
                 loc.value(path),
@@ -570,7 +589,7 @@ impl Planner<'_> {
     }
 
     /// A value written inside INI quotes or an nginx/INI comment. True when it is fine.
-    fn text(&mut self, loc: &Locator, path: &[&str], s: &str, what: &str) -> bool {
+    pub(super) fn text(&mut self, loc: &Locator, path: &[&str], s: &str, what: &str) -> bool {
         match ini_text_problem(s) {
             None => true,
             Some(why) => {
@@ -586,7 +605,7 @@ impl Planner<'_> {
     }
 
     /// A path that is written into INI values (inside quotes) and comments.
-    fn path(&mut self, loc: &Locator, path: &[&str], p: &std::path::Path, what: &str) {
+    pub(super) fn path(&mut self, loc: &Locator, path: &[&str], p: &std::path::Path, what: &str) {
         let s = p.to_string_lossy();
         if let Some(why) = ini_text_problem(&s) {
             self.bad(
@@ -598,7 +617,7 @@ impl Planner<'_> {
         }
     }
 
-    fn identifier(&mut self, loc: &Locator, path: &[&str], s: &str, what: &str) -> bool {
+    pub(super) fn identifier(&mut self, loc: &Locator, path: &[&str], s: &str, what: &str) -> bool {
         match identifier_problem(s) {
             None => true,
             Some(why) => {
@@ -613,7 +632,7 @@ impl Planner<'_> {
         }
     }
 
-    fn arg(&mut self, loc: &Locator, path: &[&str], s: &str, what: &str) {
+    pub(super) fn arg(&mut self, loc: &Locator, path: &[&str], s: &str, what: &str) {
         if let Some(why) = arg_problem(s) {
             self.bad(
                 loc.value(path),
@@ -624,7 +643,12 @@ impl Planner<'_> {
         }
     }
 
-    fn env(&mut self, loc: &Locator, base: &[&str], env: &indexmap::IndexMap<String, String>) {
+    pub(super) fn env(
+        &mut self,
+        loc: &Locator,
+        base: &[&str],
+        env: &indexmap::IndexMap<String, String>,
+    ) {
         for (k, v) in env {
             let path: Vec<&str> = base.iter().copied().chain([k.as_str()]).collect();
             if let Some(why) = env_name_problem(k) {
@@ -660,11 +684,11 @@ impl Planner<'_> {
         }
     }
 
-    fn dns(&mut self, s: &str, span: Range<usize>, what: &str) {
+    pub(super) fn dns(&mut self, s: &str, span: Range<usize>, what: &str) {
         self.dns_opt(s, (!span.is_empty()).then_some(span), what);
     }
 
-    fn dns_opt(&mut self, s: &str, span: Option<Range<usize>>, what: &str) {
+    pub(super) fn dns_opt(&mut self, s: &str, span: Option<Range<usize>>, what: &str) {
         if let Some(why) = dns_name_problem(s) {
             self.bad(
                 span,
@@ -677,7 +701,13 @@ impl Planner<'_> {
 
     /// An error at `span` when there is one, else at the start of the manifest (a
     /// default value has no span; every diagnostic about the manifest names the file).
-    fn bad(&mut self, span: Option<Range<usize>>, msg: String, label: &str, help: Option<&str>) {
+    pub(super) fn bad(
+        &mut self,
+        span: Option<Range<usize>>,
+        msg: String,
+        label: &str,
+        help: Option<&str>,
+    ) {
         let d = self.at(msg, span.unwrap_or(0..0), label);
         self.err(match help {
             Some(h) => d.help(h),

@@ -36,6 +36,13 @@ pub enum Alone {
     /// The role may not run two copies (why, e.g. `presence cache: a role of one
     /// copy`): restart in place, listed in nginx throughout, no drain.
     InPlace(String),
+    /// A simulator: in no upstream, restarted in place with no nginx step at all.
+    Simulator,
+}
+
+/// Whether `name` is a simulator, by the shapes the caller gave.
+fn is_simulator(roles: &[RoleShape], name: &str) -> bool {
+    shape_of(roles, name).is_some_and(|s| s.alone == Alone::Simulator)
 }
 
 /// The shape of `name`'s role, when the caller gave one.
@@ -73,6 +80,7 @@ pub fn up(wants: &[Want], seen: &Observed, opts: UpOptions, roles: &[RoleShape])
     let mut changed: Vec<&Want> = Vec::new();
     let mut adopted: Vec<(&Want, InstanceState)> = Vec::new();
     let mut to_start: Vec<&Want> = Vec::new();
+    let mut simulators: Vec<&Want> = Vec::new();
     for w in wants {
         match seen.holders.get(&w.name).unwrap_or(&Seen::Absent) {
             Seen::Running { config_hash, .. } if *config_hash != w.config_hash => changed.push(w),
@@ -85,6 +93,7 @@ pub fn up(wants: &[Want], seen: &Observed, opts: UpOptions, roles: &[RoleShape])
                     adopted.push((w, *state));
                 }
             }
+            Seen::Absent if !w.routed => simulators.push(w),
             Seen::Absent => to_start.push(w),
             Seen::Silent => steps.push(Step::new(
                 copy(|instance| Action::Unreachable { instance }, &w.name),
@@ -134,7 +143,7 @@ pub fn up(wants: &[Want], seen: &Observed, opts: UpOptions, roles: &[RoleShape])
     // Copies not rolled: in once ready, out otherwise (applied with the next reload).
     let mut joins_pending = false;
     if opts.managed {
-        for w in wants.iter().filter(|w| !changed.contains(w)) {
+        for w in wants.iter().filter(|w| w.routed && !changed.contains(w)) {
             steps.push(Step::new(
                 copy(|instance| Action::Join { instance }, &w.name),
                 Reason::Routing,
@@ -190,6 +199,20 @@ pub fn up(wants: &[Want], seen: &Observed, opts: UpOptions, roles: &[RoleShape])
         joins_pending,
         roles,
     );
+    // Simulators last: they register with the grid service and fetch assets through
+    // nginx's hostnames as they start, so every Robust copy is up and in first.
+    for w in simulators {
+        steps.push(Step::new(
+            copy(|instance| Action::Start { instance }, &w.name),
+            Reason::AfterRobust,
+        ));
+        if wait {
+            steps.push(Step::new(
+                copy(|instance| Action::WaitReady { instance }, &w.name),
+                Reason::JustStarted,
+            ));
+        }
+    }
     steps
 }
 
@@ -231,6 +254,18 @@ pub fn roll(
         (Vec::new(), copies.iter().collect())
     };
     let mut pending = joins_pending;
+    // Simulators first, in place and out of nginx's sight.
+    let (simulators, idle): (Copies, Copies) =
+        idle.into_iter().partition(|(n, _)| is_simulator(roles, n));
+    let (more, busy): (Copies, Copies) =
+        busy.into_iter().partition(|(n, _)| is_simulator(roles, n));
+    for (name, reason) in simulators.iter().chain(&more) {
+        steps.push(Step::new(
+            copy(|instance| Action::InPlace { instance }, name),
+            Reason::Simulator,
+        ));
+        restart_and_wait(steps, name, reason, false);
+    }
     for (name, reason) in &idle {
         steps.push(Step::new(
             copy(|instance| Action::NothingToDrain { instance }, name),
@@ -246,6 +281,7 @@ pub fn roll(
                 pending = false;
                 continue;
             }
+            Some(Alone::Simulator) => continue,
             Some(Alone::InPlace(why)) => {
                 steps.push(Step::new(
                     copy(|instance| Action::InPlace { instance }, name),

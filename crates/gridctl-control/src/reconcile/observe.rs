@@ -17,6 +17,8 @@ pub struct Want {
     pub config_hash: String,
     /// Rendered files whose text differs from the tree on disk (relative paths).
     pub differs_on_disk: Vec<String>,
+    /// In an nginx upstream (a Robust copy); a simulator is not.
+    pub routed: bool,
 }
 
 /// What a copy's holder reports.
@@ -60,6 +62,7 @@ pub fn wants(selected: &[&InstancePlan], rendered: &[RenderedInstance]) -> Vec<W
             index: inst.index,
             config_hash: r.map(|r| r.config_hash.clone()).unwrap_or_default(),
             differs_on_disk: r.map(differs_on_disk).unwrap_or_default(),
+            routed: inst.kind == gridctl_config::plan::Kind::Robust,
         }
     })
 }

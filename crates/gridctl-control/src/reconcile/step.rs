@@ -101,6 +101,10 @@ pub enum Reason {
     /// Why the role gets no second copy (`presence cache: a role of one copy`): the
     /// copy restarts in place and requests fail meanwhile.
     OneCopy(String),
+    /// A simulator starts once the Robust side it calls is up (and in nginx).
+    AfterRobust,
+    /// A simulator is one process: its regions are offline while it restarts.
+    Simulator,
 }
 
 impl Reason {
@@ -158,6 +162,11 @@ impl fmt::Display for Reason {
             ),
             Reason::SurgeDone => write!(f, "the temporary copy goes: the role runs as declared"),
             Reason::OneCopy(why) => write!(f, "{why}; requests in the meantime fail"),
+            Reason::AfterRobust => write!(f, "a simulator starts once the Robust roles are up"),
+            Reason::Simulator => write!(
+                f,
+                "a simulator is one process: its regions are offline while it restarts"
+            ),
         }
     }
 }

@@ -21,6 +21,14 @@ pub fn shapes(plan: &Plan, selected: &[&InstancePlan], avoid: &[String]) -> Vec<
         let Some(role) = plan.role(&inst.role) else {
             continue;
         };
+        if role.simulator.is_some() {
+            out.push(RoleShape {
+                role: role.name.clone(),
+                copies: vec![inst.name.clone()],
+                alone: Alone::Simulator,
+            });
+            continue;
+        }
         let caches: Vec<&str> = role
             .services
             .iter()

@@ -49,36 +49,68 @@ pub(super) async fn readiness_task(
             }
         }
     }
-    let Some(probe) = spec.readiness.probe.clone() else {
-        hub.settle_startup(generation, InstanceState::Ready, String::new());
-        return;
-    };
-    hub.starting_detail(
-        generation,
-        format!("probing {} {}", probe_method(&probe), probe.path),
-    );
-    // Robust may answer its first request slowly; retry a few times, within the deadline.
-    let mut last = String::new();
-    for _ in 0..10 {
-        match probe_async(&probe, Duration::from_secs(2)).await {
-            Ok(()) => {
-                hub.settle_startup(generation, InstanceState::Ready, String::new());
-                return;
-            }
-            Err(e) => last = e,
+    // The role's probe, then every extra one (a simulator: each region known to the
+    // grid service). The role's probe gets a few tries (Robust may answer its first
+    // request slowly); an extra one is retried until the deadline, since a simulator's
+    // registration may lag its console.
+    let probes: Vec<(Probe, bool)> = spec
+        .readiness
+        .probe
+        .iter()
+        .map(|p| (p.clone(), false))
+        .chain(
+            spec.readiness
+                .extra_probes
+                .iter()
+                .map(|p| (p.clone(), true)),
+        )
+        .collect();
+    let count = probes.len();
+    for (n, (probe, patient)) in probes.into_iter().enumerate() {
+        let of = if count > 1 {
+            format!(" ({}/{count})", n + 1)
+        } else {
+            String::new()
+        };
+        hub.starting_detail(
+            generation,
+            format!("probing {} {}{of}", probe_method(&probe), probe.path),
+        );
+        if let Err(last) = probe_until(&hub, generation, &probe, patient, deadline).await {
+            hub.settle_startup(
+                generation,
+                InstanceState::Degraded,
+                format!("probe failed: {last}"),
+            );
+            return;
         }
+    }
+    hub.settle_startup(generation, InstanceState::Ready, String::new());
+}
+
+/// Sends `probe` until it answers well: 10 tries, or (`patient`) until `deadline`.
+async fn probe_until(
+    hub: &Hub,
+    generation: u64,
+    probe: &Probe,
+    patient: bool,
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
+    let mut tries = 0;
+    loop {
+        let last = match probe_async(probe, Duration::from_secs(2)).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        tries += 1;
         if hub.readiness_verdict(generation).is_none()
+            || (!patient && tries >= 10)
             || tokio::time::Instant::now() + Duration::from_millis(300) >= deadline
         {
-            break;
+            return Err(last);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    hub.settle_startup(
-        generation,
-        InstanceState::Degraded,
-        format!("probe failed: {last}"),
-    );
 }
 
 /// The method a probe sends (GET when the spec leaves it empty).

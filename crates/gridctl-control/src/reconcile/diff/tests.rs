@@ -2,6 +2,7 @@
 
 use super::{down, restart, up, UpOptions};
 use crate::reconcile::observe::{Leftover, Observed, Seen, Want};
+use crate::reconcile::step::{Action, Reason};
 use gridctl_config::render::Membership;
 use gridctl_wire::protocol::InstanceState;
 
@@ -12,6 +13,14 @@ fn want(name: &str, index: u32, hash: &str, differs: &[&str]) -> Want {
         index,
         config_hash: hash.into(),
         differs_on_disk: differs.iter().map(|s| s.to_string()).collect(),
+        routed: true,
+    }
+}
+
+fn simulator(name: &str, hash: &str) -> Want {
+    Want {
+        routed: false,
+        ..want(name, 1, hash, &[])
     }
 }
 
@@ -601,4 +610,80 @@ fn roles_of_two_serving_copies_and_grids_without_nginx_roll_as_before() {
         texts(&restart(&presence, &seen, false, true, &shapes(1))),
         plain(&presence, false)
     );
+}
+
+#[test]
+fn simulators_start_last_and_never_join_an_upstream() {
+    let wants = vec![
+        want("core-1", 1, "h", &[]),
+        simulator("mainland", "s"),
+        want("asset-1", 1, "h", &[]),
+        want("asset-2", 2, "h", &[]),
+    ];
+    let seen = Observed::default();
+    let opts = UpOptions {
+        wait: true,
+        managed: true,
+    };
+    let steps = up(&wants, &seen, opts, &[]);
+    let start = steps
+        .iter()
+        .position(|s| {
+            s.action
+                == Action::Start {
+                    instance: "mainland".into(),
+                }
+        })
+        .expect("the simulator starts");
+    assert_eq!(steps[start].reason, Reason::AfterRobust);
+    // After every Robust start, wait and the reload that puts the copies in.
+    let last_robust = steps
+        .iter()
+        .rposition(|s| {
+            matches!(
+                s.action,
+                Action::Reload { .. } | Action::StartTogether { .. }
+            )
+        })
+        .expect("robust steps");
+    assert!(start > last_robust, "{steps:#?}");
+    assert_eq!(
+        steps[start + 1].action,
+        Action::WaitReady {
+            instance: "mainland".into()
+        }
+    );
+    assert!(!steps.iter().any(|s| s.instance() == Some("mainland")
+        && matches!(s.action, Action::Join { .. } | Action::Leave { .. })));
+}
+
+#[test]
+fn a_simulator_restarts_in_place_without_touching_nginx() {
+    let wants = vec![simulator("mainland", "s")];
+    let mut seen = Observed::default();
+    seen.holders
+        .insert("mainland".into(), running(InstanceState::Ready, "s"));
+    let shapes = vec![super::RoleShape {
+        role: "mainland".into(),
+        copies: vec!["mainland".into()],
+        alone: super::Alone::Simulator,
+    }];
+    let steps = restart(&wants, &seen, true, true, &shapes);
+    let actions: Vec<&Action> = steps.iter().map(|s| &s.action).collect();
+    assert_eq!(
+        actions,
+        vec![
+            &Action::Render,
+            &Action::InPlace {
+                instance: "mainland".into()
+            },
+            &Action::Restart {
+                instance: "mainland".into()
+            },
+            &Action::WaitReady {
+                instance: "mainland".into()
+            },
+        ]
+    );
+    assert_eq!(steps[1].reason, Reason::Simulator);
 }
