@@ -161,6 +161,15 @@ fn init(file: &Path, args: &InitArgs) -> Outcome {
             "name": args.name,
             "domain": args.domain,
             "bin_dir": bin_dir.display().to_string(),
+            "estate_owner": args.estate_owner,
+            "simulators": (1..=args.simulators)
+                .map(|n| serde_json::json!({
+                    "name": format!("sim{n}"),
+                    "region": format!("Region {n}"),
+                    "x": 999 + n,
+                    "port": 9000 + 10 * (n - 1),
+                }))
+                .collect::<Vec<_>>(),
         }),
     )?;
     // What init writes must itself be a valid manifest.
@@ -172,8 +181,12 @@ fn init(file: &Path, args: &InitArgs) -> Outcome {
             file.display()
         )))
     })?;
+    let sims = match loaded.manifest.simulators.len() {
+        0 => String::new(),
+        n => format!(", {n} simulator(s)"),
+    };
     println!(
-        "wrote {} ({} roles); next: `gridctl check`, then `gridctl plan`",
+        "wrote {} ({} roles{sims}); next: `gridctl check`, then `gridctl plan`",
         file.display(),
         loaded.manifest.roles.len()
     );

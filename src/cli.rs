@@ -316,6 +316,12 @@ pub struct InitArgs {
     /// Public base domain: services answer on <service>.<domain>.
     #[arg(long, default_value = "grid.example.org")]
     pub domain: String,
+    /// Also declare this many region simulators, one region each (ports 9000, 9010, ...).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub simulators: u32,
+    /// The simulators' estate owner, "First Last": an existing user of the grid.
+    #[arg(long, default_value = "Grid Owner")]
+    pub estate_owner: String,
     /// Overwrite an existing manifest.
     #[arg(long)]
     pub force: bool,

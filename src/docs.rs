@@ -138,6 +138,10 @@ fn examples(page: &str) -> &'static [Example] {
                 "gridctl -f /etc/gridctl/grid.toml init --bin-dir /opt/opensim/bin --name \"My Grid\" --force",
                 "Write (overwriting) the manifest at another path.",
             ),
+            (
+                "gridctl init --bin-dir /opt/opensim/bin --simulators 2 --estate-owner \"Ada Lovelace\"",
+                "The whole grid: the split Robust and two region simulators (sim1, sim2, one region each), their estate owned by Ada Lovelace.",
+            ),
         ],
         "check" => &[(
             "gridctl -f examples/blog-split/grid.toml check",
@@ -166,7 +170,7 @@ fn examples(page: &str) -> &'static [Example] {
         ],
         "render-simulator" => &[(
             "gridctl render-simulator > GridCommon.ini",
-            "The snippet simulators use to reach the grid, for each simulator's bin/config-include/.",
+            "The GridCommon.ini for simulators gridctl does not run (region store, asset cache, every service URL): save it as their bin/config-include/GridCommon.ini.",
         )],
         "up" => &[
             (
@@ -183,7 +187,7 @@ fn examples(page: &str) -> &'static [Example] {
             ("gridctl down --dry-run inventory", "Show how the inventory copies would be stopped."),
         ],
         "status" => &[
-            ("gridctl status", "One line per instance: state, pid, ports, restarts, uptime, CPU%, RSS."),
+            ("gridctl status", "One line per instance: state, pid, ports, restarts, uptime, CPU%, RSS; a grid with simulators adds a KIND column."),
             ("gridctl status --json", "The same, machine-readable."),
         ],
         "attach" => &[
@@ -212,6 +216,10 @@ fn examples(page: &str) -> &'static [Example] {
             (
                 "gridctl restart --rolling asset",
                 "One asset copy at a time: out of its upstream, drained, restarted, ready, back in.",
+            ),
+            (
+                "gridctl restart --notify 5m mainland",
+                "Tell the users in simulator mainland's regions (OpenSim's alert, at 5m, 2m, 1m, 30s and 10s left), then restart it.",
             ),
         ],
         "scale" => &[

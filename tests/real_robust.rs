@@ -1,15 +1,18 @@
-//! The real server decides what is correct (issue 9): gridctl's **default templates** run a
-//! real OpenSim Robust 0.9.2.2 (Mono) split grid — core-1, asset ×2, inventory ×2 — on a
-//! private MariaDB behind a private nginx, from a manifest written by `gridctl init` plus
-//! only the edits a user must make (listeners, ports, nginx commands).
+//! The real server decides what is correct (issues 9 and 18): gridctl's **default
+//! templates** run a whole real OpenSim 0.9.2.2 (Mono) grid — a split Robust (core-1,
+//! asset ×2, inventory ×2) on a private MariaDB behind a private nginx, and two region
+//! simulators (`OpenSim.exe`, one region each) — from a manifest written by `gridctl init
+//! --simulators 2` plus only the edits a user must make (listeners, ports, nginx
+//! commands), and real users log in through it with the viewer library OpenSim ships.
 //!
-//! One grid is shared by the steps, in order, so the whole suite stays within a couple of
+//! One grid is shared by the steps, in order, so the whole suite stays within a few
 //! minutes. Each step prints its figures (`--nocapture` shows them).
 //!
-//! Without `../shared/robust` (a plain clone) or its tools, the test says so and skips;
+//! Without `../shared/opensim` (a plain clone) or its tools, the test says so and skips;
 //! `.ci/run` sets `GRIDCTL_REQUIRE_REAL_ROBUST=1`, which turns a skip into a failure.
 
 mod common;
+mod real_grid_support;
 mod real_robust_support;
 
 use common::grid::{row, row_pids, Row};
@@ -18,6 +21,7 @@ use common::load::{self, summary, Kind, Load, Target};
 use common::procs::{alive, kill};
 use common::wait::wait_for;
 use gridctl::render::Membership;
+use real_grid_support::{compile_bot, percentile, xmlrpc_login, Attempt, Bot, BotArgs};
 use real_robust_support::services::{log_problems, service_list_classes};
 use real_robust_support::*;
 use std::net::SocketAddr;
@@ -33,6 +37,12 @@ const CMD_TIMEOUT: Duration = Duration::from_secs(180);
 const ASSET_ID: &str = "5a7e0c1d-9b2f-4e3a-8c4d-112233445566";
 const USER_ID: &str = "0d3c2b1a-4f5e-4a6b-9c8d-665544332211";
 const ADA_ID: &str = "7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9";
+/// Every test user's password.
+const PASSWORD: &str = "test-only-pw";
+/// The users the login loops log in as, one per bot process (a user logs in once at a time).
+const BOTS: [(&str, &str); 3] = [("Bot", "One"), ("Bot", "Two"), ("Bot", "Three")];
+/// The simulators `init --simulators 2` declares, and their regions.
+const SIMS: [(&str, &str); 2] = [("sim1", "Region 1"), ("sim2", "Region 2")];
 
 struct RealGrid {
     scratch: PathBuf,
@@ -161,7 +171,7 @@ fn strings(v: &[String]) -> toml_edit::Value {
 
 #[test]
 fn real_robust_split_grid() {
-    if let Some(why) = missing_prerequisite() {
+    if let Some(why) = missing_prerequisite().or_else(missing_grid_prerequisite) {
         if std::env::var_os(REQUIRE_ENV).is_some() {
             panic!("the real-Robust suite cannot run: {why} ({REQUIRE_ENV} is set)");
         }
@@ -177,16 +187,18 @@ fn real_robust_split_grid() {
     let scratch = tmp.path().canonicalize().expect("canonical tempdir");
 
     // --- the pieces: real Robust, MariaDB, ports ------------------------------------------
-    let bin = install_robust(&scratch.join("robust"));
+    let bin = install_opensim(&scratch.join("opensim"));
     let bin_before = tree_listing(&bin);
-    let base = reserve_ports(12);
+    let base = reserve_ports(16);
+    // A simulator's HTTP port and its region's UDP port share a number, OpenSim's way.
+    let sim_ports = [base + 12, base + 13];
     let (db_port, public_port, private_port) = (base, base + 1, base + 2);
     let (core_port, core_public, asset_port, inventory_port) =
         (base + 3, base + 4, base + 5, base + 8);
     std::fs::create_dir_all(scratch.join("db")).expect("db dir");
     let db = MariaDb::start(&scratch.join("db"), db_port);
     eprintln!(
-        "prepared: real Robust unpacked and MariaDB up in {:.1}s",
+        "prepared: real OpenSim unpacked and MariaDB up in {:.1}s",
         t0.elapsed().as_secs_f64()
     );
 
@@ -196,7 +208,17 @@ fn real_robust_split_grid() {
     let bin_arg = bin.display().to_string();
     let init = run(
         Path::new(common::grid::GRIDCTL),
-        &["init", "--bin-dir", &bin_arg, "--domain", "grid.test"],
+        &[
+            "init",
+            "--bin-dir",
+            &bin_arg,
+            "--domain",
+            "grid.test",
+            "--simulators",
+            "2",
+            "--estate-owner",
+            "Test User",
+        ],
         &dir,
         Duration::from_secs(30),
     );
@@ -240,6 +262,27 @@ fn real_robust_split_grid() {
             &["roles", "core", "public_port"],
             i64::from(core_public).into(),
         );
+        // Viewers and the test reach the regions on loopback only.
+        set(&mut doc, &["simulator", "external_host"], "127.0.0.1".into());
+        set(
+            &mut doc,
+            &["simulator", "internal_address"],
+            "127.0.0.1".into(),
+        );
+        for ((sim, _), port) in SIMS.iter().zip(sim_ports) {
+            set(
+                &mut doc,
+                &["simulators", sim, "http_port"],
+                i64::from(port).into(),
+            );
+            let regions = doc["simulators"][sim]["regions"]
+                .as_array_of_tables_mut()
+                .expect("init writes [[simulators.NAME.regions]]");
+            regions
+                .get_mut(0)
+                .expect("one region")
+                .insert("port", toml_edit::value(i64::from(port)));
+        }
         std::fs::write(&manifest, doc.to_string()).expect("write grid.toml");
     }
     let grid = RealGrid {
@@ -280,10 +323,21 @@ fn real_robust_split_grid() {
     nginx.start(format!("127.0.0.1:{private_port}").parse().expect("addr"));
 
     // --- 2. up --wait: every copy ready, every ServiceList entry loaded --------------------
+    // On a fresh database the simulators' estate owner is nobody yet: gridctl starts no
+    // simulator (it would create an estate nobody owns) and says what to do.
     let up = grid.gridctl(&["up", "--wait"]);
-    assert!(up.ok(), "up --wait failed: {up}");
+    assert!(!up.ok(), "up --wait started simulators without their estate owner: {up}");
+    let said = format!("{}{}", up.stdout, up.stderr);
+    assert!(
+        said.contains("estate owner `Test User` is not a user of the grid")
+            && said.contains("create user Test User"),
+        "up --wait did not say why the simulators did not start: {up}"
+    );
+    for (sim, _) in SIMS {
+        assert_eq!(row(&grid.status(), sim).state, "stopped", "{sim} started");
+    }
     eprintln!(
-        "up --wait of 5 real copies on a fresh database: {:.1}s",
+        "up --wait of 5 real copies on a fresh database: {:.1}s (simulators refused: no estate owner)",
         up.took.as_secs_f64()
     );
     let names = ["core-1", "asset-1", "asset-2", "inventory-1", "inventory-2"];
@@ -424,6 +478,178 @@ fn real_robust_split_grid() {
         "Ada\tLovelace",
         "the answered user is not in the database"
     );
+    for (first, last) in BOTS {
+        let made = grid.gridctl(&[
+            "send",
+            "core-1",
+            &format!("create user {first} {last} {PASSWORD} {first}.{last}@example.org"),
+            "-a",
+            "",
+            "-a",
+            "",
+        ]);
+        assert!(
+            made.ok() && made.stdout.contains("created successfully"),
+            "create user {first} {last}: {made}"
+        );
+    }
+
+    // --- 4c. the simulators, now that their estate owner exists ------------------------
+    let up_sims = grid.gridctl(&["up", "--wait"]);
+    assert!(up_sims.ok(), "up --wait of the simulators failed: {up_sims}");
+    eprintln!(
+        "up --wait: 2 real simulators ready (every region LOGINS ENABLED and known to the grid) in {:.1}s",
+        up_sims.took.as_secs_f64()
+    );
+    let rows = grid.status();
+    for (sim, region) in SIMS {
+        let r = row(&rows, sim);
+        assert_eq!(r.state, "ready", "{sim} is not ready: {r:#?}");
+        assert_eq!(r.kind, gridctl::plan::Kind::Simulator, "{sim}'s kind");
+        assert!(r.upstream.is_none(), "{sim} is in an nginx upstream: {r:#?}");
+        assert!(
+            r.detail.contains(region),
+            "{sim}'s detail does not name its region: {r:#?}"
+        );
+        let log = grid.logs(sim);
+        assert!(
+            log.contains(&format!(
+                "INITIALIZATION COMPLETE FOR {region} - LOGINS ENABLED"
+            )),
+            "{sim} never enabled logins:\n{log}"
+        );
+    }
+    let registered = db.query("SELECT regionName FROM robust.regions ORDER BY regionName");
+    assert_eq!(
+        registered.trim(),
+        "Region 1\nRegion 2",
+        "the grid service does not know both regions"
+    );
+    // The estate belongs to its owner: the first start asked nothing.
+    let owners = db.query(&format!(
+        "SELECT COUNT(*) FROM robust.UserAccounts WHERE PrincipalID = '{USER_ID}'"
+    ));
+    assert_eq!(owners.trim(), "1");
+    for (sim, _) in SIMS {
+        assert!(
+            !grid.logs(sim).contains("Unable to store account"),
+            "{sim} could not set its estate owner"
+        );
+    }
+
+    // --- 4d. an XML-RPC login through nginx's public login hostname ------------------------
+    let public_addr: SocketAddr = public_listen.parse().expect("public listen");
+    let reply = xmlrpc_login(
+        public_addr,
+        "login.grid.test",
+        "Ada",
+        "Lovelace",
+        PASSWORD,
+        "last",
+    )
+    .unwrap_or_else(|e| panic!("XML-RPC login through nginx: {e}"));
+    assert_eq!(
+        reply.member("login").as_deref(),
+        Some("true"),
+        "login_to_simulator did not log in: {}",
+        reply.body
+    );
+    let sim_port: u16 = reply
+        .member("sim_port")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no sim_port in the login reply: {}", reply.body));
+    assert!(
+        sim_ports.contains(&sim_port),
+        "the login sent Ada to port {sim_port}, not a region gridctl runs ({sim_ports:?})"
+    );
+    eprintln!(
+        "XML-RPC login_to_simulator through login.grid.test: login = true, region port {sim_port}, {:.0} ms",
+        reply.took.as_secs_f64() * 1000.0
+    );
+
+    // --- 4e. full logins with the viewer library -----------------------------------------
+    let bot_exe = compile_bot(&bin, &scratch.join("bot"));
+    let login_uri = format!("http://login.grid.test:{public_port}/");
+    let bot_dir = scratch.join("bot-run");
+    // One login that stays in-world while the simulator is asked who is there.
+    let holder = Bot::start(
+        &bot_exe,
+        &bin,
+        &bot_dir,
+        &BotArgs {
+            login_uri: &login_uri,
+            first: "Test",
+            last: "User",
+            password: PASSWORD,
+            start: Some("Region 1"),
+            times: Some(1),
+            seconds: None,
+            stop_file: None,
+            hold_ms: 6000,
+        },
+    );
+    let users = wait_for("Test User root in Region 1", Duration::from_secs(30), || {
+        let out = grid.gridctl(&["send", "sim1", "show users"]);
+        let root = out
+            .stdout
+            .lines()
+            .any(|l| l.contains("Test") && l.contains("User") && l.contains("Root"));
+        root.then_some(out.stdout)
+    });
+    let (attempts, code) = holder.finish(Duration::from_secs(90));
+    let a = attempts.first().expect("the bot reported its login");
+    assert!(
+        code == Some(0) && a.ok && a.inventory_entries > 0 && a.texture_bytes > 0,
+        "the full login failed: {attempts:#?}"
+    );
+    eprintln!(
+        "full login (UDP circuit, root agent, inventory and a texture through the simulator's capabilities, logout): {} ms login, {} inventory entries, {} texture bytes; `show users`:\n{}",
+        a.login_ms,
+        a.inventory_entries,
+        a.texture_bytes,
+        users.trim_end()
+    );
+    // Several logins: the simulator's inventory calls reach both inventory copies.
+    nginx.clear_access_log();
+    let several = Bot::start(
+        &bot_exe,
+        &bin,
+        &bot_dir,
+        &BotArgs {
+            login_uri: &login_uri,
+            first: BOTS[0].0,
+            last: BOTS[0].1,
+            password: PASSWORD,
+            start: None,
+            times: Some(6),
+            seconds: None,
+            stop_file: None,
+            hold_ms: 0,
+        },
+    );
+    let (attempts, code) = several.finish(Duration::from_secs(180));
+    assert!(
+        code == Some(0) && attempts.len() == 6 && attempts.iter().all(|a| a.ok),
+        "six logins in a row: {attempts:#?}"
+    );
+    let inventory = nginx.upstreams_for("inventory.robust.internal");
+    for port in [inventory_port, inventory_port + 1] {
+        let addr = format!("127.0.0.1:{port}");
+        assert!(
+            inventory.iter().any(|u| u == &addr),
+            "no inventory call of the logins reached {addr}: {inventory:?}"
+        );
+    }
+    eprintln!(
+        "6 full logins: the simulators' inventory calls served by {:?}",
+        {
+            let mut served = inventory.clone();
+            served.sort();
+            served.dedup();
+            served
+        }
+    );
+
     // The console log holds lines as the screen finally showed them: the typed command
     // once, no keystroke redraws, no prompt glued before a log line.
     let core_log = grid.logs("core-1");
@@ -462,18 +688,59 @@ fn real_robust_split_grid() {
         "steady",
     );
     load.wait_requests(200, Duration::from_secs(60));
-    load.phase("restart --rolling asset");
+    // Loops of full logins through the whole step, one bot per user; they stop by
+    // themselves (the stop file, or the bound) and are waited for.
+    let stop_file = scratch.join("bots.stop");
+    let bots: Vec<Bot> = BOTS
+        .iter()
+        .map(|(first, last)| {
+            Bot::start(
+                &bot_exe,
+                &bin,
+                &bot_dir,
+                &BotArgs {
+                    login_uri: &login_uri,
+                    first,
+                    last,
+                    password: PASSWORD,
+                    start: None,
+                    times: None,
+                    seconds: Some(600),
+                    stop_file: Some(&stop_file),
+                    hold_ms: 0,
+                },
+            )
+        })
+        .collect();
+    let phases_at: std::cell::RefCell<Vec<(String, Instant)>> =
+        std::cell::RefCell::new(vec![("steady".into(), Instant::now())]);
+    let logins_so_far = || -> usize { bots.iter().map(|b| b.attempts().len()).sum() };
+    let phase = |name: &str| {
+        // Every phase sees logins of its own before the next begins.
+        let before = logins_so_far();
+        wait_for("logins in the phase", Duration::from_secs(120), || {
+            (logins_so_far() >= before + 3).then_some(())
+        });
+        load.phase(name);
+        phases_at.borrow_mut().push((name.to_string(), Instant::now()));
+    };
+    phase("restart --rolling asset");
     let roll = grid.gridctl(&["restart", "--rolling", "asset"]);
     assert!(roll.ok(), "restart --rolling failed: {roll}");
     let mut reloads = vec![("restart --rolling asset", reloads_done(&roll))];
     load.wait_requests(50, Duration::from_secs(60));
-    load.phase("scale asset=3");
+    phase("restart --rolling inventory");
+    let roll_inv = grid.gridctl(&["restart", "--rolling", "inventory"]);
+    assert!(roll_inv.ok(), "restart --rolling inventory failed: {roll_inv}");
+    reloads.push(("restart --rolling inventory", reloads_done(&roll_inv)));
+    load.wait_requests(50, Duration::from_secs(60));
+    phase("scale asset=3");
     let up3 = grid.gridctl(&["scale", "asset=3"]);
     assert!(up3.ok(), "scale asset=3 failed: {up3}");
     reloads.push(("scale asset=3", reloads_done(&up3)));
     grid.wait_ready_in(&["asset-3"], Duration::from_secs(60));
     load.wait_requests(50, Duration::from_secs(60));
-    load.phase("scale asset=2");
+    phase("scale asset=2");
     let down2 = grid.gridctl(&["scale", "asset=2"]);
     assert!(down2.ok(), "scale asset=2 failed: {down2}");
     reloads.push(("scale asset=2", reloads_done(&down2)));
@@ -483,7 +750,7 @@ fn real_robust_split_grid() {
     // A POST in flight at the moment of a kill -9 cannot be saved by anyone (nginx never
     // retries a non-idempotent request that reached the copy), so POSTs pause around it.
     load.pause_posts();
-    load.phase("kill -9 asset-2");
+    phase("kill -9 asset-2");
     let victim = row(&grid.status(), "asset-2")
         .pid
         .expect("asset-2 has a pid");
@@ -507,7 +774,82 @@ fn real_robust_split_grid() {
     });
     let back_after = killed_at.elapsed();
     load.wait_requests(50, Duration::from_secs(60));
+    // An inventory copy killed under the logins: its holder brings it back.
+    phase("kill -9 inventory-2");
+    let inv_victim = row(&grid.status(), "inventory-2")
+        .pid
+        .expect("inventory-2 has a pid");
+    assert!(kill(inv_victim, libc::SIGKILL), "kill -9 {inv_victim}");
+    wait_for("inventory-2 to run again", Duration::from_secs(60), || {
+        let r = grid.status().into_iter().find(|r| r.name == "inventory-2")?;
+        (r.state == "ready" && r.pid.is_some_and(|p| p != inv_victim)).then_some(())
+    });
+    grid.wait_ready_in(&["inventory-2"], Duration::from_secs(60));
+    phase("after");
     load.resume_posts();
+    std::fs::write(&stop_file, b"").expect("stop the bots");
+    let mut logins: Vec<(String, Attempt)> = Vec::new();
+    for b in bots {
+        let user = b.user.clone();
+        let stderr = b.stderr_text();
+        let (attempts, code) = b.finish(Duration::from_secs(120));
+        assert!(
+            code.is_some(),
+            "{user}'s login loop did not end by itself: {stderr}"
+        );
+        logins.extend(attempts.into_iter().map(|a| (user.clone(), a)));
+    }
+    let phase_of = |a: &Attempt| {
+        phases_at
+            .borrow()
+            .iter()
+            .rev()
+            .find(|(_, at)| *at <= a.at)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default()
+    };
+    let mut table = String::new();
+    for (name, _) in phases_at.borrow().iter() {
+        let here: Vec<&Attempt> = logins
+            .iter()
+            .map(|(_, a)| a)
+            .filter(|a| phase_of(a) == *name)
+            .collect();
+        let ms: Vec<u64> = here.iter().filter(|a| a.ok).map(|a| a.login_ms).collect();
+        let inv: Vec<u64> = here
+            .iter()
+            .filter(|a| a.ok)
+            .map(|a| a.inventory_ms)
+            .collect();
+        table.push_str(&format!(
+            "  {name:<28} logins {:>4} ok {:>4} failed {:>2}  login p50 {:>4} ms p99 {:>5} ms  inventory p50 {:>4} ms p99 {:>5} ms\n",
+            here.len(),
+            ms.len(),
+            here.len() - ms.len(),
+            percentile(&ms, 50.0),
+            percentile(&ms, 99.0),
+            percentile(&inv, 50.0),
+            percentile(&inv, 99.0),
+        ));
+    }
+    eprintln!("full logins through the grid during the roll, scale and kills:\n{table}");
+    let failed: Vec<String> = logins
+        .iter()
+        .filter(|(_, a)| !a.ok || a.inventory_entries == 0)
+        .map(|(u, a)| format!("{u} in `{}`: {}", phase_of(a), a.raw))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} full logins failed:\n{}",
+        failed.len(),
+        logins.len(),
+        failed.join("\n")
+    );
+    assert!(
+        logins.len() >= 20,
+        "too few logins to say anything: {}",
+        logins.len()
+    );
     let phases = load.finish();
     eprintln!(
         "request loop:\n{}nginx reloads: {reloads:?}",
@@ -527,7 +869,82 @@ fn real_robust_split_grid() {
     let asset3_tree = grid.instance_dir("asset-3").join("Robust.ini");
     let asset3_left = asset3_tree.exists();
 
-    // --- 7. down: every copy stops through its console --------------------------------------
+    // --- 6b. restart of a simulator: its users are told, its region leaves and comes back --
+    let staying = Bot::start(
+        &bot_exe,
+        &bin,
+        &bot_dir,
+        &BotArgs {
+            login_uri: &login_uri,
+            first: "Test",
+            last: "User",
+            password: PASSWORD,
+            start: Some("Region 1"),
+            times: Some(1),
+            seconds: None,
+            stop_file: None,
+            hold_ms: 5000,
+        },
+    );
+    wait_for("Test User root in Region 1", Duration::from_secs(30), || {
+        let out = grid.gridctl(&["send", "sim1", "show users"]);
+        out.stdout
+            .lines()
+            .any(|l| l.contains("Test") && l.contains("Root"))
+            .then_some(())
+    });
+    let region_rows = || {
+        db.query("SELECT COUNT(*) FROM robust.regions WHERE regionName = 'Region 1'")
+            .trim()
+            .to_string()
+    };
+    let watching = std::sync::atomic::AtomicBool::new(true);
+    let (restart, gone) = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut seen_gone = false;
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                seen_gone |= region_rows() == "0";
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            seen_gone
+        });
+        let restart = grid.gridctl(&["restart", "--notify", "8s", "sim1"]);
+        watching.store(false, std::sync::atomic::Ordering::Relaxed);
+        (restart, watcher.join().unwrap_or(false))
+    });
+    assert!(restart.ok(), "restart --notify sim1 failed: {restart}");
+    assert!(
+        restart.stdout.contains("sim1: alert This region restarts in 8s"),
+        "restart did not type the alert: {restart}"
+    );
+    let (told, _) = staying.finish(Duration::from_secs(60));
+    let told = told.first().expect("the staying bot reported");
+    assert!(
+        told.alerts
+            .iter()
+            .any(|a| a.contains("This region restarts in 8s")),
+        "the user in Region 1 was not told: {told:#?}"
+    );
+    assert!(gone, "Region 1 never left the grid while sim1 restarted");
+    assert_eq!(region_rows(), "1", "Region 1 is not back in the grid");
+    assert_eq!(row(&grid.status(), "sim1").state, "ready");
+    eprintln!(
+        "restart --notify 8s sim1: {:.1}s; the user in-world got the alert, Region 1 left the grid and came back",
+        restart.took.as_secs_f64()
+    );
+
+    // --- 7. down: simulators first, every process stops through its console ---------------
+    let plan_down = grid.gridctl_ok(&["down", "--dry-run"]).stdout;
+    let first_stop = |name: &str| {
+        plan_down
+            .lines()
+            .position(|l| l.contains("stop") && l.contains(name))
+            .unwrap_or_else(|| panic!("down --dry-run does not stop {name}:\n{plan_down}"))
+    };
+    assert!(
+        first_stop("sim1") < first_stop("core-1") && first_stop("sim2") < first_stop("asset-1"),
+        "down does not stop the simulators first:\n{plan_down}"
+    );
     let before_down = grid.status();
     let down = grid.gridctl(&["down"]);
     assert!(down.ok(), "down failed: {down}");
@@ -545,8 +962,12 @@ fn real_robust_split_grid() {
             );
         }
         let dir = grid.instance_dir(&r.name);
+        let pid_file = match r.kind {
+            gridctl::plan::Kind::Simulator => "OpenSim.pid",
+            gridctl::plan::Kind::Robust => "Robust.pid",
+        };
         assert!(
-            !dir.join("Robust.pid").exists(),
+            !dir.join(pid_file).exists(),
             "{} left its PID file: it was not stopped through its console",
             r.name
         );
@@ -561,11 +982,13 @@ fn real_robust_split_grid() {
             "{} did not end with exit 0 after `shutdown`: {holder_log}",
             r.name
         );
-        assert!(
-            grid.logs(&r.name).contains("Quitting"),
-            "{} never said Quitting",
-            r.name
-        );
+        if r.kind == gridctl::plan::Kind::Robust {
+            assert!(
+                grid.logs(&r.name).contains("Quitting"),
+                "{} never said Quitting",
+                r.name
+            );
+        }
     }
 
     // --- 8. nothing new in bin/ --------------------------------------------------------------

@@ -145,16 +145,26 @@ pub fn example(name: &str) -> Grid {
 /// Rewrites the `bin_dir` and `command` lines of a manifest to this checkout's fake Robust.
 pub fn localize(text: &str) -> String {
     let mut out = String::new();
+    // `[simulator]`'s command runs the fake as OpenSim.exe.
+    let mut section = String::new();
     for line in text.lines() {
         let key = line.split('=').next().unwrap_or("").trim();
+        if line.starts_with('[') {
+            section = line.trim().to_string();
+        }
         if key == "bin_dir" {
             out.push_str(&format!(
                 "bin_dir = {:?}",
                 fake_bin_dir().display().to_string()
             ));
         } else if key == "command" {
+            let assembly = if section == "[simulator]" {
+                "OpenSim.exe"
+            } else {
+                "Robust.dll"
+            };
             out.push_str(&format!(
-                "command = [{:?}, \"Robust.dll\"]",
+                "command = [{:?}, {assembly:?}]",
                 fake_robust_bin().display().to_string()
             ));
         } else {

@@ -27,14 +27,36 @@ pub fn shared_robust() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/robust")
 }
 
-/// Why the real suite cannot run here, if it cannot: a missing archive or tool.
+/// `../shared/opensim` beside the repository: the full OpenSim 0.9.2.2 `bin/` (the
+/// simulator `OpenSim.exe`, `Robust.exe` and the viewer library), a superset of
+/// `../shared/robust`.
+pub fn shared_opensim() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/opensim")
+}
+
+/// Why the real Robust suite cannot run here, if it cannot: a missing archive or tool.
 pub fn missing_prerequisite() -> Option<String> {
-    let shared = shared_robust();
+    missing(&shared_robust(), &[])
+}
+
+/// Why the whole real grid (Robust, simulators, logins) cannot run here, if it cannot.
+pub fn missing_grid_prerequisite() -> Option<String> {
+    missing(&shared_opensim(), &[("mcs", "mono-complete")])
+}
+
+fn missing(shared: &Path, more: &[(&str, &str)]) -> Option<String> {
     if !shared.join("install.sh").is_file() {
         return Some(format!(
             "{} is missing (a plain clone has no ../shared)",
             shared.display()
         ));
+    }
+    for (tool, package) in more {
+        if which(tool).is_none() {
+            return Some(format!(
+                "`{tool}` is not installed (Debian package {package}; `bash .ci/deps.sh` installs it)"
+            ));
+        }
     }
     for (tool, package) in [
         ("mono", "mono-complete"),
@@ -83,8 +105,23 @@ pub fn run(program: &Path, args: &[&str], cwd: &Path, timeout: Duration) -> Out 
 
 /// Unpacks the real Robust into `dest` with the shared `install.sh`; its `bin/`.
 pub fn install_robust(dest: &Path) -> PathBuf {
-    std::fs::create_dir_all(dest).expect("create the Robust install dir");
-    let script = shared_robust().join("install.sh");
+    install_from(&shared_robust(), dest)
+}
+
+/// Unpacks the full OpenSim (simulator, Robust, viewer library) into `dest`; its `bin/`.
+pub fn install_opensim(dest: &Path) -> PathBuf {
+    let bin = install_from(&shared_opensim(), dest);
+    assert!(
+        bin.join("OpenSim.exe").is_file(),
+        "no OpenSim.exe in {}",
+        bin.display()
+    );
+    bin
+}
+
+fn install_from(shared: &Path, dest: &Path) -> PathBuf {
+    std::fs::create_dir_all(dest).expect("create the OpenSim install dir");
+    let script = shared.join("install.sh");
     let out = run(
         Path::new("bash"),
         &[&script.display().to_string(), &dest.display().to_string()],

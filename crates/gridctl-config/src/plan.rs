@@ -52,8 +52,9 @@ pub struct Plan {
     pub region_flags: Vec<(String, String)>,
     /// `[simulator] env`, for every simulator.
     pub simulator_env: Vec<(String, String)>,
-    /// The simulators' console prompt, without `# `.
-    pub simulator_prompt: String,
+    /// `[simulator] prompt`: every simulator's console prompt, without `# `; by default
+    /// each has its own ([`crate::simulator::SimulatorPlan::prompt`]).
+    pub simulator_prompt: Option<String>,
     /// Where a few values were written in grid.toml, so `check`'s machine checks can point there.
     #[serde(skip)]
     pub origin: Origin,
@@ -349,7 +350,7 @@ impl Plan {
         }
         let (prompt, expected_lines, extra_probes) = match simulator {
             Some(sim) => (
-                &self.simulator_prompt,
+                self.simulator_prompt.clone().unwrap_or_else(|| sim.prompt.clone()),
                 sim.regions
                     .iter()
                     .map(|r| r.logins_enabled_line())
@@ -359,7 +360,7 @@ impl Plan {
                     .filter_map(|r| self.registration_probe(&r.name))
                     .collect(),
             ),
-            None => (&self.prompt, Vec::new(), Vec::new()),
+            None => (self.prompt.clone(), Vec::new(), Vec::new()),
         };
         InstanceSpec {
             name: inst.name.clone(),
@@ -458,7 +459,7 @@ impl Plan {
                 form_encode(name)
             ),
             expect_status: Some(200),
-            reject_body: Some(crate::simulator::REGION_UNKNOWN.into()),
+            reject_body: Some(crate::simulator::NULL_RESULT.into()),
             host: Some(host.to_string()),
         })
     }
@@ -474,7 +475,7 @@ impl Plan {
 }
 
 /// `application/x-www-form-urlencoded` for one value (what Robust's connectors parse).
-fn form_encode(s: &str) -> String {
+pub fn form_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {

@@ -271,8 +271,7 @@ impl<'a> Planner<'a> {
             simulator_prompt: m
                 .simulator
                 .as_ref()
-                .and_then(|d| d.get_ref().prompt.clone())
-                .unwrap_or_else(|| crate::simulator::DEFAULT_PROMPT.into()),
+                .and_then(|d| d.get_ref().prompt.clone()),
             origin: Origin {
                 source: Some(self.src.clone()),
                 bin_dir: Some(m.robust.bin_dir.span()),

@@ -9,13 +9,18 @@ use std::path::PathBuf;
 /// so the secret never lands in a rendered INI file (as `plan::DB_ENV` for Robust).
 pub const REGION_DB_ENV: &str = "GRIDCTL_REGION_DATABASE_CONNECTION";
 
-/// The console prompt of OpenSim's simulator (`ConsolePrompt = "Region (\\R) "` at the
-/// root), without the `# ` the console adds.
-pub const DEFAULT_PROMPT: &str = "Region (root) ";
+/// A simulator's console prompt, without the `# ` the console adds: OpenSim's own
+/// `ConsolePrompt = "Region (\\R) "` names the console's current region, which changes
+/// (a simulator of one region selects it at start, measured: `Region (Region 1) # `), so
+/// gridctl writes a fixed one naming the simulator. Readiness and `send` find it on the
+/// screen whatever region the operator selects.
+pub fn default_prompt(simulator: &str) -> String {
+    format!("Region ({simulator}) ")
+}
 
-/// What Robust's grid service answers `get_region_by_name` for a region it does not
-/// know (GridServerPostHandler: a `null` result).
-pub const REGION_UNKNOWN: &str = "<result>null</result>";
+/// What Robust's services answer for a region or account they do not know
+/// (`get_region_by_name`, `getaccount`: a `null` result, measured on 0.9.2.2).
+pub const NULL_RESULT: &str = "<result>null</result>";
 
 /// What kind of process an instance is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -53,6 +58,8 @@ pub struct SimulatorPlan {
     pub external_host: String,
     /// What the regions' UDP listeners bind (`InternalAddress`).
     pub internal_address: String,
+    /// `[Startup] ConsolePrompt`, without `# `.
+    pub prompt: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

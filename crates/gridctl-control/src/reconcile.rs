@@ -7,6 +7,7 @@
 //! operations the executor calls.
 
 pub mod diff;
+pub mod estate;
 pub mod events;
 pub mod execute;
 pub mod holders;

@@ -54,8 +54,11 @@ impl Planner<'_> {
         let mut names: HashMap<String, Range<usize>> = HashMap::new();
         let mut locations: HashMap<(u32, u32), (String, Range<usize>)> = HashMap::new();
         let mut any_default = false;
-        for (name, sim) in &m.simulators {
+        for (i, (name, sim)) in m.simulators.iter().enumerate() {
             let s = sim.get_ref();
+            // A value from [simulator] is checked once, with the first simulator.
+            let first = i == 0;
+            let whose = format!("simulator `{name}`");
             self.simulator_name(name, sim.span());
             let http_port =
                 self.sim_port(&s.http_port, &format!("`http_port` of simulator `{name}`"));
@@ -80,11 +83,14 @@ impl Planner<'_> {
                 bin_dir: bin_dir.clone(),
                 http_port,
                 regions,
-                estate_name: self.estate_name(name, s),
-                estate_owner: self.estate_owner(name, sim),
-                database: self.region_database(dir, s),
-                external_host: self.external_host(name, s),
-                internal_address: self.internal_address(name, s),
+                estate_name: self.estate_name(&whose, s, first),
+                estate_owner: self.estate_owner(name, &whose, sim, first),
+                database: self.region_database(dir, s, first),
+                external_host: self.external_host(&whose, s, first),
+                internal_address: self.internal_address(&whose, s, first),
+                prompt: defaults
+                    .and_then(|d| d.prompt.clone())
+                    .unwrap_or_else(|| crate::simulator::default_prompt(name)),
             };
             self.simulator_section(&loc, name, s);
             let inst_dir = state_dir.join("instances").join(name);
@@ -333,7 +339,8 @@ impl Planner<'_> {
         })
     }
 
-    fn estate_name(&mut self, name: &str, s: &SimulatorSection) -> String {
+    fn estate_name(&mut self, whose: &str, s: &SimulatorSection, first: bool) -> String {
+        let whose = owner_of(whose, s.estate_name.is_some());
         let given = s.estate_name.as_ref().or_else(|| {
             self.m
                 .simulator
@@ -342,12 +349,14 @@ impl Planner<'_> {
         });
         match given {
             Some(e) => {
+                let check = first || s.estate_name.is_some();
                 if let Some(why) = ini_text_problem(e.get_ref())
                     .or_else(|| e.get_ref().trim().is_empty().then_some("it is empty"))
+                    .filter(|_| check)
                 {
                     let d = self.at(
                         format!(
-                            "`estate_name` of simulator `{name}` cannot be used: `{}`",
+                            "`estate_name` of {whose} cannot be used: `{}`",
                             esc(e.get_ref())
                         ),
                         e.span(),
@@ -363,7 +372,15 @@ impl Planner<'_> {
 
     /// The owner is an existing grid user, "First Last": without one OpenSim asks on the
     /// console, and a grid gridctl starts must not wait for a typed answer.
-    fn estate_owner(&mut self, name: &str, sim: &Spanned<SimulatorSection>) -> String {
+    fn estate_owner(
+        &mut self,
+        name: &str,
+        whose: &str,
+        sim: &Spanned<SimulatorSection>,
+        first: bool,
+    ) -> String {
+        let own = sim.get_ref().estate_owner.is_some();
+        let whose = owner_of(whose, own);
         let given = sim.get_ref().estate_owner.as_ref().or_else(|| {
             self.m
                 .simulator
@@ -389,10 +406,10 @@ impl Planner<'_> {
         } else {
             None
         };
-        if let Some(why) = why {
+        if let Some(why) = why.filter(|_| first || own) {
             let d = self.at(
                 format!(
-                    "`estate_owner` of simulator `{name}` is `{}`",
+                    "`estate_owner` of {whose} is `{}`",
                     esc(owner.get_ref())
                 ),
                 owner.span(),
@@ -407,6 +424,7 @@ impl Planner<'_> {
         &mut self,
         dir: &Path,
         s: &SimulatorSection,
+        first: bool,
     ) -> Option<crate::plan::DatabasePlan> {
         let db = s.database.as_ref().or_else(|| {
             self.m
@@ -414,10 +432,18 @@ impl Planner<'_> {
                 .as_ref()
                 .and_then(|d| d.get_ref().database.as_ref())
         })?;
-        self.database_section(db.get_ref(), dir, 1)
+        // [simulator]'s is checked once; each simulator still gets its connection.
+        let errors = self.errors.len();
+        let plan = self.database_section(db.get_ref(), dir, 1);
+        if !first && s.database.is_none() {
+            self.errors.truncate(errors);
+        }
+        plan
     }
 
-    fn external_host(&mut self, name: &str, s: &SimulatorSection) -> String {
+    fn external_host(&mut self, whose: &str, s: &SimulatorSection, first: bool) -> String {
+        let check = first || s.external_host.is_some();
+        let whose = owner_of(whose, s.external_host.is_some());
         let given = s.external_host.as_ref().or_else(|| {
             self.m
                 .simulator
@@ -426,10 +452,10 @@ impl Planner<'_> {
         });
         match given {
             Some(h) => {
-                if let Some(why) = dns_name_problem(h.get_ref()) {
+                if let Some(why) = dns_name_problem(h.get_ref()).filter(|_| check) {
                     let d = self.at(
                         format!(
-                            "`external_host` of simulator `{name}` `{}` is not a host name",
+                            "`external_host` of {whose} `{}` is not a host name",
                             esc(h.get_ref())
                         ),
                         h.span(),
@@ -443,7 +469,9 @@ impl Planner<'_> {
         }
     }
 
-    fn internal_address(&mut self, name: &str, s: &SimulatorSection) -> String {
+    fn internal_address(&mut self, whose: &str, s: &SimulatorSection, first: bool) -> String {
+        let check = first || s.internal_address.is_some();
+        let whose = owner_of(whose, s.internal_address.is_some());
         let given = s.internal_address.as_ref().or_else(|| {
             self.m
                 .simulator
@@ -452,10 +480,10 @@ impl Planner<'_> {
         });
         match given {
             Some(a) => {
-                if a.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
+                if check && a.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
                     let d = self.at(
                         format!(
-                            "`internal_address` of simulator `{name}` `{}` is not an IPv4 address",
+                            "`internal_address` of {whose} `{}` is not an IPv4 address",
                             esc(a.get_ref())
                         ),
                         a.span(),
@@ -492,6 +520,14 @@ impl Planner<'_> {
         self.env(loc, &["simulator", "env"], &d.env);
         if let Some(p) = &d.prompt {
             self.plain_text(loc, &["simulator", "prompt"], p, "`prompt` of [simulator]");
+            if p.contains('\\') {
+                self.bad(
+                    loc.value(&["simulator", "prompt"]),
+                    "`prompt` of [simulator] holds a `\\`".into(),
+                    "OpenSim replaces `\\R` with the selected region: the prompt would change",
+                    Some("gridctl finds the prompt on the screen; keep it fixed, e.g. \"Region (main) \""),
+                );
+            }
         }
         if let Some(b) = &d.bin_dir {
             self.path(loc, &["simulator", "bin_dir"], b.get_ref(), "bin_dir");
@@ -567,6 +603,15 @@ fn parse_location(s: &str) -> Result<(u32, u32), &'static str> {
         Ok(n)
     };
     Ok((parse(x)?, parse(y)?))
+}
+
+/// Who a value belongs to in a message: the simulator's own, or `[simulator]`'s.
+fn owner_of(whose: &str, own: bool) -> String {
+    if own {
+        whose.to_string()
+    } else {
+        "[simulator]".to_string()
+    }
 }
 
 fn esc(s: &str) -> String {

@@ -200,13 +200,23 @@ pub fn up(wants: &[Want], seen: &Observed, opts: UpOptions, roles: &[RoleShape])
         roles,
     );
     // Simulators last: they register with the grid service and fetch assets through
-    // nginx's hostnames as they start, so every Robust copy is up and in first.
-    for w in simulators {
-        steps.push(Step::new(
-            copy(|instance| Action::Start { instance }, &w.name),
+    // nginx's hostnames as they start, so every Robust copy is up and in first. They
+    // share nothing with each other (each its own region store): together.
+    match simulators.as_slice() {
+        [] => {}
+        [one] => steps.push(Step::new(
+            copy(|instance| Action::Start { instance }, &one.name),
             Reason::AfterRobust,
-        ));
-        if wait {
+        )),
+        many => steps.push(Step::new(
+            Action::StartTogether {
+                instances: many.iter().map(|w| w.name.clone()).collect(),
+            },
+            Reason::AfterRobust,
+        )),
+    }
+    if wait {
+        for w in &simulators {
             steps.push(Step::new(
                 copy(|instance| Action::WaitReady { instance }, &w.name),
                 Reason::JustStarted,

@@ -170,6 +170,9 @@ impl Run<'_, '_> {
             Action::Start { instance } => {
                 let inst = find(cx.plan, instance)?;
                 self.emit(Some(instance), Outcome::Began);
+                if let Err(why) = before_start(cx.plan, inst) {
+                    return Ok(self.acted(instance, Done::Failed(why)));
+                }
                 let done = match holders::start(inst) {
                     Ok(_) => Done::Started,
                     Err(e) => Done::Failed(e),
@@ -442,7 +445,7 @@ impl Run<'_, '_> {
         holders::par_for_each(
             &insts,
             holders::PARALLEL,
-            |inst| holders::start(inst),
+            |inst| before_start(cx.plan, inst).and_then(|()| holders::start(inst)),
             |k, r| launched.push((insts[k], r)),
         );
         let mut all = true;
@@ -669,6 +672,15 @@ impl Run<'_, '_> {
                 },
             ),
         }
+    }
+}
+
+/// What must hold before a copy starts: a simulator's estate owner is a user of the grid
+/// (`estate::check_owner`); a Robust copy needs nothing.
+fn before_start(plan: &Plan, inst: &InstancePlan) -> Result<(), String> {
+    match plan.role(&inst.role).and_then(|r| r.simulator.as_ref()) {
+        Some(sim) => super::estate::check_owner(plan, sim),
+        None => Ok(()),
     }
 }
 

@@ -619,6 +619,7 @@ fn simulators_start_last_and_never_join_an_upstream() {
         simulator("mainland", "s"),
         want("asset-1", 1, "h", &[]),
         want("asset-2", 2, "h", &[]),
+        simulator("islands", "s"),
     ];
     let seen = Observed::default();
     let opts = UpOptions {
@@ -626,35 +627,43 @@ fn simulators_start_last_and_never_join_an_upstream() {
         managed: true,
     };
     let steps = up(&wants, &seen, opts, &[]);
+    let together = Action::StartTogether {
+        instances: vec!["mainland".into(), "islands".into()],
+    };
     let start = steps
         .iter()
-        .position(|s| {
-            s.action
-                == Action::Start {
-                    instance: "mainland".into(),
-                }
-        })
-        .expect("the simulator starts");
+        .position(|s| s.action == together)
+        .expect("the simulators start together");
     assert_eq!(steps[start].reason, Reason::AfterRobust);
-    // After every Robust start, wait and the reload that puts the copies in.
+    // After every Robust start and wait, and the reload that puts the copies in.
     let last_robust = steps
         .iter()
         .rposition(|s| {
-            matches!(
-                s.action,
-                Action::Reload { .. } | Action::StartTogether { .. }
-            )
+            matches!(s.action, Action::Reload { .. })
+                || s.action
+                    == Action::StartTogether {
+                        instances: vec!["asset-2".into()],
+                    }
         })
         .expect("robust steps");
     assert!(start > last_robust, "{steps:#?}");
+    let waits: Vec<&Action> = steps[start + 1..].iter().map(|s| &s.action).collect();
     assert_eq!(
-        steps[start + 1].action,
-        Action::WaitReady {
-            instance: "mainland".into()
-        }
+        waits,
+        vec![
+            &Action::WaitReady {
+                instance: "mainland".into()
+            },
+            &Action::WaitReady {
+                instance: "islands".into()
+            },
+        ]
     );
-    assert!(!steps.iter().any(|s| s.instance() == Some("mainland")
-        && matches!(s.action, Action::Join { .. } | Action::Leave { .. })));
+    assert!(!steps.iter().any(|s| matches!(
+        &s.action,
+        Action::Join { instance } | Action::Leave { instance }
+            if instance == "mainland" || instance == "islands"
+    )));
 }
 
 #[test]
