@@ -2,8 +2,9 @@
 # System packages the test suite needs, from Debian:
 # - nginx: config tests and the load-balancing end-to-end tests start their own nginx
 #   on loopback ports;
-# - Mono and MariaDB: the real-Robust suite (tests/real_robust.rs) runs OpenSim Robust
-#   0.9.2.2 from ../shared/robust on Mono against a private MariaDB it starts itself;
+# - Mono (with mcs) and MariaDB: the real suite (tests/real_robust.rs) runs OpenSim
+#   0.9.2.2 (Robust and two simulators, from ../shared/opensim) on Mono against a private
+#   MariaDB it starts itself, and logs in with a bot it compiles with mcs;
 # - podman (with runc, and catatonit for the pause image `kube play` builds offline):
 #   tests/kube_play.rs plays a gridctl pod from its own image in a private storage
 #   (tests/kube_play_real.rs: with the real Robust and this host's Mono in the image).
@@ -17,6 +18,7 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=()
 have nginx || missing+=(nginx-light)              # upstream, proxy and zone are enough
 have mono || missing+=(mono-complete)             # what ../shared/robust/install.sh installs
+have mcs || missing+=(mono-mcs)                    # the real suite compiles its viewer-library bot
 have mariadbd || missing+=(mariadb-server)
 have mariadb || missing+=(mariadb-client)
 have podman || missing+=(podman)

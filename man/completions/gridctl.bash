@@ -856,7 +856,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__init)
-            opts="-f -q -h --bin-dir --name --domain --force --file --quiet --no-progress --help"
+            opts="-f -q -h --bin-dir --name --domain --simulators --estate-owner --force --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -871,6 +871,14 @@ _gridctl() {
                     return 0
                     ;;
                 --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --simulators)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --estate-owner)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1437,12 +1445,16 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__restart)
-            opts="-f -q -h --rolling --dry-run --json --file --quiet --no-progress --help"
+            opts="-f -q -h --rolling --notify --dry-run --json --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --notify)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then

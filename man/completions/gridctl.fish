@@ -52,6 +52,8 @@ complete -c gridctl -n "__fish_gridctl_needs_command" -f -a "help" -d 'Print thi
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l bin-dir -d 'The Robust bin/ directory of your OpenSim install' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l name -d 'The grid\'s name' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l domain -d 'Public base domain: services answer on <service>.<domain>' -r
+complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l simulators -d 'Also declare this many region simulators, one region each (ports 9000, 9010, ...)' -r
+complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l estate-owner -d 'The simulators\' estate owner, "First Last": an existing user of the grid' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -l force -d 'Overwrite an existing manifest'
 complete -c gridctl -n "__fish_gridctl_using_subcommand init" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
@@ -110,6 +112,7 @@ complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s f -l file -d 'T
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l notify -d 'Before restarting simulators, type OpenSim\'s `alert` into their consoles as a countdown of this length (e.g. "5m": at 5m, 2m, 1m, 30s and 10s left), so the users in their regions see it coming' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l rolling -d 'One copy at a time: out of its upstream, drain, restart, ready, back in; the role keeps serving. A role\'s only serving copy gets a temporary second copy first (surge); a role that must run as one copy (presence, griduser caches) restarts in place, and says so before acting'
 complete -c gridctl -n "__fish_gridctl_using_subcommand restart" -l dry-run -d 'Print the steps (each with its reason) without acting'
