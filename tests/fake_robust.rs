@@ -1300,3 +1300,612 @@ fn a_remote_connector_host_that_does_not_resolve_is_left_out_loudly() {
         assert_eq!(f.wait_exit().exit_code(), 0);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The fake simulator (`fake-robust OpenSim.exe ...`, docs/simulator.md) against a fake
+// Robust hosting the grid service, or against a recorder that stands in for one.
+
+const OWNER_ID: &str = "11111111-0000-0000-0000-000000000001";
+const GRID_AND_ACCOUNTS: &str = "[ServiceList]\n\
+    Grid = \"OpenSim.Server.Handlers.dll:GridServiceConnector\"\n\
+    Accounts = \"OpenSim.Server.Handlers.dll:UserAccountServiceConnector\"\n";
+
+/// A fake Robust copy hosting the grid service and accounts, `users` known from the start.
+fn grid_robust(g: &Grid, port: u16, users: &str) -> PtyFake {
+    let p = g.ini(
+        "robust.ini",
+        port,
+        &format!("{GRID_AND_ACCOUNTS}[FakeRobust]\nUsers = \"{users}\"\n"),
+    );
+    let f = PtyFake::spawn(&g.bin(), &[&format!("-inifile={}", p.display())], &[], true);
+    f.wait_prompts(1);
+    f
+}
+
+/// A simulator's files laid out as gridctl renders them: `OpenSim.ini` with absolute
+/// includes (`Grid.ini` → `GridCommon.ini`), the override directory `config/` (which sets
+/// the real HTTP port over the ini's), `Regions/`, and a log4net config.
+struct SimSpec<'a> {
+    name: &'a str,
+    http_port: u16,
+    grid_url: String,
+    accounts_url: String,
+    /// `[Estates]` lines.
+    estates: &'a str,
+    /// `(name, x, y)`.
+    regions: &'a [(&'a str, u32, u32)],
+}
+
+impl SimSpec<'_> {
+    /// Writes the files under `g`; the simulator's directory.
+    fn write(&self, g: &Grid) -> PathBuf {
+        let dir = g.path(self.name);
+        let d = dir.display();
+        g.write(
+            &format!("{}/OpenSim.ini", self.name),
+            &format!(
+                "[Startup]\nPIDFile = \"{d}/OpenSim.pid\"\nregionload_regionsdir = \"{d}/Regions\"\n\
+                 [Network]\nhttp_listener_port = 1\n[Estates]\n{}\n\
+                 [Architecture]\nInclude-Architecture = \"{d}/config-include/Grid.ini\"\n",
+                self.estates
+            ),
+        );
+        g.write(
+            &format!("{}/config-include/Grid.ini", self.name),
+            &format!(
+                "[Includes]\nInclude-Common = \"{d}/config-include/GridCommon.ini\"\n\
+                 [SimulationDataStore]\nLocalServiceModule = \"OpenSim.Services.SimulationService.dll:SimulationDataService\"\n"
+            ),
+        );
+        g.write(
+            &format!("{}/config-include/GridCommon.ini", self.name),
+            &format!(
+                "[GridService]\nGridServerURI = \"{}\"\n[UserAccountService]\nUserAccountServerURI = \"{}\"\n",
+                self.grid_url, self.accounts_url
+            ),
+        );
+        g.write(
+            &format!("{}/config/overrides.ini", self.name),
+            &format!("[Network]\nhttp_listener_port = {}\n", self.http_port),
+        );
+        let mut regions = String::new();
+        for (i, (name, x, y)) in self.regions.iter().enumerate() {
+            regions.push_str(&format!(
+                "[{name}]\nRegionUUID = \"{:08x}-0000-4000-8000-000000000000\"\nLocation = \"{x},{y}\"\n\
+                 InternalAddress = \"127.0.0.1\"\nInternalPort = {}\nAllowAlternatePorts = False\nExternalHostName = \"127.0.0.1\"\n",
+                i + 1,
+                self.http_port as usize + i + 1
+            ));
+        }
+        g.write(&format!("{}/Regions/Regions.ini", self.name), &regions);
+        g.write(
+            &format!("{}/log4net.xml", self.name),
+            &format!(
+                r#"<log4net>
+  <appender name="Console" type="OpenSim.Framework.Console.OpenSimAppender, OpenSim.Framework.Console">
+    <layout type="log4net.Layout.PatternLayout"><conversionPattern value="%date{{HH:mm:ss}} - %message" /></layout>
+  </appender>
+  <appender name="LogFileAppender" type="log4net.Appender.FileAppender"><file value="{d}/OpenSim.log" /></appender>
+  <root><appender-ref ref="Console" /><appender-ref ref="LogFileAppender" /></root>
+</log4net>
+"#
+            ),
+        );
+        dir
+    }
+
+    /// Writes the files and starts the simulator as gridctl does (cwd bin/).
+    fn spawn(&self, g: &Grid, env: &[(&str, &str)]) -> (PathBuf, PtyFake) {
+        let dir = self.write(g);
+        let args = [
+            "OpenSim.exe".to_string(),
+            format!("-inifile={}/OpenSim.ini", dir.display()),
+            format!("-inidirectory={}/config", dir.display()),
+            format!("-logconfig={}/log4net.xml", dir.display()),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let f = PtyFake::spawn(&g.bin(), &args, env, true);
+        (dir, f)
+    }
+}
+
+/// A form POST with `Connection: close`; the whole response.
+fn post_form(port: u16, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+/// Robust's answer to `get_region_by_name` for `name`.
+fn region_by_name(robust_port: u16, name: &str) -> String {
+    post_form(
+        robust_port,
+        "/grid",
+        &format!(
+            "METHOD=get_region_by_name&SCOPEID=00000000-0000-0000-0000-000000000000&NAME={name}"
+        ),
+    )
+}
+
+const NULL_RESULT: &str =
+    "<?xml version=\"1.0\"?><ServerResponse><result>null</result></ServerResponse>";
+
+/// What follows the last occurrence of `marker` in `text` (empty when absent).
+fn after<'a>(text: &'a str, marker: &str) -> &'a str {
+    text.rfind(marker).map_or("", |i| &text[i + marker.len()..])
+}
+
+#[test]
+fn simulator_registers_enables_logins_answers_and_deregisters_on_shutdown() {
+    let g = Grid::new();
+    let robust_port = free_port();
+    let robust = grid_robust(&g, robust_port, &format!("Lab Owner={OWNER_ID}"));
+    let sim_port = free_port();
+    let spec = SimSpec {
+        name: "sim",
+        http_port: sim_port,
+        grid_url: format!("http://127.0.0.1:{robust_port}"),
+        accounts_url: format!("http://127.0.0.1:{robust_port}"),
+        estates: "DefaultEstateName = \"Lab Estate\"\nDefaultEstateOwnerName = \"Lab Owner\"",
+        regions: &[("Lab One", 1000, 1000), ("Lab Two", 1001, 1000)],
+    };
+    let (dir, mut sim) = spec.spawn(&g, &[]);
+    sim.wait_for("the prompt", |t| t.contains("Region (root) # "));
+    let out = sim.text();
+    // Both regions registered before the first LOGINS ENABLED line, then the prompt.
+    let registered = out
+        .find("registered at 1001,1000 with flags RegionOnline")
+        .expect("Lab Two registered");
+    let enabled_one = out
+        .find("INITIALIZATION COMPLETE FOR Lab One - LOGINS ENABLED")
+        .expect("Lab One enabled");
+    let enabled_two = out
+        .find("INITIALIZATION COMPLETE FOR Lab Two - LOGINS ENABLED")
+        .expect("Lab Two enabled");
+    assert!(
+        registered < enabled_one && enabled_one < enabled_two,
+        "{out}"
+    );
+    assert!(out.contains("Currently selected region is root"), "{out}");
+    // LocalConsole asks for the cursor once, at start-up, before any prompt.
+    assert_eq!(sim.queries.lock().expect("q").len(), 1, "{out}");
+    assert!(out.find("\x1b[6n") < out.find("Region (root) # "));
+    assert!(out.contains("Estate Lab Estate has no owner set."), "{out}");
+    assert!(
+        !out.contains("\x1b[31m"),
+        "no ERROR on a normal start: {out}"
+    );
+    // The fake Robust knows both regions; the owner is the account from the knob.
+    let found = region_by_name(robust_port, "lab one");
+    assert!(
+        found.contains("<regionName>Lab One</regionName>"),
+        "{found}"
+    );
+    assert!(
+        found.contains(&format!("<owner_uuid>{OWNER_ID}</owner_uuid>")),
+        "{found}"
+    );
+    assert!(
+        found.contains(&format!(
+            "<serverURI>http://127.0.0.1:{sim_port}/</serverURI>"
+        )),
+        "the port of config/ overrides OpenSim.ini's: {found}"
+    );
+    assert!(region_by_name(robust_port, "Nowhere").ends_with(NULL_RESULT));
+    robust.wait_for("Robust's log line", |t| {
+        t.contains("[GRID SERVICE]: Region Lab Two (00000002-0000-4000-8000-000000000000, 256x256) registered at 1001,1000 with flags RegionOnline")
+    });
+    let status = http(sim_port, "GET", "/simstatus/");
+    assert_eq!(status_of(&status), "200");
+    assert!(status.ends_with("\r\n\r\nOK"), "{status}");
+    let pid = std::fs::read_to_string(dir.join("OpenSim.pid")).expect("pid file");
+    assert_eq!(pid.trim(), sim.pid.to_string());
+
+    sim.send(b"alert hello\r");
+    sim.wait_for("the alerts", |t| {
+        t.contains("[DIALOG]: Sending general alert in region Lab One with message hello \r\n")
+            && t.contains(
+                "[DIALOG]: Sending general alert in region Lab Two with message hello \r\n",
+            )
+    });
+    sim.send(b"show regions\r");
+    sim.wait_for("the region table", |t| {
+        t.contains("Name                  ID                                    Position     Size         Port   Ready?  Estate              \r\n")
+            && t.contains("Lab Two               00000002-0000-4000-8000-000000000000  1001,1000    256x256      ")
+    });
+    sim.send(b"show users\r");
+    sim.wait_for("the user count", |t| {
+        t.contains("\r\nRoot agents in region Lab Two: 0 (root 0, child 0)\r\n")
+    });
+    sim.send(b"shutdown\r");
+    assert_eq!(sim.wait_exit().exit_code(), 0);
+    sim.wait_for("the last line", |t| {
+        t.contains("[SHUTDOWN]: Shutdown processing on main thread complete.  Exiting...")
+    });
+    assert!(!dir.join("OpenSim.pid").exists(), "PID file removed");
+    assert!(region_by_name(robust_port, "Lab One").ends_with(NULL_RESULT));
+    assert!(region_by_name(robust_port, "Lab Two").ends_with(NULL_RESULT));
+    robust.wait_for("deregistrations", |t| {
+        t.contains("[GRID SERVICE]: Deregistering region Lab One (00000001-0000-4000-8000-000000000000) at 1000-1000")
+    });
+}
+
+#[test]
+fn simulator_asks_for_estate_and_owner_and_asks_again_for_an_unknown_owner() {
+    let g = Grid::new();
+    let robust_port = free_port();
+    let _robust = grid_robust(&g, robust_port, &format!("Lab Owner={OWNER_ID}"));
+    let sim_port = free_port();
+    let spec = SimSpec {
+        name: "sim",
+        http_port: sim_port,
+        grid_url: format!("http://127.0.0.1:{robust_port}"),
+        accounts_url: format!("http://127.0.0.1:{robust_port}"),
+        estates: "",
+        regions: &[("Asker", 1010, 1000)],
+    };
+    let (_dir, mut sim) = spec.spawn(&g, &[]);
+    sim.wait_for("the estate question", |t| {
+        t.contains("[ESTATE]: No existing estates found.  You must create a new one.")
+            && after(t, "You must create a new one.").contains("New estate name [My Estate]: ")
+    });
+    // Waiting on the console: not registered, and the HTTP handlers are not there yet.
+    assert!(region_by_name(robust_port, "Asker").ends_with(NULL_RESULT));
+    assert_eq!(status_of(&http(sim_port, "GET", "/simstatus/")), "404");
+    sim.send(b"Test Estate\r");
+    sim.wait_for("the owner question", |t| {
+        after(t, "Estate Test Estate has no owner set.")
+            .contains("Estate owner first name [Test]: ")
+    });
+    sim.send(b"No\r");
+    sim.wait_for("the last name question", |t| {
+        after(t, "Estate owner first name [Test]: No").contains("Estate owner last name [User]: ")
+    });
+    sim.send(b"Body\r");
+    // Not on the grid: an ERROR, then the same questions again.
+    sim.wait_for("the owner question again", |t| {
+        after(t, "\x1b[31m Unable to store account. If this simulator is connected to a grid, you must create the estate owner account first at the grid level.")
+            .contains("Estate owner first name [Test]: ")
+    });
+    sim.send(b"Lab\r");
+    sim.wait_for("the last name question again", |t| {
+        after(t, "Estate owner first name [Test]: Lab").contains("Estate owner last name [User]: ")
+    });
+    sim.send(b"Owner\r");
+    sim.wait_for("the prompt", |t| {
+        t.contains("INITIALIZATION COMPLETE FOR Asker - LOGINS ENABLED")
+            && t.contains("Region (Asker) # ")
+    });
+    let found = region_by_name(robust_port, "Asker");
+    assert!(
+        found.contains(&format!("<owner_uuid>{OWNER_ID}</owner_uuid>")),
+        "{found}"
+    );
+    sim.send(b"show regions\r");
+    sim.wait_for("the estate in the table", |t| {
+        t.contains("  Yes     Test Estate")
+    });
+    sim.send(b"quit\r");
+    assert_eq!(sim.wait_exit().exit_code(), 0);
+}
+
+#[test]
+fn simulator_with_an_owner_missing_from_the_grid_loops_on_errors_and_never_registers() {
+    let g = Grid::new();
+    let robust_port = free_port();
+    let _robust = grid_robust(&g, robust_port, "");
+    let spec = SimSpec {
+        name: "sim",
+        http_port: free_port(),
+        grid_url: format!("http://127.0.0.1:{robust_port}"),
+        accounts_url: format!("http://127.0.0.1:{robust_port}"),
+        estates: "DefaultEstateName = \"Lab Estate\"\nDefaultEstateOwnerName = \"Nobody Here\"",
+        regions: &[("Ghost", 1020, 1000)],
+    };
+    let (dir, mut sim) = spec.spawn(&g, &[]);
+    // No question is asked: the configured name is looked up again and again.
+    sim.wait_for("repeated errors", |t| {
+        t.matches("\x1b[31m Unable to store account.").count() >= 5
+            && t.matches("Estate Lab Estate has no owner set.").count() >= 5
+    });
+    let out = sim.text();
+    assert!(!out.contains("Estate owner first name"), "{out}");
+    assert!(!out.contains("LOGINS ENABLED"), "{out}");
+    assert!(region_by_name(robust_port, "Ghost").ends_with(NULL_RESULT));
+    kill_by_pid(sim.pid, Signal::SIGTERM);
+    assert_eq!(sim.wait_exit().signal(), Some("Terminated"));
+    assert!(
+        dir.join("OpenSim.pid").exists(),
+        "SIGTERM leaves the PID file"
+    );
+}
+
+#[test]
+fn simulator_registration_failure_logs_errors_then_hangs_until_sigterm() {
+    let g = Grid::new();
+    let robust_port = free_port();
+    let _robust = grid_robust(&g, robust_port, &format!("Lab Owner={OWNER_ID}"));
+    let estates = "DefaultEstateName = \"Lab Estate\"\nDefaultEstateOwnerName = \"Lab Owner\"";
+    let unresolvable = "http://grid.nonexistent.invalid:9";
+    let reachable = format!("http://127.0.0.1:{robust_port}");
+    /// `(case, GridServerURI, environment, the first ERROR expected)`.
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], String);
+    let cases: [Case; 2] = [
+        (
+            "unresolvable",
+            unresolvable,
+            &[],
+            format!("[GRID CONNECTOR]:\x1b[31m Exception when contacting grid server at {unresolvable}/grid: Error: NameResolutionFailure"),
+        ),
+        (
+            "refused",
+            &reachable,
+            &[("FAKE_ROBUST_REGISTER_FAIL", "Region overlaps another region")],
+            format!("[GRID CONNECTOR]:\x1b[31m Registration failed: Region overlaps another region when contacting {reachable}/grid"),
+        ),
+    ];
+    for (name, grid_url, env, first_error) in cases {
+        let sim_port = free_port();
+        let spec = SimSpec {
+            name,
+            http_port: sim_port,
+            grid_url: grid_url.to_string(),
+            accounts_url: reachable.clone(),
+            estates,
+            regions: &[("Lost", 1040, 1000)],
+        };
+        let (dir, mut sim) = spec.spawn(&g, env);
+        sim.wait_for("the abort", |t| {
+            t.contains("[STARTUP]:\x1b[31m Registration of region with grid failed, aborting startup due to ")
+                && t.contains("  at OpenSim.OpenSimBase.CreateRegion (")
+        });
+        let out = sim.text();
+        assert!(out.contains(&first_error), "{name}: {out}");
+        assert!(
+            !out.contains("LOGINS ENABLED") && !out.contains("Region (Lost) # "),
+            "{out}"
+        );
+        // Hung: the HTTP port is open, yet nothing answers.
+        let mut s = TcpStream::connect(("127.0.0.1", sim_port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .expect("timeout");
+        s.write_all(b"GET /simstatus/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let mut buf = [0u8; 64];
+        assert!(
+            s.read(&mut buf).is_err(),
+            "{name}: a hung simulator answered"
+        );
+        // SIGINT is ignored (the signals are handled in order: a shutdown it started would
+        // exit 0 before SIGTERM is even looked at); SIGTERM kills.
+        kill_by_pid(sim.pid, Signal::SIGINT);
+        kill_by_pid(sim.pid, Signal::SIGTERM);
+        assert_eq!(sim.wait_exit().signal(), Some("Terminated"), "{name}");
+        assert!(dir.join("OpenSim.pid").exists());
+        assert!(!sim.text().contains("[SHUTDOWN]"), "{name}");
+    }
+}
+
+#[test]
+fn simulator_sigint_deregisters_and_sigterm_leaves_the_region_registered() {
+    let g = Grid::new();
+    let robust_port = free_port();
+    let _robust = grid_robust(&g, robust_port, &format!("Lab Owner={OWNER_ID}"));
+    for (name, sig) in [("int", Signal::SIGINT), ("term", Signal::SIGTERM)] {
+        let spec = SimSpec {
+            name,
+            http_port: free_port(),
+            grid_url: format!("http://127.0.0.1:{robust_port}"),
+            accounts_url: format!("http://127.0.0.1:{robust_port}"),
+            estates: "DefaultEstateName = \"E\"\nDefaultEstateOwnerName = \"Lab Owner\"",
+            regions: &[(name, 1050, 1000)],
+        };
+        let (dir, mut sim) = spec.spawn(&g, &[]);
+        sim.wait_for("the prompt", |t| t.contains(&format!("Region ({name}) # ")));
+        kill_by_pid(sim.pid, sig);
+        let status = sim.wait_exit();
+        let answer = region_by_name(robust_port, name);
+        if sig == Signal::SIGINT {
+            assert_eq!(status.exit_code(), 0);
+            // (The PTY may still hold the last lines when the exit is seen.)
+            sim.wait_for("the deregistration", |t| {
+                t.contains(&format!("[GRID SERVICE]: Deregistering region {name} ("))
+            });
+            assert!(answer.ends_with(NULL_RESULT), "{answer}");
+            assert!(!dir.join("OpenSim.pid").exists());
+        } else {
+            assert_eq!(status.signal(), Some("Terminated"));
+            assert!(
+                answer.contains(&format!("<regionName>{name}</regionName>")),
+                "{answer}"
+            );
+            assert!(dir.join("OpenSim.pid").exists());
+        }
+    }
+}
+
+/// Stands in for Robust: answers every request (registration succeeds, the owner exists)
+/// and keeps each request's bytes.
+struct Recorder {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    fn start() -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = Arc::clone(&seen);
+                std::thread::spawn(move || Recorder::serve(stream, &seen));
+            }
+        });
+        Recorder { port, requests }
+    }
+
+    fn serve(mut s: TcpStream, seen: &Mutex<Vec<String>>) {
+        let _ = s.set_read_timeout(Some(DEADLINE));
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Headers, then as many body bytes as Content-Length says.
+        loop {
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|n| n.trim().parse().ok())
+                    .unwrap_or(0);
+                if raw.len() >= end + 4 + length {
+                    break;
+                }
+            }
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+        }
+        let request = String::from_utf8_lossy(&raw).into_owned();
+        let body = if request.contains("METHOD=getaccount") {
+            format!("<?xml version=\"1.0\"?><ServerResponse><result type=\"List\"><FirstName>Lab</FirstName><LastName>Owner</LastName><PrincipalID>{OWNER_ID}</PrincipalID></result></ServerResponse>")
+        } else if request.contains("METHOD=register") || request.contains("METHOD=deregister") {
+            "<?xml version=\"1.0\"?>\n<ServerResponse>\n  <Result>Success</Result>\n</ServerResponse>".into()
+        } else {
+            "<?xml version=\"1.0\"?><ServerResponse></ServerResponse>".into()
+        };
+        seen.lock().expect("requests").push(request);
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("requests").clone()
+    }
+}
+
+#[test]
+fn simulator_sends_the_measured_requests_and_reaches_names_through_the_resolve_knob() {
+    let g = Grid::new();
+    let rec = Recorder::start();
+    let port = rec.port;
+    let sim_port = free_port();
+    let spec = SimSpec {
+        name: "sim",
+        http_port: sim_port,
+        grid_url: format!("http://grid.robust.internal:{port}"),
+        accounts_url: format!("http://accounts.robust.internal:{port}"),
+        estates: "DefaultEstateName = \"E\"\nDefaultEstateOwnerName = \"Lab Owner\"",
+        regions: &[("Lab One", 1000, 1000)],
+    };
+    let (_dir, mut sim) = spec.spawn(
+        &g,
+        &[("FAKE_ROBUST_RESOLVE", "*.robust.internal=127.0.0.1")],
+    );
+    sim.wait_for("the prompt", |t| t.contains("Region (Lab One) # "));
+    let requests = rec.requests();
+    let head = |len: usize, host: &str| {
+        format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len}\r\nConnection: keep-alive\r\nHost: {host}:{port}\r\n\r\n"
+        )
+    };
+    let account = "VERSIONMIN=1&VERSIONMAX=1&METHOD=getaccount&ScopeID=00000000-0000-0000-0000-000000000000&FirstName=Lab&LastName=Owner";
+    assert_eq!(
+        requests[0],
+        format!(
+            "POST /accounts HTTP/1.1\r\n{}{account}",
+            head(account.len(), "accounts.robust.internal")
+        )
+    );
+    let features = "METHOD=get_grid_extra_features";
+    assert_eq!(
+        requests[1],
+        format!(
+            "POST /grid HTTP/1.1\r\n{}{features}",
+            head(features.len(), "grid.robust.internal")
+        )
+    );
+    // The register call: the measured keys, in the measured order.
+    let register = after(&requests[2], "\r\n\r\n");
+    assert!(
+        requests[2].starts_with("POST /grid HTTP/1.1\r\n"),
+        "{}",
+        requests[2]
+    );
+    assert!(requests[2].contains(&head(register.len(), "grid.robust.internal")));
+    let keys: Vec<&str> = register
+        .split('&')
+        .map(|kv| kv.split('=').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "uuid",
+            "locX",
+            "locY",
+            "sizeX",
+            "sizeY",
+            "regionName",
+            "serverIP",
+            "serverHttpPort",
+            "serverURI",
+            "serverPort",
+            "regionMapTexture",
+            "parcelMapTexture",
+            "access",
+            "regionSecret",
+            "owner_uuid",
+            "Token",
+            "SCOPEID",
+            "VERSIONMIN",
+            "VERSIONMAX",
+            "METHOD",
+        ]
+    );
+    for kv in [
+        "uuid=00000001-0000-4000-8000-000000000000",
+        "locX=256000",
+        "locY=256000",
+        "regionName=Lab+One",
+        &format!("serverHttpPort={sim_port}"),
+        &format!("serverURI=http%3a%2f%2f127.0.0.1%3a{sim_port}%2f"),
+        &format!("serverPort={}", sim_port as usize + 1),
+        &format!("owner_uuid={OWNER_ID}"),
+        "&Token&",
+        "METHOD=register",
+    ] {
+        assert!(register.contains(kv), "{kv} in {register}");
+    }
+    sim.send(b"quit\r");
+    assert_eq!(sim.wait_exit().exit_code(), 0);
+    let last = rec.requests().pop().expect("a request");
+    assert!(
+        last.ends_with("\r\n\r\nREGIONID=00000001-0000-4000-8000-000000000000&METHOD=deregister"),
+        "{last}"
+    );
+    assert!(last.contains(&format!("Host: grid.robust.internal:{port}\r\n")));
+}
+
+#[test]
+fn simulator_mode_needs_opensim_exe_in_the_working_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out) = run_to_exit(dir.path(), &["OpenSim.exe", "-inifile=/nonexistent.ini"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        out.trim(),
+        "Cannot open assembly 'OpenSim.exe': No such file or directory."
+    );
+}

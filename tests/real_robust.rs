@@ -263,7 +263,11 @@ fn real_robust_split_grid() {
             i64::from(core_public).into(),
         );
         // Viewers and the test reach the regions on loopback only.
-        set(&mut doc, &["simulator", "external_host"], "127.0.0.1".into());
+        set(
+            &mut doc,
+            &["simulator", "external_host"],
+            "127.0.0.1".into(),
+        );
         set(
             &mut doc,
             &["simulator", "internal_address"],
@@ -326,7 +330,10 @@ fn real_robust_split_grid() {
     // On a fresh database the simulators' estate owner is nobody yet: gridctl starts no
     // simulator (it would create an estate nobody owns) and says what to do.
     let up = grid.gridctl(&["up", "--wait"]);
-    assert!(!up.ok(), "up --wait started simulators without their estate owner: {up}");
+    assert!(
+        !up.ok(),
+        "up --wait started simulators without their estate owner: {up}"
+    );
     let said = format!("{}{}", up.stdout, up.stderr);
     assert!(
         said.contains("estate owner `Test User` is not a user of the grid")
@@ -496,7 +503,10 @@ fn real_robust_split_grid() {
 
     // --- 4c. the simulators, now that their estate owner exists ------------------------
     let up_sims = grid.gridctl(&["up", "--wait"]);
-    assert!(up_sims.ok(), "up --wait of the simulators failed: {up_sims}");
+    assert!(
+        up_sims.ok(),
+        "up --wait of the simulators failed: {up_sims}"
+    );
     eprintln!(
         "up --wait: 2 real simulators ready (every region LOGINS ENABLED and known to the grid) in {:.1}s",
         up_sims.took.as_secs_f64()
@@ -506,7 +516,10 @@ fn real_robust_split_grid() {
         let r = row(&rows, sim);
         assert_eq!(r.state, "ready", "{sim} is not ready: {r:#?}");
         assert_eq!(r.kind, gridctl::plan::Kind::Simulator, "{sim}'s kind");
-        assert!(r.upstream.is_none(), "{sim} is in an nginx upstream: {r:#?}");
+        assert!(
+            r.upstream.is_none(),
+            "{sim} is in an nginx upstream: {r:#?}"
+        );
         assert!(
             r.detail.contains(region),
             "{sim}'s detail does not name its region: {r:#?}"
@@ -588,14 +601,18 @@ fn real_robust_split_grid() {
             hold_ms: 6000,
         },
     );
-    let users = wait_for("Test User root in Region 1", Duration::from_secs(30), || {
-        let out = grid.gridctl(&["send", "sim1", "show users"]);
-        let root = out
-            .stdout
-            .lines()
-            .any(|l| l.contains("Test") && l.contains("User") && l.contains("Root"));
-        root.then_some(out.stdout)
-    });
+    let users = wait_for(
+        "Test User root in Region 1",
+        Duration::from_secs(30),
+        || {
+            let out = grid.gridctl(&["send", "sim1", "show users"]);
+            let root = out
+                .stdout
+                .lines()
+                .any(|l| l.contains("Test") && l.contains("User") && l.contains("Root"));
+            root.then_some(out.stdout)
+        },
+    );
     let (attempts, code) = holder.finish(Duration::from_secs(90));
     let a = attempts.first().expect("the bot reported its login");
     assert!(
@@ -722,7 +739,9 @@ fn real_robust_split_grid() {
             (logins_so_far() >= before + 3).then_some(())
         });
         load.phase(name);
-        phases_at.borrow_mut().push((name.to_string(), Instant::now()));
+        phases_at
+            .borrow_mut()
+            .push((name.to_string(), Instant::now()));
     };
     phase("restart --rolling asset");
     let roll = grid.gridctl(&["restart", "--rolling", "asset"]);
@@ -731,7 +750,10 @@ fn real_robust_split_grid() {
     load.wait_requests(50, Duration::from_secs(60));
     phase("restart --rolling inventory");
     let roll_inv = grid.gridctl(&["restart", "--rolling", "inventory"]);
-    assert!(roll_inv.ok(), "restart --rolling inventory failed: {roll_inv}");
+    assert!(
+        roll_inv.ok(),
+        "restart --rolling inventory failed: {roll_inv}"
+    );
     reloads.push(("restart --rolling inventory", reloads_done(&roll_inv)));
     load.wait_requests(50, Duration::from_secs(60));
     phase("scale asset=3");
@@ -781,7 +803,10 @@ fn real_robust_split_grid() {
         .expect("inventory-2 has a pid");
     assert!(kill(inv_victim, libc::SIGKILL), "kill -9 {inv_victim}");
     wait_for("inventory-2 to run again", Duration::from_secs(60), || {
-        let r = grid.status().into_iter().find(|r| r.name == "inventory-2")?;
+        let r = grid
+            .status()
+            .into_iter()
+            .find(|r| r.name == "inventory-2")?;
         (r.state == "ready" && r.pid.is_some_and(|p| p != inv_victim)).then_some(())
     });
     grid.wait_ready_in(&["inventory-2"], Duration::from_secs(60));
@@ -838,13 +863,28 @@ fn real_robust_split_grid() {
         .filter(|(_, a)| !a.ok || a.inventory_entries == 0)
         .map(|(u, a)| format!("{u} in `{}`: {}", phase_of(a), a.raw))
         .collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {} full logins failed:\n{}",
-        failed.len(),
-        logins.len(),
-        failed.join("\n")
-    );
+    if !failed.is_empty() {
+        // What the login service said about it (its exception is in core-1's log).
+        let core = grid.logs("core-1");
+        let lines: Vec<&str> = core.lines().collect();
+        let mut context: Vec<&str> = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            if l.contains("LOGIN") && (l.contains("rror") || l.contains("xception")) {
+                context.extend(&lines[i.saturating_sub(3)..(i + 12).min(lines.len())]);
+            }
+        }
+        panic!(
+            "{} of {} full logins failed:\n{}\ncore-1 said:\n{}",
+            failed.len(),
+            logins.len(),
+            failed.join("\n"),
+            context
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
     assert!(
         logins.len() >= 20,
         "too few logins to say anything: {}",
@@ -886,13 +926,17 @@ fn real_robust_split_grid() {
             hold_ms: 5000,
         },
     );
-    wait_for("Test User root in Region 1", Duration::from_secs(30), || {
-        let out = grid.gridctl(&["send", "sim1", "show users"]);
-        out.stdout
-            .lines()
-            .any(|l| l.contains("Test") && l.contains("Root"))
-            .then_some(())
-    });
+    wait_for(
+        "Test User root in Region 1",
+        Duration::from_secs(30),
+        || {
+            let out = grid.gridctl(&["send", "sim1", "show users"]);
+            out.stdout
+                .lines()
+                .any(|l| l.contains("Test") && l.contains("Root"))
+                .then_some(())
+        },
+    );
     let region_rows = || {
         db.query("SELECT COUNT(*) FROM robust.regions WHERE regionName = 'Region 1'")
             .trim()
@@ -914,7 +958,9 @@ fn real_robust_split_grid() {
     });
     assert!(restart.ok(), "restart --notify sim1 failed: {restart}");
     assert!(
-        restart.stdout.contains("sim1: alert This region restarts in 8s"),
+        restart
+            .stdout
+            .contains("sim1: alert This region restarts in 8s"),
         "restart did not type the alert: {restart}"
     );
     let (told, _) = staying.finish(Duration::from_secs(60));

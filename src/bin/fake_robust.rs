@@ -3,15 +3,22 @@
 //! connectors per port, the console with its cursor query, signals), for the
 //! integration tests, the example grid and the benchmarks.
 //!
-//! `fake-robust --make-bin-dir DIR` creates a bin/ with placeholder DLLs instead.
+//! `fake-robust OpenSim.exe -inifile=...` plays a region simulator instead, as
+//! `docs/simulator.md` describes (`simulator.rs`); `Robust.dll`/`Robust.exe` or no such
+//! first argument is Robust. `fake-robust --make-bin-dir DIR` creates a bin/ with
+//! placeholder DLLs.
 
 // A binary's crate root looks for modules next to itself; ours live in fake_robust/.
 #[path = "fake_robust/args.rs"]
 mod args;
+#[path = "fake_robust/client.rs"]
+mod client;
 #[path = "fake_robust/commands.rs"]
 mod commands;
 #[path = "fake_robust/console.rs"]
 mod console;
+#[path = "fake_robust/grid.rs"]
+mod grid;
 #[path = "fake_robust/http.rs"]
 mod http;
 #[path = "fake_robust/knobs.rs"]
@@ -26,6 +33,8 @@ mod migrations;
 mod remote;
 #[path = "fake_robust/services.rs"]
 mod services;
+#[path = "fake_robust/simulator.rs"]
+mod simulator;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -69,6 +78,9 @@ fn main() {
     if let Err(e) = spawned {
         eprintln!("fake-robust: cannot start signal thread: {e}");
     }
+    if argv.first().is_some_and(|a| simulator::selects(a)) {
+        simulator::run(&argv);
+    }
     run(&argv);
 }
 
@@ -101,10 +113,11 @@ fn signal_loop(signals: SigSet) {
         let shared = SHARED.get();
         match sig {
             // Console.CancelKeyPress → the same Shutdown() as the command.
-            Signal::SIGINT if shared.is_some() => shutdown(),
+            Signal::SIGINT if shared.is_some() || simulator::started() => shutdown(),
             // Before the handler exists the default action applies.
             Signal::SIGINT => std::process::exit(130),
             Signal::SIGTERM if shared.is_some_and(|s| s.knobs.ignore_sigterm) => {}
+            Signal::SIGTERM if simulator::ignores_sigterm() => {}
             // Mono 0.9.2.2 (the reference) has no handler: killed by the signal at once,
             // no Robust shutdown, PID file left behind. Re-raised with the default action.
             Signal::SIGTERM => {
@@ -118,8 +131,13 @@ fn signal_loop(signals: SigSet) {
     }
 }
 
-/// Robust's `Shutdown()`: "Quitting", listeners stop, PID file removed, exit 0.
+/// Robust's `Shutdown()`: "Quitting", listeners stop, PID file removed, exit 0. A
+/// simulator runs its own (`simulator::shutdown`).
 pub fn shutdown() {
+    if simulator::started() {
+        simulator::shutdown();
+        return;
+    }
     log::info("[CONSOLE]: Quitting");
     let Some(shared) = SHARED.get() else {
         std::process::exit(0);
@@ -174,7 +192,11 @@ fn run(argv: &[String]) -> ! {
             &format!("Unhandled exception. System.ArgumentException: {e}"),
         );
     }
-    let (knobs, knob_warnings) = Knobs::load(&config, |k| std::env::var(k).ok());
+    let (knobs, mut knob_warnings) = Knobs::load(&config, |k| std::env::var(k).ok());
+    let (resolver, problems) = client::Resolver::parse(&knobs.resolve);
+    knob_warnings.extend(problems);
+    let (users, problems) = grid::users_from_knob(&knobs.users);
+    knob_warnings.extend(problems);
 
     let sinks = logconfig::load(
         config.get("Startup", "logconfig").filter(|s| !s.is_empty()),
@@ -198,26 +220,7 @@ fn run(argv: &[String]) -> ! {
     }
     let instance = instance_name(&config, &inifile);
 
-    let pid_file = config
-        .get("Startup", "PIDFile")
-        .filter(|p| !p.is_empty())
-        .map(|p| cwd.join(p));
-    if let Some(p) = &pid_file {
-        // ServerBase.CreatePIDFile, word for word (two spaces before "Possibly").
-        if p.exists() {
-            log::error(&format!(
-                "[SERVER BASE]: Previous pid file {} still exists on startup.  Possibly previously unclean shutdown.",
-                p.display()
-            ));
-        }
-        match std::fs::write(p, std::process::id().to_string()) {
-            Ok(()) => log::info(&format!("[SERVER BASE]: Created pid file {}", p.display())),
-            Err(e) => log::error(&format!(
-                "[SERVER BASE]: Could not create PID file at {}: {e}",
-                p.display()
-            )),
-        }
-    }
+    let pid_file = create_pid_file(&config, &cwd);
 
     if !config.has_section("Network") {
         fail(1, "ERROR: Section [Network] not found, server can't start");
@@ -266,7 +269,8 @@ fn run(argv: &[String]) -> ! {
 
     let bind = std::env::var("FAKE_ROBUST_BIND").unwrap_or_else(|_| "127.0.0.1".into());
     let grid_info = config.keys("GridInfoService");
-    let routes = Arc::new(http::Routes::new(instance, grid_info));
+    let grid = Arc::new(grid::Grid::new(&config, users));
+    let routes = Arc::new(http::Routes::new(instance, grid_info, Arc::clone(&grid)));
     let mut open_ports = BTreeSet::new();
     open_port(&bind, port, &routes, &mut open_ports);
 
@@ -292,7 +296,7 @@ fn run(argv: &[String]) -> ! {
             .as_deref()
             .or_else(|| services::section_of(&entry.class))
         {
-            for line in remote::unresolved(&config, section) {
+            for line in remote::unresolved(&config, section, &resolver) {
                 log::error(&line);
             }
         }
@@ -337,7 +341,7 @@ fn run(argv: &[String]) -> ! {
         has_login,
         login_level: AtomicU32::new(0),
         has_accounts,
-        users: std::sync::Mutex::new(Vec::new()),
+        grid,
     };
     let kind = config
         .get("Startup", "console")
@@ -353,6 +357,27 @@ fn run(argv: &[String]) -> ! {
         );
     }
     console::run(&kind, &settings, &commands)
+}
+
+/// `[Startup] PIDFile` (relative to the cwd) written as ServerBase.CreatePIDFile does,
+/// for Robust and the simulator alike; the path, to remove on a clean exit.
+pub fn create_pid_file(config: &Ini, cwd: &Path) -> Option<PathBuf> {
+    let p = cwd.join(config.get("Startup", "PIDFile").filter(|p| !p.is_empty())?);
+    // Word for word (two spaces before "Possibly").
+    if p.exists() {
+        log::error(&format!(
+            "[SERVER BASE]: Previous pid file {} still exists on startup.  Possibly previously unclean shutdown.",
+            p.display()
+        ));
+    }
+    match std::fs::write(&p, std::process::id().to_string()) {
+        Ok(()) => log::info(&format!("[SERVER BASE]: Created pid file {}", p.display())),
+        Err(e) => log::error(&format!(
+            "[SERVER BASE]: Could not create PID file at {}: {e}",
+            p.display()
+        )),
+    }
+    Some(p)
 }
 
 fn open_port(bind: &str, port: u16, routes: &Arc<http::Routes>, open: &mut BTreeSet<u16>) {

@@ -350,7 +350,9 @@ impl Plan {
         }
         let (prompt, expected_lines, extra_probes) = match simulator {
             Some(sim) => (
-                self.simulator_prompt.clone().unwrap_or_else(|| sim.prompt.clone()),
+                self.simulator_prompt
+                    .clone()
+                    .unwrap_or_else(|| sim.prompt.clone()),
                 sim.regions
                     .iter()
                     .map(|r| r.logins_enabled_line())
@@ -402,7 +404,6 @@ impl Plan {
                 probe: self.probe_for(inst),
                 timeout_ms: ms(sup.ready_timeout),
                 expected_lines,
-                startup_errors_fatal: simulator.is_none(),
                 extra_probes,
             },
             config_hash: config_hash.to_string(),

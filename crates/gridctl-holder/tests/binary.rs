@@ -58,7 +58,6 @@ fn spec(root: &Path) -> InstanceSpec {
             probe: None,
             timeout_ms: 5000,
             expected_lines: Vec::new(),
-            startup_errors_fatal: true,
             extra_probes: Vec::new(),
         },
         config_hash: "test".into(),

@@ -155,6 +155,29 @@ pub fn export(
     Ok(out)
 }
 
+/// Simulators are not exported: a viewer reaches each region over UDP at its
+/// `ExternalHostName` and port, which a StatefulSet behind a ClusterIP Service and an
+/// HTTP Ingress cannot give it. Silently dropping them would export half a grid.
+fn refuse_simulators(loaded: &LoadedManifest, plan: &Plan) -> Result<(), Diagnostic> {
+    let names: Vec<&str> = plan.simulators().map(|(r, _)| r.name.as_str()).collect();
+    let Some(first) = names.first() else {
+        return Ok(());
+    };
+    let d = Diagnostic::error(format!(
+        "the export cannot carry simulators ({}): the cluster objects it writes route HTTP only",
+        names.join(", ")
+    ));
+    let span =
+        gridctl_config::manifest::Locator::new(&loaded.source.text).key(&["simulators", first]);
+    let d = match span {
+        Some(span) => d.at(&loaded.source, span, "a simulator"),
+        None => d,
+    };
+    Err(d.help(
+        "a viewer must reach every region's UDP port (and the simulator's http_port) at its external_host, which needs a UDP-capable Service per region (NodePort or LoadBalancer); run the simulators on a host with `gridctl up` against the cluster's Robust, and export a manifest without [simulators]",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,27 +205,4 @@ mod tests {
             "3 StatefulSets, 6 Services, 1 ConfigMap, 1 Ingress"
         );
     }
-}
-
-/// Simulators are not exported: a viewer reaches each region over UDP at its
-/// `ExternalHostName` and port, which a StatefulSet behind a ClusterIP Service and an
-/// HTTP Ingress cannot give it. Silently dropping them would export half a grid.
-fn refuse_simulators(loaded: &LoadedManifest, plan: &Plan) -> Result<(), Diagnostic> {
-    let names: Vec<&str> = plan.simulators().map(|(r, _)| r.name.as_str()).collect();
-    let Some(first) = names.first() else {
-        return Ok(());
-    };
-    let d = Diagnostic::error(format!(
-        "the export cannot carry simulators ({}): the cluster objects it writes route HTTP only",
-        names.join(", ")
-    ));
-    let span =
-        gridctl_config::manifest::Locator::new(&loaded.source.text).key(&["simulators", first]);
-    let d = match span {
-        Some(span) => d.at(&loaded.source, span, "a simulator"),
-        None => d,
-    };
-    Err(d.help(
-        "a viewer must reach every region's UDP port (and the simulator's http_port) at its external_host, which needs a UDP-capable Service per region (NodePort or LoadBalancer); run the simulators on a host with `gridctl up` against the cluster's Robust, and export a manifest without [simulators]",
-    ))
 }

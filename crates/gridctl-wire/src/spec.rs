@@ -93,23 +93,10 @@ pub struct ReadinessSpec {
     /// a simulator's `INITIALIZATION COMPLETE FOR <region> - LOGINS ENABLED`, one per region.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expected_lines: Vec<String>,
-    /// Whether an ERROR-level line during startup makes the instance `degraded` (Robust:
-    /// yes). A simulator logs recoverable errors while its regions still come up; its
-    /// own signals (`expected_lines`, `extra_probes`) decide.
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    pub startup_errors_fatal: bool,
     /// Requests that must each answer after `probe` (a simulator: every region found by
     /// the grid service).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_probes: Vec<Probe>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn is_true(b: &bool) -> bool {
-    *b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -48,6 +48,15 @@ impl Switches {
             .map(String::as_str)
     }
 
+    /// `(name, value)` for every switch of `names` given (switches without a short form,
+    /// as the simulator declares them: simulator.md §2).
+    pub fn given(&self, names: &[&'static str]) -> Vec<(&'static str, String)> {
+        names
+            .iter()
+            .filter_map(|&n| self.0.get(n).map(|v| (n, v.clone())))
+            .collect()
+    }
+
     /// `(long name, value)` for every Robust switch given.
     pub fn startup_overrides(&self) -> Vec<(&'static str, String)> {
         SWITCHES

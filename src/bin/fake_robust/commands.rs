@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::log::Clock;
@@ -21,8 +21,8 @@ pub struct Commands {
     pub login_level: AtomicU32,
     /// `create user` exists only where the user account service loaded.
     pub has_accounts: bool,
-    /// `(first, last)` of the users created so far.
-    pub users: Mutex<Vec<(String, String)>>,
+    /// The accounts (and regions) this process serves: `create user` adds to it.
+    pub grid: Arc<crate::grid::Grid>,
 }
 
 /// Asks one question on the console and returns the typed line (`true`: do not echo).
@@ -121,27 +121,29 @@ impl Commands {
         let first = arg(0, "First name", "Default", false);
         let last = arg(1, "Last name", "User", false);
         let _password = arg(2, "Password", "", true);
-        let _email = arg(3, "Email", "", false);
+        let email = arg(3, "Email", "", false);
         let raw_id = arg(4, "User ID (enter for random)", "", false);
         let _model = arg(5, "Model name", "", false);
         let id = if raw_id.is_empty() {
             random_uuid()
         } else if is_uuid(&raw_id) {
-            raw_id
+            raw_id.to_ascii_lowercase()
         } else {
             return vec![format!("Invalid UUID {raw_id}")];
         };
-        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        if users
-            .iter()
-            .any(|(f, l)| f.eq_ignore_ascii_case(&first) && l.eq_ignore_ascii_case(&last))
-        {
+        let user = crate::grid::User {
+            first: first.clone(),
+            last: last.clone(),
+            id: id.clone(),
+            email,
+            created: crate::grid::now_secs(),
+        };
+        if !self.grid.add_user(user) {
             crate::log::error(&format!(
                 "[USER ACCOUNT SERVICE]: A user with the name {first} {last} already exists!"
             ));
             return Vec::new();
         }
-        users.push((first.clone(), last.clone()));
         crate::log::info(&format!(
             "[USER ACCOUNT SERVICE]: Account {first} {last} {id} created successfully"
         ));
@@ -149,7 +151,7 @@ impl Commands {
     }
 }
 
-fn is_uuid(s: &str) -> bool {
+pub fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
         && groups
@@ -158,7 +160,7 @@ fn is_uuid(s: &str) -> bool {
 }
 
 /// A version-4-shaped UUID from the clock and pid: unique enough for a test double.
-fn random_uuid() -> String {
+pub fn random_uuid() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

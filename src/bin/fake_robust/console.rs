@@ -1,5 +1,6 @@
 //! The console (robust.md §5): LocalConsole on a TTY, `basic` line reading, and the
-//! "Command error" busy loop of LocalConsole without a TTY.
+//! "Command error" busy loop of LocalConsole without a TTY; and [`SimConsole`], the same
+//! console as the simulator drives it (simulator.md §3).
 
 use std::io::{BufRead, IsTerminal};
 use std::os::fd::AsFd;
@@ -223,6 +224,128 @@ fn prompt(settings: &Settings, input: &mut Input) {
     log::show_prompt(&settings.prompt);
 }
 
+/// Rows of the terminal on stdin (0 when it cannot be read).
+fn window_rows() -> u16 {
+    use std::os::fd::AsRawFd;
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the pointer, valid for the call.
+    match unsafe { tiocgwinsz(std::io::stdin().as_raw_fd(), &mut ws) } {
+        Ok(_) => ws.ws_row,
+        Err(_) => 0,
+    }
+}
+
+const REDIRECTED: &str = "System.InvalidOperationException: Cannot see if a key has been pressed when either application does not have a console or when console input has been redirected from a file. Try Console.In.Peek.";
+const ZERO_WINDOW: &str = "System.ArgumentOutOfRangeException: Value must be positive and below the buffer width.\nParameter name: left";
+
+/// How the simulator's console behaves, by `[Startup] console` and the terminal.
+#[derive(Clone, Copy)]
+enum SimMode {
+    /// LocalConsole on a usable TTY.
+    Local,
+    /// `-console basic`: lines from stdin.
+    Basic,
+    /// Never shows a prompt nor reads a line (`TERM=dumb`, `rest`).
+    Silent,
+    /// Loops on "Command error" at the first prompt or question (no TTY, a 0x0 window).
+    Spin(&'static str),
+}
+
+/// The simulator's console (simulator.md §3): LocalConsole is created once, early in the
+/// start-up, and asks for the cursor position there, once (never again before a prompt;
+/// unanswered, it waits a second and draws on the window's last row). Start-up questions
+/// (estate, owner, region) are asked on it before the command loop runs.
+pub struct SimConsole {
+    mode: SimMode,
+    input: Input,
+}
+
+impl SimConsole {
+    /// Creates the console `kind` (`basic`, `rest`, else local): on a TTY, keypad mode
+    /// (`ESC[?1h ESC=`) and, unless `no_cpr`, the cursor query.
+    pub fn open(kind: &str, no_cpr: bool) -> SimConsole {
+        // OpenSim.cs: `basic` and `rest` by name, LocalConsole for anything else.
+        let mode = match kind.to_ascii_lowercase().as_str() {
+            "basic" => SimMode::Basic,
+            "rest" => SimMode::Silent,
+            _ if !std::io::stdin().is_terminal() => SimMode::Spin(REDIRECTED),
+            _ if std::env::var("TERM").is_ok_and(|t| t == "dumb") => SimMode::Silent,
+            _ if window_cols() == 0 => SimMode::Spin(ZERO_WINDOW),
+            _ => SimMode::Local,
+        };
+        let mut console = SimConsole {
+            mode,
+            input: Input::default(),
+        };
+        if matches!(mode, SimMode::Local) {
+            if let Err(e) = enter_raw_mode() {
+                log::error(&format!("[CONSOLE]: cannot set raw mode: {e}"));
+            }
+            log::console_raw(b"\x1b[?1h\x1b=");
+            let answered = !no_cpr && {
+                log::console_raw(b"\x1b[6n");
+                console.input.await_cpr(CPR_WAIT)
+            };
+            if !answered {
+                log::set_row(window_rows().max(1));
+            }
+        }
+        console
+    }
+
+    /// One question (a prompt of its own) and the line typed (`secret`: not echoed).
+    pub fn ask(&mut self, question: &str, secret: bool) -> String {
+        match self.mode {
+            SimMode::Local => {
+                log::show_prompt(question);
+                log::set_echo(!secret);
+                let answer = self.input.read_line();
+                log::end_input();
+                answer
+            }
+            SimMode::Basic => {
+                log::show_prompt(question);
+                basic_line(&std::io::stdin())
+            }
+            SimMode::Spin(exception) => redirected_spin(exception),
+            SimMode::Silent => loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            },
+        }
+    }
+
+    /// The command loop: `prompt()` shown, a line read, `handler` run; never returns.
+    pub fn run(
+        mut self,
+        prompt: &dyn Fn() -> String,
+        handler: &dyn Fn(&str, &mut crate::commands::Ask) -> Outcome,
+    ) -> ! {
+        loop {
+            let line = self.ask(&prompt(), false);
+            let mut ask = |question: &str, secret: bool| self.ask(question, secret);
+            match handler(&line, &mut ask) {
+                Outcome::Output(lines) => {
+                    for l in lines {
+                        log::console_line(&l);
+                    }
+                }
+                Outcome::Shutdown => crate::shutdown(),
+            }
+        }
+    }
+}
+
+/// What the simulator's console writes as it closes: keypad mode off, colours reset.
+pub fn sim_close() {
+    restore_terminal();
+    log::console_raw(b"\x1b[?1l\x1b>\x1b[39;49m");
+}
+
 /// `OutputLines` typical log lines written as fast as the console takes them.
 fn flood(settings: &Settings) {
     let stamp = log::Clock::now().console_stamp();
@@ -277,17 +400,19 @@ impl Input {
     }
 
     /// Waits up to `timeout` for `ESC[row;colR`; other bytes are kept as typed input.
-    fn await_cpr(&mut self, timeout: Duration) {
+    /// Whether a report came (its row is then the console's).
+    fn await_cpr(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut seen: Vec<u8> = Vec::new();
         loop {
             if let Some((start, end)) = find_cpr(&seen) {
-                if let Some(row) = cpr_row(&seen[start..end]) {
+                let row = cpr_row(&seen[start..end]);
+                if let Some(row) = row {
                     log::set_row(row);
                 }
                 seen.drain(start..end);
                 self.pending.extend(seen);
-                return;
+                return row.is_some();
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -299,6 +424,7 @@ impl Input {
             }
         }
         self.pending.extend(seen);
+        false
     }
 
     fn next_byte(&mut self) -> u8 {

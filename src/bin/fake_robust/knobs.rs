@@ -1,5 +1,23 @@
 //! Test knobs: each from an env var, overridden by a key in `[FakeRobust]` so a
-//! manifest can set them per role.
+//! manifest can set them per role. This is the list of every knob; most apply to both
+//! modes (Robust, and the simulator of `simulator.rs`), as each one's doc says.
+//!
+//! | `[FakeRobust]` key | env var | mode |
+//! |---|---|---|
+//! | StartDelayMs | FAKE_ROBUST_START_DELAY_MS | both: before the connectors / the regions load |
+//! | LoadDelayMs | FAKE_ROBUST_LOAD_DELAY_MS | both: after each connector / each region |
+//! | CrashAfterMs | FAKE_ROBUST_CRASH_AFTER_MS | both |
+//! | FailConnector | FAKE_ROBUST_FAIL_CONNECTOR | Robust |
+//! | ErrorAtStart | FAKE_ROBUST_ERROR_AT_START | both |
+//! | IgnoreShutdown | FAKE_ROBUST_IGNORE_SHUTDOWN | both |
+//! | IgnoreSigterm | FAKE_ROBUST_IGNORE_SIGTERM | both |
+//! | OutputLines, OutputLineBytes | FAKE_ROBUST_OUTPUT_LINES, _LINE_BYTES | Robust |
+//! | NoCpr | FAKE_ROBUST_NO_CPR | both |
+//! | MigrationsDir, MigrationMs | FAKE_ROBUST_MIGRATIONS_DIR, _MIGRATION_MS | Robust |
+//! | RegisterFail | FAKE_ROBUST_REGISTER_FAIL | simulator |
+//! | StopDelayMs | FAKE_ROBUST_STOP_DELAY_MS | simulator |
+//! | Resolve | FAKE_ROBUST_RESOLVE | both |
+//! | Users | FAKE_ROBUST_USERS | Robust |
 
 use gridctl::ini::Ini;
 
@@ -30,10 +48,22 @@ pub struct Knobs {
     pub migrations_dir: Option<String>,
     /// How long a migration holds its store (the window in which another copy loses).
     pub migration_ms: u64,
+    /// Simulator: every region's registration fails as if the grid answered `Failure`
+    /// with this message (nothing is sent); the real then logs two ERRORs and hangs.
+    pub register_fail: Option<String>,
+    /// Simulator: time each region takes to close at shutdown (the real: about 3.5 s).
+    pub stop_delay_ms: u64,
+    /// Names answered without DNS: `name=IP` or `*.domain=IP`, comma-separated. The
+    /// simulator connects there, keeping the URL's name in `Host`; Robust's start-up
+    /// check that connector hosts resolve accepts them too.
+    pub resolve: String,
+    /// Robust: accounts that exist from the start, `First Last[=UUID]`, comma-separated
+    /// (as if created earlier with `create user`), e.g. a simulator's estate owner.
+    pub users: String,
 }
 
 /// `(ini key, env var)` for each knob.
-const NAMES: [(&str, &str); 12] = [
+const NAMES: [(&str, &str); 16] = [
     ("StartDelayMs", "FAKE_ROBUST_START_DELAY_MS"),
     ("LoadDelayMs", "FAKE_ROBUST_LOAD_DELAY_MS"),
     ("CrashAfterMs", "FAKE_ROBUST_CRASH_AFTER_MS"),
@@ -46,6 +76,10 @@ const NAMES: [(&str, &str); 12] = [
     ("NoCpr", "FAKE_ROBUST_NO_CPR"),
     ("MigrationsDir", "FAKE_ROBUST_MIGRATIONS_DIR"),
     ("MigrationMs", "FAKE_ROBUST_MIGRATION_MS"),
+    ("RegisterFail", "FAKE_ROBUST_REGISTER_FAIL"),
+    ("StopDelayMs", "FAKE_ROBUST_STOP_DELAY_MS"),
+    ("Resolve", "FAKE_ROBUST_RESOLVE"),
+    ("Users", "FAKE_ROBUST_USERS"),
 ];
 
 impl Knobs {
@@ -92,6 +126,19 @@ impl Knobs {
                     Some(())
                 }
                 "MigrationMs" => num().map(|v| k.migration_ms = v),
+                "RegisterFail" => {
+                    k.register_fail = Some(raw.to_string()).filter(|m| !m.is_empty());
+                    Some(())
+                }
+                "StopDelayMs" => num().map(|v| k.stop_delay_ms = v),
+                "Resolve" => {
+                    k.resolve = raw.to_string();
+                    Some(())
+                }
+                "Users" => {
+                    k.users = raw.to_string();
+                    Some(())
+                }
                 _ => None,
             }
             .is_some();

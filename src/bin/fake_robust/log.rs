@@ -8,13 +8,29 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::logconfig::Roll;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    Debug,
     Info,
+    Warn,
     Error,
+    Fatal,
+}
+
+/// The logger name in the file log (`%logger`): Robust's, or the simulator's.
+static LOGGER_NAME: OnceLock<&'static str> = OnceLock::new();
+/// Mono picks the colour from terminfo: 16-colour terminals (`*-256color`) get the
+/// bright codes (`ESC[91m` red, `ESC[93m` yellow), `xterm` the plain ones (31, 33).
+static BRIGHT: AtomicBool = AtomicBool::new(false);
+
+/// Names the process in the file log and picks the colour codes (simulator.md §3).
+pub fn set_process(logger: &'static str, bright_colours: bool) {
+    let _ = LOGGER_NAME.set(logger);
+    BRIGHT.store(bright_colours, Ordering::Relaxed);
 }
 
 /// What the console shows at its bottom line, so a log line can be put above it.
@@ -137,12 +153,32 @@ pub fn init(
     err
 }
 
+fn logger() -> &'static str {
+    LOGGER_NAME
+        .get()
+        .copied()
+        .unwrap_or("OpenSim.Server.RobustServer")
+}
+
+pub fn debug(msg: &str) {
+    log(Level::Debug, logger(), msg);
+}
+
 pub fn info(msg: &str) {
-    log(Level::Info, "OpenSim.Server.RobustServer", msg);
+    log(Level::Info, logger(), msg);
+}
+
+pub fn warn(msg: &str) {
+    log(Level::Warn, logger(), msg);
 }
 
 pub fn error(msg: &str) {
-    log(Level::Error, "OpenSim.Server.RobustServer", msg);
+    log(Level::Error, logger(), msg);
+}
+
+/// FATAL: no colour on the console (OpenSimAppender colours only ERROR and WARN).
+pub fn fatal(msg: &str) {
+    log(Level::Fatal, logger(), msg);
 }
 
 pub fn log(level: Level, logger: &str, msg: &str) {
@@ -150,8 +186,11 @@ pub fn log(level: Level, logger: &str, msg: &str) {
     let sink = LOGGER.get();
     if let Some(Logger { file: Some(f), .. }) = sink {
         let lvl = match level {
+            Level::Debug => "DEBUG",
             Level::Info => "INFO ",
+            Level::Warn => "WARN ",
             Level::Error => "ERROR",
+            Level::Fatal => "FATAL",
         };
         let line = format!("{} {lvl} (1) - {logger} {msg}\n", now.file_stamp());
         if let Ok(mut f) = f.lock() {
@@ -169,15 +208,22 @@ pub fn log(level: Level, logger: &str, msg: &str) {
 }
 
 /// The message as OpenSimAppender shows it: the console pattern has no level, an ERROR
-/// is only red (after the `[CATEGORY]:`), as measured on 0.9.2.2:
+/// is only red and a WARN yellow (after the `[CATEGORY]:`), as measured on 0.9.2.2:
 /// `[SERVER BASE]:\e[31m Previous pid file ...\e[39;49m`. Category colours are left out.
 fn console_message(level: Level, msg: &str) -> String {
-    match (level, msg.split_once("]:")) {
-        (Level::Error, Some((category, rest))) if category.starts_with('[') => {
-            format!("{category}]:\x1b[31m{rest}\x1b[39;49m")
+    let bright = BRIGHT.load(Ordering::Relaxed);
+    let colour = match (level, bright) {
+        (Level::Error, false) => "31",
+        (Level::Error, true) => "91",
+        (Level::Warn, false) => "33",
+        (Level::Warn, true) => "93",
+        (Level::Debug | Level::Info | Level::Fatal, _) => return msg.to_string(),
+    };
+    match msg.split_once("]:") {
+        Some((category, rest)) if category.starts_with('[') => {
+            format!("{category}]:\x1b[{colour}m{rest}\x1b[39;49m")
         }
-        (Level::Error, _) => format!("\x1b[31m{msg}\x1b[39;49m"),
-        (Level::Info, _) => msg.to_string(),
+        _ => format!("\x1b[{colour}m{msg}\x1b[39;49m"),
     }
 }
 

@@ -63,9 +63,20 @@ const CONSOLE_CLASSES: &[&str] = &[
 /// Reads the config named by `-logconfig` (`logconfig`, relative to `cwd`), else
 /// `cwd/Robust.exe.config`; `logfile` is `-logfile` / `[Startup] logfile`.
 pub fn load(logconfig: Option<&str>, logfile: Option<&str>, cwd: &Path) -> Sinks {
+    load_for("Robust.exe.config", logconfig, logfile, cwd)
+}
+
+/// [`load`] for an executable whose own config is `default_config` (the simulator's is
+/// `OpenSim.exe.config`).
+pub fn load_for(
+    default_config: &str,
+    logconfig: Option<&str>,
+    logfile: Option<&str>,
+    cwd: &Path,
+) -> Sinks {
     let path = match logconfig {
         Some(lc) => cwd.join(lc),
-        None => cwd.join("Robust.exe.config"),
+        None => cwd.join(default_config),
     };
     let mut sinks = match std::fs::read_to_string(&path) {
         Ok(xml) => configure(&xml, cwd),

@@ -3,9 +3,9 @@
 //! left out with an ERROR, yet the in-connector that wanted it still logs `loaded
 //! successfully`. Only the connectors measured to do this are listed.
 
-use std::net::ToSocketAddrs;
-
 use gridctl::ini::Ini;
+
+use crate::client::Resolver;
 
 /// `(class, its fixed config section, URL key, log tag, interface)`.
 const RESOLVING: &[(&str, &str, &str, &str, &str)] = &[
@@ -26,8 +26,9 @@ const RESOLVING: &[(&str, &str, &str, &str, &str)] = &[
 ];
 
 /// The ERROR lines the real one logs while building the connectors named in `section`
-/// (its `LocalServiceModule` and the modules it loads) whose host does not resolve.
-pub fn unresolved(config: &Ini, section: &str) -> Vec<String> {
+/// (its `LocalServiceModule` and the modules it loads) whose host does not resolve
+/// (names of the `Resolve` knob count as resolving).
+pub fn unresolved(config: &Ini, section: &str, resolver: &Resolver) -> Vec<String> {
     let mut lines = Vec::new();
     for (key, value) in config.keys(section) {
         let Some((dll, class)) = value.split_once(':') else {
@@ -39,7 +40,7 @@ pub fn unresolved(config: &Ini, section: &str) -> Vec<String> {
             continue;
         };
         let url = config.get(fixed, url_key).unwrap_or_default();
-        if resolves(url) {
+        if resolves(url, resolver) {
             continue;
         }
         lines.push(format!("[{tag}]: Could not resolve {url_key}"));
@@ -57,17 +58,14 @@ pub fn unresolved(config: &Ini, section: &str) -> Vec<String> {
 }
 
 /// Whether the host of `url` (`scheme://host[:port][/...]`) resolves.
-fn resolves(url: &str) -> bool {
+fn resolves(url: &str, resolver: &Resolver) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or_default();
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) => (h, p.parse::<u16>().unwrap_or(80)),
         None => (authority, 80),
     };
-    !host.is_empty()
-        && (host, port)
-            .to_socket_addrs()
-            .is_ok_and(|mut a| a.next().is_some())
+    !host.is_empty() && resolver.resolve(host, port).is_some()
 }
 
 #[cfg(test)]
@@ -87,18 +85,21 @@ mod tests {
             std::path::Path::new("t"),
         )
         .expect("parse");
+        let none = Resolver::default();
         assert_eq!(
-            unresolved(&ini, "LoginService"),
+            unresolved(&ini, "LoginService", &none),
             vec![
                 "[GRIDUSER CONNECTOR]: Could not resolve GridUserServerURI",
                 "[SERVICE BASE]: Failed to load plugin OpenSim.Services.Interfaces.IGridUserService from OpenSim.Services.Connectors.dll with args [Startup]",
             ]
         );
         assert_eq!(
-            unresolved(&ini, "AccountProxy")[1],
+            unresolved(&ini, "AccountProxy", &none)[1],
             "[SERVER UTILS]: Error loading plugin OpenSim.Services.Interfaces.IGridUserService from OpenSim.Services.Connectors.dll. Exception: User account connector init error"
         );
-        assert!(resolves("http://localhost:80/"));
-        assert!(!resolves(""));
+        assert!(resolves("http://localhost:80/", &none));
+        assert!(!resolves("", &none));
+        let (known, _) = Resolver::parse("*.nonexistent.invalid=127.0.0.1");
+        assert!(unresolved(&ini, "LoginService", &known).is_empty());
     }
 }

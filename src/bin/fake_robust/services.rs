@@ -115,12 +115,15 @@ pub fn serves(class: &str, method: &str, path: &str) -> bool {
 }
 
 /// Files `--make-bin-dir` creates (and `examples/fake-bin` holds): what a Robust bin/
-/// needs for every §3 entry to load, the assemblies log4net loads its appenders from, and
-/// the `Robust.exe.config` that configures logging without `-logconfig`. Names as in the
-/// real 0.9.2.2 bin/ (`Robust.dll` is the 0.9.3 launcher name, kept for `dotnet Robust.dll`).
+/// needs for every §3 entry to load, `OpenSim.exe` for the simulator, the assemblies
+/// log4net loads its appenders from, and the `Robust.exe.config` that configures logging
+/// without `-logconfig`. Names as in the real 0.9.2.2 bin/ (`Robust.dll` is the 0.9.3
+/// launcher name, kept for `dotnet Robust.dll`).
 pub const BIN_FILES: &[&str] = &[
     "Robust.dll",
     "Robust.exe",
+    // The simulator's executable: `fake-robust OpenSim.exe ...` plays a simulator here.
+    "OpenSim.exe",
     "log4net.dll",
     "OpenSim.Framework.dll",
     "OpenSim.Framework.Console.dll",

@@ -143,7 +143,19 @@ impl Planner<'_> {
                     .collect(),
                 env: s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 wiring: RoleWiring::default(),
-                supervise: Supervise::resolve(&m.supervise, &s.supervise),
+                supervise: {
+                    let mut sup = Supervise::resolve(&m.supervise, &s.supervise);
+                    // `shutdown` closes the regions one after the other, about 3.5 s each
+                    // (simulator.md §0): unless grid.toml says, wait for all of them.
+                    if s.supervise.stop_timeout.is_none() && m.supervise.stop_timeout.is_none() {
+                        let regions = u32::try_from(plan.regions.len()).unwrap_or(u32::MAX);
+                        let needed = std::time::Duration::from_secs(10).saturating_add(
+                            std::time::Duration::from_secs(5).saturating_mul(regions),
+                        );
+                        sup.stop_timeout = sup.stop_timeout.max(needed);
+                    }
+                    sup
+                },
                 simulator: Some(plan),
             });
         }
@@ -408,10 +420,7 @@ impl Planner<'_> {
         };
         if let Some(why) = why.filter(|_| first || own) {
             let d = self.at(
-                format!(
-                    "`estate_owner` of {whose} is `{}`",
-                    esc(owner.get_ref())
-                ),
+                format!("`estate_owner` of {whose} is `{}`", esc(owner.get_ref())),
                 owner.span(),
                 why,
             );

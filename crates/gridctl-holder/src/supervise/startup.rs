@@ -85,6 +85,9 @@ pub(super) async fn readiness_task(
             return;
         }
     }
+    // The lines that made it ready are in the console log before anyone is told it is
+    // (`gridctl logs` right after `up --wait` shows them; the log is flushed every 500 ms).
+    hub.work.sync().await;
     hub.settle_startup(generation, InstanceState::Ready, String::new());
 }
 
