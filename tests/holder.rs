@@ -161,7 +161,6 @@ impl Fixture {
                 probe: None,
                 timeout_ms: 5000,
                 expected_lines: Vec::new(),
-                startup_errors_fatal: true,
                 extra_probes: Vec::new(),
             },
             on_health_change: Vec::new(),

@@ -984,12 +984,16 @@ fn real_robust_split_grid() {
     let first_stop = |name: &str| {
         plan_down
             .lines()
-            .position(|l| l.contains("stop") && l.contains(name))
+            .position(|l| l.contains("stop together") && l.contains(name))
             .unwrap_or_else(|| panic!("down --dry-run does not stop {name}:\n{plan_down}"))
     };
     assert!(
         first_stop("sim1") < first_stop("core-1") && first_stop("sim2") < first_stop("asset-1"),
         "down does not stop the simulators first:\n{plan_down}"
+    );
+    assert!(
+        !plan_down.lines().any(|l| l.contains("sim1 leaves")),
+        "a simulator has no upstream to leave:\n{plan_down}"
     );
     let before_down = grid.status();
     let down = grid.gridctl(&["down"]);

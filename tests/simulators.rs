@@ -38,10 +38,7 @@ internal_address = \"127.0.0.1\"
 fn grid(tail: &str) -> Grid {
     let text = format!("{HEAD}{tail}")
         .replace("@BIN@", &common::fake_bin_dir().display().to_string())
-        .replace(
-            "@ROBUST@",
-            &common::fake_robust_bin().display().to_string(),
-        );
+        .replace("@ROBUST@", &common::fake_robust_bin().display().to_string());
     manifest(&text)
 }
 
@@ -49,7 +46,13 @@ fn grid(tail: &str) -> Grid {
 fn refused(tail: &str) -> String {
     let g = grid(tail);
     let a = g.gridctl(&["plan"]);
-    assert_eq!(code(&a), Some(3), "stdout: {}\nstderr: {}", stdout(&a), stderr(&a));
+    assert_eq!(
+        code(&a),
+        Some(3),
+        "stdout: {}\nstderr: {}",
+        stdout(&a),
+        stderr(&a)
+    );
     g.normalize(&stderr(&a))
 }
 
@@ -198,10 +201,7 @@ fn an_estate_owner_is_required_and_must_be_first_and_last_name() {
     let g = manifest(
         &text
             .replace("@BIN@", &common::fake_bin_dir().display().to_string())
-            .replace(
-                "@ROBUST@",
-                &common::fake_robust_bin().display().to_string(),
-            ),
+            .replace("@ROBUST@", &common::fake_robust_bin().display().to_string()),
     );
     let a = g.gridctl(&["check"]);
     assert_eq!(code(&a), Some(3));
@@ -210,7 +210,10 @@ fn an_estate_owner_is_required_and_must_be_first_and_last_name() {
         e.starts_with("error: simulator `mainland` has no estate owner\n  --> grid.toml:25:"),
         "{e}"
     );
-    assert!(e.contains("its first start would ask for one on the console"), "{e}");
+    assert!(
+        e.contains("its first start would ask for one on the console"),
+        "{e}"
+    );
     let e = refused(&TWO.replace(
         "http_port = 9000\n",
         "http_port = 9000\nestate_owner = \"Ada\"\n",
@@ -251,8 +254,15 @@ fn plan_puts_simulators_after_every_robust_copy() {
         .position(|l| l.starts_with("core-1"))
         .expect("core-1");
     assert!(core < sim, "{out}");
-    assert!(lines[sim].contains("(simulator)") && lines[sim].contains("region Welcome (1000,1000 udp 9000)"), "{out}");
-    assert!(out.contains("1 instance(s), 1 role(s), 1 simulator(s)"), "{out}");
+    assert!(
+        lines[sim].contains("(simulator)")
+            && lines[sim].contains("region Welcome (1000,1000 udp 9000)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 instance(s), 1 role(s), 1 simulator(s)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -277,10 +287,16 @@ fn the_rendered_tree_keeps_every_path_under_the_state_dir() {
             .lines()
             .find(|l| l.trim_start().starts_with(key))
             .unwrap_or_else(|| panic!("{key} missing from OpenSim.ini:\n{ini}"));
-        assert!(line.contains(&format!("\"{state}/instances/mainland/")), "{line}");
+        assert!(
+            line.contains(&format!("\"{state}/instances/mainland/")),
+            "{line}"
+        );
     }
     assert!(ini.contains("DefaultEstateName = \"Sim Estate\""), "{ini}");
-    assert!(ini.contains("DefaultEstateOwnerName = \"Ada Lovelace\""), "{ini}");
+    assert!(
+        ini.contains("DefaultEstateOwnerName = \"Ada Lovelace\""),
+        "{ini}"
+    );
     assert!(ini.contains("http_listener_port = 9000"), "{ini}");
     let common = g.read("mainland", "config-include/GridCommon.ini");
     assert!(
@@ -289,9 +305,14 @@ fn the_rendered_tree_keeps_every_path_under_the_state_dir() {
         )),
         "{common}"
     );
-    assert!(common.contains("AssetCaching = \"FlotsamAssetCache\""), "{common}");
     assert!(
-        common.contains(&format!("CacheDirectory = \"{state}/instances/mainland/data/assetcache\"")),
+        common.contains("AssetCaching = \"FlotsamAssetCache\""),
+        "{common}"
+    );
+    assert!(
+        common.contains(&format!(
+            "CacheDirectory = \"{state}/instances/mainland/data/assetcache\""
+        )),
         "{common}"
     );
     assert!(
@@ -306,10 +327,16 @@ fn the_rendered_tree_keeps_every_path_under_the_state_dir() {
         "{grid_ini}"
     );
     let regions = g.read("mainland", "Regions/mainland.ini");
-    assert!(regions.contains("[Welcome]") && regions.contains("[Sandbox]"), "{regions}");
+    assert!(
+        regions.contains("[Welcome]") && regions.contains("[Sandbox]"),
+        "{regions}"
+    );
     assert!(regions.contains("Location = \"1001,1000\""), "{regions}");
     assert!(regions.contains("InternalPort = 9001"), "{regions}");
-    assert!(regions.contains("ExternalHostName = \"127.0.0.1\""), "{regions}");
+    assert!(
+        regions.contains("ExternalHostName = \"127.0.0.1\""),
+        "{regions}"
+    );
     // The same UUID on every render, derived from the grid's and the region's names.
     let uuid = |text: &str| {
         text.lines()
@@ -319,11 +346,20 @@ fn the_rendered_tree_keeps_every_path_under_the_state_dir() {
     };
     let again = grid(TWO);
     again.gridctl(&["render"]).success();
-    assert_eq!(uuid(&regions), uuid(&again.read("mainland", "Regions/mainland.ini")));
+    assert_eq!(
+        uuid(&regions),
+        uuid(&again.read("mainland", "Regions/mainland.ini"))
+    );
     // Robust's grid service flags the declared regions, the first one as the default.
     let core = g.read("core-1", "includes/local/grid.ini");
-    assert!(core.contains("Region_Welcome = \"DefaultRegion, FallbackRegion\""), "{core}");
-    assert!(core.contains("Region_Sandbox = \"FallbackRegion\""), "{core}");
+    assert!(
+        core.contains("Region_Welcome = \"DefaultRegion, FallbackRegion\""),
+        "{core}"
+    );
+    assert!(
+        core.contains("Region_Sandbox = \"FallbackRegion\""),
+        "{core}"
+    );
     assert!(!core.contains("Welcome_Area"), "{core}");
     // The simulator gets no Robust secret; its readiness is its own.
     let spec: serde_json::Value =
@@ -331,7 +367,10 @@ fn the_rendered_tree_keeps_every_path_under_the_state_dir() {
     let env = spec["env"].to_string();
     assert!(!env.contains("GRIDCTL_DATABASE_CONNECTION"), "{env}");
     assert_eq!(spec["readiness"]["prompt"], "Region (mainland) # ");
-    assert!(ini.contains("ConsolePrompt = \"Region (mainland) \""), "{ini}");
+    assert!(
+        ini.contains("ConsolePrompt = \"Region (mainland) \""),
+        "{ini}"
+    );
     assert_eq!(
         spec["readiness"]["expected_lines"][1],
         "INITIALIZATION COMPLETE FOR Sandbox - LOGINS ENABLED"
@@ -351,9 +390,15 @@ fn render_simulator_includes_the_store_and_the_cache() {
         out.contains("[DatabaseService]\n    ; Region data in SQLite files beside OpenSim.exe (OpenSim's own default store).\n    Include-Storage = \"config-include/storage/SQLiteStandalone.ini\""),
         "{out}"
     );
-    assert!(out.contains("AssetCaching = \"FlotsamAssetCache\""), "{out}");
+    assert!(
+        out.contains("AssetCaching = \"FlotsamAssetCache\""),
+        "{out}"
+    );
     assert!(out.contains("CacheDirectory = \"./assetcache\""), "{out}");
-    assert!(out.contains("Save it as bin/config-include/GridCommon.ini"), "{out}");
+    assert!(
+        out.contains("Save it as bin/config-include/GridCommon.ini"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -370,14 +415,20 @@ fn a_region_store_in_a_database_goes_through_the_environment() {
         .env_remove("GRIDCTL_FILE");
     assert!(cmd.status().expect("gridctl render").success());
     let common = g.read("mainland", "config-include/GridCommon.ini");
-    assert!(common.contains("StorageProvider = \"OpenSim.Data.MySQL.dll\""), "{common}");
+    assert!(
+        common.contains("StorageProvider = \"OpenSim.Data.MySQL.dll\""),
+        "{common}"
+    );
     assert!(
         common.contains("ConnectionString = \"${Environment|GRIDCTL_REGION_DATABASE_CONNECTION}\""),
         "{common}"
     );
     assert!(!common.contains("regions-secret"));
     let spec = g.read("mainland", "holder.json");
-    assert!(spec.contains("regions-secret") && !spec.contains("robust-secret"), "{spec}");
+    assert!(
+        spec.contains("regions-secret") && !spec.contains("robust-secret"),
+        "{spec}"
+    );
 }
 
 #[test]

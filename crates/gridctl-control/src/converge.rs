@@ -234,7 +234,12 @@ pub fn down(file: &Path, names: &[String], mode: Mode) -> Outcome {
             (i.name.clone(), rank)
         })
         .collect();
-    let steps = diff::down(&copies, &seen, plan.nginx.is_some());
+    let unrouted: Vec<String> = selected
+        .iter()
+        .filter(|i| i.kind == gridctl_config::plan::Kind::Simulator)
+        .map(|i| i.name.clone())
+        .collect();
+    let steps = diff::down(&copies, &seen, plan.nginx.is_some(), &unrouted);
     let run = Context {
         plan: &plan,
         templates: t.as_ref(),

@@ -423,15 +423,22 @@ pub fn restart(
 /// `down`: behind nginx every copy leaves first (one reload, drain); copies the plan no
 /// longer declares stop; then the rest, dependants first (the copies of one rank
 /// together); the stopped ones leave nginx (no reload: they were `down` already);
-/// undeclared copies are retired. `copies`: name and start rank, in start order.
-pub fn down(copies: &[(String, usize)], seen: &Observed, managed: bool) -> Vec<Step> {
+/// undeclared copies are retired. `copies`: name and start rank, in start order;
+/// `unrouted`: those in no upstream (simulators), which get no nginx step.
+pub fn down(
+    copies: &[(String, usize)],
+    seen: &Observed,
+    managed: bool,
+    unrouted: &[String],
+) -> Vec<Step> {
+    let routed = |name: &String| !unrouted.contains(name);
     let mut steps = Vec::new();
     let best_effort = |note: &str| Action::Reload {
         note: Some(note.to_string()),
         best_effort: true,
     };
     if managed {
-        for (name, _) in copies {
+        for (name, _) in copies.iter().filter(|(n, _)| routed(n)) {
             steps.push(Step::new(
                 copy(|instance| Action::Leave { instance }, name),
                 Reason::Stopping,
@@ -476,7 +483,7 @@ pub fn down(copies: &[(String, usize)], seen: &Observed, managed: bool) -> Vec<S
         }
     }
     if managed {
-        for (name, _) in copies {
+        for (name, _) in copies.iter().filter(|(n, _)| routed(n)) {
             steps.push(Step::new(
                 copy(|instance| Action::Drop { instance }, name),
                 Reason::Stopped,

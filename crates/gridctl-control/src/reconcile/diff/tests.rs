@@ -349,7 +349,7 @@ fn down_steps_and_reasons() {
         .iter()
         .map(|n| (n.to_string(), usize::from(*n != "core-1")))
         .collect();
-    let got: Vec<String> = down(&copies, &seen, true)
+    let got: Vec<String> = down(&copies, &seen, true, &[])
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -375,7 +375,7 @@ fn down_steps_and_reasons() {
         ]
     );
     // Without nginx: only the stops, dependants first.
-    let plain: Vec<String> = down(&copies[..2], &Observed::default(), false)
+    let plain: Vec<String> = down(&copies[..2], &Observed::default(), false, &[])
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -695,4 +695,37 @@ fn a_simulator_restarts_in_place_without_touching_nginx() {
         ]
     );
     assert_eq!(steps[1].reason, Reason::Simulator);
+}
+
+#[test]
+fn down_stops_simulators_first_with_no_nginx_step() {
+    let copies = vec![
+        ("core-1".to_string(), 0),
+        ("asset-1".to_string(), 1),
+        ("mainland".to_string(), 2),
+    ];
+    let mut seen = Observed::default();
+    for (n, _) in &copies {
+        seen.holders
+            .insert(n.clone(), running(InstanceState::Ready, "h"));
+    }
+    let steps = down(&copies, &seen, true, &["mainland".to_string()]);
+    let first_stop = steps
+        .iter()
+        .find(|s| matches!(s.action, Action::StopTogether { .. }))
+        .expect("a stop");
+    assert_eq!(
+        first_stop.action,
+        Action::StopTogether {
+            instances: vec!["mainland".into()]
+        }
+    );
+    assert!(!steps.iter().any(|s| matches!(
+        &s.action,
+        Action::Leave { instance } | Action::Drop { instance } if instance == "mainland"
+    )));
+    assert!(steps.iter().any(|s| s.action
+        == Action::Leave {
+            instance: "core-1".into()
+        }));
 }
