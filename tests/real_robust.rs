@@ -99,6 +99,47 @@ impl RealGrid {
         rows
     }
 
+    /// Test User logs in to Region 1 once and stays `hold_ms` in-world; returned once
+    /// sim1 lists the agent as root, with what `show users` printed.
+    fn stay_in_region1(
+        &self,
+        exe: &Path,
+        bin: &Path,
+        dir: &Path,
+        login_uri: &str,
+        hold_ms: u32,
+    ) -> (Bot, String) {
+        let bot = Bot::start(
+            exe,
+            bin,
+            dir,
+            &BotArgs {
+                login_uri,
+                first: "Test",
+                last: "User",
+                password: PASSWORD,
+                start: Some("Region 1"),
+                times: Some(1),
+                seconds: None,
+                stop_file: None,
+                hold_ms,
+            },
+        );
+        let users = wait_for(
+            "Test User root in Region 1",
+            Duration::from_secs(30),
+            || {
+                let out = self.gridctl(&["send", "sim1", "show users"]);
+                let root = out
+                    .stdout
+                    .lines()
+                    .any(|l| l.contains("Test") && l.contains("User") && l.contains("Root"));
+                root.then_some(out.stdout)
+            },
+        );
+        (bot, users)
+    }
+
     fn record_pids(&self) {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.status()));
     }
@@ -585,34 +626,7 @@ fn real_robust_split_grid() {
     let login_uri = format!("http://login.grid.test:{public_port}/");
     let bot_dir = scratch.join("bot-run");
     // One login that stays in-world while the simulator is asked who is there.
-    let holder = Bot::start(
-        &bot_exe,
-        &bin,
-        &bot_dir,
-        &BotArgs {
-            login_uri: &login_uri,
-            first: "Test",
-            last: "User",
-            password: PASSWORD,
-            start: Some("Region 1"),
-            times: Some(1),
-            seconds: None,
-            stop_file: None,
-            hold_ms: 6000,
-        },
-    );
-    let users = wait_for(
-        "Test User root in Region 1",
-        Duration::from_secs(30),
-        || {
-            let out = grid.gridctl(&["send", "sim1", "show users"]);
-            let root = out
-                .stdout
-                .lines()
-                .any(|l| l.contains("Test") && l.contains("User") && l.contains("Root"));
-            root.then_some(out.stdout)
-        },
-    );
+    let (holder, users) = grid.stay_in_region1(&bot_exe, &bin, &bot_dir, &login_uri, 6000);
     let (attempts, code) = holder.finish(Duration::from_secs(90));
     let a = attempts.first().expect("the bot reported its login");
     assert!(
@@ -910,33 +924,7 @@ fn real_robust_split_grid() {
     let asset3_left = asset3_tree.exists();
 
     // --- 6b. restart of a simulator: its users are told, its region leaves and comes back --
-    let staying = Bot::start(
-        &bot_exe,
-        &bin,
-        &bot_dir,
-        &BotArgs {
-            login_uri: &login_uri,
-            first: "Test",
-            last: "User",
-            password: PASSWORD,
-            start: Some("Region 1"),
-            times: Some(1),
-            seconds: None,
-            stop_file: None,
-            hold_ms: 5000,
-        },
-    );
-    wait_for(
-        "Test User root in Region 1",
-        Duration::from_secs(30),
-        || {
-            let out = grid.gridctl(&["send", "sim1", "show users"]);
-            out.stdout
-                .lines()
-                .any(|l| l.contains("Test") && l.contains("Root"))
-                .then_some(())
-        },
-    );
+    let (staying, _) = grid.stay_in_region1(&bot_exe, &bin, &bot_dir, &login_uri, 5000);
     let region_rows = || {
         db.query("SELECT COUNT(*) FROM robust.regions WHERE regionName = 'Region 1'")
             .trim()

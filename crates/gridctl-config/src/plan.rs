@@ -7,7 +7,6 @@
 use crate::catalog::{self, CopyRule, Service, Side};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::manifest::SuperviseSection;
-pub use crate::simulator::Kind;
 use crate::wiring::RoleWiring;
 use gridctl_wire::spec::{InstanceSpec, Probe, ReadinessSpec, RestartPolicy, StopPolicy};
 use serde::Serialize;
@@ -53,7 +52,7 @@ pub struct Plan {
     /// `[simulator] env`, for every simulator.
     pub simulator_env: Vec<(String, String)>,
     /// `[simulator] prompt`: every simulator's console prompt, without `# `; by default
-    /// each has its own ([`crate::simulator::SimulatorPlan::prompt`]).
+    /// each has its own ([`SimulatorPlan::prompt`]).
     pub simulator_prompt: Option<String>,
     /// Where a few values were written in grid.toml, so `check`'s machine checks can point there.
     #[serde(skip)]
@@ -88,6 +87,25 @@ impl Origin {
     }
 }
 
+/// What kind of process an instance is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A copy of a Robust role.
+    Robust,
+    /// A region simulator (`OpenSim.exe`).
+    Simulator,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Robust => "robust",
+            Kind::Simulator => "simulator",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RolePlan {
     pub name: String,
@@ -108,7 +126,7 @@ pub struct RolePlan {
     #[serde(skip)]
     pub supervise: Supervise,
     /// Set for a simulator (`[simulators.NAME]`): one copy, no services, no upstream.
-    pub simulator: Option<crate::simulator::SimulatorPlan>,
+    pub simulator: Option<SimulatorPlan>,
 }
 
 impl RolePlan {
@@ -184,6 +202,54 @@ pub struct NginxPlan {
     pub fail_timeout_secs: u64,
     pub keepalive: u32,
     pub drain_secs: f64,
+}
+
+/// A region simulator (`[simulators.NAME]`): one `OpenSim.exe` process serving its regions.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimulatorPlan {
+    /// OpenSim's `bin/`: the simulator's cwd (nothing is written there).
+    pub bin_dir: PathBuf,
+    /// `[Network] http_listener_port`.
+    pub http_port: u16,
+    pub regions: Vec<RegionPlan>,
+    /// `[Estates] DefaultEstateName`.
+    pub estate_name: String,
+    /// `[Estates] DefaultEstateOwnerName`, "First Last".
+    pub estate_owner: String,
+    /// Region data: `None` = SQLite files in the simulator's own data directory.
+    pub database: Option<DatabasePlan>,
+    /// Where viewers reach the regions (`ExternalHostName`).
+    pub external_host: String,
+    /// What the regions' UDP listeners bind (`InternalAddress`).
+    pub internal_address: String,
+    /// `[Startup] ConsolePrompt`, without `# `.
+    pub prompt: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionPlan {
+    pub name: String,
+    pub uuid: String,
+    /// Grid coordinates, in regions.
+    pub x: u32,
+    pub y: u32,
+    /// UDP port (`InternalPort`).
+    pub port: u16,
+    /// Logins without a start region land here (Robust's `DefaultRegion`).
+    pub default: bool,
+}
+
+impl RegionPlan {
+    /// The console line OpenSim's RegionReady module prints once the region takes logins.
+    pub fn logins_enabled_line(&self) -> String {
+        format!("INITIALIZATION COMPLETE FOR {} - LOGINS ENABLED", self.name)
+    }
+
+    /// The key Robust's `[GridService]` reads this region's flags from: `Region_` and
+    /// the name with spaces as `_` (GridService.cs).
+    pub fn flags_key(&self) -> String {
+        format!("Region_{}", self.name.replace(' ', "_"))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -466,9 +532,7 @@ impl Plan {
     }
 
     /// The simulators of the plan, with their own sections.
-    pub fn simulators(
-        &self,
-    ) -> impl Iterator<Item = (&RolePlan, &crate::simulator::SimulatorPlan)> {
+    pub fn simulators(&self) -> impl Iterator<Item = (&RolePlan, &SimulatorPlan)> {
         self.roles
             .iter()
             .filter_map(|r| r.simulator.as_ref().map(|s| (r, s)))
@@ -539,4 +603,28 @@ pub fn copies_problem(
         CopyRule::Single(why) => Some((s.name, why)),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_key_replaces_spaces() {
+        let r = RegionPlan {
+            name: "Welcome Area".into(),
+            uuid: String::new(),
+            x: 1000,
+            y: 1000,
+            port: 9000,
+            default: true,
+        };
+        assert_eq!(r.flags_key(), "Region_Welcome_Area");
+    }
+
+    #[test]
+    fn form_encoding_of_region_names() {
+        assert_eq!(form_encode("Island One"), "Island+One");
+        assert_eq!(form_encode("a&b=c"), "a%26b%3Dc");
+    }
 }

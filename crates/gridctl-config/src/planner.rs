@@ -292,10 +292,29 @@ impl<'a> Planner<'a> {
     }
 
     fn command(&mut self, dir: &std::path::Path, bin_dir: &std::path::Path) -> Vec<String> {
-        match &self.m.robust.command {
+        let given = self.m.robust.command.clone();
+        self.program(given.as_ref(), "`command`", dir, bin_dir, "Robust")
+    }
+
+    /// A command line from grid.toml (`[robust]`'s or `[simulator]`'s), its program made
+    /// absolute; without one, `dotnet ASSEMBLY.dll` where bin_dir has the .dll, else
+    /// `mono ASSEMBLY.exe`.
+    fn program(
+        &mut self,
+        given: Option<&Spanned<Vec<String>>>,
+        what: &str,
+        dir: &std::path::Path,
+        bin_dir: &std::path::Path,
+        assembly: &str,
+    ) -> Vec<String> {
+        match given {
             Some(c) if c.get_ref().is_empty() => {
-                let d = self.at("`command` is empty", c.span(), "needs at least a program");
-                self.err(d.help("e.g. command = [\"dotnet\", \"Robust.dll\"]"));
+                let d = self.at(
+                    format!("{what} is empty"),
+                    c.span(),
+                    "needs at least a program",
+                );
+                self.err(d.help(format!("e.g. command = [\"mono\", \"{assembly}.exe\"]")));
                 Vec::new()
             }
             Some(c) => {
@@ -306,10 +325,10 @@ impl<'a> Planner<'a> {
                 }
                 cmd
             }
-            None if bin_dir.join("Robust.dll").exists() => {
-                vec!["dotnet".into(), "Robust.dll".into()]
+            None if bin_dir.join(format!("{assembly}.dll")).exists() => {
+                vec!["dotnet".into(), format!("{assembly}.dll")]
             }
-            None => vec!["mono".into(), "Robust.exe".into()],
+            None => vec!["mono".into(), format!("{assembly}.exe")],
         }
     }
 
@@ -635,7 +654,7 @@ impl<'a> Planner<'a> {
 /// other `FallbackRegion` (where a login goes when its region is down). A grid without
 /// simulators keeps the flags for OpenSim's own first region, `Welcome Area`.
 fn region_flags(roles: &[RolePlan]) -> Vec<(String, String)> {
-    let regions: Vec<&crate::simulator::RegionPlan> = roles
+    let regions: Vec<&crate::plan::RegionPlan> = roles
         .iter()
         .filter_map(|r| r.simulator.as_ref())
         .flat_map(|s| &s.regions)

@@ -291,6 +291,28 @@ pub fn render_instance(
         t.render("overrides.ini", &ctx)?,
     ));
 
+    let health_hook = plan.nginx.is_some().then(|| {
+        vec![
+            "-f".into(),
+            plan.manifest_path.display().to_string(),
+            "nginx".into(),
+            "sync".into(),
+        ]
+    });
+    let shared = shared_dirs(plan, role);
+    finish(plan, inst, files, health_hook, shared)
+}
+
+/// An instance's tree with its spec: every text ends in a newline, the config hash covers
+/// the files, the command line and the environment, and `holder.json` is the spec.
+/// `health_hook`: what the holder runs when the copy's health changes (nginx sync).
+fn finish(
+    plan: &Plan,
+    inst: &InstancePlan,
+    mut files: Vec<(PathBuf, String)>,
+    health_hook: Option<Vec<String>>,
+    shared_dirs: Vec<PathBuf>,
+) -> Result<RenderedInstance, Diagnostic> {
     for (_, text) in files.iter_mut() {
         if !text.ends_with('\n') {
             text.push('\n');
@@ -302,24 +324,17 @@ pub fn render_instance(
     let mut spec = plan.spec(inst, "");
     let config_hash = hash_files(&files, &inst.argv, &spec.env);
     spec.config_hash = config_hash.clone();
-    if plan.nginx.is_some() {
-        spec.on_health_change = vec![
-            "-f".into(),
-            plan.manifest_path.display().to_string(),
-            "nginx".into(),
-            "sync".into(),
-        ];
-    }
+    spec.on_health_change = health_hook.unwrap_or_default();
     let spec_json = serde_json::to_string_pretty(&spec).map_err(|e| {
         Diagnostic::error(format!("cannot encode the spec of `{}`: {e}", inst.name))
     })?;
     files.push((SPEC_FILE.into(), spec_json + "\n"));
     Ok(RenderedInstance {
         name: inst.name.clone(),
-        dir: dir.clone(),
+        dir: inst.dir.clone(),
         files,
         config_hash,
-        shared_dirs: shared_dirs(plan, role),
+        shared_dirs,
     })
 }
 

@@ -6,7 +6,8 @@ use super::validate::{dns_name_problem, ini_text_problem};
 use super::Planner;
 use crate::manifest::{Locator, RegionSection, SimulatorSection};
 use crate::plan::{absolutize, InstancePlan, Kind, RolePlan, Supervise};
-use crate::simulator::{region_uuid, RegionPlan, SimulatorPlan};
+use crate::plan::{RegionPlan, SimulatorPlan};
+use crate::simulator::region_uuid;
 use crate::wiring::RoleWiring;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -178,29 +179,14 @@ impl Planner<'_> {
             .m
             .simulator
             .as_ref()
-            .and_then(|d| d.get_ref().command.as_ref());
-        match given {
-            Some(c) if c.get_ref().is_empty() => {
-                let d = self.at(
-                    "`command` of [simulator] is empty",
-                    c.span(),
-                    "needs at least a program",
-                );
-                self.err(d.help("e.g. command = [\"mono\", \"OpenSim.exe\"]"));
-                Vec::new()
-            }
-            Some(c) => {
-                let mut cmd = c.get_ref().clone();
-                if cmd[0].contains('/') && !cmd[0].starts_with('/') {
-                    cmd[0] = absolutize(dir, cmd[0].as_ref()).display().to_string();
-                }
-                cmd
-            }
-            None if bin_dir.join("OpenSim.dll").exists() => {
-                vec!["dotnet".into(), "OpenSim.dll".into()]
-            }
-            None => vec!["mono".into(), "OpenSim.exe".into()],
-        }
+            .and_then(|d| d.get_ref().command.clone());
+        self.program(
+            given.as_ref(),
+            "`command` of [simulator]",
+            dir,
+            bin_dir,
+            "OpenSim",
+        )
     }
 
     fn simulator_name(&mut self, name: &str, span: Range<usize>) {

@@ -2,11 +2,12 @@
 //! the GridCommon.ini that `render-simulator` prints: one function renders GridCommon
 //! for both, so a simulator gridctl runs and one an operator runs see the same grid.
 
-use super::{common, hash_files, json, with, Common, RenderedInstance, SPEC_FILE};
+use super::{common, finish, json, with, Common, RenderedInstance};
 use crate::catalog::{self, Side};
 use crate::diagnostic::Diagnostic;
+use crate::plan::SimulatorPlan;
 use crate::plan::{InstancePlan, Plan, RolePlan};
-use crate::simulator::{SimulatorPlan, REGION_DB_ENV};
+use crate::simulator::REGION_DB_ENV;
 use crate::templates::Templates;
 use std::path::PathBuf;
 
@@ -103,7 +104,7 @@ pub(super) fn render_instance(
             ("settings", json(&role.settings)),
         ],
     );
-    let mut files: Vec<(PathBuf, String)> = vec![
+    let files: Vec<(PathBuf, String)> = vec![
         (
             "OpenSim.ini".into(),
             t.render("simulator/OpenSim.ini", &ctx)?,
@@ -126,27 +127,6 @@ pub(super) fn render_instance(
         ),
         ("log4net.xml".into(), t.render("log4net.xml", &base)?),
     ];
-    for (_, text) in files.iter_mut() {
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-    }
-    let spec = plan.spec(inst, "");
-    let config_hash = hash_files(&files, &inst.argv, &spec.env);
-    let spec = gridctl_wire::spec::InstanceSpec {
-        config_hash: config_hash.clone(),
-        ..spec
-    };
     // No crash hook: a simulator is in no nginx upstream.
-    let spec_json = serde_json::to_string_pretty(&spec).map_err(|e| {
-        Diagnostic::error(format!("cannot encode the spec of `{}`: {e}", inst.name))
-    })?;
-    files.push((SPEC_FILE.into(), spec_json + "\n"));
-    Ok(RenderedInstance {
-        name: inst.name.clone(),
-        dir: inst.dir.clone(),
-        files,
-        config_hash,
-        shared_dirs: vec![data],
-    })
+    finish(plan, inst, files, None, vec![data])
 }

@@ -5,7 +5,8 @@
 
 use gridctl_config::catalog::Side;
 use gridctl_config::plan::Plan;
-use gridctl_config::simulator::{SimulatorPlan, NULL_RESULT};
+use gridctl_config::plan::SimulatorPlan;
+use gridctl_config::simulator::NULL_RESULT;
 use gridctl_wire::spec::Probe;
 use std::time::Duration;
 
