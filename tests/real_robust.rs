@@ -590,6 +590,12 @@ fn real_robust_split_grid() {
             "{sim} could not set its estate owner"
         );
     }
+    // The map tile a simulator uploads before it registers is taken without a warning.
+    let core_log = grid.logs("core-1");
+    assert!(
+        !core_log.contains("may be rogue"),
+        "core-1 warned about a simulator's map tile:\n{core_log}"
+    );
 
     // --- 4d. an XML-RPC login through nginx's public login hostname ------------------------
     let public_addr: SocketAddr = public_listen.parse().expect("public listen");

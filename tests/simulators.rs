@@ -154,6 +154,7 @@ port = 8200
         e.contains("error: port 8100 is used by both core-1 (port) and a (port)"),
         "{e}"
     );
+    assert!(e.contains("the HTTP port of simulator `a`"), "{e}");
     assert!(
         e.contains("error: port 8200 is used by both core-1 (public_port) and region `One` (UDP)"),
         "{e}"
@@ -465,4 +466,44 @@ fn the_example_whole_grid_checks_clean_but_for_dns() {
         stderr(&a)
     );
     assert!(!stderr(&a).contains("error"), "{}", stderr(&a));
+}
+
+#[test]
+fn a_hypergrid_grid_gives_its_simulators_the_hypergrid_keys() {
+    let mut text = std::fs::read_to_string(common::repo().join("examples/hypergrid/grid.toml"))
+        .expect("the hypergrid example");
+    text.push_str(
+        "
+[simulator]
+command = [\"fake\", \"OpenSim.exe\"]
+estate_owner = \"Ada Lovelace\"
+
+[simulators.hgsim]
+http_port = 19900
+
+[[simulators.hgsim.regions]]
+name = \"HG Welcome\"
+location = \"2000,2000\"
+port = 19900
+",
+    );
+    let g = common::grid_in("hypergrid", &common::localize(&text));
+    g.gridctl(&["render"]).success();
+    let common_ini = g.read("hgsim", "config-include/GridCommon.ini");
+    assert!(
+        common_ini.contains("[Hypergrid]\n    HomeURI = \"http://"),
+        "{common_ini}"
+    );
+    assert!(
+        common_ini.contains("GatekeeperURI = \"http://hg.localhost:19080\""),
+        "{common_ini}"
+    );
+    let grid_ini = g.read("hgsim", "config-include/Grid.ini");
+    for module in [
+        "InventoryServices       = \"HGInventoryBroker\"",
+        "EntityTransferModule    = \"HGEntityTransferModule\"",
+        "WorldMapModule = \"HGWorldMap\"",
+    ] {
+        assert!(grid_ini.contains(module), "{module} missing:\n{grid_ini}");
+    }
 }

@@ -76,10 +76,15 @@ impl Planner<'_> {
                     let mut d = self.at(
                         format!("port {port} is used by both {other} and {me}"),
                         span.clone(),
-                        format!(
-                            "role `{}` derives port {port} for copy {}",
-                            inst.role, inst.index
-                        ),
+                        match inst.kind {
+                            crate::plan::Kind::Simulator => {
+                                format!("the HTTP port of simulator `{}`", inst.role)
+                            }
+                            crate::plan::Kind::Robust => format!(
+                                "role `{}` derives port {port} for copy {}",
+                                inst.role, inst.index
+                            ),
+                        },
                     );
                     if let Some(s) = other_span.clone().filter(|s| *s != span) {
                         d = d.note_at(&self.src, s, format!("{other} is derived from here"));
