@@ -801,6 +801,18 @@ pub fn all() -> &'static [Service] {
 }
 
 /// The service named `name` in grid.toml.
+/// Services whose POSTs nginx may send again to another copy when the copy that took one
+/// died before answering (`proxy_next_upstream non_idempotent`). XInventory's are: a read
+/// reads again, and every write names the item or folder by the caller's own UUID and
+/// stores it with `replace into` (MySQLGenericTableHandler), so a replayed add, update,
+/// move or delete lands the same twice; CreateUserInventory creates only the folders
+/// missing. Measured without
+/// it: a `kill -9` of an inventory copy failed the logins whose inventory skeleton it was
+/// serving (nginx answered 502 to the login service).
+pub fn replays_posts(service: &str) -> bool {
+    service == "inventory"
+}
+
 pub fn get(name: &str) -> Option<&'static Service> {
     SERVICES.iter().find(|s| s.name == name)
 }

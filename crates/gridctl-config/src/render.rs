@@ -561,6 +561,8 @@ struct NginxRoute {
     listen: String,
     upstream: String,
     tries: u32,
+    /// A POST that met a copy dying may go to the next one (`catalog::replays_posts`).
+    replay: bool,
 }
 
 pub fn upstream_name(role: &str, side: Side) -> String {
@@ -668,6 +670,7 @@ pub fn render_nginx_with(
                 Side::Private => n.private_listen.clone(),
             },
             upstream: upstream_name(&r.role, r.side),
+            replay: catalog::replays_posts(&r.service),
             // As many tries as copies serve (at most 3): the count then changes only
             // with the membership, in renders that reload anyway, never on its own
             // (a scale down would otherwise cost a second reload after the stop).
