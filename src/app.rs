@@ -185,7 +185,7 @@ fn init(file: &Path, args: &InitArgs) -> Outcome {
         0 => String::new(),
         n => format!(", {n} simulator(s)"),
     };
-    println!(
+    crate::outln!(
         "wrote {} ({} roles{sims}); next: `gridctl check`, then `gridctl plan`",
         file.display(),
         loaded.manifest.roles.len()
@@ -266,7 +266,7 @@ fn cmd_check(file: &Path) -> Outcome {
         0 => String::new(),
         n => format!(", {n} simulator(s) with {regions} region(s)"),
     };
-    println!(
+    crate::outln!(
         "ok: {} ({} instance(s) in {} role(s){sims}, {warnings} warning(s))",
         file.display(),
         plan.instances.len() - simulators,
@@ -321,10 +321,10 @@ fn cmd_plan(file: &Path, json: bool) -> Outcome {
             "routes": plan.routes,
             "nginx": plan.nginx,
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return Ok(());
     }
-    println!("{}", plan_table(&plan));
+    crate::outln!("{}", plan_table(&plan));
     Ok(())
 }
 
@@ -448,7 +448,7 @@ fn cmd_render(file: &Path) -> Outcome {
             "cannot write the rendered tree: {e}"
         )))
     })?;
-    println!(
+    crate::outln!(
         "rendered {} instance(s) into {} ({} changed, {} unchanged)",
         rendered.len(),
         plan.state_dir.join("instances").display(),
@@ -463,7 +463,7 @@ fn cmd_render_nginx(file: &Path, output: Option<&Path>) -> Outcome {
     let t = templates(&plan)?;
     let text = render::render_nginx(&plan, &t, &Default::default())?;
     match output {
-        None => print!("{text}"),
+        None => crate::out!("{text}"),
         Some(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|e| {
@@ -488,6 +488,6 @@ fn cmd_render_nginx(file: &Path, output: Option<&Path>) -> Outcome {
 fn cmd_render_simulator(file: &Path) -> Outcome {
     let plan = load_plan(file)?;
     let t = templates(&plan)?;
-    print!("{}", render::render_simulator(&plan, &t)?);
+    crate::out!("{}", render::render_simulator(&plan, &t)?);
     Ok(())
 }

@@ -40,18 +40,18 @@ pub fn kubernetes(
     let stale = write(out, &export)?;
     if !quiet {
         for (name, _) in &export.files {
-            println!("wrote {}", out.join(name).display());
+            crate::outln!("wrote {}", out.join(name).display());
         }
         for name in &stale {
-            println!(
+            crate::outln!(
                 "removed {} (an earlier export's, for what grid.toml no longer has)",
                 out.join(name).display()
             );
         }
         for note in &export.notes {
-            println!("note: {note}");
+            crate::outln!("note: {note}");
         }
-        println!("{}: {}, Containerfile", out.display(), export.counts);
+        crate::outln!("{}: {}, Containerfile", out.display(), export.counts);
     }
     Ok(())
 }

@@ -32,3 +32,4 @@ pub mod export;
 pub mod operate;
 pub mod pod;
 pub mod progress;
+pub mod stdout;

@@ -50,12 +50,12 @@ pub fn status(file: &Path, json: bool) -> Outcome {
     }
     by_role(&plan, &mut rows);
     if json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
     } else {
-        print!("{}", status::table(&rows));
+        crate::out!("{}", status::table(&rows));
     }
     Ok(())
 }
@@ -243,11 +243,11 @@ pub fn send(
         });
         let print = |out: &str| {
             if many {
-                println!("== {} ==", inst.name);
+                crate::outln!("== {} ==", inst.name);
             }
-            print!("{out}");
+            crate::out!("{out}");
             if !out.is_empty() && !out.ends_with('\n') {
-                println!();
+                crate::outln!();
             }
         };
         match result {

@@ -199,6 +199,6 @@ pub fn probe(file: &Path, name: Option<&str>) -> i32 {
             format!("{name}: no answer from its holder: {e}"),
         ),
     };
-    println!("{line}");
+    crate::outln!("{line}");
     code
 }

@@ -40,9 +40,11 @@ pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
         let (_, new, _) = checked;
         if !runs_here(&current) {
             for (role, n) in &changes {
-                println!("grid.toml: {role} instances = {n}");
+                crate::reconcile::print::out(&format!("grid.toml: {role} instances = {n}\n"));
             }
-            println!("dry run: {NOT_HERE}; grid.toml was not written");
+            crate::reconcile::print::out(&format!(
+                "dry run: {NOT_HERE}; grid.toml was not written\n"
+            ));
             return Ok(());
         }
         print_dry_run(&scale_steps(&current, &new).all(), false);
@@ -72,10 +74,10 @@ pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
         .map_err(|e| failed(format!("cannot write `{}`: {e}", file.display())))?;
     if mode.talks() {
         for (role, n) in &changes {
-            println!("grid.toml: {role} instances = {n}");
+            crate::reconcile::print::out(&format!("grid.toml: {role} instances = {n}\n"));
         }
         if !here {
-            println!("{NOT_HERE}");
+            crate::reconcile::print::out(&format!("{NOT_HERE}\n"));
         }
     }
     if !here {
@@ -103,7 +105,9 @@ pub fn scale(file: &Path, requests: &[String], mode: Mode) -> Outcome {
     let report = execute(&after, &steps.after, mode)?;
     if mode.talks() {
         if new.nginx.is_none() {
-            println!("note: grid.toml has no [nginx]; no upstream was changed");
+            crate::reconcile::print::out(
+                "note: grid.toml has no [nginx]; no upstream was changed\n",
+            );
         }
         print::note_reloads(&new);
     }
@@ -218,15 +222,23 @@ pub fn nginx_reload(file: &Path) -> Outcome {
     let applied = upstream::apply_mode(&plan, &t, &[], nginx::Install::Always)
         .map_err(|e| failed(format!("nginx: {e}")))?;
     match applied {
-        nginx::Applied::NotManaged => println!("note: grid.toml has no [nginx]; nothing to do"),
-        nginx::Applied::Refreshed => println!("nginx config unchanged; tested and reloaded"),
-        nginx::Applied::Tested => {
-            println!("nginx config unchanged; tested (no reload_command configured)")
+        nginx::Applied::NotManaged => {
+            crate::reconcile::print::out("note: grid.toml has no [nginx]; nothing to do\n")
         }
+        nginx::Applied::Refreshed => {
+            crate::reconcile::print::out("nginx config unchanged; tested and reloaded\n")
+        }
+        nginx::Applied::Tested => crate::reconcile::print::out(
+            "nginx config unchanged; tested (no reload_command configured)\n",
+        ),
         nginx::Applied::Written | nginx::Applied::Quiet | nginx::Applied::Unchanged => {
-            println!("nginx config written to {out} (no reload_command configured)")
+            crate::reconcile::print::out(&format!(
+                "nginx config written to {out} (no reload_command configured)\n"
+            ))
         }
-        nginx::Applied::Reloaded => println!("nginx config installed at {out} and reloaded"),
+        nginx::Applied::Reloaded => {
+            crate::reconcile::print::out(&format!("nginx config installed at {out} and reloaded\n"))
+        }
     }
     Ok(())
 }
@@ -247,6 +259,6 @@ pub fn nginx_sync(file: &Path, lock_wait: std::time::Duration) -> Outcome {
         nginx::Applied::Quiet => "config written; routing unchanged, no reload",
         _ => "config written (no reload_command)",
     };
-    println!("nginx sync: {what}");
+    crate::reconcile::print::out(&format!("nginx sync: {what}\n"));
     Ok(())
 }
