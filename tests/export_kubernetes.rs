@@ -658,3 +658,22 @@ fn in_apply_order_every_service_comes_before_every_statefulset() {
         );
     }
 }
+
+/// Issue 19.7: an uppercase domain gave Ingress hosts Kubernetes rejects (RFC 1123).
+#[test]
+fn an_uppercase_domain_is_refused_before_anything_is_exported() {
+    let text = std::fs::read_to_string(example_manifest("blog-split"))
+        .unwrap()
+        .replace("domain = \"grid.localhost\"", "domain = \"Grid.Localhost\"");
+    let g = common::grid_in("upper", &common::localize(&text));
+    let out = g.dir.join("k8s");
+    let a = g.gridctl(&["export", "kubernetes", "-o", &out.display().to_string()]);
+    assert_eq!(common::code(&a), Some(3));
+    let e = g.normalize(&common::stderr(&a));
+    assert!(
+        e.contains("error: `domain` of [grid] `Grid.Localhost` is not a DNS name"),
+        "{e}"
+    );
+    assert!(e.contains("hostnames are written in lowercase"), "{e}");
+    assert!(!out.exists());
+}

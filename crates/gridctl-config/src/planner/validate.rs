@@ -62,6 +62,11 @@ pub fn dns_name_problem(s: &str) -> Option<String> {
     if s.contains('*') {
         return Some("wildcards are not allowed (nginx would route every matching name)".into());
     }
+    if s.chars().any(|c| c.is_ascii_uppercase()) {
+        // Kubernetes refuses an Ingress host that is not lowercase (RFC 1123), and one
+        // grid would otherwise have two spellings of a name.
+        return Some("it has uppercase letters; hostnames are written in lowercase".into());
+    }
     // IPv4 literals are names to nginx and URLs alike; an IPv6 one would need brackets
     // in both (`server ::1:8003` is not an address and a port).
     if s.parse::<std::net::Ipv4Addr>().is_ok() {
@@ -761,6 +766,7 @@ mod tests {
             "",
             "a\nb",
             "~.*",
+            "Grid.Localhost",
         ] {
             assert!(dns_name_problem(bad).is_some(), "{bad}");
         }
