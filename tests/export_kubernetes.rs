@@ -677,3 +677,35 @@ fn an_uppercase_domain_is_refused_before_anything_is_exported() {
     assert!(e.contains("hostnames are written in lowercase"), "{e}");
     assert!(!out.exists());
 }
+
+/// Issue 19.5: `env:NAME` is checked where it is written: an empty name, one that is no
+/// variable name, or one gridctl sets itself (the pod's POD_NAME would have become the
+/// connection string).
+#[test]
+fn a_connection_from_an_unusable_variable_is_refused() {
+    let original = std::fs::read_to_string(example_manifest("blog-split")).unwrap();
+    let line = original
+        .lines()
+        .find(|l| l.starts_with("connection = "))
+        .expect("a connection line")
+        .to_string();
+    for (var, why) in [
+        ("env:POD_NAME", "gridctl sets this variable itself"),
+        ("env:A B=$(x)", "only letters, digits and `_` are allowed"),
+        ("env:", "`env:` names no variable"),
+    ] {
+        let text = original.replace(&line, &format!("connection = {var:?}"));
+        let g = common::grid_in("envvar", &common::localize(&text));
+        let out = g.dir.join("k8s");
+        let a = g.gridctl(&["export", "kubernetes", "-o", &out.display().to_string()]);
+        assert_eq!(common::code(&a), Some(3), "{var}");
+        let e = g.normalize(&common::stderr(&a));
+        assert!(
+            e.contains(&format!("error: `{var}` cannot name the variable holding the connection string"))
+                && e.contains(why)
+                && e.contains("grid.toml:"),
+            "{var}: {e}"
+        );
+        assert!(!out.exists(), "{var}: files were exported");
+    }
+}

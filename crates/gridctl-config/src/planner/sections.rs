@@ -60,6 +60,20 @@ impl Planner<'_> {
             self.err(d.help("several processes sharing SQLite files fail with UNIQUE constraint errors at start; use mysql or pgsql for a split grid"));
         }
         let raw = db.connection.get_ref();
+        if let Some(var) = raw.strip_prefix("env:") {
+            if let Some(why) = env_source_problem(var) {
+                let d = self.at(
+                    format!(
+                        "`{}` cannot name the variable holding the connection string",
+                        crate::diagnostic::escape(raw)
+                    ),
+                    db.connection.span(),
+                    why,
+                );
+                self.err(d.help("name a variable of your own, e.g. connection = \"env:ROBUST_DB\""));
+                return None;
+            }
+        }
         let (source, value) = if let Some(c) = &self.cluster {
             // In a pod the connection comes from the Secret, through this variable;
             // an inline or file value of grid.toml never goes into the cluster.
@@ -150,4 +164,42 @@ fn table_header(text: &str, name: &str) -> Option<Range<usize>> {
         offset += line.len();
     }
     None
+}
+
+/// Variables gridctl sets itself in a copy's or a pod's environment: a connection read
+/// from one of them would be gridctl's value (or, in a pod, would replace it).
+const GRIDCTL_SETS: &[&str] = &[
+    crate::plan::DB_ENV,
+    crate::simulator::REGION_DB_ENV,
+    crate::cluster::TARGET_ENV,
+    "GRIDCTL_FILE",
+    "POD_NAME",
+    "TERM",
+];
+
+/// Why `env:NAME` cannot hold the connection: no name, not a shell name, or one of
+/// gridctl's own.
+fn env_source_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("`env:` names no variable");
+    }
+    if let Some(why) = super::validate::env_name_problem(name) {
+        return Some(why);
+    }
+    GRIDCTL_SETS
+        .contains(&name)
+        .then_some("gridctl sets this variable itself")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::env_source_problem;
+
+    #[test]
+    fn env_sources() {
+        assert_eq!(env_source_problem("ROBUST_DB"), None);
+        for bad in ["", "A B=$(x)", "POD_NAME", "GRIDCTL_DATABASE_CONNECTION", "1X", "a-b"] {
+            assert!(env_source_problem(bad).is_some(), "{bad:?}");
+        }
+    }
 }

@@ -162,7 +162,7 @@ fn identifier_problem(s: &str) -> Option<&'static str> {
 }
 
 /// Environment variable names: portable shell names.
-fn env_name_problem(s: &str) -> Option<&'static str> {
+pub(super) fn env_name_problem(s: &str) -> Option<&'static str> {
     let mut chars = s.chars();
     match chars.next() {
         None => Some("it is empty"),
