@@ -241,6 +241,18 @@ fn bad_kubernetes_values_are_refused_with_their_place() {
             2,
             "expected an absolute path",
         ),
+        // Issue 19.6: written into the Containerfile's COPY, a space split it and `$`
+        // expanded there.
+        (
+            "[kubernetes]\nbin_dir = \"/opt/my bin\"",
+            2,
+            "`bin_dir` of [kubernetes] is `/opt/my bin`",
+        ),
+        (
+            "[kubernetes]\nbin_dir = \"/opt/$HOME\"",
+            2,
+            "the Containerfile copies bin/ there",
+        ),
         ("[kubernetes]\ncommand = []", 2, "`command` of [kubernetes]"),
         (
             "[kubernetes.resources]\nmemory = \"1GB\"",

@@ -204,12 +204,17 @@ impl Planner<'_> {
         if let Some(b) = &k.bin_dir {
             let p = b.get_ref();
             let text = p.to_string_lossy();
-            if !p.is_absolute() || text.chars().any(char::is_control) {
+            // The Containerfile names it in `COPY bin/ <bin_dir>/`, where a space splits
+            // it and `$` expands: only the characters of a plain path.
+            let plain = text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'));
+            if !p.is_absolute() || !plain {
                 self.k8s_bad(
                     b.span(),
                     "bin_dir",
                     &text,
-                    "expected an absolute path inside the image",
+                    "expected an absolute path inside the image, of letters, digits, `/`, `.`, `_` and `-` (the Containerfile copies bin/ there)",
                     "e.g. \"/opt/opensim/bin\"",
                 );
             }
