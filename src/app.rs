@@ -107,12 +107,14 @@ pub fn run(cli: Cli) -> i32 {
                     output,
                     namespace,
                     image,
+                    force,
                 },
         } => crate::export::kubernetes(
             &cli.file,
             output,
             namespace.as_deref(),
             image.as_deref(),
+            *force,
             cli.quiet,
         ),
         Command::Nginx {

@@ -286,6 +286,10 @@ pub enum ExportTarget {
         /// Image the pods run; overrides [kubernetes] image.
         #[arg(long, value_name = "IMAGE")]
         image: Option<String>,
+        /// Overwrite files of the same names that an export did not write (a
+        /// Containerfile of your own, say); without it such a file stops the export.
+        #[arg(long)]
+        force: bool,
     },
 }
 

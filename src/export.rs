@@ -16,6 +16,7 @@ pub fn kubernetes(
     out: &Path,
     namespace: Option<&str>,
     image: Option<&str>,
+    force: bool,
     quiet: bool,
 ) -> Outcome {
     let opts = Options {
@@ -37,7 +38,7 @@ pub fn kubernetes(
         .map(|t| absolutize(&loaded.dir, t.get_ref()));
     let export = gridctl_kube::export(&loaded, &plan, templates_on_disk.as_deref())
         .map_err(|d| Failure::invalid(vec![d]))?;
-    let stale = write(out, &export)?;
+    let stale = write(out, &export, force)?;
     if !quiet {
         for (name, _) in &export.files {
             crate::outln!("wrote {}", out.join(name).display());
@@ -58,7 +59,7 @@ pub fn kubernetes(
 
 /// Writes the files all or none (`atomic::write_files`), then removes the files of an
 /// earlier export that this one no longer has (a role gone, no Ingress left). Returns the names removed.
-fn write(out: &Path, export: &Export) -> Result<Vec<String>, Failure> {
+fn write(out: &Path, export: &Export, force: bool) -> Result<Vec<String>, Failure> {
     let fail = |what: String, e: std::io::Error| {
         Failure::failed(Diagnostic::error(format!("{what}: {e}")))
     };
@@ -72,6 +73,26 @@ fn write(out: &Path, export: &Export) -> Result<Vec<String>, Failure> {
         Ok(_) => {}
         Err(_) => std::fs::create_dir_all(out)
             .map_err(|e| fail(format!("cannot create `{}`", out.display()), e))?,
+    }
+    // A file of the same name that no export wrote is the user's (`-o .` in a
+    // repository with its own Containerfile): never overwritten unless asked.
+    if !force {
+        for (name, _) in &export.files {
+            let path = out.join(name);
+            let theirs = match std::fs::symlink_metadata(&path) {
+                Err(_) => false,
+                Ok(_) => !manifest::read_text_file(&path).is_ok_and(|t| written_by_export(&t)),
+            };
+            if theirs {
+                return Err(Failure::failed(
+                    Diagnostic::error(format!(
+                        "`{}` exists and was not written by an export; nothing was written",
+                        path.display()
+                    ))
+                    .help("export into another directory with -o, or pass --force to overwrite it"),
+                ));
+            }
+        }
     }
     // All files or none: a failed write leaves the previous export whole.
     let files: Vec<(PathBuf, Vec<u8>)> = export

@@ -701,11 +701,59 @@ fn a_connection_from_an_unusable_variable_is_refused() {
         assert_eq!(common::code(&a), Some(3), "{var}");
         let e = g.normalize(&common::stderr(&a));
         assert!(
-            e.contains(&format!("error: `{var}` cannot name the variable holding the connection string"))
-                && e.contains(why)
+            e.contains(&format!(
+                "error: `{var}` cannot name the variable holding the connection string"
+            )) && e.contains(why)
                 && e.contains("grid.toml:"),
             "{var}: {e}"
         );
         assert!(!out.exists(), "{var}: files were exported");
     }
+}
+
+/// Issue 19.8: a file of the user's with an export's name (`-o .` in a repository with
+/// its own Containerfile) is never overwritten unless `--force` says so; nothing at all
+/// is written then.
+#[test]
+fn a_file_the_export_did_not_write_is_not_overwritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("k8s");
+    std::fs::create_dir_all(&out).unwrap();
+    let mine = "FROM scratch\n# my own image\n";
+    std::fs::write(out.join("Containerfile"), mine).unwrap();
+    let manifest = example_manifest("blog-split");
+    let dir = manifest.parent().unwrap();
+    let a = common::gridctl(
+        dir,
+        &[
+            "-f",
+            manifest.to_str().unwrap(),
+            "export",
+            "kubernetes",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(common::code(&a), Some(0));
+    let e = common::stderr(&a);
+    assert!(
+        e.contains("Containerfile` exists and was not written by an export; nothing was written"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("Containerfile")).unwrap(),
+        mine
+    );
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        1,
+        "something was written"
+    );
+    // Asked to: overwritten, and a second export over its own files needs no --force.
+    export(&manifest, &out, &["--force"]);
+    assert_ne!(
+        std::fs::read_to_string(out.join("Containerfile")).unwrap(),
+        mine
+    );
+    export(&manifest, &out, &[]);
 }

@@ -454,7 +454,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__export__subcmd__kubernetes)
-            opts="-o -f -q -h --output --namespace --image --file --quiet --no-progress --help"
+            opts="-o -f -q -h --output --namespace --image --force --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

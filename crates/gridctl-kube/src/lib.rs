@@ -51,7 +51,8 @@ pub fn is_export_file(name: &str) -> bool {
 
 /// Whether a file's text is one an export wrote (it starts with the export's header).
 pub fn written_by_export(text: &str) -> bool {
-    text.starts_with(yaml::HEADER)
+    // The YAML files' header and the Containerfile's first line both start so.
+    text.starts_with("# Written by `gridctl export kubernetes`")
 }
 
 /// What an export produced: files in write order, notes for the operator, counts.

@@ -70,7 +70,9 @@ impl Planner<'_> {
                     db.connection.span(),
                     why,
                 );
-                self.err(d.help("name a variable of your own, e.g. connection = \"env:ROBUST_DB\""));
+                self.err(
+                    d.help("name a variable of your own, e.g. connection = \"env:ROBUST_DB\""),
+                );
                 return None;
             }
         }
@@ -198,7 +200,14 @@ mod tests {
     #[test]
     fn env_sources() {
         assert_eq!(env_source_problem("ROBUST_DB"), None);
-        for bad in ["", "A B=$(x)", "POD_NAME", "GRIDCTL_DATABASE_CONNECTION", "1X", "a-b"] {
+        for bad in [
+            "",
+            "A B=$(x)",
+            "POD_NAME",
+            "GRIDCTL_DATABASE_CONNECTION",
+            "1X",
+            "a-b",
+        ] {
             assert!(env_source_problem(bad).is_some(), "{bad:?}");
         }
     }
