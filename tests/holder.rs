@@ -686,13 +686,17 @@ impl Raw {
     }
 
     fn attach(socket: &Path, read_only: bool) -> Raw {
+        Raw::attach_sized(socket, read_only, 30, 100)
+    }
+
+    fn attach_sized(socket: &Path, read_only: bool, rows: u16, cols: u16) -> Raw {
         let mut r = Raw::connect(socket);
         write_control(
             &mut r.0,
             &ClientMessage::Attach {
                 read_only,
-                rows: 30,
-                cols: 100,
+                rows,
+                cols,
             },
         )
         .unwrap();
@@ -972,5 +976,66 @@ fn attach_on_a_real_terminal_passes_bytes_and_restores_it() {
     assert_eq!(after.local_flags, before.local_flags, "terminal restored");
     assert_eq!(after.input_flags, before.input_flags);
     assert_eq!(fx.status().state, InstanceState::Ready);
+    fx.client().stop().unwrap();
+}
+
+/// Resident memory of `pid` in bytes (VmRSS).
+fn rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Issue 19.1: a client's attach or resize of 65535 × 65535 grew a holder to 23 GB (the
+/// kernel killed it with Robust inside). Every size is clamped to the console's bounds.
+#[test]
+fn a_huge_attach_or_resize_is_clamped_and_memory_stays_bounded() {
+    let fx = Fixture::new(&[], |_| {});
+    fx.launch();
+    fx.wait_state(InstanceState::Ready, secs(5));
+    let holder = fx.status().holder_pid;
+    let before = rss(holder);
+    let mut rw = Raw::attach_sized(&fx.spec.socket, false, 65535, 65535);
+    rw.read_until("R.O.B.U.S.T.");
+    let mut c = fx.client();
+    wait_for(secs(3), "the clamped size at the PTY", || {
+        let out = c
+            .send_line("size", Duration::from_millis(50), secs(2))
+            .unwrap();
+        (out == "500 1000").then_some(())
+    });
+    write_control(
+        &mut rw.0,
+        &ClientMessage::Resize {
+            rows: 65535,
+            cols: 65535,
+        },
+    )
+    .unwrap();
+    write_control(&mut rw.0, &ClientMessage::Resize { rows: 0, cols: 0 }).unwrap();
+    write_control(
+        &mut rw.0,
+        &ClientMessage::Resize {
+            rows: 4000,
+            cols: 4000,
+        },
+    )
+    .unwrap();
+    // The holder still answers, and what it holds stays far below what was asked for.
+    assert_eq!(fx.status().state, InstanceState::Ready);
+    let peak = rss(holder);
+    eprintln!(
+        "holder RSS {} MB before, {} MB after a 65535x65535 attach and resizes",
+        before / (1 << 20),
+        peak / (1 << 20)
+    );
+    assert!(peak < 200 << 20, "holder grew to {} MB", peak >> 20);
+    drop(rw);
     fx.client().stop().unwrap();
 }

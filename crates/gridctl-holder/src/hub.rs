@@ -248,7 +248,7 @@ impl Hub {
             next_viewer: 1,
             size_owner: None,
             // A zero size is raised to 1, as the model does (robust.md §0b).
-            size: (spec.rows.max(1), spec.cols.max(1)),
+            size: crate::spec::bounded_size(spec.rows, spec.cols),
             pty: None,
         };
         let inner = Inner {
@@ -767,8 +767,10 @@ impl Hub {
 
     /// The model follows at this point of the stream; the kernel delivers SIGWINCH to
     /// the child's foreground group.
+    /// Every size that reaches the terminal model and the PTY passes here, bounded
+    /// whatever a client asked for (memory stays bounded).
     fn apply_size(&self, io: &mut Io, rows: u16, cols: u16) {
-        let (rows, cols) = (rows.max(1), cols.max(1));
+        let (rows, cols) = crate::spec::bounded_size(rows, cols);
         io.size = (rows, cols);
         self.work.push(Work::Resize { rows, cols });
         if let Some(p) = io.pty.as_ref() {

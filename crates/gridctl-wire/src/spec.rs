@@ -118,6 +118,17 @@ pub struct Probe {
     pub host: Option<String>,
 }
 
+/// The largest console a holder keeps: what `check` allows for `console_rows` and
+/// `console_cols`, and what any client's attach or resize is clamped to. The terminal
+/// model holds rows × cols cells: a 65535 × 65535 request grew a holder to 23 GB before.
+pub const MAX_ROWS: u16 = 500;
+pub const MAX_COLS: u16 = 1000;
+
+/// `rows` × `cols` within 1..=[`MAX_ROWS`] × 1..=[`MAX_COLS`].
+pub fn bounded_size(rows: u16, cols: u16) -> (u16, u16) {
+    (rows.clamp(1, MAX_ROWS), cols.clamp(1, MAX_COLS))
+}
+
 impl InstanceSpec {
     pub fn load(path: &std::path::Path) -> std::io::Result<InstanceSpec> {
         let text = std::fs::read_to_string(path)?;
@@ -127,5 +138,27 @@ impl InstanceSpec {
                 format!("{}: {e}", path.display()),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_size_a_client_can_send_is_bounded() {
+        // The whole u16 × u16 square, sampled densely at the edges.
+        let edges = [
+            0u16, 1, 2, 9, 10, 499, 500, 501, 999, 1000, 1001, 4000, 65534, 65535,
+        ];
+        for r in edges.iter().copied().chain((0..=u16::MAX).step_by(97)) {
+            for c in edges {
+                let (br, bc) = bounded_size(r, c);
+                assert!((1..=MAX_ROWS).contains(&br) && (1..=MAX_COLS).contains(&bc));
+                if (1..=MAX_ROWS).contains(&r) {
+                    assert_eq!(br, r);
+                }
+            }
+        }
     }
 }

@@ -524,8 +524,18 @@ impl Planner<'_> {
             ),
             ("log_max_bytes", s.log_max_bytes, 4096, 1 << 30),
             ("log_keep", s.log_keep.map(u64::from), 0, 100),
-            ("console_rows", s.console_rows.map(u64::from), 10, 500),
-            ("console_cols", s.console_cols.map(u64::from), 40, 1000),
+            (
+                "console_rows",
+                s.console_rows.map(u64::from),
+                10,
+                u64::from(gridctl_wire::spec::MAX_ROWS),
+            ),
+            (
+                "console_cols",
+                s.console_cols.map(u64::from),
+                40,
+                u64::from(gridctl_wire::spec::MAX_COLS),
+            ),
         ];
         for (key, v, lo, hi) in bounds {
             if let Some(v) = v {
