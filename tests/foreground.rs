@@ -292,3 +292,45 @@ fn pod_run_ends_after_a_crash_loop_so_the_container_runtime_restarts_it() {
     assert_eq!(log.matches("ended unexpectedly").count(), 3, "{log}");
     assert_nothing_left(&g);
 }
+
+/// The children of `pid` (`/proc/PID/task/PID/children`).
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Issue 19.10: a SIGTERM the moment the child appears killed the foreground holder by
+/// the default action (15 of 15), leaving the child without its stop sequence. The
+/// handlers now exist before the child: the stop runs, and the exit status says how
+/// the child ended.
+#[test]
+fn pod_run_stops_gracefully_on_a_sigterm_as_its_child_appears() {
+    use std::os::unix::process::ExitStatusExt;
+    for round in 0..3 {
+        let g = Grid::standard("", "");
+        let mut fg = Foreground::start(&g, "core-1");
+        let child = wait_for("the holder's child", SECS(20), || {
+            children(fg.pid).first().copied()
+        });
+        fg.sigterm();
+        let status = fg
+            .wait(SECS(20))
+            .expect("pod run did not exit after SIGTERM");
+        assert_eq!(
+            status.signal(),
+            None,
+            "round {round}: the holder was killed by the signal itself: {}",
+            fg.stderr_so_far()
+        );
+        assert!(status.code().is_some(), "round {round}: {status:?}");
+        let log = g.holder_log("core-1");
+        assert!(log.contains("signalled: stopping"), "round {round}: {log}");
+        wait_for("the child gone", SECS(10), || {
+            (!common::procs::alive(child)).then_some(())
+        });
+        assert_nothing_left(&g);
+    }
+}

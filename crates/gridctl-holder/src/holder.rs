@@ -410,6 +410,10 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter, foregro
         );
     }
     runtime.block_on(async move {
+        // The handlers exist before the child does: a SIGTERM the moment it appears
+        // (`kubectl delete` as a pod starts) runs the stop sequence instead of killing
+        // the holder by the default action and leaving the child without its stop.
+        let signals = Signals::install();
         let first = match supervise::start_child(&hub) {
             Ok(child) => child,
             Err(e) => {
@@ -435,7 +439,7 @@ fn serve(spec: InstanceSpec, spec_path: PathBuf, mut reporter: Reporter, foregro
             listener,
             control_tx.clone(),
         ));
-        tokio::spawn(stop_on_signals(hub.clone(), control_tx));
+        tokio::spawn(stop_on_signals(hub.clone(), signals, control_tx));
         if foreground {
             tokio::spawn(reap_orphans(hub.clone()));
         }
@@ -528,14 +532,36 @@ fn zombie_children(parent: u32) -> Vec<i32> {
     .collect()
 }
 
+/// The holder's handlers of SIGTERM, SIGINT and SIGHUP, installed at once (a signal
+/// from then on is kept until [`stop_on_signals`] reads it).
+struct Signals(
+    io::Result<(
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+    )>,
+);
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals((|| {
+            Ok((
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::hangup())?,
+            ))
+        })())
+    }
+}
+
 /// SIGTERM/SIGINT to the holder stop the child gracefully first; SIGHUP is ignored.
-async fn stop_on_signals(hub: Arc<Hub>, control: tokio::sync::mpsc::Sender<Control>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
+async fn stop_on_signals(
+    hub: Arc<Hub>,
+    signals: Signals,
+    control: tokio::sync::mpsc::Sender<Control>,
+) {
+    let Ok((mut term, mut int, mut hup)) = signals.0 else {
         hub.holder_log.log("cannot install signal handlers");
         return;
     };
