@@ -48,7 +48,14 @@ pub fn run(cli: Cli) -> i32 {
             instance,
             read_only,
             detach_key,
-        } => crate::operate::attach(&cli.file, instance, *read_only, detach_key),
+            allow_terminal_queries,
+        } => crate::operate::attach(
+            &cli.file,
+            instance,
+            *read_only,
+            detach_key,
+            *allow_terminal_queries,
+        ),
         Command::Send {
             instance,
             line,

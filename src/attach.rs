@@ -6,6 +6,8 @@
 //! one flag). Window size changes are forwarded on SIGWINCH. The detach sequence is
 //! configurable; pressing its first key twice sends that key to the console.
 
+mod filter;
+
 use crate::client::{ClientError, HolderClient};
 use crate::protocol::{
     decode_control, read_frame, write_control, write_frame, ClientMessage, HolderMessage,
@@ -110,6 +112,8 @@ fn parse_key(key: &str) -> Option<(u8, String)> {
 #[derive(Debug, Clone, Default)]
 pub struct AttachOptions {
     pub read_only: bool,
+    /// Pass the console's clipboard writes and terminal queries (`filter`).
+    pub allow_queries: bool,
     pub detach: DetachKey,
     /// Do not print how the session ended (`detached from …`): the dashboard says it
     /// in its own status line, so nothing is written outside its screen.
@@ -219,8 +223,9 @@ pub fn attach(socket: &Path, name: &str, opts: &AttachOptions) -> Result<AttachE
         let mut reader = stream.try_clone().map_err(io_err)?;
         let end_tx = end_tx.clone();
         let name = name.to_string();
+        let allow = opts.allow_queries;
         std::thread::spawn(move || {
-            let end = pump_output(&mut reader, &name);
+            let end = pump_output(&mut reader, &name, allow);
             let _ = end_tx.send(End::Holder(end));
         });
     }
@@ -279,12 +284,16 @@ pub fn attach(socket: &Path, name: &str, opts: &AttachOptions) -> Result<AttachE
     Ok(end)
 }
 
-fn pump_output(reader: &mut UnixStream, name: &str) -> AttachEnd {
+fn pump_output(reader: &mut UnixStream, name: &str, allow_queries: bool) -> AttachEnd {
     let mut out = io::stdout().lock();
+    let mut filter = filter::OutputFilter::new(allow_queries);
+    let mut shown = Vec::new();
     loop {
         match read_frame(reader) {
             Ok(Some((KIND_DATA, bytes))) => {
-                if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
+                shown.clear();
+                filter.filter(&bytes, &mut shown);
+                if out.write_all(&shown).and_then(|()| out.flush()).is_err() {
                     return AttachEnd::Detached;
                 }
             }

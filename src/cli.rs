@@ -135,6 +135,11 @@ pub enum Command {
         /// Detach sequence: `ctrl-]` (default), `ctrl-a d`, `ctrl-X`; press it twice to send it.
         #[arg(long, default_value = "ctrl-]", env = "GRIDCTL_DETACH_KEY")]
         detach_key: String,
+        /// Pass the console's clipboard writes (OSC 52) and terminal queries (an OSC
+        /// ending in `?`, DCS) to this terminal; by default they are dropped, as are C1
+        /// controls always.
+        #[arg(long)]
+        allow_terminal_queries: bool,
     },
     /// Type a line into a console and print what it answered.
     ///

@@ -125,7 +125,13 @@ fn connect(plan: &Plan, inst: &InstancePlan, console: bool) -> Result<HolderClie
     }
 }
 
-pub fn attach(file: &Path, name: &str, read_only: bool, detach_key: &str) -> Outcome {
+pub fn attach(
+    file: &Path,
+    name: &str,
+    read_only: bool,
+    detach_key: &str,
+    allow_queries: bool,
+) -> Outcome {
     let plan = load_plan(file)?;
     let inst = instance(&plan, name)?;
     let detach = attach::parse_detach_key(detach_key).map_err(|e| Failure {
@@ -148,6 +154,7 @@ pub fn attach(file: &Path, name: &str, read_only: bool, detach_key: &str) -> Out
     let opts = AttachOptions {
         read_only,
         detach,
+        allow_queries,
         ..AttachOptions::default()
     };
     match attach::attach(&reconcile::socket_of(&plan, inst), name, &opts) {
@@ -245,7 +252,7 @@ pub fn send(
             if many {
                 crate::outln!("== {} ==", inst.name);
             }
-            crate::out!("{out}");
+            crate::out!("{}", gridctl_wire::terminal::text_without_c1(&out));
             if !out.is_empty() && !out.ends_with('\n') {
                 crate::outln!();
             }
@@ -346,7 +353,7 @@ pub fn logs(file: &Path, name: &str, follow: bool, lines: usize) -> Outcome {
     let tail = last_lines(&mut f, lines)
         .map_err(|e| failed(format!("cannot read `{}`: {e}", path.display())))?;
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(tail.as_bytes());
+    let _ = out.write_all(&gridctl_wire::terminal::without_c1(tail.as_bytes()));
     let _ = out.flush();
     if !follow {
         return Ok(());
@@ -378,7 +385,7 @@ fn retired_logs(plan: &Plan, name: &str, follow: bool, lines: usize) -> Option<O
             .map_err(|e| failed(format!("cannot read `{}`: {e}", path.display())))
             .map(|tail| {
                 let mut out = std::io::stdout().lock();
-                let _ = out.write_all(tail.as_bytes());
+                let _ = out.write_all(&gridctl_wire::terminal::without_c1(tail.as_bytes()));
                 let _ = out.flush();
             }),
     )

@@ -49,3 +49,22 @@ fn reporting_commands_end_quietly_when_their_reader_is_gone() {
         assert!(!stderr.contains("panicked"), "gridctl {args:?}: {stderr}");
     }
 }
+
+/// Issue 19.3: a console log holding C1 controls (written before the holder dropped
+/// them, or by another build) reaches the operator's terminal without them.
+#[test]
+fn logs_never_print_a_c1_control() {
+    let g = Grid::standard("", "");
+    g.ok(&["render"]);
+    let log = g.instance_dir("core-1").join("console.log");
+    std::fs::write(
+        &log,
+        b"12:00:00 - [X]: a\xc2\x9d52;c;aGk=\xc2\x9cb\n12:00:01 - \xc2\x9b2J caf\xc3\xa9\n",
+    )
+    .unwrap();
+    let out = g.ok(&["logs", "core-1"]);
+    assert_eq!(
+        out.stdout,
+        "12:00:00 - [X]: a52;c;aGk=b\n12:00:01 - 2J caf\u{e9}\n"
+    );
+}

@@ -232,7 +232,7 @@ _gridctl() {
             return 0
             ;;
         gridctl__subcmd__attach)
-            opts="-f -q -h --read-only --detach-key --file --quiet --no-progress --help"
+            opts="-f -q -h --read-only --detach-key --allow-terminal-queries --file --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -102,6 +102,7 @@ complete -c gridctl -n "__fish_gridctl_using_subcommand status" -s h -l help -d 
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l detach-key -d 'Detach sequence: `ctrl-]` (default), `ctrl-a d`, `ctrl-X`; press it twice to send it' -r
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s f -l file -d 'The grid manifest; before or after the command (`gridctl -f grid.toml up`, `gridctl up -f grid.toml`; after `logs`, `-f` means --follow: use --file there)' -r -F
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l read-only -d 'Watch only: typed keys are not sent to the console'
+complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l allow-terminal-queries -d 'Pass the console\'s clipboard writes (OSC 52) and terminal queries (an OSC ending in `?`, DCS) to this terminal; by default they are dropped, as are C1 controls always'
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s q -l quiet -d 'Print nothing but errors (failures and stop escalations still go to stderr)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -l no-progress -d 'Plain timestamped progress lines even on a terminal (no live display)'
 complete -c gridctl -n "__fish_gridctl_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'

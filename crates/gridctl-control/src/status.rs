@@ -67,11 +67,14 @@ impl Row {
 
     /// The detail to show: why the state is what it is, else how the last run ended.
     pub fn detail_text(&self) -> String {
-        match (&self.detail, &self.last_exit) {
+        let text = match (&self.detail, &self.last_exit) {
             (d, _) if !d.is_empty() => d.clone(),
             (_, Some(e)) => format!("last exit: {e}"),
             _ => String::new(),
-        }
+        };
+        // The detail can quote a console line (a holder of another build may not have
+        // cleaned it): never a C1 control on the operator's terminal.
+        gridctl_wire::terminal::text_without_c1(&text).into_owned()
     }
 }
 

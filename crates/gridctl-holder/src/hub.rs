@@ -380,7 +380,10 @@ impl Hub {
         if asking {
             let text = String::from_utf8_lossy(pending);
             if is_question(&text) {
-                inner.detail = format!("waiting for an answer: {}", text.trim_end());
+                inner.detail = format!(
+                    "waiting for an answer: {}",
+                    gridctl_wire::terminal::text_without_c1(text.trim_end())
+                );
             }
         }
         inner.scrollback.set_partial(pending);

@@ -9,3 +9,4 @@
 pub mod human;
 pub mod protocol;
 pub mod spec;
+pub mod terminal;

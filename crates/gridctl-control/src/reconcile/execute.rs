@@ -349,6 +349,9 @@ impl Run<'_, '_> {
             |inst, changed| f(inst, changed),
             |k, update| match update {
                 Update::Changed(state, detail) => {
+                    // A holder's detail can quote a console line: no C1 control in
+                    // any progress line (printed, live or JSON).
+                    let detail = gridctl_wire::terminal::text_without_c1(&detail).into_owned();
                     self.emit(Some(&insts[k].name), Outcome::Waiting { state, detail })
                 }
                 Update::Done(r) => done(self, k, r),

@@ -433,6 +433,16 @@ impl LineBuilder {
             self.red_lines.push(self.finished);
         }
         self.finished += 1;
+        // C1 controls (two bytes in UTF-8, so not caught as control bytes above) never
+        // reach a line: an operator's terminal would honour them.
+        if !line.out[line.start..].is_ascii() {
+            if let std::borrow::Cow::Owned(clean) =
+                gridctl_wire::terminal::without_c1(&line.out[line.start..])
+            {
+                line.out.truncate(line.start);
+                line.out.extend_from_slice(&clean);
+            }
+        }
         let keep = line.out[line.start..]
             .iter()
             .rposition(|&b| b != b' ')
@@ -446,6 +456,14 @@ impl LineBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 19.3: C1 controls (OSC 52 in its C1 form, CSI) never reach a finished line,
+    /// even split across reads; other non-ASCII text stays.
+    #[test]
+    fn c1_controls_never_reach_a_line() {
+        let (lines, _) = run(&[b"a\xc2\x9d52;c;aGk=\xc2\x9cb \xc2", b"\x9b2J \xc3\xa9\r\n"]);
+        assert_eq!(lines, "a52;c;aGk=b 2J \u{e9}\n");
+    }
 
     /// (finished lines, pending line) after feeding `chunks` one by one.
     fn run(chunks: &[&[u8]]) -> (String, String) {
