@@ -252,7 +252,7 @@ pub fn send(
             if many {
                 crate::outln!("== {} ==", inst.name);
             }
-            crate::out!("{}", gridctl_wire::terminal::text_without_c1(&out));
+            crate::out!("{}", gridctl_wire::terminal::text_without_c1(out));
             if !out.is_empty() && !out.ends_with('\n') {
                 crate::outln!();
             }
