@@ -757,3 +757,49 @@ fn a_file_the_export_did_not_write_is_not_overwritten() {
     );
     export(&manifest, &out, &[]);
 }
+
+/// Issue 19.4: secrets outside `[database] connection` were exported in the clear: a
+/// settings ConnectionString with a password, a password variable in [robust.env], a
+/// comment on the connection's line. The first two are refused for the export (and
+/// warned about by `check`); the comment never reaches the ConfigMap.
+#[test]
+fn secrets_outside_the_connection_are_refused_and_comments_dropped() {
+    let original = std::fs::read_to_string(example_manifest("blog-split")).unwrap();
+    for (extra, what) in [
+        (
+            "\n[roles.core.settings.DatabaseService]\nConnectionString = \"Data Source=db;Password=s3cret\"\n",
+            "`ConnectionString` in [roles.core.settings.DatabaseService] holds a secret written inline",
+        ),
+        (
+            "\n[roles.asset.env]\nSMTP_PASSWORD = \"s3cret\"\n",
+            "`SMTP_PASSWORD` in [roles.asset.env] holds a secret written inline",
+        ),
+    ] {
+        let g = common::grid_in("secret", &common::localize(&format!("{original}{extra}")));
+        let out = g.dir.join("k8s");
+        let a = g.gridctl(&["export", "kubernetes", "-o", &out.display().to_string()]);
+        assert_eq!(common::code(&a), Some(3), "{extra}");
+        let e = g.normalize(&common::stderr(&a));
+        assert!(e.contains(&format!("error: {what}")) && e.contains("grid.toml:"), "{e}");
+        assert!(!out.exists(), "{extra}: files were exported");
+        let check = g.gridctl(&["check"]);
+        let warned = common::stderr(&check);
+        assert!(warned.contains(&format!("warning: {what}")), "{warned}");
+    }
+    // A comment on the connection's line stays out of the ConfigMap.
+    let line = original
+        .lines()
+        .find(|l| l.starts_with("connection = "))
+        .unwrap()
+        .to_string();
+    let commented = original.replace(
+        &line,
+        "connection = \"env:ROBUST_DB\" # was: Password=old-s3cret",
+    );
+    let g = common::grid_in("comment", &common::localize(&commented));
+    let out = g.dir.join("k8s");
+    export(&g.manifest, &out, &[]);
+    let all: String = files(&out).into_iter().map(|(_, t)| t).collect();
+    assert!(!all.contains("old-s3cret"), "the comment was exported");
+    assert!(all.contains("connection = \"env:ROBUST_DB\""), "{all}");
+}

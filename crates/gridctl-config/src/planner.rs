@@ -24,6 +24,7 @@ use toml::Spanned;
 mod cluster;
 mod ports;
 mod routes;
+mod secrets;
 mod sections;
 mod simulators;
 mod surge;
@@ -100,6 +101,7 @@ impl<'a> Planner<'a> {
         let dir = self.loaded.dir.clone();
         let m = self.m;
         self.validate();
+        self.inline_secrets();
         self.cluster = self.resolve_cluster();
         let (state_dir, bin_dir, templates_dir, command) = match self.target {
             Target::Host => {

@@ -98,7 +98,8 @@ fn manifest_text(
         return Ok(text);
     };
     let conn = db.get_ref().connection.get_ref();
-    if conn.starts_with("env:") || plan.database.is_none() {
+    let env = conn.starts_with("env:");
+    if plan.database.is_none() {
         return Ok(text);
     }
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| {
@@ -117,9 +118,27 @@ fn manifest_text(
                 loaded.path().display()
             ))
         })?;
-    let decor = value.decor().clone();
-    *value = toml_edit::Value::from(format!("env:{}", cluster.database_env));
-    *value.decor_mut() = decor;
+    // A comment on the connection's line may quote the secret (`# was: Password=…`):
+    // the ConfigMap's copy keeps none.
+    let had_comment = value
+        .decor()
+        .suffix()
+        .and_then(|s| s.as_str())
+        .is_some_and(|s| s.contains('#'));
+    if env && !had_comment {
+        return Ok(text);
+    }
+    let prefix = value.decor().prefix().cloned();
+    if !env {
+        *value = toml_edit::Value::from(format!("env:{}", cluster.database_env));
+    }
+    value.decor_mut().clear();
+    if let Some(p) = prefix {
+        value.decor_mut().set_prefix(p);
+    }
+    if env {
+        return Ok(doc.to_string());
+    }
     let how = if conn.starts_with("file:") {
         "is read from a file"
     } else {
