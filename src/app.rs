@@ -25,6 +25,12 @@ pub fn run(cli: Cli) -> i32 {
         print_diagnostics(&[d]);
         return EXIT_USAGE;
     }
+    if matches!(
+        cli.command,
+        Command::Up { .. } | Command::Down { .. } | Command::Restart { .. } | Command::Scale { .. }
+    ) {
+        finish_on_hangup();
+    }
     let result = match &cli.command {
         Command::Init(args) => init(&cli.file, args),
         Command::Check => cmd_check(&cli.file),
@@ -152,6 +158,19 @@ fn mode(cli: &Cli, dry_run: bool, json: bool) -> crate::converge::Mode {
         quiet: cli.quiet,
         live: live.then_some(crate::progress::boxed as fn() -> Box<dyn Sink>),
     }
+}
+
+/// A command that changes the grid runs to its end when its terminal goes away (a
+/// dropped SSH session): killed by SIGHUP half-way through a roll it would leave a copy
+/// marked down and a temporary copy serving (issue 19.2). Its output then goes nowhere.
+fn finish_on_hangup() {
+    // SAFETY: SIG_IGN installs no handler code; nothing else in gridctl handles SIGHUP.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGHUP,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    };
 }
 
 fn init(file: &Path, args: &InitArgs) -> Outcome {

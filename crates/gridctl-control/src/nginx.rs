@@ -212,6 +212,20 @@ pub fn effective(
     (m, why)
 }
 
+/// A re-render that changes nothing of its own (`nginx sync` from a crash hook, `nginx
+/// reload`) holds the grid lock while no command runs: every command that marks a copy
+/// `draining` puts it back in or out before it lets the lock go. A copy still marked
+/// draining was left by an interrupted one (a dropped SSH session mid-roll): it serves
+/// again (once ready), instead of staying out with nothing else to serve its role —
+/// the surge copy it was draining for is no longer in the plan (issue 19.2).
+fn reconcile_stale(desired: &mut BTreeMap<String, Membership>) {
+    for m in desired.values_mut() {
+        if *m == Membership::Draining {
+            *m = Membership::In;
+        }
+    }
+}
+
 /// Sets wishes and applies the result to nginx, given what the holders report.
 pub fn set_membership(
     plan: &Plan,
@@ -223,7 +237,10 @@ pub fn set_membership(
     if plan.nginx.is_none() {
         return Ok(Applied::NotManaged);
     }
-    let desired = with_changes(plan, load_desired(plan), changes);
+    let mut desired = with_changes(plan, load_desired(plan), changes);
+    if changes.is_empty() {
+        reconcile_stale(&mut desired);
+    }
     let (m, why) = effective(plan, &desired, health);
     let result = apply(plan, t, &m, &why, mode);
     // The wish and the installed state are recorded once the file is installed (a
@@ -599,6 +616,54 @@ mod membership_tests {
                 "# asset-3 (127.0.0.1:8102) is out of the upstream: kept out until `gridctl up`"
             ),
             "{up}"
+        );
+    }
+
+    /// Issue 19.2: an interrupted single-copy roll left `asset-1 draining` and its surge
+    /// copy (no longer in the plan) serving; a re-render of its own (`nginx sync`,
+    /// `nginx reload`) put the role at 502. Now it serves again, and the record says so.
+    #[test]
+    fn a_re_render_puts_a_copy_left_draining_by_an_interrupted_command_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = crate::test_grid::plan(1, 8100);
+        plan.state_dir = dir.path().join("state");
+        let out = dir.path().join("grid.conf");
+        if let Some(n) = plan.nginx.as_mut() {
+            n.output = out.clone();
+            n.test_command = Vec::new();
+            n.reload_command = Vec::new();
+        }
+        let t = Templates::load(None).unwrap();
+        let health = ready(&plan);
+        // What the interrupted roll recorded: asset-1 draining (asset-2, its surge copy,
+        // is not in grid.toml's plan any more).
+        save_membership(
+            &plan,
+            &[("asset-1".to_string(), Membership::Draining)].into(),
+        )
+        .unwrap();
+        set_membership(&plan, &t, &[], &health, Install::Always).unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        let up = asset_upstream(&text);
+        assert!(up.contains("server 127.0.0.1:8100 max_fails"), "{up}");
+        assert!(
+            !up.contains(" down;"),
+            "the role's only copy stayed out: {up}"
+        );
+        assert_eq!(load_membership(&plan).get("asset-1"), Some(&Membership::In));
+        // A command's own change still drains (a roll marks its copy down).
+        set_membership(
+            &plan,
+            &t,
+            &[("asset-1", Membership::Draining)],
+            &health,
+            Install::Always,
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            asset_upstream(&text).contains(" down; # asset-1 (draining)"),
+            "{text}"
         );
     }
 

@@ -232,7 +232,14 @@ pub fn undeclared_row(plan: &Plan, name: &str, status: Option<&InstanceStatus>) 
         holder_rss_bytes: None,
         last_exit: None,
         viewers: status.map_or(0, |s| s.viewers),
-        upstream: plan.nginx.as_ref().map(|_| Membership::Out),
+        // What the installed nginx file does with it: a temporary copy an interrupted
+        // roll left may still be serving (issue 19.2).
+        upstream: plan.nginx.as_ref().map(|_| {
+            crate::nginx::load_membership(plan)
+                .get(name)
+                .copied()
+                .unwrap_or(Membership::Out)
+        }),
     }
 }
 
