@@ -372,11 +372,24 @@ fn retired_logs(plan: &Plan, name: &str, follow: bool, lines: usize) -> Option<O
     if !plain {
         return None;
     }
-    let dir = reconcile::retired_dir(plan, name);
+    // A copy still in the state dir (a temporary one an interrupted roll left running)
+    // is shown before an older, retired copy of the same name (issue 19.2).
+    let live = plan.state_dir.join("instances").join(name);
+    let (dir, note) = if live.join("console.log").is_file() {
+        (
+            live,
+            "is not in grid.toml (left by an interrupted command; `gridctl up` stops it); its log is",
+        )
+    } else {
+        (
+            reconcile::retired_dir(plan, name),
+            "is retired (no longer in grid.toml); its logs are kept",
+        )
+    };
     let path = dir.join("console.log");
     let mut f = std::fs::File::open(&path).ok()?;
     eprintln!(
-        "note: `{name}` is retired (no longer in grid.toml); its logs are kept in {}{}",
+        "note: `{name}` {note} in {}{}",
         dir.display(),
         if follow { "; not following" } else { "" }
     );

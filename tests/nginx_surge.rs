@@ -475,3 +475,70 @@ fn when_the_old_copy_does_not_come_back_the_surge_copy_keeps_serving_and_is_name
         "requests failed:\n{report}"
     );
 }
+
+/// Issue 19.2: `restart --rolling` of a one-copy role killed half-way (a dropped SSH
+/// session, or worse, SIGKILL) left asset-1 marked down and the surge copy serving; the
+/// next re-render (`nginx reload`, a crash hook's `nginx sync`) then took the serving
+/// copy out and kept asset-1 down: every request answered 502 until `up`. Now the
+/// re-render puts asset-1 back, status agrees with the installed file throughout, and
+/// `up` removes the surge copy.
+#[test]
+fn an_interrupted_surge_never_leaves_its_role_without_a_serving_copy() {
+    let mut g = Grid::new(GridOptions {
+        asset_copies: 1,
+        // Long enough to kill the roll while asset-1 is marked down.
+        drain: "30s",
+        ..GridOptions::default()
+    });
+    g.start();
+    let manifest = g.manifest.display().to_string();
+    let mut roll = std::process::Command::new(GRIDCTL)
+        .args(["-f", &manifest, "restart", "--rolling", "asset"])
+        .current_dir(g.root())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the roll");
+    // The surge copy in, asset-1 marked down: the roll drains for 30 s now.
+    let conf = wait_for("asset-1 marked down, asset-2 serving", WAIT, || {
+        let conf = std::fs::read_to_string(&g.output).ok()?;
+        let serving = serving_in(&conf, "gridctl_asset_private");
+        (serving == ["asset-2"]).then_some(conf)
+    });
+    kill(roll.id(), libc::SIGKILL);
+    let _ = roll.wait();
+    g.record_pids();
+    assert!(conf.contains("# asset-1 (draining)"), "{conf}");
+    let (listed, shown) = g.serving("gridctl_asset_private", "asset");
+    assert_eq!(
+        listed, shown,
+        "status disagrees with the installed nginx file"
+    );
+
+    // The re-render an operator (or a crash hook) does next: asset-1 serves again.
+    g.gridctl_ok(&["nginx", "reload"]);
+    let conf = std::fs::read_to_string(&g.output).expect("nginx config");
+    assert_eq!(
+        serving_in(&conf, "gridctl_asset_private"),
+        ["asset-1"],
+        "the role's copy stayed out:\n{conf}"
+    );
+    let target = asset_target(g.private_listen, PACE);
+    for _ in 0..20 {
+        let answer = request_once(
+            target.addr,
+            &target.host,
+            "GET",
+            "/assets/00000000-0000-0000-0000-000000000000",
+            None,
+            false,
+            &mut None,
+        )
+        .expect("a request through nginx");
+        assert_ne!(answer.status, 502, "the role answers 502");
+    }
+    // `up` retires the temporary copy the roll left: the grid is as declared.
+    g.gridctl_ok(&["up"]);
+    assert_back_to_one_copy(&g, "up after an interrupted roll");
+}

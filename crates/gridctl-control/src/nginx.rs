@@ -107,8 +107,17 @@ pub fn load_desired(plan: &Plan) -> BTreeMap<String, Membership> {
 /// plan, so a copy the record lacks (added since, e.g. by a `scale` while nothing ran
 /// here) is in no upstream of that config: `out`. Before the first install by this
 /// version, the wish is all there is (missing = `in`).
+///
+/// The installed file itself is the first witness: a command killed between installing
+/// it and recording it (issue 19.2) leaves the record behind the file nginx runs.
 pub fn load_membership(plan: &Plan) -> BTreeMap<String, Membership> {
-    let Some(mut installed) = read_map(&installed_path(plan)) else {
+    let from_file = plan
+        .nginx
+        .as_ref()
+        .and_then(|n| std::fs::read_to_string(&n.output).ok())
+        .map(|text| membership_in(&text))
+        .filter(|m| !m.is_empty());
+    let Some(mut installed) = from_file.or_else(|| read_map(&installed_path(plan))) else {
         return load_desired(plan);
     };
     for inst in &plan.instances {
@@ -117,6 +126,42 @@ pub fn load_membership(plan: &Plan) -> BTreeMap<String, Membership> {
             .or_insert(Membership::Out);
     }
     installed
+}
+
+/// Each copy a rendered nginx config names, and where it put it: `server …; # NAME` is
+/// in (or draining when `down`), `# NAME (ADDR) is out of the upstream` out. Empty for
+/// a file gridctl's templates did not shape (a user template may not name copies).
+pub fn membership_in(text: &str) -> BTreeMap<String, Membership> {
+    let name_of = |s: &str| -> Option<String> {
+        let name = s.split([' ', '(']).next()?.trim();
+        (!name.is_empty()).then(|| name.to_string())
+    };
+    let mut m = BTreeMap::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("server ") {
+            // The placeholder of an empty upstream names no copy.
+            if rest.starts_with("127.0.0.1:9 ") {
+                continue;
+            }
+            if let Some((directive, comment)) = rest.split_once("; # ") {
+                if let Some(name) = name_of(comment) {
+                    let state = if directive.ends_with(" down") {
+                        Membership::Draining
+                    } else {
+                        Membership::In
+                    };
+                    m.insert(name, state);
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("# ") {
+            if rest.contains(") is out of the upstream") {
+                if let Some(name) = name_of(rest) {
+                    m.entry(name).or_insert(Membership::Out);
+                }
+            }
+        }
+    }
+    m
 }
 
 fn save_map(
@@ -665,6 +710,24 @@ mod membership_tests {
             asset_upstream(&text).contains(" down; # asset-1 (draining)"),
             "{text}"
         );
+    }
+
+    /// The installed file is read back as rendered: in, draining, out; placeholders name
+    /// no copy.
+    #[test]
+    fn membership_is_read_back_from_a_rendered_file() {
+        let plan = plan();
+        let mut health = ready(&plan);
+        health.insert("asset-3".into(), Health::State(InstanceState::Starting));
+        let text = render(&plan, &[("asset-2", Membership::Draining)], &health);
+        let m = membership_in(&text);
+        assert_eq!(m.get("asset-1"), Some(&Membership::In));
+        assert_eq!(m.get("asset-2"), Some(&Membership::Draining));
+        assert_eq!(m.get("asset-3"), Some(&Membership::Out));
+        let none: BTreeMap<String, Health> = BTreeMap::new();
+        let empty = render(&plan, &[], &none);
+        let m = membership_in(&empty);
+        assert!(m.keys().all(|k| k.contains('-')), "{m:?}");
     }
 
     /// Issue 9: copies that exist but are all out are not "no copies".
