@@ -484,13 +484,19 @@ fn when_the_old_copy_does_not_come_back_the_surge_copy_keeps_serving_and_is_name
 /// `up` removes the surge copy.
 #[test]
 fn an_interrupted_surge_never_leaves_its_role_without_a_serving_copy() {
-    let mut g = Grid::new(GridOptions {
-        asset_copies: 1,
-        // Long enough to kill the roll while asset-1 is marked down.
-        drain: "30s",
-        ..GridOptions::default()
-    });
+    let mut g = one_asset_copy();
     g.start();
+    // A first roll that completes: its surge copy's logs are retired under `asset-2`.
+    let done = g.gridctl(&["restart", "--rolling", "asset"]);
+    assert!(done.ok(), "{}", done.describe());
+    // Then a drain long enough to kill the next roll while asset-1 is marked down.
+    let text = std::fs::read_to_string(&g.manifest).expect("grid.toml");
+    assert!(text.contains("drain = \"300ms\""), "{text}");
+    std::fs::write(
+        &g.manifest,
+        text.replace("drain = \"300ms\"", "drain = \"30s\""),
+    )
+    .expect("edit grid.toml");
     let manifest = g.manifest.display().to_string();
     let mut roll = std::process::Command::new(GRIDCTL)
         .args(["-f", &manifest, "restart", "--rolling", "asset"])
@@ -514,6 +520,14 @@ fn an_interrupted_surge_never_leaves_its_role_without_a_serving_copy() {
     assert_eq!(
         listed, shown,
         "status disagrees with the installed nginx file"
+    );
+    // `logs asset-2` is the copy that serves now, not the retired one of the first roll.
+    let logs = g.gridctl_ok(&["logs", "asset-2"]);
+    assert!(
+        logs.stderr
+            .contains("is not in grid.toml (left by an interrupted command"),
+        "{}",
+        logs.describe()
     );
 
     // The re-render an operator (or a crash hook) does next: asset-1 serves again.
