@@ -56,6 +56,11 @@ fn hosts(i: &Ingress) -> Vec<String> {
 
 /// Exports `manifest` into `out`; panics unless it succeeds. Returns stdout.
 fn export(manifest: &Path, out: &Path, extra: &[&str]) -> String {
+    common::stdout(&export_attempt(manifest, out, extra).success())
+}
+
+/// `gridctl -f MANIFEST export kubernetes -o OUT EXTRA...`, whatever it ends with.
+fn export_attempt(manifest: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let mut args = vec![
         "-f",
@@ -66,8 +71,7 @@ fn export(manifest: &Path, out: &Path, extra: &[&str]) -> String {
         out.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let a = common::gridctl(dir, &args).success();
-    common::stdout(&a)
+    common::gridctl(dir, &args)
 }
 
 /// (file name, text) of every file in `dir`, sorted.
@@ -722,18 +726,7 @@ fn a_file_the_export_did_not_write_is_not_overwritten() {
     let mine = "FROM scratch\n# my own image\n";
     std::fs::write(out.join("Containerfile"), mine).unwrap();
     let manifest = example_manifest("blog-split");
-    let dir = manifest.parent().unwrap();
-    let a = common::gridctl(
-        dir,
-        &[
-            "-f",
-            manifest.to_str().unwrap(),
-            "export",
-            "kubernetes",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    );
+    let a = export_attempt(&manifest, &out, &[]);
     assert_ne!(common::code(&a), Some(0));
     let e = common::stderr(&a);
     assert!(
