@@ -930,7 +930,7 @@ fn real_robust_split_grid() {
     let asset3_left = asset3_tree.exists();
 
     // --- 6b. restart of a simulator: its users are told, its region leaves and comes back --
-    let (staying, _) = grid.stay_in_region1(&bot_exe, &bin, &bot_dir, &login_uri, 5000);
+    let (staying, _) = grid.stay_in_region1(&bot_exe, &bin, &bot_dir, &login_uri, 7000);
     let region_rows = || {
         db.query("SELECT COUNT(*) FROM robust.regions WHERE regionName = 'Region 1'")
             .trim()
