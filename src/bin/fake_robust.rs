@@ -203,17 +203,7 @@ fn run(argv: &[String]) -> ! {
         config.get("Startup", "logfile"),
         &cwd,
     );
-    for m in &sinks.messages {
-        log::console_line(m);
-    }
-    if let Err(e) = log::init(
-        sinks.console,
-        sinks.file.as_deref(),
-        sinks.roll,
-        &sinks.opened,
-    ) {
-        println!("log4net:ERROR {e}");
-    }
+    log::start(&sinks);
     log::info("[SERVER]: Starting fake Robust (gridctl test double)");
     for w in &knob_warnings {
         log::error(w);

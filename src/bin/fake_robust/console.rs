@@ -98,8 +98,8 @@ fn basic_line(stdin: &std::io::Stdin) -> String {
 
 nix::ioctl_read_bad!(tiocgwinsz, libc::TIOCGWINSZ, libc::winsize);
 
-/// Columns of the terminal on stdin (0 when it cannot be read).
-fn window_cols() -> u16 {
+/// Rows and columns of the terminal on stdin ((0, 0) when it cannot be read).
+fn window_size() -> (u16, u16) {
     use std::os::fd::AsRawFd;
     let mut ws = libc::winsize {
         ws_row: 0,
@@ -109,9 +109,17 @@ fn window_cols() -> u16 {
     };
     // SAFETY: TIOCGWINSZ writes one `winsize` into the pointer, valid for the call.
     match unsafe { tiocgwinsz(std::io::stdin().as_raw_fd(), &mut ws) } {
-        Ok(_) => ws.ws_col,
-        Err(_) => 0,
+        Ok(_) => (ws.ws_row, ws.ws_col),
+        Err(_) => (0, 0),
     }
+}
+
+fn window_cols() -> u16 {
+    window_size().1
+}
+
+fn window_rows() -> u16 {
+    window_size().0
 }
 
 /// LocalConsole on a TTY: raw keys, our own echo, a cursor query before each prompt.
@@ -222,22 +230,6 @@ fn prompt(settings: &Settings, input: &mut Input) {
         input.await_cpr(CPR_WAIT);
     }
     log::show_prompt(&settings.prompt);
-}
-
-/// Rows of the terminal on stdin (0 when it cannot be read).
-fn window_rows() -> u16 {
-    use std::os::fd::AsRawFd;
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `winsize` into the pointer, valid for the call.
-    match unsafe { tiocgwinsz(std::io::stdin().as_raw_fd(), &mut ws) } {
-        Ok(_) => ws.ws_row,
-        Err(_) => 0,
-    }
 }
 
 const REDIRECTED: &str = "System.InvalidOperationException: Cannot see if a key has been pressed when either application does not have a console or when console input has been redirected from a file. Try Console.In.Peek.";

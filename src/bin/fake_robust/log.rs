@@ -124,6 +124,22 @@ static VIEW: Mutex<View> = Mutex::new(View {
     echo: true,
 });
 
+/// Starts logging as log4net does with the sinks a config gave: its own messages on the
+/// console first, then the appenders (an appender that cannot open says so, as log4net).
+pub fn start(sinks: &crate::logconfig::Sinks) {
+    for m in &sinks.messages {
+        console_line(m);
+    }
+    if let Err(e) = init(
+        sinks.console,
+        sinks.file.as_deref(),
+        sinks.roll,
+        &sinks.opened,
+    ) {
+        println!("log4net:ERROR {e}");
+    }
+}
+
 /// Opens (appends to) every file log4net opened and keeps `path` for the log lines,
 /// rolled as `roll` says; `console` says whether log lines are shown on the console.
 pub fn init(

@@ -156,17 +156,7 @@ pub fn run(argv: &[String]) -> ! {
     );
     let bright = std::env::var("TERM").is_ok_and(|t| t.contains("256color"));
     log::set_process("OpenSim.OpenSim", bright);
-    for m in &sinks.messages {
-        log::console_line(m);
-    }
-    if let Err(e) = log::init(
-        sinks.console,
-        sinks.file.as_deref(),
-        sinks.roll,
-        &sinks.opened,
-    ) {
-        println!("log4net:ERROR {e}");
-    }
+    log::start(&sinks);
     match &logconfig_arg {
         Some(lc) => log::info(&format!(
             "[OPENSIM MAIN]: configured log4net using \"{lc}\" as configuration file"
