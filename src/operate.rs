@@ -41,12 +41,20 @@ pub fn status(file: &Path, json: bool) -> Outcome {
     }
     let statuses = reconcile::statuses(&plan);
     let mut rows = status::rows_for(&plan, &statuses, json);
+    let installed = plan
+        .nginx
+        .as_ref()
+        .map(|_| crate::nginx::load_membership(&plan));
     for u in reconcile::undeclared(&plan).iter().filter(|u| u.running) {
         let st = match crate::client::probe_holder(&u.socket, &u.pid_file) {
             HolderPresence::Alive(st) => Some(st),
             _ => None,
         };
-        rows.push(status::undeclared_row(&plan, &u.name, st.as_ref()));
+        rows.push(status::undeclared_row(
+            installed.as_ref(),
+            &u.name,
+            st.as_ref(),
+        ));
     }
     by_role(&plan, &mut rows);
     if json {

@@ -507,3 +507,26 @@ port = 19900
         assert!(grid_ini.contains(module), "{module} missing:\n{grid_ini}");
     }
 }
+
+/// Behind nginx, a simulator's readiness asks the grid through nginx's private
+/// listener, at the address it is bound to, with the grid's hostname as `Host`.
+#[test]
+fn registration_is_asked_where_nginx_listens() {
+    let g = grid(&format!(
+        "{TWO}
+[nginx]
+output = \"nginx/gridctl.conf\"
+test_command = []
+reload_command = []
+public_listen = \"127.0.0.2:18080\"
+private_listen = \"127.0.0.2:18081\"
+"
+    ));
+    g.gridctl(&["render"]).success();
+    let spec: serde_json::Value =
+        serde_json::from_str(&g.read("mainland", "holder.json")).expect("holder.json");
+    let probe = &spec["readiness"]["extra_probes"][0];
+    assert_eq!(probe["address"], "127.0.0.2", "{probe}");
+    assert_eq!(probe["port"], 18081, "{probe}");
+    assert_eq!(probe["host"], "grid.robust.internal", "{probe}");
+}

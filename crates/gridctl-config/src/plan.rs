@@ -129,15 +129,6 @@ pub struct RolePlan {
     pub simulator: Option<SimulatorPlan>,
 }
 
-impl RolePlan {
-    pub fn kind(&self) -> Kind {
-        match self.simulator {
-            Some(_) => Kind::Simulator,
-            None => Kind::Robust,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct InstancePlan {
     pub name: String,
@@ -497,6 +488,7 @@ impl Plan {
                     expect_status: p.expect_status,
                     reject_body: p.reject_body.map(Into::into),
                     host: None,
+                    address: None,
                 });
             }
         }
@@ -509,25 +501,47 @@ impl Plan {
     /// simulators send theirs: the grid's private route (through nginx: its private
     /// listener, with the hostname as `Host`), so it also proves that route works.
     pub fn registration_probe(&self, name: &str) -> Option<Probe> {
-        let route = self
-            .routes
-            .iter()
-            .find(|r| r.service == "grid" && r.side == Side::Private)?;
-        let rest = route.url.split_once("://").map(|(_, r)| r)?;
-        let authority = rest.split('/').next().unwrap_or(rest);
-        let (host, port) = authority.rsplit_once(':')?;
-        let port: u16 = port.parse().ok()?;
-        Some(Probe {
-            port,
-            method: "POST".into(),
-            path: "/grid".into(),
-            body: format!(
+        self.private_post(
+            "grid",
+            "/grid",
+            format!(
                 "SCOPEID=00000000-0000-0000-0000-000000000000&NAME={}&METHOD=get_region_by_name",
                 form_encode(name)
             ),
+        )
+    }
+
+    /// A POST to `service` as a simulator sends it: to its private route's URL (through
+    /// nginx: its private listener, the hostname as `Host`), answered 200 and not
+    /// Robust's `null`. `None` when no role hosts the service.
+    pub fn private_post(&self, service: &str, path: &str, body: String) -> Option<Probe> {
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.service == service && r.side == Side::Private)?;
+        let rest = route.url.split_once("://").map(|(_, r)| r)?;
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let (host, port) = authority.rsplit_once(':')?;
+        // nginx's private listener may be bound to one address only; a URL naming an
+        // address is connected to there.
+        let address = match &self.nginx {
+            Some(n) => crate::planner::parse_listen(&n.private_listen)
+                .ok()
+                .and_then(|(ip, _)| match ip {
+                    Some(std::net::IpAddr::V4(v4)) if !v4.is_unspecified() => Some(v4),
+                    _ => None,
+                }),
+            None => host.parse().ok(),
+        };
+        Some(Probe {
+            port: port.parse().ok()?,
+            method: "POST".into(),
+            path: path.into(),
+            body,
             expect_status: Some(200),
             reject_body: Some(crate::simulator::NULL_RESULT.into()),
             host: Some(host.to_string()),
+            address,
         })
     }
 

@@ -184,7 +184,7 @@ impl<'a> Planner<'a> {
         roles.extend(sim_roles);
         instances.extend(sim_instances);
         self.check_ports(&roles, &instances);
-        self.check_region_ports(&roles, &instances);
+        self.check_region_ports(&instances);
         let region_flags = region_flags(&roles);
         let database = self.database(&dir, instances.len());
         let nginx = self.nginx(&dir);

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod simulator;
-pub use simulator::data_dir as simulator_data_dir;
 
 /// One instance's rendered files, relative to its directory.
 #[derive(Debug, Clone)]

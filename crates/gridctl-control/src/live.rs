@@ -219,7 +219,7 @@ pub fn nginx_reload(file: &Path) -> Outcome {
         .as_ref()
         .map(|n| n.output.display().to_string())
         .unwrap_or_default();
-    let applied = upstream::apply_mode(&plan, &t, &[], nginx::Install::Always)
+    let applied = upstream::rerender(&plan, &t, nginx::Install::Always)
         .map_err(|e| failed(format!("nginx: {e}")))?;
     match applied {
         nginx::Applied::NotManaged => {
@@ -251,7 +251,8 @@ pub fn nginx_reload(file: &Path) -> Outcome {
 pub fn nginx_sync(file: &Path, lock_wait: std::time::Duration) -> Outcome {
     let (_lock, plan) = crate::load::locked_plan_within(file, lock_wait)?;
     let t = templates(&plan)?;
-    let applied = upstream::apply(&plan, &t, &[]).map_err(|e| failed(format!("nginx: {e}")))?;
+    let applied = upstream::rerender(&plan, &t, nginx::Install::IfChanged)
+        .map_err(|e| failed(format!("nginx: {e}")))?;
     let what = match applied {
         nginx::Applied::NotManaged => "grid.toml has no [nginx]; nothing to do",
         nginx::Applied::Unchanged => "membership unchanged",

@@ -257,12 +257,19 @@ pub fn effective(
     (m, why)
 }
 
-/// A re-render that changes nothing of its own (`nginx sync` from a crash hook, `nginx
-/// reload`) holds the grid lock while no command runs: every command that marks a copy
-/// `draining` puts it back in or out before it lets the lock go. A copy still marked
-/// draining was left by an interrupted one (a dropped SSH session mid-roll): it serves
-/// again (once ready), instead of staying out with nothing else to serve its role —
-/// the surge copy it was draining for is no longer in the plan (issue 19.2).
+/// What a re-render of its own does with a copy marked `draining`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drains {
+    /// Keep it marked down: the command rendering is the one draining it.
+    Keep,
+    /// Put it back in (once ready): `nginx sync` and `nginx reload` hold the grid lock
+    /// while no command runs, and every command that marks a copy draining puts it back
+    /// in or out before it lets the lock go, so one still marked was left by an
+    /// interrupted command (a dropped SSH session mid-roll) — kept out, its role could
+    /// have nothing else serving it (issue 19.2).
+    Stale,
+}
+
 fn reconcile_stale(desired: &mut BTreeMap<String, Membership>) {
     for m in desired.values_mut() {
         if *m == Membership::Draining {
@@ -278,12 +285,13 @@ pub fn set_membership(
     changes: &[(&str, Membership)],
     health: &BTreeMap<String, Health>,
     mode: Install,
+    drains: Drains,
 ) -> Result<Applied, NginxError> {
     if plan.nginx.is_none() {
         return Ok(Applied::NotManaged);
     }
     let mut desired = with_changes(plan, load_desired(plan), changes);
-    if changes.is_empty() {
+    if drains == Drains::Stale {
         reconcile_stale(&mut desired);
     }
     let (m, why) = effective(plan, &desired, health);
@@ -687,7 +695,7 @@ mod membership_tests {
             &[("asset-1".to_string(), Membership::Draining)].into(),
         )
         .unwrap();
-        set_membership(&plan, &t, &[], &health, Install::Always).unwrap();
+        set_membership(&plan, &t, &[], &health, Install::Always, Drains::Stale).unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
         let up = asset_upstream(&text);
         assert!(up.contains("server 127.0.0.1:8100 max_fails"), "{up}");
@@ -703,6 +711,7 @@ mod membership_tests {
             &[("asset-1", Membership::Draining)],
             &health,
             Install::Always,
+            Drains::Keep,
         )
         .unwrap();
         let text = std::fs::read_to_string(&out).unwrap();

@@ -5,7 +5,7 @@ use gridctl_config::plan::{Kind, Plan};
 use gridctl_config::render::Membership;
 use gridctl_wire::protocol::{InstanceState, InstanceStatus};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -208,8 +208,14 @@ pub fn rows_for(
 pub const UNDECLARED: &str = "undeclared";
 
 /// A row for a running copy the plan no longer declares (`status` lists it so it is
-/// never forgotten; `up` or `down` stops it). nginx never routes to it.
-pub fn undeclared_row(plan: &Plan, name: &str, status: Option<&InstanceStatus>) -> Row {
+/// never forgotten; `up` or `down` stops it). `installed`: where the installed nginx
+/// file puts each copy (`nginx::load_membership`), when nginx is managed: a temporary
+/// copy an interrupted roll left may still be serving (issue 19.2).
+pub fn undeclared_row(
+    installed: Option<&BTreeMap<String, Membership>>,
+    name: &str,
+    status: Option<&InstanceStatus>,
+) -> Row {
     let role = name
         .rsplit_once('-')
         .map_or(name, |(role, _)| role)
@@ -232,14 +238,7 @@ pub fn undeclared_row(plan: &Plan, name: &str, status: Option<&InstanceStatus>) 
         holder_rss_bytes: None,
         last_exit: None,
         viewers: status.map_or(0, |s| s.viewers),
-        // What the installed nginx file does with it: a temporary copy an interrupted
-        // roll left may still be serving (issue 19.2).
-        upstream: plan.nginx.as_ref().map(|_| {
-            crate::nginx::load_membership(plan)
-                .get(name)
-                .copied()
-                .unwrap_or(Membership::Out)
-        }),
+        upstream: installed.map(|m| m.get(name).copied().unwrap_or(Membership::Out)),
     }
 }
 

@@ -372,7 +372,9 @@ impl Hub {
         // A start that asks something on the console (a simulator without its estate
         // settings) waits for an answer: say so, with the question, instead of a
         // silent `starting`.
-        let asking = inner.state == InstanceState::Starting
+        // Bytes first: this runs for every chunk of a starting console.
+        let asking = (pending.ends_with(b": ") || pending.ends_with(b"? "))
+            && inner.state == InstanceState::Starting
             && inner
                 .readiness
                 .as_ref()

@@ -10,7 +10,7 @@
 
 use crate::spec::{Probe, ReadinessSpec};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 /// What one console line (ANSI stripped) says about startup.
@@ -222,7 +222,7 @@ impl ReadinessTracker {
 
 /// One HTTP request to `127.0.0.1:<port>`; `Ok` when the answer counts as healthy.
 pub fn probe_once(probe: &Probe, timeout: Duration) -> Result<(), String> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, probe.port));
+    let addr = probe.target();
     let mut stream = TcpStream::connect_timeout(&addr, timeout)
         .map_err(|e| format!("connect to {addr}: {e}"))?;
     stream
@@ -498,6 +498,7 @@ mod tests {
             expect_status: expect,
             reject_body: reject.map(str::to_string),
             host: None,
+            address: None,
         }
     }
 

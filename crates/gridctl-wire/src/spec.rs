@@ -116,6 +116,18 @@ pub struct Probe {
     /// (default `127.0.0.1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The IPv4 address to connect to, when it is not this host's loopback (nginx's
+    /// private listener bound to one address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<std::net::Ipv4Addr>,
+}
+
+impl Probe {
+    /// Where the probe connects: `address`, else 127.0.0.1, at `port`.
+    pub fn target(&self) -> std::net::SocketAddr {
+        let ip = self.address.unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+        std::net::SocketAddr::from((ip, self.port))
+    }
 }
 
 /// The largest console a holder keeps: what `check` allows for `console_rows` and

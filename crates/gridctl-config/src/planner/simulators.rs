@@ -339,12 +339,7 @@ impl Planner<'_> {
 
     fn estate_name(&mut self, whose: &str, s: &SimulatorSection, first: bool) -> String {
         let whose = owner_of(whose, s.estate_name.is_some());
-        let given = s.estate_name.as_ref().or_else(|| {
-            self.m
-                .simulator
-                .as_ref()
-                .and_then(|d| d.get_ref().estate_name.as_ref())
-        });
+        let given = or_default(s.estate_name.as_ref(), self.m, |d| d.estate_name.as_ref());
         match given {
             Some(e) => {
                 let check = first || s.estate_name.is_some();
@@ -379,11 +374,8 @@ impl Planner<'_> {
     ) -> String {
         let own = sim.get_ref().estate_owner.is_some();
         let whose = owner_of(whose, own);
-        let given = sim.get_ref().estate_owner.as_ref().or_else(|| {
-            self.m
-                .simulator
-                .as_ref()
-                .and_then(|d| d.get_ref().estate_owner.as_ref())
+        let given = or_default(sim.get_ref().estate_owner.as_ref(), self.m, |d| {
+            d.estate_owner.as_ref()
         });
         let Some(owner) = given else {
             let d = self.at(
@@ -421,12 +413,7 @@ impl Planner<'_> {
         s: &SimulatorSection,
         first: bool,
     ) -> Option<crate::plan::DatabasePlan> {
-        let db = s.database.as_ref().or_else(|| {
-            self.m
-                .simulator
-                .as_ref()
-                .and_then(|d| d.get_ref().database.as_ref())
-        })?;
+        let db = or_default(s.database.as_ref(), self.m, |d| d.database.as_ref())?;
         // [simulator]'s is checked once; each simulator still gets its connection.
         let errors = self.errors.len();
         let plan = self.database_section(db.get_ref(), dir, 1);
@@ -439,11 +426,8 @@ impl Planner<'_> {
     fn external_host(&mut self, whose: &str, s: &SimulatorSection, first: bool) -> String {
         let check = first || s.external_host.is_some();
         let whose = owner_of(whose, s.external_host.is_some());
-        let given = s.external_host.as_ref().or_else(|| {
-            self.m
-                .simulator
-                .as_ref()
-                .and_then(|d| d.get_ref().external_host.as_ref())
+        let given = or_default(s.external_host.as_ref(), self.m, |d| {
+            d.external_host.as_ref()
         });
         match given {
             Some(h) => {
@@ -467,11 +451,8 @@ impl Planner<'_> {
     fn internal_address(&mut self, whose: &str, s: &SimulatorSection, first: bool) -> String {
         let check = first || s.internal_address.is_some();
         let whose = owner_of(whose, s.internal_address.is_some());
-        let given = s.internal_address.as_ref().or_else(|| {
-            self.m
-                .simulator
-                .as_ref()
-                .and_then(|d| d.get_ref().internal_address.as_ref())
+        let given = or_default(s.internal_address.as_ref(), self.m, |d| {
+            d.internal_address.as_ref()
         });
         match given {
             Some(a) => {
@@ -540,7 +521,7 @@ impl Planner<'_> {
     /// their own simulator's HTTP port (OpenSim's own convention: 9000 for both): an
     /// operator reads one port list, and any other shared number is almost always a
     /// typo.
-    pub(super) fn check_region_ports(&mut self, roles: &[RolePlan], instances: &[InstancePlan]) {
+    pub(super) fn check_region_ports(&mut self, instances: &[InstancePlan]) {
         let mut used: HashMap<u16, String> = HashMap::new();
         for inst in instances.iter().filter(|i| i.address == "127.0.0.1") {
             used.insert(inst.private_port, format!("{} (port)", inst.name));
@@ -580,7 +561,6 @@ impl Planner<'_> {
                 }
             }
         }
-        let _ = roles;
     }
 }
 
@@ -598,6 +578,15 @@ fn parse_location(s: &str) -> Result<(u32, u32), &'static str> {
         Ok(n)
     };
     Ok((parse(x)?, parse(y)?))
+}
+
+/// A simulator's own value, else `[simulator]`'s.
+fn or_default<'m, T>(
+    own: Option<&'m T>,
+    m: &'m crate::manifest::Manifest,
+    pick: impl Fn(&'m crate::manifest::SimulatorDefaults) -> Option<&'m T>,
+) -> Option<&'m T> {
+    own.or_else(|| m.simulator.as_ref().and_then(|d| pick(d.get_ref())))
 }
 
 /// Who a value belongs to in a message: the simulator's own, or `[simulator]`'s.

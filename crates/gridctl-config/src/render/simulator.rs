@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 /// Where a simulator gridctl runs keeps what it writes: SQLite files, asset cache,
 /// script state, decoded sculpt maps, the add-in registry, crash dumps.
-pub fn data_dir(inst: &InstancePlan) -> PathBuf {
+fn data_dir(inst: &InstancePlan) -> PathBuf {
     inst.dir.join("data")
 }
 

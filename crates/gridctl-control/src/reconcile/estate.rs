@@ -3,7 +3,6 @@
 //! "Unable to store account" and creates an estate nobody owns. Asked through the grid's
 //! own private route to the user account service, as the simulator would.
 
-use gridctl_config::catalog::Side;
 use gridctl_config::plan::Plan;
 use gridctl_config::plan::SimulatorPlan;
 use gridctl_config::simulator::NULL_RESULT;
@@ -40,24 +39,13 @@ pub fn check_owner(plan: &Plan, sim: &SimulatorPlan) -> Result<(), String> {
 /// listener with the hostname as `Host`, or the copy itself without nginx).
 fn owner_probe(plan: &Plan, owner: &str) -> Option<Probe> {
     let (first, last) = owner.split_once(' ')?;
-    let route = plan
-        .routes
-        .iter()
-        .find(|r| r.service == "useraccount" && r.side == Side::Private)?;
-    let rest = route.url.split_once("://").map(|(_, r)| r)?;
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = authority.rsplit_once(':')?;
-    Some(Probe {
-        port: port.parse().ok()?,
-        method: "POST".into(),
-        path: "/accounts".into(),
-        body: format!(
+    plan.private_post(
+        "useraccount",
+        "/accounts",
+        format!(
             "METHOD=getaccount&ScopeID=00000000-0000-0000-0000-000000000000&FirstName={}&LastName={}",
             gridctl_config::plan::form_encode(first),
             gridctl_config::plan::form_encode(last)
         ),
-        expect_status: Some(200),
-        reject_body: Some(NULL_RESULT.into()),
-        host: Some(host.to_string()),
-    })
+    )
 }

@@ -1,6 +1,6 @@
 //! nginx membership changes as the executor (and `nginx reload`/`sync`) apply them: wishes + holders' health → one render.
 
-use crate::nginx::{self, Applied, Health, Install, NginxError};
+use crate::nginx::{self, Applied, Drains, Health, Install, NginxError};
 use gridctl_config::plan::Plan;
 use gridctl_config::render::Membership;
 use gridctl_config::templates::Templates;
@@ -22,27 +22,35 @@ pub fn health(plan: &Plan) -> BTreeMap<String, Health> {
         .collect()
 }
 
-/// Records `changes` and renders the grid's nginx config from the wishes and what the
-/// holders report; installs and reloads only if the routing changed.
+/// Records `changes` (a command's own) and renders the grid's nginx config from the
+/// wishes and what the holders report; installs and reloads only if the routing changed.
 pub fn apply(
     plan: &Plan,
     t: &Templates,
     changes: &[(String, Membership)],
 ) -> Result<Applied, NginxError> {
-    apply_mode(plan, t, changes, Install::IfChanged)
+    let changes: Vec<(&str, Membership)> = changes.iter().map(|(n, m)| (n.as_str(), *m)).collect();
+    render(plan, t, &changes, Install::IfChanged, Drains::Keep)
 }
 
-pub fn apply_mode(
+/// A re-render of its own, under the lock while no command runs (`nginx sync`,
+/// `nginx reload`): a copy still marked draining was left by an interrupted command
+/// and serves again (`Drains::Stale`).
+pub fn rerender(plan: &Plan, t: &Templates, mode: Install) -> Result<Applied, NginxError> {
+    render(plan, t, &[], mode, Drains::Stale)
+}
+
+fn render(
     plan: &Plan,
     t: &Templates,
-    changes: &[(String, Membership)],
+    changes: &[(&str, Membership)],
     mode: Install,
+    drains: Drains,
 ) -> Result<Applied, NginxError> {
     if plan.nginx.is_none() {
         return Ok(Applied::NotManaged);
     }
-    let changes: Vec<(&str, Membership)> = changes.iter().map(|(n, m)| (n.as_str(), *m)).collect();
-    nginx::set_membership(plan, t, &changes, &health(plan), mode)
+    nginx::set_membership(plan, t, changes, &health(plan), mode, drains)
 }
 
 /// "asset-1 in, asset-2 marked down" for the notes.

@@ -128,7 +128,7 @@ fn probe_method(probe: &Probe) -> &str {
 /// `readiness::probe_once` on the event loop: no thread is started for a probe (an
 /// extra thread would stay resident in an otherwise idle holder).
 async fn probe_async(probe: &Probe, timeout: Duration) -> Result<(), String> {
-    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, probe.port));
+    let addr = probe.target();
     let mut stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
         .await
         .map_err(|_| format!("connect to {addr}: timed out"))?
