@@ -189,6 +189,9 @@ pub struct NginxPlan {
     pub reload_command: Vec<String>,
     pub public_listen: String,
     pub private_listen: String,
+    /// The IPv4 address `private_listen` is bound to, when it names one (not every
+    /// address): where requests to a private route connect.
+    pub private_address: Option<std::net::Ipv4Addr>,
     pub max_fails: u32,
     pub fail_timeout_secs: u64,
     pub keepalive: u32,
@@ -525,12 +528,7 @@ impl Plan {
         // nginx's private listener may be bound to one address only; a URL naming an
         // address is connected to there.
         let address = match &self.nginx {
-            Some(n) => crate::planner::parse_listen(&n.private_listen)
-                .ok()
-                .and_then(|(ip, _)| match ip {
-                    Some(std::net::IpAddr::V4(v4)) if !v4.is_unspecified() => Some(v4),
-                    _ => None,
-                }),
+            Some(n) => n.private_address,
             None => host.parse().ok(),
         };
         Some(Probe {

@@ -145,6 +145,12 @@ impl Planner<'_> {
             reload_command: n.reload_command.clone(),
             public_listen: n.public_listen.get_ref().clone(),
             private_listen: n.private_listen.get_ref().clone(),
+            private_address: super::parse_listen(n.private_listen.get_ref())
+                .ok()
+                .and_then(|(ip, _)| match ip {
+                    Some(std::net::IpAddr::V4(v4)) if !v4.is_unspecified() => Some(v4),
+                    _ => None,
+                }),
             max_fails: n.max_fails,
             fail_timeout_secs: n.fail_timeout.as_secs().max(1),
             keepalive: n.keepalive,
