@@ -244,10 +244,12 @@ fn proxying_is_safe_for_robust() {
             // (catalog::replays_posts); every other service's never are.
             let inventory = host.starts_with("inventory.");
             assert_eq!(next.contains("non_idempotent"), inventory, "{what}: {next}");
-            // Private callers (Mono) never reuse a connection a reload may close.
-            if host.ends_with(".robust.internal") {
-                assert!(has("keepalive_timeout 0;"), "{what}: keep-alive to callers");
-            }
+            // Callers (Mono) never reuse a connection a reload may close; map tiles do.
+            assert_eq!(
+                has("keepalive_timeout 0;"),
+                !host.starts_with("map."),
+                "{what}: keep-alive to callers"
+            );
         }
     }
 }
